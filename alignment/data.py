@@ -1,0 +1,166 @@
+"""Seeded data models, generated on device, padded to a static size with a sample mask.
+
+Sample i of a data set is drawn from ``fold_in(key, i)``, so the data set of size n is a prefix
+of the one of size n' > n with the same key, whatever the padding: padded and unpadded runs see
+identical samples, and runs at different n are nested (as in a threshold experiment).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+DATA_MODELS = ("linear", "symmetric", "three_points", "stewart", "xor", "separated")
+X_DISTS = ("gaussian", "ball")
+
+THREE_POINTS_X = (-0.75, -0.5, 0.125)
+THREE_POINTS_Y = (1.1, 0.1, 0.8)
+STEWART_KNOTS_X = (-1.0, -0.7, -0.55, -0.4, 0.0, 0.5, 0.6, 0.7, 1.0)
+STEWART_KNOTS_Y = (0.0, 0.7, 0.5, 1.0, 0.0, 1.0, 0.6, 0.7, 0.0)
+SEPARATED_RADIUS = 0.4  # < sqrt(2) - 1, so same-label inputs stay positively correlated
+
+
+class Dataset(NamedTuple):
+    """Padded samples: rows with mask 0 are padding and never enter a loss or a statistic."""
+
+    x_NxD: jax.Array
+    y_N: jax.Array  # targets, with noise
+    y_clean_N: jax.Array  # noise-free targets (excess risk)
+    mask_N: jax.Array  # 1.0 for real samples, 0.0 for padding
+    n: jax.Array  # number of real samples (scalar)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """What is static about a data model (shapes and names); n and sigma vary per run."""
+
+    name: str = "linear"
+    d: int = 5
+    x_dist: str = "gaussian"  # linear teacher inputs: N(0, I_d) or uniform in the unit ball
+    symmetric: bool = False  # double the data set with (-x, -y)
+    spread: float = 0.1  # xor: std of the inputs around their cluster centre
+
+    @property
+    def is_symmetric(self) -> bool:
+        return self.symmetric or self.name == "symmetric"
+
+    def validate(self, n: int | None = None, sigma: float | None = None) -> None:
+        """Raises ValueError naming the bad value before any compute."""
+        if self.name not in DATA_MODELS:
+            raise ValueError(f"data={self.name!r} is not one of {DATA_MODELS}")
+        if self.x_dist not in X_DISTS:
+            raise ValueError(f"x_dist={self.x_dist!r} is not one of {X_DISTS}")
+        if not isinstance(self.d, int | np.integer) or self.d < 1:
+            raise ValueError(f"d={self.d!r} must be a positive integer")
+        if self.name in ("three_points", "stewart") and self.d != 1:
+            raise ValueError(f"data={self.name!r} has 1-D inputs: d must be 1, got d={self.d}")
+        if self.name == "xor" and self.d < 2:
+            raise ValueError(f"data='xor' needs d >= 2, got d={self.d}")
+        if self.spread < 0:
+            raise ValueError(f"spread={self.spread} must be >= 0")
+        if n is not None:
+            if not isinstance(n, int | np.integer) or n <= 0:
+                raise ValueError(f"n={n!r} must be a positive integer")
+            if self.name == "three_points" and n != (6 if self.is_symmetric else 3):
+                raise ValueError(f"data='three_points' has exactly 3 samples, got n={n}")
+            if self.is_symmetric and n % 2:
+                raise ValueError(f"symmetric data has pairs (x, -x): n must be even, got n={n}")
+        if sigma is not None and (not np.isfinite(sigma) or sigma < 0):
+            raise ValueError(f"sigma={sigma!r} must be finite and >= 0")
+
+
+def _unit(v):
+    return v / jnp.linalg.norm(v)
+
+
+def _sample(key, i, spec: DataSpec, beta_D, dtype):
+    """Sample i: (x, clean target), a pure function of (key, i)."""
+    k = jax.random.fold_in(key, i)
+    kx, kz = jax.random.split(k)
+    d = spec.d
+    name = spec.name
+    if name in ("linear", "symmetric"):
+        g = jax.random.normal(kx, (d,), dtype)
+        if spec.x_dist == "ball":  # uniform in the unit ball: direction times U^(1/d)
+            r = jax.random.uniform(kz, (), dtype) ** (1.0 / d)
+            g = _unit(g) * r
+        return g, g @ beta_D
+    if name == "three_points":
+        x = jnp.asarray(THREE_POINTS_X, dtype)[i % 3]
+        return x[None], jnp.asarray(THREE_POINTS_Y, dtype)[i % 3]
+    if name == "stewart":
+        x = jax.random.uniform(kx, (1,), dtype, -1.0, 1.0)
+        y = jnp.interp(
+            x[0], jnp.asarray(STEWART_KNOTS_X, dtype), jnp.asarray(STEWART_KNOTS_Y, dtype)
+        )
+        return x, y
+    if name == "xor":  # centres +-e1 (label +1) and +-e2 (label -1): XOR rotated by 45 degrees
+        c = jax.random.randint(kx, (), 0, 4)
+        centre = jnp.zeros((d,), dtype).at[c % 2].set(jnp.where(c < 2, 1.0, -1.0))
+        x = centre + spec.spread * jax.random.normal(kz, (d,), dtype)
+        return x, jnp.where(c % 2 == 0, 1.0, -1.0).astype(dtype)
+    if name == "separated":  # x = y (mu + xi), ||xi|| <= SEPARATED_RADIUS
+        ky, kxi, kr = jax.random.split(kx, 3)
+        y = jnp.where(jax.random.bernoulli(ky, 0.5), 1.0, -1.0).astype(dtype)
+        xi = _unit(jax.random.normal(kxi, (d,), dtype))
+        xi = xi * SEPARATED_RADIUS * jax.random.uniform(kr, (), dtype) ** (1.0 / d)
+        return y * (beta_D + xi), y
+    raise ValueError(f"data={name!r} is not one of {DATA_MODELS}")
+
+
+def _draw(key, spec, beta_D, n, n_pad, sigma, dtype) -> Dataset:
+    """n real samples padded to n_pad; symmetric sets are [base half, negated half]."""
+    half = spec.is_symmetric
+    n_base, pad_base = (n // 2, n_pad // 2) if half else (n, n_pad)
+    idx = jnp.arange(pad_base)
+    x, y_clean = jax.vmap(lambda i: _sample(key, i, spec, beta_D, dtype))(idx)
+    noise = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, -1 - i), (), dtype))(idx)
+    y = y_clean + sigma * noise if spec.name in ("linear", "symmetric") else y_clean
+    mask = (idx < n_base).astype(dtype)
+    if half:
+        x, y, y_clean, mask = (jnp.concatenate([v, -v]) for v in (x, y, y_clean, mask))
+        mask = jnp.abs(mask)
+    x = x * mask[:, None]
+    return Dataset(x, y * mask, y_clean * mask, mask, jnp.asarray(n, dtype))
+
+
+def make_data(
+    key: jax.Array,
+    spec: DataSpec,
+    n: int | jax.Array,
+    n_pad: int,
+    sigma: float | jax.Array,
+    n_test: int,
+    dtype=jnp.float32,
+) -> tuple[Dataset, Dataset, jax.Array]:
+    """Training set (n samples padded to n_pad), test set (n_test fresh samples), teacher.
+
+    ``n`` and ``sigma`` may be traced (one per vmapped run); ``n_pad`` and ``n_test`` are static.
+    The teacher is the unit vector beta* of the linear model (or the class mean direction for
+    ``separated``; e1 for the other models). Fixed data sets (three_points) reuse the training
+    points as the test set.
+    """
+    k_teacher, k_train, k_test = jax.random.split(key, 3)
+    if spec.name in ("linear", "symmetric", "separated"):
+        beta_D = _unit(jax.random.normal(k_teacher, (spec.d,), dtype))
+    else:
+        beta_D = jnp.zeros((spec.d,), dtype).at[0].set(1.0)
+    if spec.is_symmetric and n_pad % 2:
+        raise ValueError(f"symmetric data needs an even padded size, got n_pad={n_pad}")
+    train = _draw(k_train, spec, beta_D, n, n_pad, sigma, dtype)
+    if spec.name == "three_points":
+        test = _draw(k_train, spec, beta_D, n_test, n_test, 0.0, dtype)
+    else:
+        test = _draw(k_test, spec, beta_D, n_test, n_test, sigma, dtype)
+    return train, test, beta_D
+
+
+def augment(x_NxD: jax.Array, bias: bool) -> jax.Array:
+    """Inputs as seen by (w_j, b_j): append a constant 1 when the hidden bias is on."""
+    if not bias:
+        return x_NxD
+    return jnp.concatenate([x_NxD, jnp.ones_like(x_NxD[:, :1])], axis=1)
