@@ -127,7 +127,7 @@ class TwoLayer(nnx.Module):
 def pure_params(model: TwoLayer) -> Params:
     """The module's parameters as the plain dict the trainer works on (via nnx.split)."""
     _, state = nnx.split(model, nnx.Param)
-    return state.to_pure_dict()
+    return nnx.to_pure_dict(state)
 
 
 def loss(params: Params, x_NxD, y_N, mask_N, n, activation: str = "relu") -> jax.Array:

@@ -91,9 +91,14 @@ class Lanes(NamedTuple):
     @classmethod
     def make(cls, seed, n, lam, lr, sigma) -> Lanes:
         """Broadcasts scalars/sequences to a common run axis and validates every value."""
-        seed, n, lam, lr, sigma = np.broadcast_arrays(
-            *(np.atleast_1d(np.asarray(v)) for v in (seed, n, lam, lr, sigma))
-        )
+        values = [np.atleast_1d(np.asarray(v)) for v in (seed, n, lam, lr, sigma)]
+        try:
+            seed, n, lam, lr, sigma = np.broadcast_arrays(*values)
+        except ValueError:
+            shapes = dict(zip(cls._fields, (v.shape for v in values), strict=True))
+            raise ValueError(f"per-run values have mismatched shapes {shapes}") from None
+        if seed.ndim != 1:
+            raise ValueError(f"per-run values must be 1-D, got shape {seed.shape}")
         for name, v in (("n", n), ("lam", lam), ("lr", lr)):
             bad = v[~(np.isfinite(v) & (v > 0))]
             if bad.size:
@@ -276,14 +281,20 @@ def step_targets(times_K: np.ndarray, lr_R: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(times_K)[None, :] / np.asarray(lr_R)[:, None]).astype(np.int64)
 
 
-def train(prog: Program, state: TrainState, ctx: RunContext, times_K, lr_R):
+def train(prog: Program, state: TrainState, ctx: RunContext, times_K, lr_R, frozen_R=None):
     """Continues every lane through the snapshot times (absolute times, increasing).
 
-    ``state`` is donated: use the returned one. Returns (state, snapshots), snapshots a dict of
-    arrays with leading axes (R, K).
+    Lanes marked in ``frozen_R`` take no further step (their snapshots repeat), which is how
+    runs that already have a verdict wait while the others continue. ``state`` is donated: use
+    the returned one. Returns (state, snapshots), snapshots a dict of arrays with leading axes
+    (R, K).
     """
     times_K = np.asarray(times_K, dtype=np.float64)
     if times_K.ndim != 1 or np.any(np.diff(times_K) < 0) or np.any(times_K < 0):
         raise ValueError("times must be a 1-D non-decreasing array of non-negative times")
+    targets_RxK = step_targets(times_K, lr_R)
+    if frozen_R is not None:
+        steps_R = np.asarray(state.step)
+        targets_RxK = np.where(np.asarray(frozen_R)[:, None], steps_R[:, None], targets_RxK)
     _, run = compiled(prog)
-    return run(state, ctx, jnp.asarray(step_targets(times_K, lr_R)))
+    return run(state, ctx, jnp.asarray(targets_RxK))

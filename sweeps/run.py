@@ -1,0 +1,46 @@
+"""The main job: train a sweep grid, estimate the optimization threshold, write results + figures.
+
+    python -m sweeps.run                                   # embedded default: threshold_quick
+    python -m sweeps.run --config=sweeps/configs/tiny.py --workdir=runs/tiny
+    python -m sweeps.run --config.num_seeds=16 --config.lr=0.05
+
+Rerunning the same command continues an interrupted sweep from its last finished chunk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "threshold_quick.py"
+DEFAULT_WORKDIR = "runs/{name}"
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", str(DEFAULT_CONFIG), "Sweep config file (ml_collections); fields overridable."
+)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, f"Output folder (default: {DEFAULT_WORKDIR} with the config's name)."
+)
+_TASK_INDEX = flags.DEFINE_integer("task_index", 0, "This task's index in a job array.")
+_NUM_TASKS = flags.DEFINE_integer("num_tasks", 1, "Number of tasks the grid is split into.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from alignment import sweep  # after flag parsing: importing alignment sets up JAX
+
+    cfg = _CONFIG.value
+    workdir = Path(_WORKDIR.value or DEFAULT_WORKDIR.format(name=cfg.name))
+    logging.info("config %s -> %s", cfg.name, workdir)
+    sweep.run(cfg, workdir, _TASK_INDEX.value, _NUM_TASKS.value)
+    if _NUM_TASKS.value > 1:
+        logging.info("task %d done; run sweeps.merge when all tasks finished", _TASK_INDEX.value)
+        return
+    sweep.finish(cfg, workdir)
+
+
+if __name__ == "__main__":
+    app.run(main)
