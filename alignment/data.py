@@ -21,6 +21,9 @@ THREE_POINTS_X = (-0.75, -0.5, 0.125)
 THREE_POINTS_Y = (1.1, 0.1, 0.8)
 STEWART_KNOTS_X = (-1.0, -0.7, -0.55, -0.4, 0.0, 0.5, 0.6, 0.7, 1.0)
 STEWART_KNOTS_Y = (0.0, 0.7, 0.5, 1.0, 0.0, 1.0, 0.6, 0.7, 0.0)
+# Random draws are made in float64 whatever the run's dtype (float64 is enabled at import), so
+# float32 and float64 runs of the same seed see the same data up to rounding to their dtype.
+DRAW_DTYPE = jnp.float64
 SEPARATED_RADIUS = 0.4  # < sqrt(2) - 1, so same-label inputs stay positively correlated
 
 
@@ -88,7 +91,7 @@ def _sample(key, i, spec: DataSpec, beta_D, dtype):
         if spec.x_dist == "ball":  # uniform in the unit ball: direction times U^(1/d)
             r = jax.random.uniform(kz, (), dtype) ** (1.0 / d)
             g = _unit(g) * r
-        return g, g @ beta_D
+        return g, jnp.zeros((), dtype)  # labels are set by the caller, in the run's dtype
     if name == "three_points":
         x = jnp.asarray(THREE_POINTS_X, dtype)[i % 3]
         return x[None], jnp.asarray(THREE_POINTS_Y, dtype)[i % 3]
@@ -117,8 +120,15 @@ def _draw(key, spec, beta_D, n, n_pad, sigma, dtype) -> Dataset:
     half = spec.is_symmetric
     n_base, pad_base = (n // 2, n_pad // 2) if half else (n, n_pad)
     idx = jnp.arange(pad_base)
-    x, y_clean = jax.vmap(lambda i: _sample(key, i, spec, beta_D, dtype))(idx)
-    noise = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, -1 - i), (), dtype))(idx)
+    x, y_clean = jax.vmap(lambda i: _sample(key, i, spec, beta_D.astype(DRAW_DTYPE), DRAW_DTYPE))(
+        idx
+    )
+    noise = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, -1 - i), (), DRAW_DTYPE))(
+        idx
+    )
+    x, y_clean, noise = (v.astype(dtype) for v in (x, y_clean, noise))
+    if spec.name in ("linear", "symmetric"):
+        y_clean = x @ beta_D
     y = y_clean + sigma * noise if spec.name in ("linear", "symmetric") else y_clean
     mask = (idx < n_base).astype(dtype)
     if half:
@@ -146,7 +156,7 @@ def make_data(
     """
     k_teacher, k_train, k_test = jax.random.split(key, 3)
     if spec.name in ("linear", "symmetric", "separated"):
-        beta_D = _unit(jax.random.normal(k_teacher, (spec.d,), dtype))
+        beta_D = _unit(jax.random.normal(k_teacher, (spec.d,), DRAW_DTYPE)).astype(dtype)
     else:
         beta_D = jnp.zeros((spec.d,), dtype).at[0].set(1.0)
     if spec.is_symmetric and n_pad % 2:

@@ -122,7 +122,7 @@ def plan(cfg, runs: dict[str, np.ndarray]) -> list[Chunk]:
 def lanes_for(runs: dict[str, np.ndarray], run_ids) -> train.Lanes:
     """The per-run values of a chunk's lanes."""
     idx = np.asarray(run_ids)
-    return train.Lanes.make(*(runs[k][idx] for k in LANE_AXES))
+    return train.Lanes.make(**{k: runs[k][idx] for k in LANE_AXES})
 
 
 def validate(cfg, runs: dict[str, np.ndarray]) -> list[Chunk]:

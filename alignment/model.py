@@ -15,6 +15,7 @@ INIT_SCHEMES = ("balanced", "unbalanced", "dominated")
 ACTIVATIONS = ("relu", "gelu")
 
 Params = dict[str, jax.Array]
+DRAW_DTYPE = jnp.float64  # draws in float64 whatever the dtype: float32/64 runs start alike
 
 
 def activation_fn(name: str):
@@ -74,11 +75,11 @@ def init_params(
     s = lam / jnp.sqrt(jnp.asarray(m, dtype))
     k_wb, k_a = jax.random.split(key)
     if scheme == "dominated":
-        wb = jax.random.uniform(k_wb, (m_draw, d_in), dtype, -1.0, 1.0) * s
+        wb = jax.random.uniform(k_wb, (m_draw, d_in), DRAW_DTYPE, -1.0, 1.0).astype(dtype) * s
     else:
-        wb = jax.random.normal(k_wb, (m_draw, d_in), dtype) * s
+        wb = jax.random.normal(k_wb, (m_draw, d_in), DRAW_DTYPE).astype(dtype) * s
     if scheme == "unbalanced":
-        a = jax.random.normal(k_a, (m_draw,), dtype) * s
+        a = jax.random.normal(k_a, (m_draw,), DRAW_DTYPE).astype(dtype) * s
     else:
         sign = jnp.where(jax.random.bernoulli(k_a, 0.5, (m_draw,)), 1.0, -1.0).astype(dtype)
         if scheme == "balanced":

@@ -38,27 +38,50 @@ def _host(tree) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in jax.device_get(tree).items()}
 
 
+def snapshot_calls(times, per_call: int) -> list[np.ndarray]:
+    """Cuts a time grid into calls of exactly ``per_call`` snapshots (the last one padded by
+    repeating its final time), so every call of a program reuses one compiled scan length."""
+    times = np.asarray(times, np.float64)
+    calls = []
+    for start in range(0, len(times), per_call):
+        part = times[start : start + per_call]
+        calls.append(np.concatenate([part, np.full(per_call - len(part), part[-1])]))
+    return calls
+
+
+def _train_calls(prog, state, ctx, lanes, times, per_call, frozen_R=None):
+    """Trains through ``times`` in fixed-length calls; returns state and the real snapshots."""
+    parts = []
+    for call in snapshot_calls(times, per_call):
+        state, snaps = train.train(prog, state, ctx, call, lanes.lr, frozen_R)
+        parts.append(_host(snaps))
+    joined = {k: np.concatenate([p[k] for p in parts], axis=1)[:, : len(times)] for k in parts[0]}
+    return state, joined
+
+
 def train_chunk(cfg, runs, chunk: grid.Chunk) -> xr.Dataset:
-    """Trains one chunk through the verdict loop and returns its results as a dataset."""
+    """Trains one chunk through the verdict loop and returns its results as a dataset.
+
+    Verdicts are first taken at ``max_time`` (never earlier: during early alignment the loss
+    sits flat at its initial value with a tiny gradient, which is not a stuck run); then runs
+    without a verdict continue a decade at a time, the others frozen, until ``time_cap``.
+    """
     prog = chunk.program
     lanes = grid.lanes_for(runs, chunk.run_ids)
+    per_call = cfg.snapshots_per_decade
     state, ctx = train.init_runs(prog, lanes)
     times = train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)
-    state, snaps = train.train(prog, state, ctx, times, lanes.lr)
-    parts = [_host(snaps)]
-    verdict = _verdicts(cfg, parts[0])
+    state, snaps = _train_calls(prog, state, ctx, lanes, times, per_call)
+    verdict = _verdicts(cfg, snaps)
     t_end = float(cfg.max_time)
     while np.any(verdict == "undetermined") and t_end < cfg.time_cap * (1 - 1e-12):
         t_next = min(t_end * 10.0, float(cfg.time_cap))
-        times = np.geomspace(t_end, t_next, cfg.snapshots_per_decade + 1)[1:]
-        state, snaps = train.train(
-            prog, state, ctx, times, lanes.lr, frozen_R=verdict != "undetermined"
-        )
-        parts.append(_host(snaps))
-        joined = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
-        verdict = _verdicts(cfg, joined)
+        times = np.geomspace(t_end, t_next, per_call + 1)[1:]
+        frozen = verdict != "undetermined"
+        state, more = _train_calls(prog, state, ctx, lanes, times, per_call, frozen)
+        snaps = {k: np.concatenate([snaps[k], more[k]], axis=1) for k in snaps}
+        verdict = _verdicts(cfg, snaps)
         t_end = t_next
-    snaps = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
     return chunk_dataset(runs, chunk, snaps, verdict, jax.device_get(ctx), jax.device_get(state))
 
 
@@ -66,7 +89,11 @@ def chunk_dataset(runs, chunk, snaps, verdict, ctx, state) -> xr.Dataset:
     """Labels a chunk's arrays: dims run, snapshot, neuron, coord."""
     ids = np.asarray(chunk.run_ids)
     dims = ("run", "snapshot", "neuron", "coord")
-    data_vars = {k: (dims[: v.ndim], v) for k, v in snaps.items()}
+    data_vars = {
+        k: (dims[: v.ndim], v.astype(np.float64) if v.dtype.kind in "iu" else v)
+        for k, v in snaps.items()
+        if k != "diverged"
+    }  # integer counts become float: merged chunks pad missing snapshots with NaN
     n_snap = snaps["time"].shape[1]
     data_vars |= {
         "verdict": ("run", np.asarray(verdict, dtype=str)),
@@ -81,7 +108,8 @@ def chunk_dataset(runs, chunk, snaps, verdict, ctx, state) -> xr.Dataset:
     for k in grid.RUN_COLUMNS:
         data_vars[k] = ("run", runs[k][ids])
     data_vars["diverged"] = ("run", np.asarray(state.diverged, bool))
-    data_vars["diverged_at_snapshot"] = (("run", "snapshot"), snaps["diverged"])
+    # 1.0 once the run has diverged (float: merged chunks pad missing snapshots with NaN)
+    data_vars["diverged_at_snapshot"] = (("run", "snapshot"), snaps["diverged"].astype(float))
     prog = chunk.program
     attrs = {
         "chunk": chunk.index,
@@ -89,7 +117,8 @@ def chunk_dataset(runs, chunk, snaps, verdict, ctx, state) -> xr.Dataset:
         "n_pad": prog.n_pad,
         "dtype": prog.dtype,
     }
-    ds = xr.Dataset(data_vars, coords={"run": ids}, attrs=attrs)
+    coords = {"run": ids, "snapshot": np.arange(n_snap)}
+    ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
     ds["data"] = ("run", np.full(len(ids), prog.data.name))
     return ds
 
@@ -163,7 +192,10 @@ def run(cfg, workdir, task_index: int = 0, num_tasks: int = 1) -> list[int]:
         t0 = time.time()
         ds = train_chunk(cfg, runs, chunk)
         results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)
-        counts = dict(zip(*np.unique(ds["verdict"].values, return_counts=True), strict=True))
+        counts = {
+            str(v): int(c)
+            for v, c in zip(*np.unique(ds["verdict"].values, return_counts=True), strict=True)
+        }
         progress.update(chunk_cost(chunk), chunk, time.time() - t0, counts)
     return [c.index for c in mine]
 
@@ -180,3 +212,86 @@ def collect(cfg, workdir) -> xr.Dataset:
     results.write_netcdf(workdir / "trajectories.nc", traj)
     results.write_csv(workdir / "summary.csv", results.summary_table(traj))
     return traj
+
+
+GROUP_AXES = ("d", "m", "init", "sigma", "lam", "lr")
+
+
+def threshold_report(cfg, summary) -> dict:
+    """n* per group (every axis but n and seed), and the power law in d when d was swept."""
+    interp, determined = threshold.outcomes(summary["verdict"].to_numpy())
+    keys = summary[list(GROUP_AXES)].astype(str).agg("|".join, axis=1).to_numpy()
+    groups = []
+    for key in dict.fromkeys(keys):
+        rows = keys == key
+        est = threshold.estimate_threshold(
+            summary["n"].to_numpy()[rows], interp[rows], determined[rows],
+            seeds_R=summary["seed"].to_numpy()[rows], n_boot=cfg.n_boot, seed=0,
+        )  # fmt: skip
+        first = summary[rows].iloc[0]
+        axes = {k: first[k].item() if hasattr(first[k], "item") else first[k] for k in GROUP_AXES}
+        groups.append({"data": cfg.data, **axes, **est})
+    report = {
+        "config": cfg.name,
+        "group_axes": list(GROUP_AXES),
+        "tolerances": verdict_tolerances(cfg),
+        "groups": groups,
+    }
+    if len(grid.as_list(cfg.d)) > 1:
+        report["power_law_in_d"] = _power_laws(groups)
+    return report
+
+
+def _power_laws(groups: list[dict]) -> list[dict]:
+    """n* against d for each setting of the other axes."""
+    out = []
+    others = [k for k in GROUP_AXES if k != "d"]
+    keys = [tuple(g[k] for k in others) for g in groups]
+    for key in dict.fromkeys(keys):
+        gs = [g for g, k in zip(groups, keys, strict=True) if k == key]
+        nan = float("nan")
+        fit = threshold.fit_power_law(
+            np.array([g["d"] for g in gs], float),
+            np.array([nan if g["n_star"] is None else g["n_star"] for g in gs]),
+            np.array([nan if g["ci_low"] is None else g["ci_low"] for g in gs]),
+            np.array([nan if g["ci_high"] is None else g["ci_high"] for g in gs]),
+        )
+        out.append({**dict(zip(others, key, strict=True)), **fit})
+    return out
+
+
+def per_n_table(summary) -> str:
+    """Medians over seeds for each (group, n): the table the main job prints."""
+    cols = ["n", "runs", "train_loss", "ols_train", "test_loss", "ols_test", "p_interp", "undet"]
+    lines = []
+    keys = summary[list(GROUP_AXES)].astype(str).agg(" ".join, axis=1)
+    for key, part in summary.groupby(keys, sort=False):
+        lines.append(f"group {dict(zip(GROUP_AXES, key.split(' '), strict=True))}")
+        lines.append("".join(f"{c:>12}" for c in cols))
+        for n, rows in part.groupby("n"):
+            v = rows["verdict"]
+            det = (v == "interpolating") | (v == "stuck")
+            p = (v == "interpolating").sum() / det.sum() if det.any() else float("nan")
+            vals = [n, len(rows), rows["train_loss"].median(), rows["ols_train_loss"].median(),
+                    rows["test_loss"].median(), rows["ols_test_loss"].median(), p,
+                    (v == "undetermined").sum()]  # fmt: skip
+            lines.append(
+                "".join(f"{x:>12.4g}" if isinstance(x, float) else f"{x:>12}" for x in vals)
+            )
+    return "\n".join(lines)
+
+
+def finish(cfg, workdir) -> dict:
+    """Merges chunks, writes summary.csv and threshold.json, prints the table, makes figures."""
+    workdir = Path(workdir)
+    collect(cfg, workdir)
+    summary = results.read_csv(workdir / "summary.csv")
+    report = threshold_report(cfg, summary)
+    results.write_json(workdir / "threshold.json", report)
+    print(per_n_table(summary))
+    for g in report["groups"]:
+        print(
+            f"n* = {g['n_star']}  (CI {g['ci_low']} .. {g['ci_high']}; {g['method']})"
+            + (f"  reason: {g['reason']}" if g.get("reason") else "")
+        )
+    return report

@@ -1,9 +1,14 @@
 """Every field of a sweep config, with its meaning. Other configs start from this one.
 
-Axes given as lists are swept (their product is the grid); scalars are fixed.
+The axes (tuples) are swept: the grid is their product. On the command line a scalar sets a
+one-value axis (--config.lam=0.01) and a tuple several (--config.lam="(1e-3,1e-2)").
 """
 
+import dataclasses
+
 import ml_collections
+
+from alignment import threshold
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -11,33 +16,33 @@ def get_config() -> ml_collections.ConfigDict:
     c.name = "base"  # label written into the outputs
     # --- data (DESIGN.md "Data models") ---
     c.data = "linear"  # linear | symmetric | three_points | stewart | xor | separated
-    c.d = 5  # input dimension (int or list: a static axis, one program per value)
+    c.d = (5,)  # input dimensions (a static axis: one program per value)
     c.x_dist = "gaussian"  # linear inputs: gaussian N(0, I_d) | ball (uniform in the unit ball)
     c.symmetric = False  # double every data set with (-x, -y)
     c.spread = 0.1  # xor: input spread around the cluster centres
-    c.sigma = 0.5  # label noise std (float or list: a lane axis)
-    c.n = [8, 16, 32, 64, 128, 256]  # training-set sizes (lane axis)
+    c.sigma = (0.5,)  # label noise std (lane axis)
+    c.n = (8, 16, 32, 64, 128, 256)  # training-set sizes (lane axis)
     c.num_seeds = 4  # seeds 0..num_seeds-1 (+ seed_offset): each gives data and init
     c.seed_offset = 0
     c.n_test = 1000  # fresh test samples per run (noise-free targets give the excess risk)
     # --- network (DESIGN.md "Network", "Initialization") ---
-    c.m = 100  # width (int or list: a static axis)
-    c.init = "balanced"  # balanced | unbalanced | dominated (or list: a static axis)
-    c.lam = 1e-3  # init scale lambda, per-entry scale lambda/sqrt(m) (float or list: lanes)
+    c.m = (100,)  # widths (static axis)
+    c.init = ("balanced",)  # balanced | unbalanced | dominated (static axis)
+    c.lam = (1e-3,)  # init scale lambda; per-entry scale lambda/sqrt(m) (lane axis)
     c.bias = False  # hidden bias b_j
     c.mirrored = False  # neurons m/2..m mirror 1..m/2 with a negated (h = 0 at start)
     c.activation = "relu"  # relu | gelu
     # --- optimization ---
     c.optimizer = "gd"  # gd | momentum | adam (optax)
     c.momentum = 0.9  # for optimizer='momentum'
-    c.lr = 0.1  # step size eta; time t = eta * steps (float or list: lanes)
+    c.lr = (0.1,)  # step size eta; time t = eta * steps (lane axis)
     c.max_time = 1e4  # end of the first snapshot grid
     c.t_min = 1e-1  # first non-zero snapshot time
     c.num_snapshots = 200  # snapshots on the first grid (0, then log-spaced t_min..max_time)
     c.time_cap = 1e6  # runs without a verdict continue up to this time, a decade at a time
     c.snapshots_per_decade = 40  # snapshots per continuation decade
     # --- verdicts (DESIGN.md "Interpolation verdict"): see alignment/threshold.py ---
-    c.verdict = ml_collections.ConfigDict()
+    c.verdict = ml_collections.ConfigDict(dataclasses.asdict(threshold.DEFAULT_TOLERANCES))
     # --- numerics and layout ---
     c.dtype = "float32"  # float32 | float64
     c.store_neurons_max = 512  # record per-neuron (w_j, b_j), a_j only when m <= this

@@ -11,7 +11,7 @@ from sweeps.configs import base
 def get_config():
     c = base.get_config()
     c.name = "threshold_quick"
-    c.d = 5
-    c.n = [8, 16, 32, 64, 128, 256, 512, 1024]
+    c.d = (5,)
+    c.n = (8, 16, 32, 64, 128, 256, 512, 1024)
     c.num_seeds = 8
     return c

@@ -1,0 +1,222 @@
+"""The vectorized trainer against independent computations and against theory."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from alignment import data, grid, model, stats
+from alignment import train as trainer
+from alignment.data import DataSpec
+from sweeps.configs import base
+
+
+def _run(prog, times, **lanes):
+    lanes = trainer.Lanes.make(**lanes)
+    state, ctx = trainer.init_runs(prog, lanes)
+    state, snaps = trainer.train(prog, state, ctx, times, lanes.lr)
+    return state, ctx, jax.device_get(snaps)
+
+
+def test_gradient_matches_central_differences():
+    key = jax.random.key(0)
+    train, _, _ = data.make_data(key, DataSpec("linear", d=3), 7, 10, 0.3, 4, jnp.float64)
+    params = model.init_params(key, 3, 6, 1.0, "unbalanced", bias=True, dtype=jnp.float64)
+
+    def f(p):
+        return model.loss(p, train.x_NxD, train.y_N, train.mask_N, train.n)
+
+    grads = jax.grad(f)(params)
+    h = 1e-6
+    for name, value in params.items():
+        flat = np.asarray(value).ravel()
+        for i in range(flat.size):
+            e = np.zeros_like(flat)
+            e[i] = h
+            up = dict(params, **{name: jnp.asarray((flat + e).reshape(value.shape))})
+            dn = dict(params, **{name: jnp.asarray((flat - e).reshape(value.shape))})
+            fd = (f(up) - f(dn)) / (2 * h)
+            # central differences: O(h^2) truncation + O(eps/h) = 1e-10 rounding; the loss is
+            # piecewise quadratic and no preactivation lies within h of a kink here.
+            np.testing.assert_allclose(np.ravel(grads[name])[i], fd, rtol=1e-6, atol=1e-9)
+
+
+PROG64 = trainer.Program(data=DataSpec("linear", d=4), m=12, n_pad=24, n_test=30, dtype="float64")
+GRID = dict(seed=[0, 1, 2, 3], n=[9, 17, 24, 13], lam=[0.5, 0.1, 1.0, 0.3],
+            lr=[0.05, 0.1, 0.02, 0.07], sigma=[0.1, 0.0, 0.3, 0.2])  # fmt: skip
+TIMES = np.array([0.0, 0.5, 1.0, 2.0, 4.0])
+_GRAD = jax.jit(jax.grad(model.loss))  # the plain loop's step: one compile per sample count
+
+
+@pytest.fixture(scope="module")
+def grid_run():
+    return _run(PROG64, TIMES, **GRID)
+
+
+@pytest.mark.parametrize("opt_name", ["gd", "momentum", "adam"])
+def test_vmapped_grid_equals_plain_loop(opt_name, grid_run):
+    prog = dataclasses.replace(PROG64, optimizer=opt_name)
+    _, _, snaps = grid_run if opt_name == "gd" else _run(prog, TIMES, **GRID)
+    for r in range(4):
+        key = jax.random.key(GRID["seed"][r])
+        n, lr = GRID["n"][r], GRID["lr"][r]
+        train, _, _ = data.make_data(
+            jax.random.fold_in(key, 0), prog.data, n, n, GRID["sigma"][r], 30, jnp.float64
+        )
+        p = model.init_params(jax.random.fold_in(key, 1), 4, 12, GRID["lam"][r], "balanced",
+                              dtype=jnp.float64)  # fmt: skip
+        opt = {"gd": optax.sgd(lr), "momentum": optax.sgd(lr, momentum=0.9),
+               "adam": optax.adam(lr)}[opt_name]  # fmt: skip
+        opt_state = opt.init(p)
+        steps_done = 0
+        for k, t in enumerate(TIMES):
+            for _ in range(int(round(t / lr)) - steps_done):
+                g = _GRAD(p, train.x_NxD, train.y_N, train.mask_N, n)
+                upd, opt_state = opt.update(g, opt_state, p)
+                p = optax.apply_updates(p, upd)
+            steps_done = int(round(t / lr))
+            loss = model.loss(p, train.x_NxD, train.y_N, train.mask_N, n)
+            # same float64 operations up to summation order over the padding: ~1e-15 relative
+            np.testing.assert_allclose(snaps["loss"][r, k], loss, rtol=1e-10)
+            np.testing.assert_allclose(snaps["neuron_w"][r, k], p["w"], rtol=1e-9, atol=1e-14)
+            np.testing.assert_allclose(snaps["time"][r, k], steps_done * lr, rtol=1e-12)
+
+
+def test_padding_does_not_change_the_run(grid_run):
+    _, _, padded = grid_run
+    for r in (0, 3):  # n = 9 and 13, padded to 24 in the grid
+        n = GRID["n"][r]
+        prog = dataclasses.replace(PROG64, n_pad=n)
+        _, _, exact = _run(prog, TIMES, **{k: [v[r]] for k, v in GRID.items()})
+        # identical samples (prefix property), only zero rows added: float64 rounding only
+        np.testing.assert_allclose(padded["loss"][r], exact["loss"][0], rtol=1e-10)
+        np.testing.assert_allclose(padded["neuron_w"][r], exact["neuron_w"][0], atol=1e-12)
+
+
+def test_balancedness_drift_is_order_lr():
+    prog = trainer.Program(data=DataSpec("linear", d=3), m=10, n_pad=16, n_test=8, dtype="float64")
+    lr = np.array([0.04, 0.02, 0.01])
+    _, _, snaps = _run(prog, np.array([0.0, 8.0]), seed=3, n=16, lam=1.0, lr=lr, sigma=0.2)
+    drift = snaps["balance_drift"][:, -1]
+    # Each GD step changes a_j^2 - ||w_j||^2 by lr^2 (g_a^2 - ||g_w||^2): over t/lr steps the
+    # drift is O(lr * t), so halving lr halves it. Higher orders make the ratio 2 +- O(lr).
+    ratios = drift[:-1] / drift[1:]
+    assert np.all(drift > 0)
+    np.testing.assert_allclose(ratios, 2.0, rtol=0.1)
+
+
+def test_symmetric_data_ends_at_ols():
+    prog = trainer.Program(
+        data=DataSpec("symmetric", d=3), m=20, n_pad=40, n_test=20, dtype="float64"
+    )
+    state, ctx, snaps = _run(prog, trainer.time_grid(3e4, 40, 1.0), seed=[0, 1], n=40, lam=1e-4,
+                             lr=0.5, sigma=0.5)  # fmt: skip
+    ref = np.asarray(ctx.ref.train_loss)
+    np.testing.assert_allclose(snaps["loss"][:, -1], ref, rtol=1e-3)
+    beta = np.asarray(ctx.ref.beta_hat)
+    for r in range(2):
+        w, a = snaps["neuron_w"][r, -1], snaps["neuron_a"][r, -1]
+        mass = np.abs(a) * np.linalg.norm(w, axis=1)
+        active = mass > 1e-3 * mass.max()  # neurons still at init scale carry ~1e-8 of the mass
+        cos = (
+            np.abs(w[active] @ beta[r])
+            / np.linalg.norm(w[active], axis=1)
+            / np.linalg.norm(beta[r])
+        )
+        assert active.sum() >= 2
+        assert np.degrees(np.arccos(np.minimum(cos, 1.0))).max() < 1.0
+
+
+def test_three_points_gets_stuck():
+    prog = trainer.Program(data=DataSpec("three_points", d=1), m=20, n_pad=3, bias=True, n_test=3,
+                     dtype="float64")  # fmt: skip
+    _, _, snaps = _run(prog, trainer.time_grid(1e4, 30, 1.0), seed=[0, 1, 2], n=3, lam=1e-4, lr=0.2,
+                       sigma=0.0)  # fmt: skip
+    # Two ReLU neurons with bias can fit 3 points exactly (min loss 0): a positive final loss
+    # with a vanishing gradient and a flat last decade is a spurious stationary point.
+    assert np.all(snaps["loss"][:, -1] > 0.05)
+    assert np.all(snaps["grad_norm"][:, -1] < 1e-8)
+    np.testing.assert_allclose(snaps["loss"][:, -1], snaps["loss"][:, -5], rtol=1e-8)
+
+
+def test_float32_matches_float64():
+    prog64 = trainer.Program(
+        data=DataSpec("linear", d=3), m=16, n_pad=16, n_test=16, dtype="float64"
+    )
+    prog32 = dataclasses.replace(prog64, dtype="float32")
+    kw = dict(
+        seed=[0, 1], n=16, lam=0.01, lr=0.1, sigma=0.2, times=trainer.time_grid(200.0, 12, 1.0)
+    )
+    times = kw.pop("times")
+    _, _, s64 = _run(prog64, times, **kw)
+    _, _, s32 = _run(prog32, times, **kw)
+    assert s32["loss"].dtype == np.float32
+    # float32 carries ~1e-7 relative error per op; through a few thousand steps of a smooth
+    # (mostly contracting) flow the losses agree to ~1e-4 relative.
+    np.testing.assert_allclose(s32["loss"], s64["loss"], rtol=2e-3)
+
+
+def test_divergence_is_flagged_and_frozen():
+    prog = trainer.Program(data=DataSpec("linear", d=3), m=8, n_pad=8, n_test=8)
+    state, _, snaps = _run(prog, np.array([0.0, 5.0, 2500.0, 5000.0]), seed=[0, 0], n=8, lam=1.0,
+                           lr=[0.05, 50.0], sigma=0.1)  # fmt: skip
+    assert not snaps["diverged"][0, -1] and np.isinf(state.diverge_time[0])
+    assert snaps["diverged"][1, -1] and 0 < state.diverge_time[1] < 2500
+    assert np.all(np.isfinite(snaps["loss"]))  # frozen at the last finite parameters
+    assert snaps["time"][1, -1] == snaps["time"][1, -2]  # no step after diverging
+
+
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("n", [8, 0], "n=0"),
+        ("lam", -1.0, "lam=-1.0"),
+        ("lr", 0.0, "lr=0.0"),
+        ("sigma", float("nan"), "sigma=nan"),
+        ("lr", [0.1, 0.2, 0.3], "mismatched shapes"),
+    ],
+)
+def test_bad_lane_values_raise(field, value, match):
+    kw = dict(seed=[0, 1], n=8, lam=1.0, lr=0.1, sigma=0.1) | {field: value}
+    with pytest.raises(ValueError, match=match):
+        trainer.Lanes.make(**kw)
+
+
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("data", "cifar", "data='cifar'"),
+        ("optimizer", "lbfgs", "optimizer='lbfgs'"),
+        ("n", (8, -2), "n=-2"),
+        ("lam", (0.0,), "lam=0.0"),
+        ("lr", (-0.1,), "lr=-0.1"),
+        ("dtype", "bfloat16", "dtype='bfloat16'"),
+        ("m", (0,), "m=0"),
+        ("init", ("orthogonal",), "init='orthogonal'"),
+    ],
+)
+def test_bad_config_raises_before_compute(field, value, match, monkeypatch):
+    cfg = base.get_config()
+    cfg[field] = value
+    monkeypatch.setattr(trainer, "compiled", lambda prog: pytest.fail("compiled before validation"))
+    with pytest.raises(ValueError, match=match):
+        grid.validate(cfg, grid.expand(cfg))
+
+
+def test_n_beyond_padding_raises():
+    lanes = trainer.Lanes.make(seed=0, n=30, lam=1.0, lr=0.1, sigma=0.1)
+    with pytest.raises(ValueError, match="exceeds"):
+        trainer.init_runs(PROG64, lanes)
+
+
+def test_ols_reference_matches_numpy():
+    train, test, _ = data.make_data(jax.random.key(5), DataSpec("linear", d=3), 11, 16, 0.3, 50,
+                                    jnp.float64)  # fmt: skip
+    ref = stats.ols_reference(train, test, bias=False)
+    x, y = np.asarray(train.x_NxD[:11]), np.asarray(train.y_N[:11])
+    beta = np.linalg.lstsq(x, y, rcond=None)[0]
+    np.testing.assert_allclose(ref.beta_hat, beta, rtol=1e-10)
+    np.testing.assert_allclose(ref.train_loss, 0.5 * np.mean((x @ beta - y) ** 2), rtol=1e-10)
