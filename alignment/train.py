@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from alignment import model, stats
+from alignment import model, sharding, stats
 from alignment.data import Dataset, DataSpec, make_data
 
 OPTIMIZERS = ("gd", "momentum", "adam")
@@ -251,29 +251,47 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
 
 
 @functools.cache
-def compiled(prog: Program):
-    """(init, train) for a program: jit(vmap(...)) over the run axis, state donated."""
-    init = jax.jit(jax.vmap(functools.partial(_init_run, prog)))
-    train = jax.jit(jax.vmap(functools.partial(_train_run, prog)), donate_argnums=0)
+def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
+    """(init, train) for a program: jit(vmap(...)) over the run axis, state donated.
+
+    With a mesh, the run axis is split over its devices (``sharding.shard_runs``); the run
+    count must then be a multiple of the mesh size (``init_runs`` and ``train`` pad it).
+    """
+
+    def batched(fn):
+        return jax.vmap(fn) if mesh is None else sharding.shard_runs(fn, mesh)
+
+    init = jax.jit(batched(functools.partial(_init_run, prog)))
+    train = jax.jit(batched(functools.partial(_train_run, prog)), donate_argnums=0)
     return init, train
 
 
-def init_runs(prog: Program, lanes: Lanes) -> tuple[TrainState, RunContext]:
-    """Data, OLS reference and initial parameters of every lane."""
+def init_runs(
+    prog: Program, lanes: Lanes, shard: bool | None = None
+) -> tuple[TrainState, RunContext]:
+    """Data, OLS reference and initial parameters of every lane.
+
+    ``shard`` splits the lanes over this process's devices (default: when it has several,
+    see ``sharding.default_mesh``); results equal the unsharded ones to rounding.
+    """
     prog.validate()
     for n in np.unique(lanes.n):
         prog.data.validate(n=int(n))
     if np.max(lanes.n) > prog.n_pad:
         raise ValueError(f"n={np.max(lanes.n)} exceeds the program's padded size {prog.n_pad}")
     dtype = prog.jnp_dtype
-    init, _ = compiled(prog)
-    return init(
+    args = (
         jnp.asarray(lanes.seed, jnp.uint32),
         jnp.asarray(lanes.n, jnp.int64),
         jnp.asarray(lanes.lam, dtype),
         jnp.asarray(lanes.lr, dtype),
         jnp.asarray(lanes.sigma, dtype),
     )
+    mesh = sharding.default_mesh(shard)
+    init, _ = compiled(prog, mesh)
+    if mesh is None:
+        return init(*args)
+    return sharding.take_runs(init(*sharding.to_runs(args, mesh)), len(lanes))
 
 
 def step_targets(times_K: np.ndarray, lr_R: np.ndarray) -> np.ndarray:
@@ -281,13 +299,15 @@ def step_targets(times_K: np.ndarray, lr_R: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(times_K)[None, :] / np.asarray(lr_R)[:, None]).astype(np.int64)
 
 
-def train(prog: Program, state: TrainState, ctx: RunContext, times_K, lr_R, frozen_R=None):
+def train(
+    prog: Program, state: TrainState, ctx: RunContext, times_K, lr_R, frozen_R=None, shard=None
+):
     """Continues every lane through the snapshot times (absolute times, increasing).
 
     Lanes marked in ``frozen_R`` take no further step (their snapshots repeat), which is how
     runs that already have a verdict wait while the others continue. ``state`` is donated: use
     the returned one. Returns (state, snapshots), snapshots a dict of arrays with leading axes
-    (R, K).
+    (R, K). ``shard`` as in ``init_runs``.
     """
     times_K = np.asarray(times_K, dtype=np.float64)
     if times_K.ndim != 1 or np.any(np.diff(times_K) < 0) or np.any(times_K < 0):
@@ -296,5 +316,9 @@ def train(prog: Program, state: TrainState, ctx: RunContext, times_K, lr_R, froz
     if frozen_R is not None:
         steps_R = np.asarray(state.step)
         targets_RxK = np.where(np.asarray(frozen_R)[:, None], steps_R[:, None], targets_RxK)
-    _, run = compiled(prog)
-    return run(state, ctx, jnp.asarray(targets_RxK))
+    mesh = sharding.default_mesh(shard)
+    _, run = compiled(prog, mesh)
+    if mesh is None:
+        return run(state, ctx, jnp.asarray(targets_RxK))
+    num = len(targets_RxK)
+    return sharding.take_runs(run(*sharding.to_runs((state, ctx, targets_RxK), mesh)), num)

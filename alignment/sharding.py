@@ -1,0 +1,159 @@
+"""The run axis over several devices, and the process setup for running at scale.
+
+A program call's run axis is split over a 1-D mesh of this process's devices (axis ``runs``)
+with ``jax.shard_map``: every device runs the vmapped trainer on its own lanes, with no
+communication between devices. (Left to automatic partitioning, the batched ``while_loop`` of
+the trainer would all-reduce its predicate across devices at every optimizer step.) The run
+count is padded to a multiple of the device count with copies of the last lane; the copies are
+dropped from the outputs, so callers never see them.
+
+Processes: ``initialize_distributed`` joins a multi-process job (each process then trains its
+share of the grid on its own devices, see ``process_share``); ``use_compilation_cache``
+switches on JAX's persistent compilation cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import jax
+import numpy as np
+from absl import logging
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+AXIS = "runs"
+SHARD_ENV = "ALIGNMENT_SHARD"  # "0" / "false" switches sharding off by default
+
+
+@functools.cache
+def local_mesh() -> Mesh:
+    """A 1-D mesh (axis ``runs``) over every device of this process."""
+    return Mesh(np.asarray(jax.local_devices()), (AXIS,))
+
+
+def default_mesh(shard: bool | None = None) -> Mesh | None:
+    """The mesh to shard runs over, or None for a plain single-device program.
+
+    ``shard=None`` shards when this process has more than one device, unless the environment
+    variable ALIGNMENT_SHARD is "0" or "false".
+    """
+    if shard is None:
+        shard = os.environ.get(SHARD_ENV, "1").lower() not in ("0", "false", "no")
+    if not shard or jax.local_device_count() < 2:
+        return None
+    return local_mesh()
+
+
+def run_sharding(mesh: Mesh) -> NamedSharding:
+    """Leading (run) axis split over the mesh, everything else whole on each device."""
+    return NamedSharding(mesh, P(AXIS))
+
+
+def padded_count(num_runs: int, num_devices: int) -> int:
+    """The smallest positive multiple of ``num_devices`` that holds ``num_runs``."""
+    return max(1, -(-num_runs // num_devices)) * num_devices
+
+
+def num_runs(tree) -> int:
+    """The length of the leading (run) axis shared by every leaf."""
+    sizes = {np.shape(x)[0] for x in jax.tree_util.tree_leaves(tree)}
+    if len(sizes) != 1:
+        raise ValueError(f"leaves disagree on the number of runs: {sorted(sizes)}")
+    return sizes.pop()
+
+
+def _pad_leaf(x, num: int):
+    extra = num - x.shape[0]
+    tail = jax.numpy.repeat(x[-1:], extra, axis=0)
+    return jax.numpy.concatenate([x, tail], axis=0)
+
+
+@functools.cache
+def _padder(num: int, sharding: NamedSharding):
+    pad = functools.partial(jax.tree_util.tree_map, lambda x: _pad_leaf(x, num))
+    return jax.jit(pad, out_shardings=sharding)
+
+
+def to_runs(tree, mesh: Mesh):
+    """Places a pytree with a leading run axis on the mesh, padded to a multiple of its size.
+
+    Pad lanes repeat the last lane, so they compute something valid (never NaN from zeros) and
+    are dropped by ``take_runs``. Arrays already placed and unpadded are returned as they are,
+    so a donated state keeps its buffers.
+    """
+    sharding = run_sharding(mesh)
+    num = padded_count(num_runs(tree), mesh.size)
+    if num == num_runs(tree):
+        return jax.device_put(tree, sharding)
+    return _padder(num, sharding)(tree)
+
+
+@functools.cache
+def _taker(num: int):
+    return jax.jit(functools.partial(jax.tree_util.tree_map, lambda x: x[:num]))
+
+
+def take_runs(tree, num: int):
+    """The first ``num`` runs of every leaf (drops the pad lanes of ``to_runs``)."""
+    if num_runs(tree) == num:
+        return tree
+    return _taker(num)(tree)
+
+
+def shard_runs(fn, mesh: Mesh):
+    """``vmap(fn)`` with its run axis split over ``mesh``: each device maps its own lanes.
+
+    ``fn`` knows nothing of the mesh and uses no collective, so the replication check is off
+    (it would otherwise ask every loop carry made inside ``fn`` to be marked as varying).
+    """
+    spec = P(AXIS)
+    return jax.shard_map(jax.vmap(fn), mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+
+
+def use_compilation_cache(path: str | os.PathLike | None) -> None:
+    """Switches on JAX's persistent compilation cache in ``path`` (no-op for None or "").
+
+    JAX itself also reads the environment variable JAX_COMPILATION_CACHE_DIR. A cached program
+    is loaded instead of compiled again: by later runs, resumed runs and other tasks of an
+    array that share the folder.
+    """
+    if path:
+        os.makedirs(path, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        logging.info("persistent compilation cache in %s", path)
+
+
+def initialize_distributed() -> None:
+    """Joins a multi-process JAX job (Slurm, Open MPI, Kubernetes, TPU pods: auto-detected).
+
+    Must come before any computation. Each process keeps working on its local devices only.
+    """
+    jax.distributed.initialize()
+    logging.info(
+        "process %d of %d, %d local devices",
+        jax.process_index(), jax.process_count(), jax.local_device_count(),
+    )  # fmt: skip
+
+
+def all_processes_done() -> bool:
+    """Waits until every process of the job got here; True in process 0 only (it merges).
+
+    With a single process: True at once.
+    """
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("alignment: every share trained")
+    return jax.process_index() == 0
+
+
+def process_share(task_index: int, num_tasks: int) -> tuple[int, int]:
+    """(task_index, num_tasks) of this process: each task's share split again over processes.
+
+    With one process this is the identity; with P processes task t of K becomes the P tasks
+    t*P + p of K*P, so a job array of multi-process jobs still covers every chunk once.
+    """
+    count = jax.process_count()
+    return task_index * count + jax.process_index(), num_tasks * count

@@ -1,0 +1,93 @@
+"""The run axis sharded over 4 emulated CPU devices equals the single-device program."""
+
+import jax
+import numpy as np
+import pytest
+
+from alignment import sharding
+from alignment import train as trainer
+from alignment.data import DataSpec
+
+# The program and snapshot count of tests/test_train.py, so that the sharded compile is shared.
+PROG = trainer.Program(data=DataSpec("linear", d=4), m=12, n_pad=24, n_test=30, dtype="float64")
+TIMES = np.array([0.0, 0.5, 1.0, 2.0, 4.0])
+LATER = TIMES + 4.0
+LANES = trainer.Lanes.make(
+    seed=[0, 1, 2], n=[9, 17, 24], lam=[0.5, 0.1, 1.0], lr=[0.05, 0.1, 0.02], sigma=[0.1, 0.0, 0.3]
+)  # 3 runs: padded to 4 on 4 devices
+FROZEN = np.array([False, True, False])
+
+
+def test_padded_count():
+    assert [sharding.padded_count(r, 4) for r in (0, 1, 3, 4, 5, 8)] == [4, 4, 4, 4, 8, 8]
+    assert sharding.padded_count(7, 1) == 7
+
+
+def test_default_mesh(monkeypatch):
+    assert jax.local_device_count() == 4, "conftest should emulate 4 CPU devices"
+    assert sharding.default_mesh(False) is None
+    mesh = sharding.default_mesh()
+    assert mesh.axis_names == (sharding.AXIS,) and mesh.size == 4
+    monkeypatch.setenv(sharding.SHARD_ENV, "0")
+    assert sharding.default_mesh() is None
+    assert sharding.default_mesh(True) is mesh
+
+
+def test_to_runs_pads_with_the_last_lane_and_take_runs_drops_it():
+    mesh = sharding.local_mesh()
+    tree = {"a": np.arange(5.0), "b": np.arange(10).reshape(5, 2)}
+    placed = sharding.to_runs(tree, mesh)
+    assert placed["a"].shape == (8,) and placed["b"].shape == (8, 2)
+    assert placed["a"].sharding.spec == sharding.run_sharding(mesh).spec
+    assert len(placed["b"].sharding.device_set) == 4
+    np.testing.assert_array_equal(placed["a"], [0, 1, 2, 3, 4, 4, 4, 4])
+    np.testing.assert_array_equal(placed["b"][5:], [[8, 9]] * 3)
+    back = jax.device_get(sharding.take_runs(placed, 5))
+    np.testing.assert_array_equal(back["b"], tree["b"])
+    with pytest.raises(ValueError, match="disagree"):
+        sharding.num_runs({"a": np.zeros(3), "b": np.zeros(4)})
+
+
+def _run(shard):
+    state, ctx = trainer.init_runs(PROG, LANES, shard=shard)
+    state, snaps = trainer.train(PROG, state, ctx, TIMES, LANES.lr, shard=shard)
+    state, later = trainer.train(PROG, state, ctx, LATER, LANES.lr, FROZEN, shard=shard)
+    return jax.device_get((state, ctx, snaps, later))
+
+
+@pytest.fixture(scope="module")
+def both():
+    return _run(False), _run(True)
+
+
+def test_sharded_equals_unsharded(both):
+    plain, sharded = both
+    leaves_p, tree_p = jax.tree_util.tree_flatten(plain)
+    leaves_s, tree_s = jax.tree_util.tree_flatten(sharded)
+    assert tree_p == tree_s
+    for p, s in zip(leaves_p, leaves_s, strict=True):
+        p, s = np.asarray(p), np.asarray(s)
+        assert p.shape == s.shape and p.shape[0] == len(LANES)  # pad lanes dropped
+        if p.dtype.kind == "f":
+            np.testing.assert_allclose(s, p, rtol=1e-8, atol=1e-10)
+        else:
+            np.testing.assert_array_equal(s, p)
+
+
+def test_frozen_lane_waits_under_padding(both):
+    _, (state, _, snaps, later) = both
+    steps = np.rint(LATER[-1] / LANES.lr).astype(int)
+    frozen_at = np.rint(TIMES[-1] / LANES.lr[1]).astype(int)
+    np.testing.assert_array_equal(state.step, np.where(FROZEN, frozen_at, steps))
+    np.testing.assert_array_equal(later["time"][1], snaps["time"][1, -1])
+
+
+def test_sharded_state_is_donated_and_stays_sharded():
+    lanes = trainer.Lanes.make(seed=[0, 1, 2, 3], n=12, lam=0.5, lr=0.1, sigma=0.1)
+    state, ctx = trainer.init_runs(PROG, lanes)  # default: sharded on 4 devices, no padding
+    leaf = jax.tree_util.tree_leaves(state)[0]
+    assert len(leaf.sharding.device_set) == 4
+    new_state, _ = trainer.train(PROG, state, ctx, TIMES, lanes.lr)
+    assert all(x.is_deleted() for x in jax.tree_util.tree_leaves(state))
+    new_leaf = jax.tree_util.tree_leaves(new_state)[0]
+    assert new_leaf.sharding.spec == sharding.run_sharding(sharding.local_mesh()).spec
