@@ -7,6 +7,14 @@ the trainer would all-reduce its predicate across devices at every optimizer ste
 count is padded to a multiple of the device count with copies of the last lane; the copies are
 dropped from the outputs, so callers never see them.
 
+Every device (and the unsharded program) gets at least two lanes: XLA removes a batch axis of
+size one, which changes the order of floating-point sums, so a lone lane rounds differently
+from the same run among others. Sharded and unsharded results agree to rounding either way;
+but a run that sits at a saddle until rounding noise pushes it off can end with another
+verdict when its rounding changes, and avoiding the lone-lane path avoids the commonest
+such change (on CPU the training steps then matched bitwise for 2, 3 and 4 lanes a device,
+the extremal-vector finder to one ulp).
+
 Processes: ``initialize_distributed`` joins a multi-process job (each process then trains its
 share of the grid on its own devices, see ``process_share``); ``use_compilation_cache``
 switches on JAX's persistent compilation cache.
@@ -24,6 +32,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 AXIS = "runs"
+MIN_LANES = 2  # lanes per device, at least (see the module docstring)
 SHARD_ENV = "ALIGNMENT_SHARD"  # "0" / "false" switches sharding off by default
 
 
@@ -52,8 +61,8 @@ def run_sharding(mesh: Mesh) -> NamedSharding:
 
 
 def padded_count(num_runs: int, num_devices: int) -> int:
-    """The smallest positive multiple of ``num_devices`` that holds ``num_runs``."""
-    return max(1, -(-num_runs // num_devices)) * num_devices
+    """The smallest multiple of ``num_devices`` holding ``num_runs`` and MIN_LANES per device."""
+    return max(MIN_LANES, -(-num_runs // num_devices)) * num_devices
 
 
 def num_runs(tree) -> int:
@@ -71,23 +80,24 @@ def _pad_leaf(x, num: int):
 
 
 @functools.cache
-def _padder(num: int, sharding: NamedSharding):
+def _padder(num: int, sharding: NamedSharding | None):
     pad = functools.partial(jax.tree_util.tree_map, lambda x: _pad_leaf(x, num))
     return jax.jit(pad, out_shardings=sharding)
 
 
-def to_runs(tree, mesh: Mesh):
-    """Places a pytree with a leading run axis on the mesh, padded to a multiple of its size.
+def to_runs(tree, mesh: Mesh | None):
+    """A pytree with a leading run axis, padded for ``mesh`` and placed on it.
 
-    Pad lanes repeat the last lane, so they compute something valid (never NaN from zeros) and
-    are dropped by ``take_runs``. Arrays already placed and unpadded are returned as they are,
-    so a donated state keeps its buffers.
+    Pads to ``padded_count`` lanes (mesh None: one device, left where it is). Pad lanes repeat
+    the last lane, so they compute something valid (never NaN from zeros) and are dropped by
+    ``take_runs``. Arrays already placed and unpadded are returned as they are, so a donated
+    state keeps its buffers.
     """
-    sharding = run_sharding(mesh)
-    num = padded_count(num_runs(tree), mesh.size)
-    if num == num_runs(tree):
-        return jax.device_put(tree, sharding)
-    return _padder(num, sharding)(tree)
+    sharding = None if mesh is None else run_sharding(mesh)
+    num = padded_count(num_runs(tree), 1 if mesh is None else mesh.size)
+    if num != num_runs(tree):
+        return _padder(num, sharding)(tree)
+    return tree if sharding is None else jax.device_put(tree, sharding)
 
 
 @functools.cache

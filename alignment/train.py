@@ -272,7 +272,8 @@ def init_runs(
     """Data, OLS reference and initial parameters of every lane.
 
     ``shard`` splits the lanes over this process's devices (default: when it has several,
-    see ``sharding.default_mesh``); results equal the unsharded ones to rounding.
+    see ``sharding.default_mesh``); results equal the unsharded ones to rounding. Lanes are
+    padded so that no device runs a lone lane, which rounds differently (``sharding``).
     """
     prog.validate()
     for n in np.unique(lanes.n):
@@ -289,8 +290,6 @@ def init_runs(
     )
     mesh = sharding.default_mesh(shard)
     init, _ = compiled(prog, mesh)
-    if mesh is None:
-        return init(*args)
     return sharding.take_runs(init(*sharding.to_runs(args, mesh)), len(lanes))
 
 
@@ -318,7 +317,5 @@ def train(
         targets_RxK = np.where(np.asarray(frozen_R)[:, None], steps_R[:, None], targets_RxK)
     mesh = sharding.default_mesh(shard)
     _, run = compiled(prog, mesh)
-    if mesh is None:
-        return run(state, ctx, jnp.asarray(targets_RxK))
-    num = len(targets_RxK)
-    return sharding.take_runs(run(*sharding.to_runs((state, ctx, targets_RxK), mesh)), num)
+    args = sharding.to_runs((state, ctx, jnp.asarray(targets_RxK)), mesh)
+    return sharding.take_runs(run(*args), len(targets_RxK))

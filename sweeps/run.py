@@ -25,20 +25,33 @@ _WORKDIR = flags.DEFINE_string(
 )
 _TASK_INDEX = flags.DEFINE_integer("task_index", 0, "This task's index in a job array.")
 _NUM_TASKS = flags.DEFINE_integer("num_tasks", 1, "Number of tasks the grid is split into.")
+_DISTRIBUTED = flags.DEFINE_bool(
+    "distributed", False, "Call jax.distributed.initialize() first (multi-process jobs, e.g. "
+    "srun): each process trains its share of the task on its own devices; process 0 merges."
+)  # fmt: skip
+_CACHE = flags.DEFINE_string(
+    "compilation_cache_dir", None, "Persistent compilation cache (or $JAX_COMPILATION_CACHE_DIR)."
+)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from alignment import sweep  # after flag parsing: importing alignment sets up JAX
+    from alignment import sharding, sweep  # after flag parsing: importing alignment sets up JAX
 
+    if _DISTRIBUTED.value:
+        sharding.initialize_distributed()
+    sharding.use_compilation_cache(_CACHE.value)
     cfg = _CONFIG.value
     workdir = Path(_WORKDIR.value or DEFAULT_WORKDIR.format(name=cfg.name))
     logging.info("config %s -> %s", cfg.name, workdir)
-    sweep.run(cfg, workdir, _TASK_INDEX.value, _NUM_TASKS.value)
+    task_index, num_tasks = sharding.process_share(_TASK_INDEX.value, _NUM_TASKS.value)
+    sweep.run(cfg, workdir, task_index, num_tasks)
     if _NUM_TASKS.value > 1:
         logging.info("task %d done; run sweeps.merge when all tasks finished", _TASK_INDEX.value)
         return
+    if not sharding.all_processes_done():
+        return  # the other processes' shares are merged by process 0
     sweep.finish(cfg, workdir)
 
 

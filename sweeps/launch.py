@@ -1,0 +1,120 @@
+"""Runs a sweep as a job array with submitit (Slurm, or local processes without it), then merges.
+
+    python -m sweeps.launch --config=sweeps/configs/threshold_paper.py --workdir=runs/paper \\
+        --num_tasks=16 --slurm_partition=gpu --gpus_per_task=1 --timeout_min=240
+    python -m sweeps.launch --config=sweeps/configs/tiny.py --workdir=runs/tiny --num_tasks=3
+
+Task i of K trains the chunks with index % K == i (as ``python -m sweeps.run --task_index=i
+--num_tasks=K`` would). The launcher waits for the array, then writes the merged outputs
+(``sweeps.merge``); with ``--nowait`` it returns after submitting and prints the merge command.
+Where Slurm is installed the array goes to Slurm, otherwise every task runs as a local process
+(submitit's local executor); ``--cluster`` forces one. Job logs are in WORKDIR/submitit/.
+Needs the ``cluster`` extra: ``pip install -e ".[cluster]"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+LOG_DIR = "submitit"
+
+FLAGS = flags.FLAGS
+
+
+def run_task(cfg, workdir: str, task_index: int, num_tasks: int, cache_dir: str | None):
+    """What one array task runs: its share of the grid (returns the chunk indices it owns)."""
+    from alignment import sharding, sweep  # in the task's process: set up JAX there
+
+    sharding.use_compilation_cache(cache_dir)
+    return sweep.run(cfg, workdir, task_index, num_tasks)
+
+
+def make_executor(folder, cluster: str | None = None, **params):
+    """A submitit AutoExecutor logging to ``folder``; ``params`` are its generic parameters
+    (timeout_min, gpus_per_node, cpus_per_task, mem_gb) and slurm_-prefixed ones."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
+    executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
+    return executor
+
+
+def submit(executor, cfg, workdir, num_tasks: int, cache_dir: str | None = None) -> list:
+    """Checks the grid and the workdir, then submits one array of ``num_tasks`` tasks."""
+    from alignment import grid, sweep
+
+    if num_tasks < 1:
+        raise ValueError(f"num_tasks={num_tasks} must be >= 1")
+    grid.validate(cfg, grid.expand(cfg))  # invalid configs fail here, not in the queue
+    sweep.check_workdir_config(Path(workdir), cfg.to_json(indent=2, sort_keys=True))
+    k = num_tasks
+    return executor.map_array(
+        run_task, [cfg] * k, [str(workdir)] * k, range(k), [k] * k, [cache_dir] * k
+    )
+
+
+def launch(cfg, workdir, num_tasks: int, executor, cache_dir=None, wait: bool = True):
+    """Submits the array; with ``wait``, waits for it (raising the first failure) and merges.
+
+    Returns the threshold report (``wait``) or the jobs.
+    """
+    from sweeps import merge
+
+    jobs = submit(executor, cfg, workdir, num_tasks, cache_dir)
+    logging.info("submitted %d tasks: %s", len(jobs), ", ".join(j.job_id for j in jobs))
+    if not wait:
+        return jobs
+    for job in jobs:
+        job.result()  # raises with the task's traceback if it failed
+    return merge.merge(workdir, cfg)
+
+
+def define_flags() -> None:
+    """The command's flags (defined only when run as a command: importing stays flag-free)."""
+    config_flags.DEFINE_config_file("config", None, "Sweep config file (ml_collections).")
+    flags.DEFINE_string("workdir", None, "Output folder shared by all tasks.")
+    flags.DEFINE_integer("num_tasks", 1, "Number of array tasks the grid is split into.")
+    flags.DEFINE_enum(
+        "cluster", None, ["slurm", "local", "debug"], "Executor (default: slurm if available)."
+    )
+    flags.DEFINE_string("slurm_partition", None, "Slurm partition.")
+    flags.DEFINE_integer("timeout_min", 60, "Time limit of each task, in minutes.")
+    flags.DEFINE_integer("gpus_per_task", 0, "GPUs per task (its runs are sharded over them).")
+    flags.DEFINE_integer("cpus_per_task", None, "CPU cores per task.")
+    flags.DEFINE_integer("mem_gb", None, "Memory per task in GB.")
+    flags.DEFINE_integer("array_parallelism", None, "Most tasks running at once (Slurm).")
+    flags.DEFINE_string(
+        "compilation_cache_dir", None, "Persistent compilation cache shared by the tasks."
+    )
+    flags.DEFINE_bool("nowait", False, "Return after submitting; merge later.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if FLAGS.config is None or FLAGS.workdir is None:
+        raise app.UsageError("--config and --workdir are required")
+    workdir = Path(FLAGS.workdir).absolute()
+    executor = make_executor(
+        workdir / LOG_DIR / "%j",
+        FLAGS.cluster,
+        name=f"alignment-{FLAGS.config.name}",
+        timeout_min=FLAGS.timeout_min,
+        gpus_per_node=FLAGS.gpus_per_task,
+        cpus_per_task=FLAGS.cpus_per_task,
+        mem_gb=FLAGS.mem_gb,
+        slurm_partition=FLAGS.slurm_partition,
+        slurm_array_parallelism=FLAGS.array_parallelism,
+    )
+    wait = not FLAGS.nowait
+    launch(FLAGS.config, workdir, FLAGS.num_tasks, executor, FLAGS.compilation_cache_dir, wait)
+    if not wait:
+        print(f"when the tasks are done: python -m sweeps.merge --workdir={workdir}")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

@@ -1,0 +1,67 @@
+"""Combines the parts of a sweep run as several tasks into the outputs of a single-process run.
+
+    python -m sweeps.merge --workdir=DIR                       # config from DIR/config.json
+    python -m sweeps.merge --workdir=DIR --config=sweeps/configs/tiny.py   # must match it
+
+Every task (``python -m sweeps.run --task_index=i --num_tasks=K``, a job array, or the processes
+of a ``--distributed`` job) writes its finished chunks to DIR/chunks/. Once all chunks exist,
+this writes summary.csv, threshold.json, trajectories.nc and the figures exactly as the
+single-process run would (it calls the same ``alignment.sweep.finish``). It trains nothing and
+refuses to run while chunks are missing, naming them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import ml_collections
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+CONFIG_FILE = "config.json"
+
+FLAGS = flags.FLAGS
+
+
+def load_config(workdir) -> ml_collections.ConfigDict:
+    """The resolved config a sweep wrote into its workdir."""
+    path = Path(workdir) / CONFIG_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: is {workdir} the workdir of a sweep?")
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def merge(workdir, cfg=None) -> dict:
+    """Writes the merged outputs of every task's chunks; returns the threshold report.
+
+    ``cfg`` (if given) must equal the workdir's config: results of another config are refused.
+    """
+    from alignment import sweep  # importing alignment sets up JAX
+
+    workdir = Path(workdir)
+    if cfg is None:
+        cfg = load_config(workdir)
+    else:
+        sweep.check_workdir_config(workdir, cfg.to_json(indent=2, sort_keys=True))
+    logging.info("merging %s (config %s)", workdir, cfg.name)
+    return sweep.finish(cfg, workdir)
+
+
+def define_flags() -> None:
+    """The command's flags (defined only when run as a command: importing stays flag-free)."""
+    flags.DEFINE_string("workdir", None, "The sweep's output folder.", required=True)
+    config_flags.DEFINE_config_file(
+        "config", None, "Sweep config file (default: the workdir's config.json); must match it."
+    )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    merge(FLAGS.workdir, FLAGS.config)
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
