@@ -99,7 +99,7 @@ def main(argv):
         raise app.UsageError("--config and --workdir are required")
     workdir = Path(FLAGS.workdir).absolute()
     executor = make_executor(
-        workdir / LOG_DIR / "%j",
+        workdir / LOG_DIR,
         FLAGS.cluster,
         name=f"alignment-{FLAGS.config.name}",
         timeout_min=FLAGS.timeout_min,

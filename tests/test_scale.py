@@ -1,5 +1,8 @@
 """Task partitioning and merging, the submitit launcher, and the process setup helpers."""
 
+import subprocess
+import sys
+
 import jax
 import pytest
 
@@ -55,7 +58,8 @@ def test_three_tasks_merged_equal_a_single_run(single, tmp_path):
     owned = [sweep.run(cfg, tmp_path, i, 3) for i in range(3)]
     assert sorted(sum(owned, [])) == [0, 1, 2]  # every chunk exactly once
     assert results.finished_chunks(tmp_path) == [0, 1, 2]
-    merge.merge(tmp_path)  # the config comes back from config.json
+    # the command, with the config read back from config.json
+    subprocess.run([sys.executable, "-m", "sweeps.merge", f"--workdir={tmp_path}"], check=True)
     assert _read(tmp_path) == _read(single)
 
 
@@ -82,7 +86,7 @@ def test_submitit_local_executor_end_to_end(single, tmp_path):
     pytest.importorskip("submitit", reason="submitit missing: pip install -e '.[cluster]'")
     from sweeps import launch
 
-    executor = launch.make_executor(tmp_path / "logs" / "%j", "local", timeout_min=10)
+    executor = launch.make_executor(tmp_path / "logs", "local", timeout_min=10)
     cache = tmp_path / "jax_cache"
     launch.launch(tiny_config(), tmp_path / "out", 2, executor, str(cache))
     assert _read(tmp_path / "out") == _read(single)
