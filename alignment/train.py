@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from alignment import model, sharding, stats
-from alignment.data import Dataset, DataSpec, make_data
+from alignment import extremal, model, sharding, stats
+from alignment.data import Dataset, DataSpec, augment, make_data
 
 OPTIMIZERS = ("gd", "momentum", "adam")
 DTYPES = ("float32", "float64")
@@ -49,6 +49,11 @@ class Program:
     dtype: str = "float32"  # float32 | float64
     store_neurons_max: int = 512  # record per-neuron (w_j, b_j), a_j when m <= this
     diverge_loss: float = 1e10  # a loss above this counts as divergence
+    align_eps_deg: float = stats.ALIGN_EPS_DEG  # aligned: within this angle of a target
+    cluster_eps_deg: float = stats.CLUSTER_EPS_DEG  # angular radius of a direction cluster
+    cluster_min_mass: float = stats.CLUSTER_MIN_MASS  # active-mass share a cluster needs
+    extremal_starts: int = extremal.NUM_STARTS  # random starts of the extremal-vector finder
+    extremal_steps: int = extremal.NUM_STEPS  # projected gradient steps per start
 
     @property
     def jnp_dtype(self):
@@ -102,12 +107,12 @@ class Lanes(NamedTuple):
         for name, v in (("n", n), ("lam", lam), ("lr", lr)):
             bad = v[~(np.isfinite(v) & (v > 0))]
             if bad.size:
-                raise ValueError(f"{name}={bad[0]!r} must be finite and > 0")
+                raise ValueError(f"{name}={bad[0].item()!r} must be finite and > 0")
         if not np.all(np.equal(np.mod(n, 1), 0)):
-            raise ValueError(f"n={n[np.mod(n, 1) != 0][0]!r} must be an integer")
+            raise ValueError(f"n={n[np.mod(n, 1) != 0][0].item()!r} must be an integer")
         bad = sigma[~(np.isfinite(sigma) & (sigma >= 0))]
         if bad.size:
-            raise ValueError(f"sigma={bad[0]!r} must be finite and >= 0")
+            raise ValueError(f"sigma={bad[0].item()!r} must be finite and >= 0")
         return cls(seed.astype(np.int64), n.astype(np.int64), lam, lr, sigma)
 
     def __len__(self) -> int:
@@ -123,6 +128,8 @@ class RunContext(NamedTuple):
     ref: stats.Reference  # OLS reference on the same data
     balance0_M: jax.Array  # a_j^2 - ||(w_j, b_j)||^2 at init
     lr: jax.Array
+    extremal: extremal.Extremal  # extremal vectors of G_n on the training set (neuron space)
+    norm0_max: jax.Array  # max_j ||(w_j, b_j)|| at init
 
 
 class TrainState(NamedTuple):
@@ -206,6 +213,16 @@ def _init_run(prog: Program, seed, n, lam, lr, sigma) -> tuple[TrainState, RunCo
         stats.ols_reference(train, test, prog.bias),
         stats.balancedness(params),
         lr,
+        extremal.find_extremal(
+            jax.random.fold_in(key, 2),
+            augment(train.x_NxD, prog.bias),
+            train.y_N,
+            train.mask_N,
+            train.n,
+            prog.extremal_starts,
+            prog.extremal_steps,
+        ),
+        jnp.max(jnp.linalg.norm(model.neuron_vectors(params), axis=1)),
     )
     return state, ctx
 
@@ -242,6 +259,12 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
             ctx.balance0_M,
             prog.activation,
             prog.m <= prog.store_neurons_max,
+            beta_hat=ctx.ref.beta_hat,
+            ext=ctx.extremal,
+            norm0_max=ctx.norm0_max,
+            align_eps_deg=prog.align_eps_deg,
+            cluster_eps_deg=prog.cluster_eps_deg,
+            cluster_min_mass=prog.cluster_min_mass,
         )
         snap["time"] = s.step * ctx.lr
         snap["diverged"] = s.diverged
