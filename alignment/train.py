@@ -164,14 +164,37 @@ def time_grid(max_time: float, num: int = 200, t_min: float | None = None) -> np
 
 
 def _loss_fn(prog: Program, train: Dataset):
-    return functools.partial(
-        model.loss,
-        x_NxD=train.x_NxD,
-        y_N=train.y_N,
-        mask_N=train.mask_N,
-        n=train.n,
-        activation=prog.activation,
-    )
+    """(loss, grads) of one run's training loss, as ``jax.value_and_grad(model.loss)`` gives.
+
+    For ReLU the gradient is written out (autodiff for other activations). Since
+    relu(z) = 1[z > 0] z, one backward matmul P = M X with M_ji = 1[z_ji > 0] dL/dh_i gives
+    every gradient: grad_w = a P, grad_b = a sum_i M, grad_a = <w, P> + b sum_i M. That saves
+    the second backward matmul and the stored activations, and keeping the preactivations as
+    (m, n) lets XLA:CPU run both matmuls in its fast layouts (BENCHMARKS.md: 2-3x per step).
+    """
+    x_NxD, y_N, mask_N, n = train.x_NxD, train.y_N, train.mask_N, train.n
+    if prog.activation != "relu":
+        loss = functools.partial(
+            model.loss, x_NxD=x_NxD, y_N=y_N, mask_N=mask_N, n=n, activation=prog.activation
+        )
+        return jax.value_and_grad(loss)
+
+    def loss_and_grad(params: model.Params):
+        w_MxD, a_M = params["w"], params["a"]
+        z_MxN = w_MxD @ x_NxD.T
+        if "b" in params:
+            z_MxN = z_MxN + params["b"][:, None]
+        r_N = (a_M @ jax.nn.relu(z_MxN) - y_N) * mask_N
+        on_MxN = jnp.where(z_MxN > 0, r_N * mask_N / n, 0)  # 1[z > 0] dL/dh
+        p_MxD = on_MxN @ x_NxD
+        grads = {"w": a_M[:, None] * p_MxD, "a": jnp.sum(w_MxD * p_MxD, axis=1)}
+        if "b" in params:
+            s_M = jnp.sum(on_MxN, axis=1)
+            grads["b"] = a_M * s_M
+            grads["a"] = grads["a"] + params["b"] * s_M
+        return 0.5 * jnp.sum(r_N * r_N) / n, grads
+
+    return loss_and_grad
 
 
 def _init_run(prog: Program, seed, n, lam, lr, sigma) -> tuple[TrainState, RunContext]:
@@ -234,7 +257,7 @@ def _all_finite(tree) -> jax.Array:
 def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
     """Runs one lane to each snapshot's step target in turn, recording statistics."""
     opt = make_optimizer(prog.optimizer, ctx.lr, prog.momentum)
-    grad_fn = jax.value_and_grad(_loss_fn(prog, ctx.train))
+    grad_fn = _loss_fn(prog, ctx.train)
 
     def step(s: TrainState) -> TrainState:
         loss, grads = grad_fn(s.params)

@@ -1,0 +1,60 @@
+"""Smoke test of the throughput harness at tiny sizes (no timing assertions), and the ReLU
+gradient the trainer's hot loop writes out by hand."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from alignment import data, model
+from alignment import train as trainer
+from alignment.data import DataSpec
+from benchmarks import throughput as tp
+
+TINY = tp.Workload("W1", runs=3, n=16, d=3, m=8, steps=5)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_handwritten_relu_gradient_equals_autodiff(bias):
+    key = jax.random.key(3)
+    train, _, _ = data.make_data(key, DataSpec("linear", d=4), 13, 20, 0.3, 4, jnp.float64)
+    params = model.init_params(key, 4, 7, 1.0, "unbalanced", bias=bias, dtype=jnp.float64)
+    prog = trainer.Program(data=DataSpec("linear", d=4), m=7, n_pad=20, bias=bias)
+    loss, grads = trainer._loss_fn(prog, train)(params)
+    want_loss, want = jax.value_and_grad(model.loss)(
+        params, train.x_NxD, train.y_N, train.mask_N, train.n
+    )
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-13)
+    for k in want:
+        np.testing.assert_allclose(grads[k], want[k], rtol=1e-12, atol=1e-15)
+
+
+def test_trainer_and_baseline_agree_and_report_every_field():
+    out, ref = tp.bench_trainer(TINY)
+    assert {"wall_s", "net_steps_per_s", "gflops", "stats_s"} <= set(out)
+    base = tp.bench_baseline(TINY, ref)
+    assert not base["extrapolated"]
+    assert base["check_final_loss_rel_diff"] < 1e-4  # same data, init and steps in float32
+    part = tp.bench_baseline(TINY, ref, nets=1, steps=2)
+    assert part["extrapolated"] and part["timed_nets"] == 1
+
+
+def test_results_json_shape_and_markdown_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(tp, "WORKLOADS", {"W1": TINY, "W2": TINY})
+    monkeypatch.setattr(tp, "bench_peak", lambda: {"peak_gflops": 1.0, "peak_by_size": {}})
+    md = tmp_path / "B.md"
+    md.write_text("# Benchmarks\n\nhand-written text\n")
+    tp.run(["W1"], tmp_path / "r.json", md, tp.SWEEP_CONFIG)
+    res = tp.run(["W2"], tmp_path / "r.json", md, tp.SWEEP_CONFIG)  # merges, keeps W1
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved.keys() >= {"peak_gflops", "W1", "W2", "machine"}
+    for name in ("W1", "W2"):
+        want = {"wall_s", "net_steps_per_s", "gflops", "frac_peak", "speedup_vs_baseline"}
+        assert want <= saved[name].keys()
+    text = md.read_text()
+    assert "hand-written text" in text and text.count(tp.BEGIN) == 1
+    assert "W2: 3 x (n=16, d=3, m=8)" in tp.markdown_table(res)
+    with pytest.raises(ValueError, match="unknown workloads"):
+        tp.run(["W9"], tmp_path / "r.json", md, tp.SWEEP_CONFIG)
