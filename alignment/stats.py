@@ -205,7 +205,7 @@ def snapshot_stats(
         "aligned_fraction": mass_share(ext_aligned_M, mass_M, active_M),
         "extremal_angle": mass_mean(ext_angle_M, mass_M, active_M),
         "n_directions": count_clusters(u_MxD, mass_M, active_M, cluster_eps_deg, cluster_min_mass),
-        "dead_fraction": dead_fraction(on_NxM),
+        "dead_fraction": dead_fraction(on_NxM).astype(a_M.dtype),
         "stable_rank": stable_rank(theta_MxD),
         "n_patterns": count_patterns(on_NxM, train.mask_N),
         "max_norm": max_norm,
@@ -217,6 +217,26 @@ def snapshot_stats(
         out["neuron_cos_ols"] = jnp.where(active_M, cos_ols_M, jnp.nan)
         out["neuron_extremal_angle"] = jnp.where(active_M, ext_angle_M, jnp.nan)
     return out
+
+
+SCALAR_FLOAT_KEYS = (
+    "loss", "grad_norm", "test_loss", "test_excess", "balance_drift", "ols_aligned_fraction",
+    "aligned_fraction", "extremal_angle", "dead_fraction", "stable_rank", "max_norm",
+    "norm_growth", "time",
+)  # fmt: skip
+SCALAR_INT_KEYS = ("n_directions", "n_patterns")  # int32
+PER_NEURON_KEYS = ("neuron_w", "neuron_a", "neuron_cos_ols", "neuron_extremal_angle")
+
+
+def snapshot_bytes(m: int, d_in: int, itemsize: int, store_neurons: bool) -> int:
+    """Host bytes of one run's record at one snapshot, as train.train returns it.
+
+    Scalars (the float keys in the run's dtype, two int32 counts, the bool 'diverged'), plus
+    m (d_in + 3) floats when per-neuron arrays are stored: (w_j, b_j), a_j, the cosine with
+    beta_hat and the angle to the nearest extremal vector. d_in = d, or d + 1 with bias.
+    """
+    scalars = len(SCALAR_FLOAT_KEYS) * itemsize + 4 * len(SCALAR_INT_KEYS) + 1
+    return scalars + (m * (d_in + 3) * itemsize if store_neurons else 0)
 
 
 def first_time(time_K: np.ndarray, hit_K: np.ndarray) -> np.ndarray:

@@ -340,6 +340,18 @@ def test_snapshot_series_are_consistent(trained):
         assert snaps["n_directions"][r, 0] > snaps["n_directions"][r, k]
 
 
+def test_snapshot_bytes_matches_the_record(trained):
+    _, snaps = trained
+    R, K = snaps["loss"].shape
+    assert set(snaps) == set(
+        stats.SCALAR_FLOAT_KEYS + stats.SCALAR_INT_KEYS + stats.PER_NEURON_KEYS + ("diverged",)
+    )
+    total = sum(v.nbytes for v in snaps.values())
+    assert total == R * K * stats.snapshot_bytes(20, 3, 8, store_neurons=True)
+    scalars = sum(v.nbytes for k, v in snaps.items() if k not in stats.PER_NEURON_KEYS)
+    assert scalars == R * K * stats.snapshot_bytes(20, 3, 8, store_neurons=False)
+
+
 def test_trajectory_loader_dict_and_dataset_agree(trained):
     ctx, snaps = trained
     r = 2
