@@ -2,13 +2,16 @@
 
 Layout of a workdir::
 
-    config.json          the resolved config (a rerun with a different config is refused)
-    chunks/chunk_NNNNN.nc one file per finished chunk: every variable of its runs (the unit
-                          of resumption: a chunk whose file exists is never recomputed)
-    trajectories.nc      per-run snapshot statistics of all chunks (dims run x snapshot)
-    summary.csv          one row per run
-    threshold.json       n* per group
-    figures/             PNG and PDF
+    config.json           the resolved config (a rerun with a different config is refused)
+    chunks/chunk_NNNNN.nc one file per finished chunk: every variable of its runs, with the
+                          per-neuron arrays of the runs that keep them (the unit of resumption:
+                          a chunk whose file exists is never recomputed)
+    trajectories.nc       per-run snapshot statistics of all chunks (dims run x snapshot)
+    summary.csv           one row per run (columns: SUMMARY_COLUMNS)
+    threshold.json        n* per group
+    figures/              PNG and PDF (and GIF animations)
+
+The schema is documented in docs/results_schema.md.
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ import pandas as pd
 import xarray as xr
 
 CHUNK_DIR = "chunks"
+CONFIG = "config.json"
+SUMMARY = "summary.csv"
+THRESHOLD = "threshold.json"
+TRAJECTORIES = "trajectories.nc"
+FIGURES = "figures"
+NEURON_DIMS = ("neuron", "coord", "neuron_run")
 
 
 @contextlib.contextmanager
@@ -35,10 +44,17 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path, text: str) -> None:
@@ -92,8 +108,8 @@ def finished_chunks(workdir) -> list[int]:
 
 def scalar_part(ds: xr.Dataset) -> xr.Dataset:
     """The variables of a chunk without per-neuron axes (what trajectories.nc keeps)."""
-    keep = [v for v in ds.data_vars if not {"neuron", "coord"} & set(ds[v].dims)]
-    return ds[keep]
+    keep = [v for v in ds.data_vars if not set(NEURON_DIMS) & set(ds[v].dims)]
+    return ds[keep].drop_vars(list(NEURON_DIMS), errors="ignore")
 
 
 def merge_chunks(datasets: list[xr.Dataset]) -> xr.Dataset:
@@ -104,11 +120,15 @@ def merge_chunks(datasets: list[xr.Dataset]) -> xr.Dataset:
 
 
 SUMMARY_COLUMNS = (
-    "run", "n", "d", "m", "seed", "lam", "lr", "init", "data", "sigma", "final_time",
-    "train_loss", "test_loss", "test_excess", "ols_train_loss", "ols_test_loss",
-    "ols_test_excess", "grad_norm", "verdict", "n_directions", "aligned_fraction",
-    "alignment_time", "escape_time", "diverged", "diverge_time",
+    "run", "sweep", "n", "d", "m", "seed", "lam", "lr", "init", "data", "x_dist", "bias",
+    "sigma", "final_time", "train_loss", "test_loss", "test_excess", "ols_train_loss",
+    "ols_test_loss", "ols_test_excess", "grad_norm", "speed", "verdict", "n_directions",
+    "aligned_fraction", "alignment_time", "escape_time", "loss_drop_time", "diverged",
+    "diverge_time",
 )  # fmt: skip
+# Columns that are NaN until the statistics module records them (kept so the schema is fixed).
+OPTIONAL_COLUMNS = ("n_directions", "aligned_fraction", "alignment_time", "escape_time",
+                    "loss_drop_time", "speed")  # fmt: skip
 
 
 def summary_table(traj: xr.Dataset) -> dict[str, np.ndarray]:
@@ -143,3 +163,23 @@ def write_csv(path, cols: dict[str, np.ndarray]) -> None:
 def read_csv(path) -> pd.DataFrame:
     """Reads a summary.csv back."""
     return pd.read_csv(path)
+
+
+def load_neurons(workdir, run_id: int) -> xr.Dataset | None:
+    """The per-neuron arrays (and time) of one run from its chunk file, or None if not kept.
+
+    Variables: neuron_w (snapshot, neuron, coord), neuron_a (snapshot, neuron), ... and time
+    (snapshot); only real snapshots (finite time) are returned.
+    """
+    for index in finished_chunks(workdir):
+        with xr.open_dataset(chunk_path(workdir, index), engine="netcdf4") as ds:
+            if run_id not in ds["run"].values:
+                continue
+            if "neuron_run" not in ds.coords or run_id not in ds["neuron_run"].values:
+                return None
+            one = ds.sel(neuron_run=run_id)
+            keep = [v for v in one.data_vars if "neuron" in one[v].dims]
+            out = one[keep].load()
+            out["time"] = ds["time"].sel(run=run_id).load()
+            return out
+    return None

@@ -5,10 +5,13 @@
     python -m sweeps.run --config.num_seeds=16 --config.lr=0.05
 
 Rerunning the same command continues an interrupted sweep from its last finished chunk.
+Every field is checked before any compute: an unknown field or an invalid value stops the
+command with a one-line error (exit status 2).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from absl import app, flags, logging
@@ -34,10 +37,35 @@ _CACHE = flags.DEFINE_string(
 )
 
 
+def config_error(message: str) -> None:
+    """Stops the command with a one-line error (no traceback: the user's input was wrong)."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.exit(2)
+
+
+def parse_flags(argv):
+    """absl's flag parsing, with a clear message for an unknown --config.FIELD override."""
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError) as e:  # ml_collections: the field does not exist
+        given = [a.split("=")[0] for a in argv[1:] if a.startswith("--config.")]
+        config_error(
+            f"unknown config field {e} among the overrides {given}; every field is defined, "
+            "with its meaning, in sweeps/configs/base.py"
+        )
+    except flags.Error as e:
+        config_error(str(e))
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from alignment import sharding, sweep  # after flag parsing: importing alignment sets up JAX
+
+    try:
+        sweep.check_config(_CONFIG.value)
+    except ValueError as e:
+        config_error(f"invalid config: {e}")
 
     if _DISTRIBUTED.value:
         sharding.initialize_distributed()
@@ -56,4 +84,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

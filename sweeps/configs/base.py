@@ -2,6 +2,12 @@
 
 The axes (tuples) are swept: the grid is their product. On the command line a scalar sets a
 one-value axis (--config.lam=0.01) and a tuple several (--config.lam="(1e-3,1e-2)").
+A field that is not defined here is an error (in a config file or on the command line).
+
+Sub-sweeps: ``sweeps`` maps a name to overrides of the run-defining fields (data, d, x_dist,
+symmetric, spread, sigma, n, num_seeds, seed_offset, n_test, m, init, lam, bias, mirrored,
+activation, optimizer, momentum, lr); the job is the union of the sub-sweeps, each with the
+top-level values where it sets nothing. Empty: the config itself is the one sweep.
 """
 
 import dataclasses
@@ -39,15 +45,23 @@ def get_config() -> ml_collections.ConfigDict:
     c.max_time = 1e4  # end of the first snapshot grid
     c.t_min = 1e-1  # first non-zero snapshot time
     c.num_snapshots = 200  # snapshots on the first grid (0, then log-spaced t_min..max_time)
-    c.time_cap = 1e6  # runs without a verdict continue up to this time, a decade at a time
-    c.snapshots_per_decade = 40  # snapshots per continuation decade
+    c.time_cap = 1e6  # runs without a verdict continue up to this time (continue_factor steps)
+    c.snapshots_per_decade = 40  # snapshots per decade of continuation (and per compiled call)
+    c.continue_factor = 10.0  # each continuation multiplies the time by this (> 1)
     # --- verdicts (DESIGN.md "Interpolation verdict"): see alignment/threshold.py ---
     c.verdict = ml_collections.ConfigDict(dataclasses.asdict(threshold.DEFAULT_TOLERANCES))
+    # what the stuck test's gradient criterion (verdict.grad_tol) reads: 'displacement' = mean
+    # parameter speed between the last two snapshots (robust at ReLU kinks, where GD zig-zags
+    # with a finite one-sided gradient; needs m <= store_neurons_max, else the gradient is
+    # used) | 'gradient' = the gradient norm at the last snapshot
+    c.speed = "displacement"
     # --- numerics and layout ---
     c.dtype = "float32"  # float32 | float64
     c.store_neurons_max = 512  # record per-neuron (w_j, b_j), a_j only when m <= this
+    c.neuron_seeds = 1  # chunk files keep per-neuron arrays of the first this-many seeds
     c.max_lanes = 256  # runs per chunk (one vmapped program call)
     c.bucket_waste = 0.5  # allowed padding overhead when grouping n into buckets
     c.n_boot = 1000  # bootstrap resamples for the n* interval
     c.make_figures = True  # the main job calls figures.make at the end
+    c.sweeps = ml_collections.ConfigDict()  # sub-sweeps: name -> overrides (see above)
     return c

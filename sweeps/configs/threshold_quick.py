@@ -1,7 +1,13 @@
-"""threshold_quick: the default main job (a small optimization-threshold sweep).
+"""threshold_quick: the default main job, a small optimization-threshold sweep.
 
-Command:  python -m sweeps.run   (same as --config=sweeps/configs/threshold_quick.py)
-Runtime:  TBD on a 2-core CPU.
+Linear teacher y = <beta*, x> + sigma eps in d = 5, x ~ N(0, I), sigma = 0.5; a width-50 ReLU
+network from a small balanced init (lambda = 1e-6) trained by full-batch GD at eta = 0.25
+(eta = 0.5 and 1 are unstable once small-n runs start to fit the noise: their loss oscillates
+and never settles); 10 log-spaced n from 8 to 181, 8 seeds: 80 runs in two compiled programs.
+Verdicts at t = 1e3 (4000 steps), then runs without one continue to t = 2.5e4 (1e5 steps).
+
+Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
+Runtime:  TBD on a 2-core CPU; TBD on one GPU (estimate).
 Result:   TBD.
 """
 
@@ -11,7 +17,22 @@ from sweeps.configs import base
 def get_config():
     c = base.get_config()
     c.name = "threshold_quick"
+    c.data = "linear"
     c.d = (5,)
-    c.n = (8, 16, 32, 64, 128, 256, 512, 1024)
+    c.x_dist = "gaussian"
+    c.sigma = (0.5,)
+    c.n = (8, 11, 16, 23, 32, 45, 64, 91, 128, 181)  # 8 * 2^(k/2)
     c.num_seeds = 8
+    c.n_test = 500
+    c.m = (50,)
+    c.lam = (1e-6,)
+    c.lr = (0.25,)
+    c.max_time = 1e3
+    c.t_min = 1.0
+    c.num_snapshots = 121
+    c.snapshots_per_decade = 40
+    c.continue_factor = 10.0
+    c.time_cap = 2.5e4
+    c.bucket_waste = 1.0
+    c.n_boot = 1000
     return c

@@ -26,4 +26,5 @@ def get_config():
     c.time_cap = 1e4
     c.snapshots_per_decade = 10
     c.n_boot = 200
+    c.bucket_waste = 100.0  # one bucket: a single compiled program
     return c
