@@ -12,8 +12,8 @@ Figures (each only where the data supports it):
   loss_vs_n_SWEEP      train and test MSE against n: per-seed points, medians, OLS, sigma^2, n*
   p_of_n_SWEEP         p(n) = P(interpolating) with the logistic fit and n*'s interval
   nstar_vs_d           n* against d (log-log) with the fitted power law, when d was swept
-  directions_SWEEP_rRUN   neurons over time: polar picture for 2-D neuron vectors (+ GIF),
-                          else the distribution of cos(u_j, beta_hat) against time
+  directions_SWEEP_rRUN_polar   neurons over time, polar picture (2-D neuron vectors) + GIF
+  directions_SWEEP_rRUN_cos     distribution of cos(u_j, beta_hat) against time
   loss_vs_time_SWEEP   loss against time (log-log) with alignment and escape times
   phase_n_lam_SWEEP, phase_n_lr_SWEEP   interpolation probability over n x lambda (n x eta)
 """
@@ -88,7 +88,11 @@ def load(workdir) -> Stored:
 
 def _label(g: dict, varying: list[str]) -> str:
     names = {"lam": "λ", "lr": "η", "sigma": "σ"}
-    return ", ".join(f"{names.get(k, k)}={g[k]:g}" for k in varying) or "all runs"
+
+    def fmt(v):
+        return f"{v:g}" if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+
+    return ", ".join(f"{names.get(k, k)}={fmt(g[k])}" for k in varying) or "all runs"
 
 
 def _varying(groups: list[dict]) -> list[str]:
@@ -310,6 +314,8 @@ def fig_nstar_vs_d(st: Stored, out: Path, formats) -> Made:
     fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.3, aspect=0.8)
     ax = axes[0, 0]
     others = [k for k in GROUP_AXES if k not in ("d", "sweep")]
+    varying = [k for k in others if len({str(f[k]) for f in fits}) > 1]
+    all_d: set[float] = set()
     for i, fit in enumerate(fits):
         color = plotting.SERIES_COLORS[i % len(plotting.SERIES_COLORS)]
         gs = [g for g in st.report["groups"] if all(str(g[k]) == str(fit[k]) for k in others)]
@@ -319,22 +325,27 @@ def fig_nstar_vs_d(st: Stored, out: Path, formats) -> Made:
         lo = np.array([np.nan if g["ci_low"] is None else g["ci_low"] for g in gs], float)
         hi = np.array([np.nan if g["ci_high"] is None else g["ci_high"] for g in gs], float)
         yerr = [np.nan_to_num(ns - lo), np.nan_to_num(hi - ns)]
-        ax.errorbar(d, ns, yerr=yerr, fmt="o", color=color, capsize=2, label="n* (95% CI)")
+        setting = _label(fit, varying)
+        ax.errorbar(d, ns, yerr=yerr, fmt="o", color=color, capsize=2,
+                    label=f"n* (95% CI){', ' + setting if varying else ''}")  # fmt: skip
         dd = np.geomspace(d.min() / 1.2, d.max() * 1.2, 50)
         ax.plot(dd, fit["prefactor"] * dd ** fit["k"], "-", color=color,
-                label=f"n* ∝ d^k, k = {fit['k']:.2f} [{fit['k_ci_low']:.2f}, "
+                label=f"fit n* ∝ d^k: k = {fit['k']:.2f} [{fit['k_ci_low']:.2f}, "
                 f"{fit['k_ci_high']:.2f}]")  # fmt: skip
+        all_d |= set(d.tolist())
     ax.set_xscale("log")
     ax.set_yscale("log")
     plotting.log_ticks_n(ax, "x")
     plotting.log_ticks_n(ax, "y")
+    ax.set_xticks(sorted(all_d))
     ax.set_xlabel("input dimension d")
     ax.set_ylabel("threshold n*")
     ax.legend(loc="best")
     paths = plotting.save(fig, out, name, formats)
     caption = (
         "The optimization threshold n* against the input dimension (log-log) with its bootstrap "
-        "intervals, and the least-squares power law n* ∝ d^k with the interval of k."
+        "intervals (a bar is missing where the interval is open), and the least-squares power "
+        "law n* ∝ d^k with the interval of k."
     )
     return paths, {name: caption}, {}
 
@@ -352,15 +363,21 @@ def _directions_2d(st: Stored, run_id: int, nd: xr.Dataset, out: Path, name: str
     )
     picks = [min(k, len(t) - 1) for k in picks]
     ext = _extremal(st, run_id)
-    fig, axes = plotting.subplots(len(picks), width=plotting.PAGE_WIDTH, aspect=1.1,
+    ncols = 3
+    nrows = -(-len(picks) // ncols)
+    fig, axes = plotting.subplots(ncols, nrows, width=plotting.PAGE_WIDTH * 0.85, aspect=1.1,
                                   subplot_kw={"projection": "polar"})  # fmt: skip
-    for ax, k in zip(axes[0], picks, strict=True):
+    flat = axes.ravel()
+    for ax, k in zip(flat, picks, strict=False):
         _polar_frame(ax, w[k], a[k], ext, t[k])
+    for ax in flat[len(picks) :]:
+        ax.set_visible(False)
     bias = bool(_run_value(st, run_id, "bias"))
     coords = "(w_j, b_j)" if bias else "(w_j1, w_j2)"
+    n, verdict = _run_value(st, run_id, "n"), _run_value(st, run_id, "verdict")
     fig.suptitle(
-        f"{name}: angle of {coords}, radius ‖·‖ / max_j ‖·‖; red a_j > 0, blue a_j < 0; "
-        "dashed: extremal vectors of G_n",
+        f"n = {n}, seed {_run_value(st, run_id, 'seed')} ({verdict}): angle of {coords}; "
+        "radius ‖θ_j‖ / max_j ‖θ_j‖; red a_j > 0, blue a_j < 0",
         fontsize=8,
     )
     paths = plotting.save(fig, out, name, formats)
@@ -398,7 +415,7 @@ def _polar_frame(ax, w_MxD, a_M, ext, t) -> None:
     ax.set_yticklabels([])
     ax.set_xticks(np.deg2rad([0, 90, 180, 270]))
     ax.tick_params(labelsize=6)
-    ax.set_title(f"t = {t:.3g}\nmax‖θ_j‖ = {norm.max():.1e}", fontsize=7)
+    ax.set_title(f"t = {t:.3g},  max‖θ_j‖ = {norm.max():.1e}", fontsize=7)
 
 
 def _gif(w, a, t, ext, path: Path) -> Path:
@@ -464,21 +481,20 @@ def fig_directions(st: Stored, out: Path, formats) -> Made:
             nd = results.load_neurons(st.workdir, run_id)
             d_in = nd["neuron_w"].shape[-1]
             if d_in == 2:
-                paths += _directions_2d(st, run_id, nd, out, name, formats)
-                captions[name] = (
+                paths += _directions_2d(st, run_id, nd, out, f"{name}_polar", formats)
+                captions[f"{name}_polar"] = (
                     "Neurons in the plane of (w_j, b_j) (1-D inputs with bias) or (w_j1, w_j2) "
                     "(2-D inputs): angle against norm relative to the largest, red a_j > 0, "
                     "blue a_j < 0, at log-spaced times, with the extremal vectors of G_n "
                     "(dashed; red: maxima, blue: minima). The .gif animates every snapshot."
                 )
-            else:
-                paths += _cos_heatmap(st, run_id, nd, out, name, formats)
-                captions[name] = (
-                    "Distribution over active neurons of the cosine between each neuron's "
-                    "direction u_j and the least-squares direction β̂, against time: early "
-                    "alignment concentrates it at ±1 for large n. Vertical lines: alignment "
-                    "and escape times."
-                )
+            paths += _cos_heatmap(st, run_id, nd, out, f"{name}_cos", formats)
+            captions[f"{name}_cos"] = (
+                "Distribution over active neurons of the cosine between each neuron's "
+                "direction u_j (with bias: (w_j, b_j)) and the least-squares direction β̂, "
+                "against time: early alignment concentrates it at ±1 for large n. Vertical "
+                "lines: alignment and escape times."
+            )
     return paths, captions, skipped
 
 
@@ -516,50 +532,77 @@ def fig_loss_vs_time(st: Stored, out: Path, formats) -> Made:
     return paths, captions, skipped
 
 
+def _p_grid(rows, axis: str, values, n_values) -> np.ndarray:
+    """p(n, axis value) over determined runs (NaN where none is determined)."""
+    interp, det = threshold.outcomes(rows["verdict"].to_numpy())
+    p = np.full((len(values), len(n_values)), np.nan)
+    for i, v in enumerate(values):
+        for j, n in enumerate(n_values):
+            sel = (rows[axis].to_numpy() == v) & (rows["n"].to_numpy() == n)
+            if det[sel].any():
+                p[i, j] = interp[sel].sum() / det[sel].sum()
+    return p
+
+
 def fig_phase(st: Stored, out: Path, formats) -> Made:
     paths, captions, skipped = [], {}, {}
     symbols = {"lam": "initialization scale λ", "lr": "step size η"}
     for sweep in st.sweeps():
         rows = st.summary[st.summary["sweep"] == sweep]
+        groups = st.groups(sweep)
         for axis, symbol in symbols.items():
             name = f"phase_n_{axis}_{sweep}"
             values = np.sort(rows[axis].unique())
             if len(values) < 2 or rows["n"].nunique() < 2:
                 skipped[name] = f"{axis} or n takes a single value"
                 continue
+            others = [k for k in _varying([g for g, _ in groups]) if k != axis]
+            panels = list(dict.fromkeys(tuple(str(g[k]) for k in others) for g, _ in groups))
+            if len(panels) > 4:
+                skipped[name] = f"{len(panels)} settings of {others}: too many panels"
+                continue
             n_values = np.sort(rows["n"].unique())
-            interp, det = threshold.outcomes(rows["verdict"].to_numpy())
-            p = np.full((len(values), len(n_values)), np.nan)
-            for i, v in enumerate(values):
-                for j, n in enumerate(n_values):
-                    sel = (rows[axis].to_numpy() == v) & (rows["n"].to_numpy() == n)
-                    if det[sel].any():
-                        p[i, j] = interp[sel].sum() / det[sel].sum()
-            fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.5, aspect=0.75)
-            ax = axes[0, 0]
-            mesh = ax.pcolormesh(_edges(n_values), _edges(values), np.ma.masked_invalid(p),
-                                 vmin=0, vmax=1, cmap="coolwarm_r", shading="flat")  # fmt: skip
-            fig.colorbar(mesh, ax=ax, label="p = P(interpolating)")
-            groups = [g for g, _ in st.groups(sweep) if g["n_star"] is not None]
-            gv = np.array([g[axis] for g in groups], float)
-            if groups:
-                ns = np.array([g["n_star"] for g in groups], float)
-                lo = np.array([np.nan if g["ci_low"] is None else g["ci_low"] for g in groups])
-                hi = np.array([np.nan if g["ci_high"] is None else g["ci_high"] for g in groups])
-                xerr = [np.nan_to_num(ns - lo.astype(float)), np.nan_to_num(hi.astype(float) - ns)]
-                ax.errorbar(ns, gv, xerr=xerr, fmt="o", color="k", ms=3, capsize=2,
-                            label="n* (95% CI)")  # fmt: skip
-                ax.legend(loc="best")
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            plotting.log_ticks_n(ax)
-            ax.set_xlabel("training samples n")
-            ax.set_ylabel(symbol)
-            ax.set_title(f"{sweep}: interpolation probability")
+            fig, axes = plotting.subplots(
+                len(panels), width=min(plotting.PAGE_WIDTH, 3.4 * len(panels)), aspect=0.8
+            )
+            for ax, panel in zip(axes[0], panels, strict=True):
+                sel = np.ones(len(rows), bool)
+                for k, v in zip(others, panel, strict=True):
+                    sel &= rows[k].astype(str).to_numpy() == v
+                p = _p_grid(rows[sel], axis, values, n_values)
+                mesh = ax.pcolormesh(_edges(n_values), _edges(values), np.ma.masked_invalid(p),
+                                     vmin=0, vmax=1, cmap="coolwarm_r", shading="flat")  # fmt: skip
+                found = [
+                    g for g, _ in groups
+                    if g["n_star"] is not None
+                    and tuple(str(g[k]) for k in others) == panel
+                ]  # fmt: skip
+                if found:
+                    ns = np.array([g["n_star"] for g in found], float)
+                    gv = np.array([g[axis] for g in found], float)
+                    lo = np.array([np.nan if g["ci_low"] is None else g["ci_low"] for g in found])
+                    hi = np.array([np.nan if g["ci_high"] is None else g["ci_high"] for g in found])
+                    xerr = [
+                        np.nan_to_num(ns - lo.astype(float)),
+                        np.nan_to_num(hi.astype(float) - ns),
+                    ]
+                    ax.errorbar(ns, gv, xerr=xerr, fmt="o", color="k", ms=3, capsize=2,
+                                label="n* (95% CI)")  # fmt: skip
+                    ax.legend(loc="best")
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                plotting.log_ticks_n(ax)
+                ax.set_xlabel("training samples n")
+                ax.set_ylabel(symbol)
+                title = ", ".join(f"{k}={v}" for k, v in zip(others, panel, strict=True))
+                ax.set_title(title or sweep)
+            fig.colorbar(mesh, ax=axes[0, -1], label="p = P(interpolating)")
+            fig.suptitle(f"{sweep}: interpolation probability over n and {symbol}", fontsize=9)
             paths += plotting.save(fig, out, name, formats)
             captions[name] = (
                 f"Phase diagram: fraction of determined runs that interpolate over n and the "
-                f"{symbol} (white: no determined run), with n* and its interval at each value."
+                f"{symbol} (white: no determined run), with n* and its interval at each value "
+                "(a panel per setting of the other swept axes)."
             )
     return paths, captions, skipped
 

@@ -1,0 +1,129 @@
+"""Figures regenerate from a stored result alone; each figure appears only where data allows."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from PIL import Image
+from test_sweep import micro_config
+
+from alignment import grid, results, sweep, train
+from figures import make
+from sweeps.configs import base
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """The micro sweep of test_sweep (same compiled program), finished without figures."""
+    workdir = tmp_path_factory.mktemp("stored")
+    cfg = micro_config()
+    sweep.run(cfg, workdir)
+    sweep.finish(cfg, workdir)
+    return workdir
+
+
+def _names(paths):
+    return sorted(p.name for p in paths)
+
+
+def test_every_supported_figure_is_made(stored):
+    paths = make.make_all(stored)
+    names = _names(paths)
+    for stem in ("loss_vs_n_micro", "p_of_n_micro", "loss_vs_time_micro"):
+        assert f"{stem}.png" in names and f"{stem}.pdf" in names, stem
+    polar = [n for n in names if n.endswith("_polar.png")]
+    gifs = [n for n in names if n.endswith(".gif")]
+    cos = [n for n in names if n.endswith("_cos.png")]
+    assert polar and cos and len(gifs) == len(polar)  # d = 2: polar picture and its animation
+    for path in paths:
+        assert path.stat().st_size > 1000, path
+    with Image.open(stored / "figures" / gifs[0]) as gif:
+        assert gif.n_frames > 5
+    with Image.open(stored / "figures" / "loss_vs_n_micro.png") as png:
+        assert png.size[0] > 500
+    index = (stored / "figures" / "index.md").read_text()
+    assert "nstar_vs_d: d was not swept" in index  # skipped with the reason, never faked
+    assert "phase_n_lam_micro" in index
+    assert not list((stored / "figures").glob("nstar_vs_d*"))
+
+
+def test_regenerated_from_a_copy_without_training(stored, tmp_path, monkeypatch):
+    first = make.make_all(stored, only=["loss_vs_n", "p_of_n"])
+    copy = tmp_path / "copy"
+    shutil.copytree(stored, copy, ignore=shutil.ignore_patterns("figures"))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("figures must not train")
+
+    monkeypatch.setattr(train, "init_runs", no_training)
+    monkeypatch.setattr(train, "train", no_training)
+    again = make.make_all(copy, only=["loss_vs_n", "p_of_n"])
+    assert _names(again) == _names(first)
+    for a, b in zip(sorted(first), sorted(again), strict=True):
+        if a.suffix == ".png":  # no timestamps in the files: same results, same bytes
+            assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_missing_results_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        make.make_all(tmp_path)
+
+
+def test_command_line(stored):
+    cmd = [sys.executable, "-m", "figures.make", f"--workdir={stored}", "--only=p_of_n",
+           "--formats=png"]  # fmt: skip
+    got = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+    assert got.stdout.strip().endswith("p_of_n_micro.png")
+
+
+def _synthetic_store(workdir):
+    """A stored sweep over d x lam x n with n*(d) = 4 d (no training): summary, report, traj."""
+    c = base.get_config()
+    c.name = "synthetic"
+    c.d = (2, 4, 8)
+    c.lam = (1e-3, 1e-2)
+    c.n = (4, 8, 16, 32, 64)
+    c.num_seeds = 4
+    c.n_boot = 100
+    runs = grid.expand(c)
+    rng = np.random.default_rng(0)
+    R = len(runs["n"])
+    p = 1 / (1 + (runs["n"] / (4 * runs["d"] * (1 + 10 * runs["lam"]))) ** 4)
+    verdict = np.where(rng.random(R) < p, "interpolating", "stuck")
+    summary = pd.DataFrame({k: runs[k] for k in grid.RUN_COLUMNS})
+    summary.insert(0, "run", np.arange(R))
+    summary["verdict"] = verdict
+    summary["train_loss"] = np.where(verdict == "interpolating", 1e-9, 0.1)
+    summary["test_loss"] = 0.2
+    summary["ols_train_loss"] = 0.1
+    summary["ols_test_loss"] = 0.15
+    summary.to_csv(workdir / results.SUMMARY, index=False)
+    report = sweep.threshold_report(c, results.read_csv(workdir / results.SUMMARY))
+    results.write_json(workdir / results.THRESHOLD, report)
+    t = np.tile(np.geomspace(1, 100, 5), (R, 1))
+    traj = xr.Dataset(
+        {"time": (("run", "snapshot"), t), "loss": (("run", "snapshot"), 1 / t),
+         "test_loss": (("run", "snapshot"), 2 / t)},
+        coords={"run": np.arange(R)},
+    )  # fmt: skip
+    results.write_netcdf(workdir / results.TRAJECTORIES, traj)
+    results.write_text(workdir / results.CONFIG, c.to_json())
+    return report
+
+
+def test_threshold_against_d_and_phase_diagram(tmp_path):
+    report = _synthetic_store(tmp_path)
+    fit = report["power_law_in_d"]
+    assert len(fit) == 2 and all(f["k"] is not None for f in fit)
+    names = _names(make.make_all(tmp_path, only=["nstar_vs_d", "phase", "p_of_n"]))
+    assert {"nstar_vs_d.png", "nstar_vs_d.pdf"} <= set(names)
+    assert {"phase_n_lam_synthetic.png", "phase_n_lam_synthetic.pdf"} <= set(names)
+    assert "phase_n_lr_synthetic.png" not in names  # lr was not swept
+    index = (tmp_path / "figures" / "index.md").read_text()
+    assert "phase_n_lr_synthetic" in index and "p_of_n_synthetic" in index
+    assert json.loads((tmp_path / results.THRESHOLD).read_text())["groups"][0]["n_star"]
