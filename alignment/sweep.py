@@ -246,6 +246,14 @@ def chunk_dataset(runs, chunk, snaps, verdict, ctx, state, neuron_runs=None) -> 
         "dtype": prog.dtype,
     }
     coords = {"run": ids, "snapshot": np.arange(n_snap)}
+    # index coordinates on every other axis, so that chunks whose sizes differ (several
+    # sub-sweeps with different d) merge by NaN-padding instead of failing to align
+    sizes = {}
+    for dims, v in data_vars.values():
+        sizes |= dict(zip((dims,) if isinstance(dims, str) else dims, v.shape, strict=True))
+    for dim in ("coord_in", "coord_ols", "coord_nrn", "extremal"):
+        if dim in sizes:
+            coords[dim] = np.arange(sizes[dim])
     if neuron_runs.any():
         coords["neuron_run"] = ids[neuron_runs]
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
@@ -254,9 +262,10 @@ def chunk_dataset(runs, chunk, snaps, verdict, ctx, state, neuron_runs=None) -> 
 class Progress:
     """A one-line text progress bar with ETA (stderr), plus an absl log line per chunk.
 
-    The ETA scales the time spent so far by the remaining share of the work (runs x padded
-    samples x width x dim); the verdict loop makes chunks of equal size take unequal times,
-    so it is an estimate that sharpens as chunks finish.
+    The ETA averages two extrapolations of the time spent so far: by the remaining share of
+    the work (lanes x padded samples x width x dim) and by the remaining share of chunks (each
+    chunk also compiles its program). The verdict loop makes chunks of equal size take unequal
+    times, so it is an estimate that sharpens as chunks finish.
     """
 
     def __init__(self, total_cost: float, num_chunks: int, stream=None):
@@ -266,7 +275,9 @@ class Progress:
 
     def bar(self) -> str:
         elapsed = time.time() - self.start
-        eta = elapsed * (self.total - self.done) / max(self.done, 1e-12)
+        by_work = elapsed * (self.total - self.done) / max(self.done, 1e-12)
+        by_count = elapsed * (self.num - self.count) / max(self.count, 1)
+        eta = 0.5 * (by_work + by_count)
         frac = self.done / max(self.total, 1e-12)
         filled = int(30 * frac)
         return (

@@ -391,6 +391,7 @@ def _extremal(st: Stored, run_id: int):
     one = st.traj.sel(run=run_id)
     valid = np.asarray(one["extremal_valid"].values) == 1
     u = np.asarray(one["extremal_u"].values, np.float64)[valid]
+    u = u[:, ~np.isnan(u).all(axis=0)]  # drop coordinates padded for other sub-sweeps' d
     is_max = np.asarray(one["extremal_is_max"].values)[valid] == 1
     ok = np.all(np.isfinite(u), axis=1)
     return u[ok], is_max[ok]

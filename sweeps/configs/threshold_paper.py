@@ -1,0 +1,42 @@
+"""threshold_paper: the published optimization-threshold protocol, as far as it is known.
+
+Boursier & Flammarion (ICML 2025): linear teacher in d = 5 with inputs uniform in the unit ball,
+label noise sigma, a fixed wide two-layer ReLU network from a small initialization, gradient
+descent, n from 10 to 1e4. Values the paper's text available to us does not pin down are
+chosen here and marked (*): sigma = 0.75 (*, puts n* mid-range for ball inputs, whose signal
+variance is 1/(d+2)), m = 1000, lambda = 1e-6 (*), eta = 1 (*: inputs in the ball make the loss
+about (d+2) times flatter than for Gaussian inputs). 13 log-spaced n (10 * 10^(k/4)), 10 seeds:
+130 runs; verdicts at t = 1e4, continued to 1e5 (1e5 steps).
+
+Command:  python -m sweeps.run --config=sweeps/configs/threshold_paper.py \\
+              --workdir=runs/threshold_paper
+Runtime:  TBD.
+Result:   TBD.
+"""
+
+from sweeps.configs import base
+
+
+def get_config():
+    c = base.get_config()
+    c.name = "threshold_paper"
+    c.data = "linear"
+    c.d = (5,)
+    c.x_dist = "ball"
+    c.sigma = (0.75,)
+    c.n = (10, 18, 32, 56, 100, 178, 316, 562, 1000, 1778, 3162, 5623, 10000)
+    c.num_seeds = 10
+    c.n_test = 1000
+    c.m = (1000,)
+    c.lam = (1e-6,)
+    c.lr = (1.0,)
+    c.max_time = 1e4
+    c.t_min = 1.0
+    c.num_snapshots = 161
+    c.snapshots_per_decade = 40
+    c.time_cap = 1e5
+    c.store_neurons_max = 1000
+    c.neuron_seeds = 1
+    c.max_lanes = 64
+    c.bucket_waste = 0.5
+    return c
