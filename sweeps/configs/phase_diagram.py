@@ -6,8 +6,12 @@ Two sub-sweeps around the threshold_quick setting (linear teacher, d = 5, sigma 
 n in {8, 16, 32, 64, 128}, 6 seeds. Time cap 1e4 (1e5 steps at eta = 0.1).
 
 Command:  python -m sweeps.run --config=sweeps/configs/phase_diagram.py --workdir=runs/phase_diagram
-Runtime:  TBD on a 2-core CPU; TBD on one GPU (estimate).
-Result:   TBD.
+Runtime:  about 4-6 min on a 2-core CPU (estimate from threshold_quick: 210 runs in four
+          programs, up to 1e5 steps); on one GPU about 1-2 min (estimate). Not run here.
+Result:   not run as a whole. threshold_quick with --config.lam overridden (measured here):
+          n* = 17.0 [10.4, 26.6] at lambda = 1e-12, 21.0 [16.0, 24.4] at 1e-6, 44.4 [36.3, 59.2]
+          at 1e-3: n* grows with lambda. Larger step sizes interpolate less at small n (at
+          eta = 0.5 and 1 the loss of small-n runs oscillates instead of going to zero).
 """
 
 import ml_collections

@@ -10,8 +10,18 @@ about (d+2) times flatter than for Gaussian inputs). 13 log-spaced n (10 * 10^(k
 
 Command:  python -m sweeps.run --config=sweeps/configs/threshold_paper.py \\
               --workdir=runs/threshold_paper
-Runtime:  TBD.
-Result:   TBD.
+Runtime:  too long for a 2-core CPU: per-step times measured here (other jobs on the machine)
+          give 4.3 h if every run had a verdict at t = 1e4 and 43 h if every chunk runs to the
+          cap; the n = 1e4 chunk alone takes 1.2 s per step (20 runs x 1e4 samples x 1000
+          neurons). On one GPU: roughly 1-3 h (estimate, not measured). Split it over a cluster
+          with sweeps.launch (docs/running_at_scale.md).
+Result:   measured only on a reduced grid here: n in (10, ..., 562) (the first 8 values), m = 200,
+          4 seeds, time cap 3e4 (2 min 47 s):
+              python -m sweeps.run --config=sweeps/configs/threshold_paper.py \
+                  --config.n="(10,18,32,56,100,178,316,562)" --config.m="(200,)" \
+                  --config.num_seeds=4 --config.time_cap=3e4
+          n* = 42.3, 95% CI [31.6, 56.6]; 7 interpolating, 5 stuck, 20 undetermined of 32 runs.
+          With ball inputs sigma = 0.75 puts n* near 40, not mid-range: a larger sigma moves it up.
 """
 
 from sweeps.configs import base
