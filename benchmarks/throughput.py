@@ -66,6 +66,7 @@ class Workload:
     lr: float = 0.02
     lam: float = 1e-2
     sigma: float = 0.1
+    lanes_per_call: tuple[int, ...] = (0,)  # settings tried; 0: every run in one train call
 
     @property
     def flops_per_net_step(self) -> int:
@@ -85,8 +86,8 @@ class Workload:
 
 
 WORKLOADS = {
-    "W1": Workload("W1", runs=64, n=512, d=10, m=100, steps=2000),
-    "W2": Workload("W2", runs=16, n=1000, d=100, m=1000, steps=200),
+    "W1": Workload("W1", runs=64, n=512, d=10, m=100, steps=2000, lanes_per_call=(64, 16)),
+    "W2": Workload("W2", runs=16, n=1000, d=100, m=1000, steps=200, lanes_per_call=(16, 4)),
 }
 
 _ONLY = flags.DEFINE_list("only", list(NAMES), "Workloads to measure (W1, W2, W3).")
@@ -148,41 +149,56 @@ def bench_peak(sizes=(1024, 2048, 4096), repeats: int = 5) -> dict:
     return {"peak_gflops": max(per_size.values()), "peak_by_size": per_size}
 
 
-def bench_trainer(w: Workload, trainer=train) -> tuple[dict, dict]:
-    """W through the real trainer: wall time of one ``train`` call from step 0 to w.steps.
+def bench_trainer(w: Workload, lanes_per_call: int = 0, trainer=train) -> tuple[dict, dict]:
+    """W through the real trainer: ``init_runs`` + one ``train`` call per group of lanes.
 
+    The runs are trained ``lanes_per_call`` at a time (0: all in one call), each call from step
+    0 to w.steps on a 2-snapshot grid (t = 0 and the end); the wall time is the sum over calls.
     Returns the measurement and what the baseline needs (initial parameters, data, final loss).
     """
+    per_call = lanes_per_call or w.runs
+    if w.runs % per_call:
+        raise ValueError(f"{w.name}: lanes_per_call={per_call} must divide runs={w.runs}")
     prog, lanes = w.program(), w.lanes()
+    groups = [
+        train.Lanes(*(f[i : i + per_call] for f in lanes)) for i in range(0, w.runs, per_call)
+    ]
     times = np.array([0.0, w.lr * w.steps])
-    state, ctx = trainer.init_runs(prog, lanes)  # warm-up: compiles init and train
-    state, _ = trainer.train(prog, state, ctx, np.array([0.0, w.lr]), lanes.lr)
+    state, ctx = trainer.init_runs(prog, groups[0])  # warm-up: compiles init and train
+    state, _ = trainer.train(prog, state, ctx, np.array([0.0, w.lr]), groups[0].lr)
     jax.block_until_ready(state)
-    state, ctx = trainer.init_runs(prog, lanes)
-    jax.block_until_ready((state, ctx))
-    params0 = jax.device_get(state.params)
-    t0 = time.perf_counter()
-    state, snaps = trainer.train(prog, state, ctx, times, lanes.lr)
-    jax.block_until_ready((state, snaps))
-    wall = time.perf_counter() - t0
-    steps, diverged = np.asarray(state.step), np.asarray(state.diverged)
-    if np.any(diverged) or np.any(steps != w.steps):
-        raise RuntimeError(f"{w.name}: {diverged.sum()} runs diverged; steps {np.unique(steps)}")
-    # The statistics in that call: the same 2 snapshots with no step in between.
-    t0 = time.perf_counter()
-    jax.block_until_ready(trainer.train(prog, state, ctx, times[-1:].repeat(2), lanes.lr))
-    stats_s = time.perf_counter() - t0
+    wall, stats_s, refs = 0.0, 0.0, []
+    for group in groups:
+        state, ctx = trainer.init_runs(prog, group)
+        jax.block_until_ready((state, ctx))
+        params0 = jax.device_get(state.params)
+        t0 = time.perf_counter()
+        state, snaps = trainer.train(prog, state, ctx, times, group.lr)
+        jax.block_until_ready((state, snaps))
+        wall += time.perf_counter() - t0
+        steps, diverged = np.asarray(state.step), np.asarray(state.diverged)
+        if np.any(diverged) or np.any(steps != w.steps):
+            raise RuntimeError(f"{w.name}: {diverged.sum()} diverged; steps {np.unique(steps)}")
+        # The statistics in that call: the same 2 snapshots with no step in between.
+        t0 = time.perf_counter()
+        jax.block_until_ready(trainer.train(prog, state, ctx, times[-1:].repeat(2), group.lr))
+        stats_s += time.perf_counter() - t0
+        refs.append((params0, jax.device_get(ctx.train), np.asarray(snaps["loss"])[:, -1]))
     net_steps = w.runs * w.steps
     out = {
         "wall_s": wall,
         "net_steps_per_s": net_steps / wall,
         "gflops": net_steps * w.flops_per_net_step / wall / 1e9,
-        "snapshots": len(times),
+        "lanes_per_call": per_call,
+        "calls": len(groups),
+        "snapshots_per_call": len(times),
         "stats_s": stats_s,
         "loop_net_steps_per_s": net_steps / max(wall - stats_s, 1e-9),
     }
-    ref = {"params0": params0, "train": ctx.train, "final_loss": np.asarray(snaps["loss"])[:, -1]}
-    return out, ref
+    params0, data, final_loss = (
+        jax.tree.map(lambda *v: np.concatenate(v), *part) for part in zip(*refs, strict=True)
+    )
+    return out, {"params0": params0, "train": data, "final_loss": final_loss}
 
 
 def bench_baseline(w: Workload, ref: dict, nets: int = 0, steps: int = 0) -> dict:
@@ -233,23 +249,27 @@ def bench_baseline(w: Workload, ref: dict, nets: int = 0, steps: int = 0) -> dic
 
 
 def bench_workload(w: Workload, peak: float, nets: int = 0, steps: int = 0, trainer=train):
-    """Trainer and baseline for one workload, with the ratios of the results table."""
+    """Trainer (at each lanes-per-call setting; the fastest is reported) and baseline."""
     load = load_avg()
-    logging.info("%s: trainer (load %s)", w.name, load)
-    out, ref = bench_trainer(w, trainer)
-    logging.info("%s: %.2f s, %.1f GFLOP/s; baseline", w.name, out["wall_s"], out["gflops"])
+    by_lanes = {}
+    for per_call in w.lanes_per_call:
+        logging.info("%s: trainer, %d lanes per call (load %s)", w.name, per_call, load_avg())
+        by_lanes[per_call], ref = bench_trainer(w, per_call, trainer)
+        by_lanes[per_call]["frac_peak"] = by_lanes[per_call]["gflops"] / peak
+        logging.info("%s: %s", w.name, by_lanes[per_call])
+    out = dict(min(by_lanes.values(), key=lambda r: r["wall_s"]))
     base = bench_baseline(w, ref, nets, steps)
+    for r in by_lanes.values():
+        r["speedup_vs_baseline"] = base["wall_s"] / r["wall_s"]
     out |= {
-        "frac_peak": out["gflops"] / peak,
         "speedup_vs_baseline": base["wall_s"] / out["wall_s"],
+        "by_lanes_per_call": {str(k): v for k, v in by_lanes.items()},
         "baseline": base | {"gflops": base["net_steps_per_s"] * w.flops_per_net_step / 1e9},
         "workload": dataclasses.asdict(w) | {"flops_per_net_step": w.flops_per_net_step},
         "load_avg_before": load,
         "load_avg_after": load_avg(),
     }
-    logging.info(
-        "%s: baseline %.2f s, speedup %.1f", w.name, base["wall_s"], out["speedup_vs_baseline"]
-    )
+    logging.info("%s: baseline %s", w.name, base)
     return out
 
 

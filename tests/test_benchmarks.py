@@ -1,6 +1,7 @@
 """Smoke test of the throughput harness at tiny sizes (no timing assertions), and the ReLU
 gradient the trainer's hot loop writes out by hand."""
 
+import dataclasses
 import json
 
 import jax
@@ -13,7 +14,7 @@ from alignment import train as trainer
 from alignment.data import DataSpec
 from benchmarks import throughput as tp
 
-TINY = tp.Workload("W1", runs=3, n=16, d=3, m=8, steps=5)
+TINY = tp.Workload("W1", runs=3, n=16, d=3, m=8, steps=5, lanes_per_call=(0, 1))
 
 
 @pytest.mark.parametrize("bias", [False, True])
@@ -39,6 +40,9 @@ def test_trainer_and_baseline_agree_and_report_every_field():
     assert base["check_final_loss_rel_diff"] < 1e-4  # same data, init and steps in float32
     part = tp.bench_baseline(TINY, ref, nets=1, steps=2)
     assert part["extrapolated"] and part["timed_nets"] == 1
+    grouped, ref1 = tp.bench_trainer(dataclasses.replace(TINY, runs=4), lanes_per_call=2)
+    assert grouped["calls"] == 2 and ref1["final_loss"].shape == (4,)
+    np.testing.assert_allclose(ref1["final_loss"][:3], ref["final_loss"], rtol=1e-5)
 
 
 def test_results_json_shape_and_markdown_table(tmp_path, monkeypatch):
