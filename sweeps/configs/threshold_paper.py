@@ -14,7 +14,7 @@ Runtime:  too long for a 2-core CPU: per-step times measured here (other jobs on
           give 4.3 h if every run had a verdict at t = 1e4 and 43 h if every chunk runs to the
           cap; the n = 1e4 chunk alone takes 1.2 s per step (20 runs x 1e4 samples x 1000
           neurons). On one GPU: roughly 1-3 h (estimate, not measured). Split it over a cluster
-          with sweeps.launch (docs/running_at_scale.md).
+          with sweeps.launch (README, "Running at scale").
 Result:   measured only on a reduced grid here: n in (10, ..., 562) (the first 8 values), m = 200,
           4 seeds, time cap 3e4 (2 min 47 s):
               python -m sweeps.run --config=sweeps/configs/threshold_paper.py \
