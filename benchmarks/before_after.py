@@ -38,7 +38,7 @@ SHAPES = (
 
 _REV = flags.DEFINE_string("rev", "3f2169b", "Git revision of the 'before' alignment/train.py.")
 _ROUNDS = flags.DEFINE_integer("rounds", 3, "Alternating timed calls per trainer and shape.")
-_OUT = flags.DEFINE_string("out", str(tp.ROOT / "benchmarks" / "before_after.json"), "Output.")
+_JSON = flags.DEFINE_string("json", str(tp.ROOT / "benchmarks" / "before_after.json"), "Output.")
 
 
 def load_revision(rev: str):
@@ -98,7 +98,7 @@ def main(argv):
         res["shapes"][name] = compare(trainers, *shape, _ROUNDS.value) | {"load_avg": load}
         logging.info("%s: %s", name, res["shapes"][name])
     res["measured_at"] = datetime.datetime.now().isoformat(timespec="seconds")
-    results.write_json(_OUT.value, res)
+    results.write_json(_JSON.value, res)
     for name, r in res["shapes"].items():
         print(
             f"{name:24s} before {r['before']['wall_ms_per_step']:8.3f} ms/step  after "
