@@ -19,17 +19,26 @@ import math
 import ml_collections
 import numpy as np
 
-from alignment import train
+from alignment import integrate, train
 from alignment.data import DataSpec
+from alignment.families import two_layer
 
 LANE_AXES = ("n", "seed", "lam", "lr", "sigma")
 STATIC_AXES = ("d", "m", "init")
+# Settings fixed per sub-sweep that still distinguish its runs from another sub-sweep's.
+FIXED_COLUMNS = (
+    "family", "data", "x_dist", "bias", "symmetric", "spread", "mirrored", "activation",
+    "optimizer", "momentum", "integrator", "dtype",
+)  # fmt: skip
 # Per-run settings recorded in every output (sweep: the sub-sweep's name).
-RUN_COLUMNS = ("sweep", "data", "x_dist", "bias") + STATIC_AXES + LANE_AXES
+RUN_COLUMNS = ("sweep", *FIXED_COLUMNS, *STATIC_AXES, *LANE_AXES)
+# A group is every run that shares all of these (all but n and seed): one n* each.
+GROUP_AXES = ("sweep", *FIXED_COLUMNS, "d", "m", "init", "sigma", "lam", "lr")
 # Fields a sub-sweep may override: everything that defines its runs (not time grids or layout).
 SWEEP_FIELDS = (
     "data", "d", "x_dist", "symmetric", "spread", "sigma", "n", "num_seeds", "seed_offset",
     "n_test", "m", "init", "lam", "bias", "mirrored", "activation", "optimizer", "momentum", "lr",
+    "family", "integrator", "dtype",
 )  # fmt: skip
 BUCKET_MULTIPLE = 8  # padded sample counts are multiples of this
 
@@ -99,9 +108,14 @@ def _expand_one(name: str, sub) -> dict[str, np.ndarray]:
     }
     rows = list(itertools.product(*axes.values()))
     cols = {k: [r[i] for r in rows] for i, k in enumerate(axes)}
-    fixed = {"sweep": name, "data": sub.data, "x_dist": sub.x_dist, "bias": bool(sub.bias)}
+    fixed = {"sweep": name} | {k: _fixed_value(sub, k) for k in FIXED_COLUMNS}
     cols |= {k: [v] * len(rows) for k, v in fixed.items()}
     return {k: cols[k] for k in RUN_COLUMNS}
+
+
+def _fixed_value(sub, key):
+    v = sub[key]
+    return bool(v) if isinstance(v, bool) else v
 
 
 def expand(cfg) -> dict[str, np.ndarray]:
@@ -113,9 +127,16 @@ def expand(cfg) -> dict[str, np.ndarray]:
     parts = [_expand_one(name, sub) for name, sub in sub_sweeps(cfg)]
     cols = {k: sum((p[k] for p in parts), []) for k in RUN_COLUMNS}
     out = {k: np.asarray(v) for k, v in cols.items()}
-    for k in ("sweep", "data", "x_dist", "init"):
+    for k in ("sweep", "family", "data", "x_dist", "init", "activation", "optimizer",
+              "integrator", "dtype"):  # fmt: skip
         out[k] = out[k].astype(str)
     return out
+
+
+def group_keys(table) -> np.ndarray:
+    """One string per run (a summary DataFrame or a run table) naming its group."""
+    cols = [np.asarray(table[k]).astype(str) for k in GROUP_AXES]
+    return np.asarray(["|".join(parts) for parts in zip(*cols, strict=True)])
 
 
 def pad_size(n: int, multiple: int = BUCKET_MULTIPLE) -> int:
@@ -158,7 +179,13 @@ class Chunk:
 
 def program_for(sub, d: int, m: int, init: str, n_pad: int) -> train.Program:
     """The static program of a (sub-sweep, d, m, init, bucket) cell of the grid."""
-    return train.Program(
+    if sub.family not in FAMILIES:
+        raise ValueError(f"family={sub.family!r} is not one of {tuple(FAMILIES)}")
+    if sub.integrator not in integrate.INTEGRATORS:
+        raise ValueError(
+            f"integrator={sub.integrator!r} is not one of {tuple(integrate.INTEGRATORS)}"
+        )
+    family = two_layer.TwoLayer(
         data=DataSpec(
             name=sub.data, d=int(d), x_dist=sub.x_dist, symmetric=sub.symmetric, spread=sub.spread
         ),
@@ -168,12 +195,19 @@ def program_for(sub, d: int, m: int, init: str, n_pad: int) -> train.Program:
         bias=bool(sub.bias),
         mirrored=bool(sub.mirrored),
         activation=sub.activation,
-        optimizer=sub.optimizer,
-        momentum=sub.momentum,
         n_test=sub.n_test,
-        dtype=sub.dtype,
         store_neurons_max=sub.store_neurons_max,
+        align_eps_deg=sub.stats.align_eps_deg,
+        cluster_eps_deg=sub.stats.cluster_eps_deg,
+        cluster_min_mass=sub.stats.cluster_min_mass,
+        extremal_starts=sub.stats.extremal_starts,
+        extremal_steps=sub.stats.extremal_steps,
     )
+    integrator = integrate.GD(optimizer=sub.optimizer, momentum=sub.momentum)
+    return train.Program(family, integrator, dtype=sub.dtype)
+
+
+FAMILIES = ("two_layer",)
 
 
 def even_parts(ids: np.ndarray, max_size: int) -> list[np.ndarray]:
@@ -193,12 +227,23 @@ def plan(cfg, runs: dict[str, np.ndarray]) -> list[Chunk]:
             for members, n_pad in buckets(runs["n"][cell], cfg.bucket_waste):
                 in_bucket = cell[np.isin(runs["n"][cell], members)]
                 prog = program_for(sub, d, m, init, n_pad)
-                parts = even_parts(in_bucket, cfg.max_lanes)
+                parts = [
+                    p
+                    for group in integrator_groups(prog, runs, in_bucket)
+                    for p in even_parts(group, cfg.max_lanes)
+                ]
                 size = max(len(p) for p in parts)
                 for part in parts:
                     run_ids = tuple(int(i) for i in part)
                     chunks.append(Chunk(len(chunks), prog, run_ids, name, size))
     return chunks
+
+
+def integrator_groups(prog: train.Program, runs, ids: np.ndarray) -> list[np.ndarray]:
+    """``ids`` split by the integrator's group axes (e.g. the step size): lanes that take
+    different step counts to reach a time would idle in one while loop otherwise."""
+    keys = [tuple(runs[a][i] for a in prog.integrator.group_axes) for i in ids]
+    return [ids[[k == key for k in keys]] for key in dict.fromkeys(keys)]
 
 
 def lanes_for(runs: dict[str, np.ndarray], run_ids, num_lanes: int = 0) -> train.Lanes:
@@ -245,13 +290,12 @@ def validate(cfg, runs: dict[str, np.ndarray] | None = None) -> list[Chunk]:
         for k in ("n", "lam", "lr", "sigma", "d", "m", "init"):
             if not as_list(sub[k]):
                 raise ValueError(f"{k} is empty (sub-sweep {name!r}): give at least one value")
-    for k in ("n", "lam", "lr", "sigma"):
-        train.Lanes.make(**{a: 1 for a in LANE_AXES} | {k: runs[k]})
+    two_layer.check_lane_values(runs)
+    integrate.check_positive(runs, ("lr",))
     chunks = plan(cfg, runs)
     for ch in chunks:
         ch.program.validate()
-        for n in np.unique(runs["n"][list(ch.run_ids)]):
-            ch.program.data.validate(n=int(n))
+        ch.program.check_lanes(lanes_for(runs, ch.run_ids))
     return chunks
 
 

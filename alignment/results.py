@@ -113,42 +113,50 @@ def scalar_part(ds: xr.Dataset) -> xr.Dataset:
 
 
 def merge_chunks(datasets: list[xr.Dataset]) -> xr.Dataset:
-    """Concatenates chunks along runs (sorted by run id), NaN-padding shorter snapshot axes."""
+    """Concatenates chunks along runs (sorted by run id), NaN-padding shorter snapshot axes.
+
+    The merged attributes are those every chunk shares (a chunk's own, such as its index,
+    are dropped).
+    """
     parts = [scalar_part(ds) for ds in datasets]
     merged = xr.concat(parts, dim="run", join="outer", fill_value=np.nan, data_vars="all")
-    return merged.sortby("run")
+    shared = dict(datasets[0].attrs)
+    for ds in datasets[1:]:
+        shared = {k: v for k, v in shared.items() if k in ds.attrs and _same(ds.attrs[k], v)}
+    merged = merged.sortby("run")
+    merged.attrs = shared
+    return merged
 
 
-SUMMARY_COLUMNS = (
-    "run", "sweep", "n", "d", "m", "seed", "lam", "lr", "init", "data", "x_dist", "bias",
-    "sigma", "final_time", "train_loss", "test_loss", "test_excess", "ols_train_loss",
-    "ols_test_loss", "ols_test_excess", "grad_norm", "speed", "verdict", "n_directions",
-    "aligned_fraction", "alignment_time", "escape_time", "loss_drop_time", "diverged",
-    "diverge_time",
-)  # fmt: skip
-# Columns that are NaN until the statistics module records them (kept so the schema is fixed).
-OPTIONAL_COLUMNS = ("n_directions", "aligned_fraction", "alignment_time", "escape_time",
-                    "loss_drop_time", "speed")  # fmt: skip
+def _same(a, b) -> bool:
+    return np.shape(a) == np.shape(b) and bool(np.all(np.asarray(a) == np.asarray(b)))
 
 
-def summary_table(traj: xr.Dataset) -> dict[str, np.ndarray]:
-    """One row per run: settings, final statistics, reference losses and the verdict."""
+# Columns every summary.csv has, in this order, after "run" and the run settings
+# (grid.RUN_COLUMNS); a family's own columns follow (the chunk attribute summary_columns).
+FINAL_COLUMNS = ("final_time", "train_loss", "grad_norm", "speed", "verdict", "diverged",
+                 "diverge_time")  # fmt: skip
+RENAMED = {"train_loss": "loss", "final_time": "time"}  # summary column -> snapshot variable
+
+
+def summary_columns(traj: xr.Dataset, run_columns) -> tuple[str, ...]:
+    """run, the run settings, the generic final columns, then the family's columns."""
+    family = [c for c in str(traj.attrs.get("summary_columns", "")).split(",") if c]
+    return ("run", *run_columns, *FINAL_COLUMNS, *family)
+
+
+def summary_table(traj: xr.Dataset, columns) -> dict[str, np.ndarray]:
+    """One row per run: each column the variable's value at the run's last snapshot (or the
+    per-run variable); NaN where the trajectories do not hold it."""
     last = traj["last_snapshot"].values.astype(int)
     rows = np.arange(traj.sizes["run"])
-
-    def final(name):
-        if name not in traj:
-            return np.full(len(rows), np.nan)
-        return traj[name].values[rows, last]
-
     cols: dict[str, np.ndarray] = {"run": traj["run"].values}
-    for k in SUMMARY_COLUMNS[1:]:
-        if k in ("train_loss", "final_time"):
-            cols[k] = final({"train_loss": "loss", "final_time": "time"}[k])
-        elif k in traj and "snapshot" in traj[k].dims:
-            cols[k] = final(k)
-        elif k in traj:
-            cols[k] = traj[k].values
+    for k in columns[1:]:
+        name = RENAMED.get(k, k)
+        if name in traj and "snapshot" in traj[name].dims:
+            cols[k] = traj[name].values[rows, last]
+        elif name in traj:
+            cols[k] = traj[name].values
         else:
             cols[k] = np.full(len(rows), np.nan)
     return cols

@@ -222,20 +222,24 @@ def snapshot_stats(
 SCALAR_FLOAT_KEYS = (
     "loss", "grad_norm", "test_loss", "test_excess", "balance_drift", "ols_aligned_fraction",
     "aligned_fraction", "extremal_angle", "dead_fraction", "stable_rank", "max_norm",
-    "norm_growth", "time",
+    "norm_growth",
 )  # fmt: skip
 SCALAR_INT_KEYS = ("n_directions", "n_patterns")  # int32
+# What the trainer adds to every family's snapshot: time (float64), step (int64), the
+# parameter displacement since the previous snapshot (float64), diverged (bool).
+TRAINER_KEYS = ("time", "step", "displacement", "diverged")
 PER_NEURON_KEYS = ("neuron_w", "neuron_a", "neuron_cos_ols", "neuron_extremal_angle")
 
 
 def snapshot_bytes(m: int, d_in: int, itemsize: int, store_neurons: bool) -> int:
     """Host bytes of one run's record at one snapshot, as train.train returns it.
 
-    Scalars (the float keys in the run's dtype, two int32 counts, the bool 'diverged'), plus
+    Scalars (the float keys in the run's dtype, two int32 counts, and the trainer's time,
+    step and displacement in 64 bits and 'diverged' as a bool), plus
     m (d_in + 3) floats when per-neuron arrays are stored: (w_j, b_j), a_j, the cosine with
     beta_hat and the angle to the nearest extremal vector. d_in = d, or d + 1 with bias.
     """
-    scalars = len(SCALAR_FLOAT_KEYS) * itemsize + 4 * len(SCALAR_INT_KEYS) + 1
+    scalars = len(SCALAR_FLOAT_KEYS) * itemsize + 4 * len(SCALAR_INT_KEYS) + 3 * 8 + 1
     return scalars + (m * (d_in + 3) * itemsize if store_neurons else 0)
 
 

@@ -1,156 +1,123 @@
-"""The vectorized trainer: the one place where jit, vmap, scan and donation are arranged.
+"""The trainer: the one place where jit, vmap, scan and donation are arranged, for any family.
 
-A *program* (:class:`Program`) fixes everything that shapes the computation (data model, width,
-init scheme, optimizer, padded sample count, dtype). Within a program, every run is one lane of
-a ``jax.vmap``: its seed, true n, init scale lam, step size lr and noise sigma are per-lane
-values (:class:`Lanes`). A whole trajectory is one jitted call: ``lax.scan`` over the segments
-of a snapshot time grid, each segment a ``lax.while_loop`` of optimizer steps, statistics
-reduced on device at the end of every segment. Time is ``t = lr * steps``; each lane takes
-``round(t_k / lr)`` steps to reach snapshot k, so lanes with different step sizes share one
-time grid.
+A *program* (:class:`Program`) is a model family (``alignment/families/``), an integrator
+(``alignment/integrate.py``) and a dtype: everything that shapes the computation. Within a
+program every run is one lane of a ``jax.vmap``; its per-run values (seed, and the family's and
+integrator's lane axes) are :class:`Lanes`. A whole trajectory is one jitted call:
+``lax.scan`` over the segments of a snapshot time grid, each segment a ``lax.while_loop`` of
+integrator steps, the family's statistics reduced on device at the end of every segment. Time
+is accumulated in float64.
 
 A lane whose loss or parameters become non-finite (or whose loss exceeds ``diverge_loss``) is
 flagged with the time it diverged and frozen at its last finite parameters; the other lanes
-continue.
+continue. Every snapshot also records the lane's step count and its parameter displacement
+since the previous snapshot, ``|theta(t_k) - theta(t_{k-1})|`` (float64), whatever the family.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from alignment import extremal, model, sharding, stats
-from alignment.data import Dataset, DataSpec, augment, make_data
+from alignment import integrate, sharding
 
-OPTIMIZERS = ("gd", "momentum", "adam")
 DTYPES = ("float32", "float64")
+SEED = "seed"
 
 
 @dataclasses.dataclass(frozen=True)
 class Program:
     """Static settings of one compiled program (hashable: it keys the compile cache)."""
 
-    data: DataSpec
-    m: int  # hidden width
-    n_pad: int  # padded training-set size (the bucket size)
-    init: str = "balanced"  # balanced | unbalanced | dominated
-    bias: bool = False  # hidden bias b_j
-    mirrored: bool = False  # second half of the neurons mirrors the first with a negated
-    activation: str = "relu"  # relu | gelu
-    optimizer: str = "gd"  # gd | momentum | adam (optax)
-    momentum: float = 0.9  # for optimizer='momentum'
-    n_test: int = 1000  # fresh test samples per run
+    family: Any  # a model family (alignment.families.base.Family)
+    integrator: Any = integrate.GD()  # an integrator (alignment.integrate)
     dtype: str = "float32"  # float32 | float64
-    store_neurons_max: int = 512  # record per-neuron (w_j, b_j), a_j when m <= this
     diverge_loss: float = 1e10  # a loss above this counts as divergence
-    align_eps_deg: float = stats.ALIGN_EPS_DEG  # aligned: within this angle of a target
-    cluster_eps_deg: float = stats.CLUSTER_EPS_DEG  # angular radius of a direction cluster
-    cluster_min_mass: float = stats.CLUSTER_MIN_MASS  # active-mass share a cluster needs
-    extremal_starts: int = extremal.NUM_STARTS  # random starts of the extremal-vector finder
-    extremal_steps: int = extremal.NUM_STEPS  # projected gradient steps per start
 
     @property
     def jnp_dtype(self):
         return jnp.dtype(self.dtype)
 
+    @property
+    def lane_axes(self) -> tuple[str, ...]:
+        return (SEED, *self.family.lane_axes, *self.integrator.lane_axes)
+
     def validate(self) -> None:
         """Raises ValueError naming the bad value, before any compute."""
-        self.data.validate()
-        if not isinstance(self.m, int | np.integer) or self.m < 1:
-            raise ValueError(f"m={self.m!r} must be a positive integer")
-        if self.init not in model.INIT_SCHEMES:
-            raise ValueError(f"init={self.init!r} is not one of {model.INIT_SCHEMES}")
-        if self.mirrored and self.m % 2:
-            raise ValueError(f"mirrored init needs an even width, got m={self.m}")
-        if self.activation not in model.ACTIVATIONS:
-            raise ValueError(f"activation={self.activation!r} is not one of {model.ACTIVATIONS}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={self.optimizer!r} is not one of {OPTIMIZERS}")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum={self.momentum} must be in [0, 1)")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype={self.dtype!r} is not one of {DTYPES}")
-        if self.n_pad < 1 or self.n_test < 1:
-            raise ValueError(f"n_pad={self.n_pad} and n_test={self.n_test} must be positive")
-        if self.data.is_symmetric and (self.n_pad % 2 or self.n_test % 2):
-            raise ValueError(
-                f"symmetric data needs even n_pad and n_test, got {self.n_pad}, {self.n_test}"
-            )
+        if not self.diverge_loss > 0:
+            raise ValueError(f"diverge_loss={self.diverge_loss} must be > 0")
+        self.family.validate()
+        self.integrator.validate()
+
+    def check_lanes(self, lanes: Lanes) -> None:
+        """Every per-run value the program reads is present and valid (ValueError if not)."""
+        missing = [k for k in self.lane_axes if k not in lanes.values]
+        if missing:
+            raise ValueError(f"per-run values {missing} missing (the program reads "
+                             f"{list(self.lane_axes)})")  # fmt: skip
+        seed = lanes.values[SEED]
+        if not np.all((np.mod(seed, 1) == 0) & (seed >= 0)):
+            raise ValueError(f"seed={seed[(np.mod(seed, 1) != 0) | (seed < 0)][0]!r} must be "
+                             "an integer >= 0")  # fmt: skip
+        self.family.check_lanes(lanes.values)
+        self.integrator.check_lanes(lanes.values)
 
 
-class Lanes(NamedTuple):
-    """Per-run values, each of shape (R,): one entry per vmapped run."""
+@dataclasses.dataclass(frozen=True)
+class Lanes:
+    """Per-run values: axis name -> (R,) array, one entry per vmapped run."""
 
-    seed: np.ndarray
-    n: np.ndarray
-    lam: np.ndarray
-    lr: np.ndarray
-    sigma: np.ndarray
+    values: dict
 
     @classmethod
-    def make(cls, seed, n, lam, lr, sigma) -> Lanes:
-        """Broadcasts scalars/sequences to a common run axis and validates every value."""
-        values = [np.atleast_1d(np.asarray(v)) for v in (seed, n, lam, lr, sigma)]
+    def make(cls, **columns) -> Lanes:
+        """Broadcasts scalars/sequences to a common run axis (values are checked by a program)."""
+        arrays = [np.atleast_1d(np.asarray(v)) for v in columns.values()]
         try:
-            seed, n, lam, lr, sigma = np.broadcast_arrays(*values)
+            arrays = np.broadcast_arrays(*arrays)
         except ValueError:
-            shapes = dict(zip(cls._fields, (v.shape for v in values), strict=True))
+            shapes = {k: v.shape for k, v in zip(columns, arrays, strict=True)}
             raise ValueError(f"per-run values have mismatched shapes {shapes}") from None
-        if seed.ndim != 1:
-            raise ValueError(f"per-run values must be 1-D, got shape {seed.shape}")
-        for name, v in (("n", n), ("lam", lam), ("lr", lr)):
-            bad = v[~(np.isfinite(v) & (v > 0))]
-            if bad.size:
-                raise ValueError(f"{name}={bad[0].item()!r} must be finite and > 0")
-        if not np.all(np.equal(np.mod(n, 1), 0)):
-            raise ValueError(f"n={n[np.mod(n, 1) != 0][0].item()!r} must be an integer")
-        bad = sigma[~(np.isfinite(sigma) & (sigma >= 0))]
-        if bad.size:
-            raise ValueError(f"sigma={bad[0].item()!r} must be finite and >= 0")
-        return cls(seed.astype(np.int64), n.astype(np.int64), lam, lr, sigma)
+        if arrays and arrays[0].ndim != 1:
+            raise ValueError(f"per-run values must be 1-D, got shape {arrays[0].shape}")
+        return cls({k: np.array(v) for k, v in zip(columns, arrays, strict=True)})
+
+    def __getattr__(self, name):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
     def __len__(self) -> int:
-        return len(self.seed)
+        return len(next(iter(self.values.values())))
+
+    def take(self, idx) -> Lanes:
+        return Lanes({k: v[np.asarray(idx)] for k, v in self.values.items()})
 
 
 class RunContext(NamedTuple):
-    """Per-run constants made once at t = 0 (not donated, read by every snapshot)."""
+    """Per-run constants: the family's (data, references) and the lane's values."""
 
-    train: Dataset
-    test: Dataset
-    beta_star: jax.Array  # teacher direction
-    ref: stats.Reference  # OLS reference on the same data
-    balance0_M: jax.Array  # a_j^2 - ||(w_j, b_j)||^2 at init
-    lr: jax.Array
-    extremal: extremal.Extremal  # extremal vectors of G_n on the training set (neuron space)
-    norm0_max: jax.Array  # max_j ||(w_j, b_j)|| at init
+    family: Any
+    lane: dict
 
 
 class TrainState(NamedTuple):
     """The carried (and donated) state of one run."""
 
-    params: model.Params
-    opt_state: optax.OptState
-    step: jax.Array  # optimizer steps taken
+    params: Any
+    istate: Any  # the integrator's state
+    step: jax.Array  # integrator steps taken (int64)
+    time: jax.Array  # float64
     diverged: jax.Array  # bool
-    diverge_time: jax.Array  # time of the first non-finite step (inf if none)
-
-
-def make_optimizer(name: str, lr, momentum: float = 0.9) -> optax.GradientTransformation:
-    """optax optimizer by name; ``lr`` may be a traced per-run scalar."""
-    if name == "gd":
-        return optax.sgd(lr)
-    if name == "momentum":
-        return optax.sgd(lr, momentum=momentum)
-    if name == "adam":
-        return optax.adam(lr)
-    raise ValueError(f"optimizer={name!r} is not one of {OPTIMIZERS}")
+    diverge_time: jax.Array  # time of the first non-finite step (inf if none), float64
 
 
 def time_grid(max_time: float, num: int = 200, t_min: float | None = None) -> np.ndarray:
@@ -163,134 +130,63 @@ def time_grid(max_time: float, num: int = 200, t_min: float | None = None) -> np
     return np.concatenate([[0.0], np.geomspace(t_min, max_time, num - 1)])
 
 
-def _loss_fn(prog: Program, train: Dataset):
-    """(loss, grads) of one run's training loss, as ``jax.value_and_grad(model.loss)`` gives.
-
-    For ReLU the gradient is written out (autodiff for other activations). Since
-    relu(z) = 1[z > 0] z, one backward matmul P = M X with M_ji = 1[z_ji > 0] dL/dh_i gives
-    every gradient: grad_w = a P, grad_b = a sum_i M, grad_a = <w, P> + b sum_i M. That saves
-    the second backward matmul and the stored activations, and keeping the preactivations as
-    (m, n) lets XLA:CPU run both matmuls in its fast layouts (BENCHMARKS.md: 2-3x per step).
-    """
-    x_NxD, y_N, mask_N, n = train.x_NxD, train.y_N, train.mask_N, train.n
-    if prog.activation != "relu":
-        loss = functools.partial(
-            model.loss, x_NxD=x_NxD, y_N=y_N, mask_N=mask_N, n=n, activation=prog.activation
-        )
-        return jax.value_and_grad(loss)
-
-    def loss_and_grad(params: model.Params):
-        w_MxD, a_M = params["w"], params["a"]
-        z_MxN = w_MxD @ x_NxD.T
-        if "b" in params:
-            z_MxN = z_MxN + params["b"][:, None]
-        r_N = (a_M @ jax.nn.relu(z_MxN) - y_N) * mask_N
-        on_MxN = jnp.where(z_MxN > 0, r_N * mask_N / n, 0)  # 1[z > 0] dL/dh
-        p_MxD = on_MxN @ x_NxD
-        grads = {"w": a_M[:, None] * p_MxD, "a": jnp.sum(w_MxD * p_MxD, axis=1)}
-        if "b" in params:
-            s_M = jnp.sum(on_MxN, axis=1)
-            grads["b"] = a_M * s_M
-            grads["a"] = grads["a"] + params["b"] * s_M
-        return 0.5 * jnp.sum(r_N * r_N) / n, grads
-
-    return loss_and_grad
-
-
-def _init_run(prog: Program, seed, n, lam, lr, sigma) -> tuple[TrainState, RunContext]:
-    """One run's data, parameters and optimizer state (vmapped over lanes)."""
+def _init_run(prog: Program, lane: dict) -> tuple[TrainState, RunContext]:
+    """One run's parameters, integrator state and constants (vmapped over lanes)."""
     dtype = prog.jnp_dtype
-    key = jax.random.key(seed)
-    train, test, beta = make_data(
-        jax.random.fold_in(key, 0),
-        prog.data,
-        n,
-        prog.n_pad,
-        sigma.astype(dtype),
-        prog.n_test,
-        dtype,
-    )
-    params = model.init_params(
-        jax.random.fold_in(key, 1),
-        prog.data.d,
-        prog.m,
-        lam.astype(dtype),
-        prog.init,
-        bias=prog.bias,
-        mirrored=prog.mirrored,
-        dtype=dtype,
-    )
-    lr = lr.astype(dtype)
-    opt_state = make_optimizer(prog.optimizer, lr, prog.momentum).init(params)
+    params, fctx = prog.family.initialize(jax.random.key(lane[SEED]), lane, dtype)
+    t64 = integrate.TIME_DTYPE
     state = TrainState(
         params,
-        opt_state,
+        prog.integrator.init(params, lane, dtype),
         jnp.zeros((), jnp.int64),
+        jnp.zeros((), t64),
         jnp.zeros((), bool),
-        jnp.asarray(jnp.inf, dtype),
+        jnp.asarray(jnp.inf, t64),
     )
-    ctx = RunContext(
-        train,
-        test,
-        beta,
-        stats.ols_reference(train, test, prog.bias),
-        stats.balancedness(params),
-        lr,
-        extremal.find_extremal(
-            jax.random.fold_in(key, 2),
-            augment(train.x_NxD, prog.bias),
-            train.y_N,
-            train.mask_N,
-            train.n,
-            prog.extremal_starts,
-            prog.extremal_steps,
-        ),
-        jnp.max(jnp.linalg.norm(model.neuron_vectors(params), axis=1)),
-    )
-    return state, ctx
+    return state, RunContext(fctx, lane)
 
 
 def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
+def displacement(new, old) -> jax.Array:
+    """|new - old| over every parameter leaf, in float64."""
+    sq = [jnp.sum((a.astype(jnp.float64) - b.astype(jnp.float64)) ** 2)
+          for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(old),
+                          strict=True)]  # fmt: skip
+    return jnp.sqrt(sum(sq))
+
+
 def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
-    """Runs one lane to each snapshot's step target in turn, recording statistics."""
-    opt = make_optimizer(prog.optimizer, ctx.lr, prog.momentum)
-    grad_fn = _loss_fn(prog, ctx.train)
+    """Runs one lane to each snapshot's target time in turn, recording statistics."""
+    fam, integ, lane = prog.family, prog.integrator, ctx.lane
+    loss_and_grad = functools.partial(fam.loss_and_grad, ctx=ctx.family)
+    constrain = functools.partial(fam.constrain, ctx=ctx.family)
 
     def step(s: TrainState) -> TrainState:
-        loss, grads = grad_fn(s.params)
-        updates, opt_state = opt.update(grads, s.opt_state, s.params)
-        params = optax.apply_updates(s.params, updates)
+        loss, params, istate, t_new = integ.step(
+            loss_and_grad, constrain, s.params, s.istate, s.step, lane
+        )
         ok = jnp.isfinite(loss) & (loss < prog.diverge_loss) & _all_finite(params)
         keep = functools.partial(jnp.where, ok)
         return TrainState(
             params=jax.tree_util.tree_map(keep, params, s.params),
-            opt_state=jax.tree_util.tree_map(keep, opt_state, s.opt_state),
+            istate=jax.tree_util.tree_map(keep, istate, s.istate),
             step=s.step + ok.astype(s.step.dtype),
+            time=jnp.where(ok, t_new, s.time),
             diverged=~ok,
-            diverge_time=jnp.where(ok, s.diverge_time, s.step * ctx.lr),
+            diverge_time=jnp.where(ok, s.diverge_time, s.time),
         )
 
     def segment(s: TrainState, target):
-        s = jax.lax.while_loop(lambda s: (s.step < target) & ~s.diverged, step, s)
-        snap = stats.snapshot_stats(
-            s.params,
-            ctx.train,
-            ctx.test,
-            ctx.balance0_M,
-            prog.activation,
-            prog.m <= prog.store_neurons_max,
-            beta_hat=ctx.ref.beta_hat,
-            ext=ctx.extremal,
-            norm0_max=ctx.norm0_max,
-            align_eps_deg=prog.align_eps_deg,
-            cluster_eps_deg=prog.cluster_eps_deg,
-            cluster_min_mass=prog.cluster_min_mass,
+        before = s.params
+        s = jax.lax.while_loop(
+            lambda s: integ.more(s.step, s.time, target, lane) & ~s.diverged, step, s
         )
-        snap["time"] = s.step * ctx.lr
-        snap["diverged"] = s.diverged
+        snap = fam.snapshot(s.params, ctx.family)
+        snap |= {"time": s.time, "step": s.step, "diverged": s.diverged,
+                 "displacement": displacement(s.params, before)}  # fmt: skip
         return s, snap
 
     return jax.lax.scan(segment, state, targets_K)
@@ -312,56 +208,63 @@ def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
     return init, train
 
 
+def _device_lanes(prog: Program, lanes: Lanes) -> dict:
+    """Lane values on device: seeds uint32, integer columns int64, the rest float64."""
+    out = {}
+    for k in prog.lane_axes:
+        v = np.asarray(lanes.values[k])
+        if k == SEED:
+            out[k] = jnp.asarray(v, jnp.uint32)
+        elif v.dtype.kind in "iub":
+            out[k] = jnp.asarray(v, jnp.int64)
+        else:
+            out[k] = jnp.asarray(v, jnp.float64)
+    return out
+
+
 def init_runs(
     prog: Program, lanes: Lanes, shard: bool | None = None
 ) -> tuple[TrainState, RunContext]:
-    """Data, OLS reference and initial parameters of every lane.
+    """Initial state and per-run constants of every lane (checked before any compute).
 
     ``shard`` splits the lanes over this process's devices (default: when it has several,
     see ``sharding.default_mesh``); results equal the unsharded ones to rounding. Lanes are
     padded so that no device runs a lone lane, which rounds differently (``sharding``).
     """
     prog.validate()
-    for n in np.unique(lanes.n):
-        prog.data.validate(n=int(n))
-    if np.max(lanes.n) > prog.n_pad:
-        raise ValueError(f"n={np.max(lanes.n)} exceeds the program's padded size {prog.n_pad}")
-    dtype = prog.jnp_dtype
-    args = (
-        jnp.asarray(lanes.seed, jnp.uint32),
-        jnp.asarray(lanes.n, jnp.int64),
-        jnp.asarray(lanes.lam, dtype),
-        jnp.asarray(lanes.lr, dtype),
-        jnp.asarray(lanes.sigma, dtype),
-    )
+    prog.check_lanes(lanes)
     mesh = sharding.default_mesh(shard)
     init, _ = compiled(prog, mesh)
-    return sharding.take_runs(init(*sharding.to_runs(args, mesh)), len(lanes))
+    lane = _device_lanes(prog, lanes)
+    return sharding.take_runs(init(sharding.to_runs(lane, mesh)), len(lanes))
 
 
-def step_targets(times_K: np.ndarray, lr_R: np.ndarray) -> np.ndarray:
-    """Steps each lane must have taken at each snapshot: round(t_k / lr), shape (R, K)."""
-    return np.rint(np.asarray(times_K)[None, :] / np.asarray(lr_R)[:, None]).astype(np.int64)
+def train(prog: Program, state: TrainState, ctx: RunContext, times_K, shard=None):
+    """Continues every lane through the snapshot times (absolute times, non-decreasing).
 
-
-def train(
-    prog: Program, state: TrainState, ctx: RunContext, times_K, lr_R, frozen_R=None, shard=None
-):
-    """Continues every lane through the snapshot times (absolute times, increasing).
-
-    Lanes marked in ``frozen_R`` take no further step (their snapshots repeat), which is how
-    runs that already have a verdict wait while the others continue. ``state`` is donated: use
-    the returned one. Returns (state, snapshots), snapshots a dict of arrays with leading axes
-    (R, K). ``shard`` as in ``init_runs``.
+    ``state`` is donated: use the returned one. Returns (state, snapshots), snapshots a dict
+    of arrays with leading axes (R, K). ``shard`` as in ``init_runs``.
     """
     times_K = np.asarray(times_K, dtype=np.float64)
     if times_K.ndim != 1 or np.any(np.diff(times_K) < 0) or np.any(times_K < 0):
         raise ValueError("times must be a 1-D non-decreasing array of non-negative times")
-    targets_RxK = step_targets(times_K, lr_R)
-    if frozen_R is not None:
-        steps_R = np.asarray(state.step)
-        targets_RxK = np.where(np.asarray(frozen_R)[:, None], steps_R[:, None], targets_RxK)
+    num = sharding.num_runs(state)
     mesh = sharding.default_mesh(shard)
     _, run = compiled(prog, mesh)
-    args = sharding.to_runs((state, ctx, jnp.asarray(targets_RxK)), mesh)
-    return sharding.take_runs(run(*args), len(targets_RxK))
+    targets_RxK = jnp.asarray(np.broadcast_to(times_K, (num, len(times_K))))
+    args = sharding.to_runs((state, ctx, targets_RxK), mesh)
+    return sharding.take_runs(run(*args), num)
+
+
+def take(tree, idx):
+    """Lanes ``idx`` of every leaf (a gather on device: for re-batching undecided runs)."""
+    idx = jnp.asarray(np.asarray(idx))
+    return jax.tree_util.tree_map(lambda x: x[idx], tree)
+
+
+def put(tree, idx, part):
+    """``tree`` with lanes ``idx`` replaced by ``part`` (the first len(idx) lanes of it)."""
+    idx = np.asarray(idx)
+    return jax.tree_util.tree_map(
+        lambda x, y: x.at[jnp.asarray(idx)].set(y[: len(idx)]), tree, part
+    )

@@ -81,7 +81,7 @@ def _events(series: dict[str, np.ndarray], given: dict[str, float]) -> dict[str,
 
 
 def _context_constants(ctx, run: int) -> dict[str, np.ndarray]:
-    ctx = jax.device_get(ctx)
+    ctx = jax.device_get(getattr(ctx, "family", ctx))  # a train.RunContext or its family part
     ext = ctx.extremal
     valid = np.asarray(ext.valid_E[run], bool)
     return {

@@ -1,18 +1,27 @@
-"""Per-step time of the trainer now against an older revision of alignment/train.py.
+"""The trainer and the default job now against an older revision, measured in one run.
 
-    python -m benchmarks.before_after --rev=3f2169b     # the trainer before issue 5's changes
+    python -m benchmarks.before_after --rev=e625663     # before the engine issue (families)
+    python -m benchmarks.before_after --rev=e625663 --nosweep   # per-step times only
 
-Loads ``git show REV:alignment/train.py`` as a separate module next to the current one, and
-times the two alternately (same process, same shapes, compile excluded, several rounds) on the
-issue's workloads and on the sweep's bucket shapes; writes ``benchmarks/before_after.json``.
-Wall and process CPU time per step are both recorded: on a shared machine the CPU time is the
-steadier of the two.
+Per-step time: loads ``git show REV:alignment/train.py`` as a separate module next to the
+current one and times the two alternately (same process, same shapes, compile excluded,
+several rounds) on the throughput workloads and on the sweep's bucket shapes. Wall and process
+CPU time per step are both recorded: on a shared machine the CPU time is the steadier.
+
+W3 (the default job, ``threshold_quick``, cold, compile included): the whole sweep at REV (a
+``git worktree`` of it, in a subprocess) and now, one after the other, with the integrator
+steps each spent: ``computed`` counts what the vmapped while loops executed (lanes x the
+longest lane's steps in every segment), ``useful`` the steps of runs without a verdict. The
+difference is spent on decided (frozen) lanes before, on padding copies now.
+Writes ``benchmarks/before_after.json``.
 """
 
 from __future__ import annotations
 
 import datetime
 import importlib.util
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,11 +30,13 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import xarray as xr
 from absl import app, flags, logging
 
 from alignment import results, train
-from benchmarks import throughput as tp
+from benchmarks import machine, workloads
 
+ROOT = Path(__file__).resolve().parent.parent
 # (name, runs, n, d, m, steps per timed call)
 SHAPES = (
     ("W1", 64, 512, 10, 100, 300),
@@ -35,17 +46,28 @@ SHAPES = (
     ("sweep bucket n_pad=32", 40, 32, 5, 50, 5000),
     ("sweep bucket n_pad=184", 40, 184, 5, 50, 3000),
 )
+SWEEP_SCRIPT = """
+import json, sys, time
+from alignment import sweep
+from sweeps.configs import threshold_quick
+cfg = threshold_quick.get_config()
+cfg.make_figures = False
+t0 = time.perf_counter()
+sweep.run(cfg, sys.argv[1])
+print(json.dumps({"wall_s": time.perf_counter() - t0}))
+"""
 
-_REV = flags.DEFINE_string("rev", "3f2169b", "Git revision of the 'before' alignment/train.py.")
+_REV = flags.DEFINE_string("rev", "e625663", "Git revision of the 'before' code.")
 _ROUNDS = flags.DEFINE_integer("rounds", 3, "Alternating timed calls per trainer and shape.")
-_JSON = flags.DEFINE_string("json", str(tp.ROOT / "benchmarks" / "before_after.json"), "Output.")
+_SWEEP = flags.DEFINE_bool("sweep", True, "Also run the default job at both revisions (W3).")
+_JSON = flags.DEFINE_string("json", str(ROOT / "benchmarks" / "before_after.json"), "Output.")
 
 
 def load_revision(rev: str):
     """alignment/train.py at ``rev`` as a module of its own."""
     text = subprocess.run(
         ["git", "show", f"{rev}:alignment/train.py"],
-        cwd=tp.ROOT, check=True, capture_output=True, text=True,
+        cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     path = Path(tempfile.mkdtemp(prefix="train_before_")) / "train_before.py"
     path.write_text(text)
@@ -58,25 +80,25 @@ def load_revision(rev: str):
 
 def compare(trainers: dict, runs: int, n: int, d: int, m: int, steps: int, rounds: int) -> dict:
     """Median wall and CPU ms per step of each trainer, timed alternately."""
-    w = tp.Workload("cmp", runs=runs, n=n, d=d, m=m, steps=steps)
-    prog, lanes = w.program(), w.lanes()
+    w = workloads.Workload("cmp", runs=runs, n=n, d=d, m=m, steps=steps)
     states, t_end = {}, w.lr
     for name, mod in trainers.items():  # warm-up: compile, one step
+        prog, lanes = w.program(mod), w.lanes(mod)
         state, ctx = mod.init_runs(prog, lanes)
-        state, _ = mod.train(prog, state, ctx, np.array([0.0, w.lr]), lanes.lr)
-        states[name] = (jax.block_until_ready(state), ctx)
+        state, _ = workloads.train_call(mod, prog, state, ctx, np.array([0.0, w.lr]), lanes)
+        states[name] = (jax.block_until_ready(state), ctx, prog, lanes)
     times = {name: {"wall": [], "cpu": []} for name in trainers}
     for _ in range(rounds):
         grid = np.array([t_end, t_end + w.lr * steps])
         t_end = grid[-1]
         for name, mod in trainers.items():
-            state, ctx = states[name]
+            state, ctx, prog, lanes = states[name]
             t0, c0 = time.perf_counter(), time.process_time()
-            state, snaps = mod.train(prog, state, ctx, grid, lanes.lr)
+            state, snaps = workloads.train_call(mod, prog, state, ctx, grid, lanes)
             jax.block_until_ready((state, snaps))
             times[name]["wall"].append((time.perf_counter() - t0) / steps * 1e3)
             times[name]["cpu"].append((time.process_time() - c0) / steps * 1e3)
-            states[name] = (state, ctx)
+            states[name] = (state, ctx, prog, lanes)
     out = {
         name: {f"{k}_ms_per_step": float(np.median(v)) for k, v in t.items()}
         for name, t in times.items()
@@ -88,15 +110,73 @@ def compare(trainers: dict, runs: int, n: int, d: int, m: int, steps: int, round
     return out
 
 
+def steps_from_record(ds: xr.Dataset, lr: float) -> dict:
+    """Steps of an older chunk file (every lane in every call; frozen lanes repeat their
+    last snapshot): per segment, computed = lanes x the largest step increment."""
+    steps = np.rint(ds["time"].values.astype(np.float64) / lr)
+    inc = np.diff(steps, axis=1)
+    return {"computed": int(np.sum(inc.max(axis=0)) * inc.shape[0]), "useful": int(inc.sum())}
+
+
+def run_sweep(src: Path, workdir: Path) -> dict:
+    """The default job from the code in ``src``, in a subprocess; wall time and steps."""
+    env = dict(os.environ, PYTHONPATH=str(src), ALIGNMENT_SHARD="0")
+    out = subprocess.run(
+        [sys.executable, "-c", SWEEP_SCRIPT, str(workdir)],
+        cwd=src, env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    res = json.loads(out.strip().splitlines()[-1])
+    computed = useful = 0
+    verdicts = []
+    for index in results.finished_chunks(workdir):
+        ds = results.load_chunk(workdir, index)
+        verdicts += list(ds["verdict"].values.astype(str))
+        if "steps_computed" in ds.attrs:
+            computed += int(ds.attrs["steps_computed"])
+            useful += int(ds.attrs["steps_useful"])
+        else:
+            s = steps_from_record(ds, float(ds["lr"].values[0]))
+            computed, useful = computed + s["computed"], useful + s["useful"]
+    names, counts = np.unique(verdicts, return_counts=True)
+    return res | {
+        "steps_computed": computed,
+        "steps_useful": useful,
+        "steps_wasted": computed - useful,
+        "verdicts": {str(k): int(c) for k, c in zip(names, counts, strict=True)},
+    }
+
+
+def compare_sweeps(rev: str) -> dict:
+    """W3 at ``rev`` (a temporary git worktree) and at this checkout, one after the other."""
+    with tempfile.TemporaryDirectory(prefix="before_after_") as tmp:
+        old = Path(tmp) / "src"
+        subprocess.run(["git", "worktree", "add", "--detach", str(old), rev], cwd=ROOT,
+                       check=True, capture_output=True)  # fmt: skip
+        try:
+            before = run_sweep(old, Path(tmp) / "before")
+            after = run_sweep(ROOT, Path(tmp) / "after")
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT,
+                           capture_output=True)  # fmt: skip
+    return {
+        "before": before,
+        "after": after,
+        "wall_ratio_after_over_before": after["wall_s"] / before["wall_s"],
+        "computed_ratio_after_over_before": after["steps_computed"] / before["steps_computed"],
+    }
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     trainers = {"before": load_revision(_REV.value), "after": train}
-    res = {"rev_before": _REV.value, "machine": tp.machine_info(), "shapes": {}}
+    res = {"rev_before": _REV.value, "machine": machine.machine_info(), "shapes": {}}
     for name, *shape in SHAPES:
-        load = tp.load_avg()
+        load = machine.load_avg()
         res["shapes"][name] = compare(trainers, *shape, _ROUNDS.value) | {"load_avg": load}
         logging.info("%s: %s", name, res["shapes"][name])
+    if _SWEEP.value:
+        res["W3"] = compare_sweeps(_REV.value) | {"load_avg": machine.load_avg()}
     res["measured_at"] = datetime.datetime.now().isoformat(timespec="seconds")
     results.write_json(_JSON.value, res)
     for name, r in res["shapes"].items():
@@ -105,6 +185,11 @@ def main(argv):
             f"{r['after']['wall_ms_per_step']:8.3f}  speedup {r['speedup_wall']:.2f}x wall, "
             f"{r['speedup_cpu']:.2f}x cpu  (load {r['load_avg'][0]})"
         )
+    if "W3" in res:
+        w3 = res["W3"]
+        for k in ("before", "after"):
+            print(f"W3 {k}: {w3[k]['wall_s']:.1f} s, steps computed {w3[k]['steps_computed']}, "
+                  f"useful {w3[k]['steps_useful']}, {w3[k]['verdicts']}")  # fmt: skip
 
 
 if __name__ == "__main__":

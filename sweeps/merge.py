@@ -6,7 +6,7 @@
 Every task (``python -m sweeps.run --task_index=i --num_tasks=K``, a job array, or the processes
 of a ``--distributed`` job) writes its finished chunks to DIR/chunks/. Once all chunks exist,
 this writes summary.csv, threshold.json, trajectories.nc and the figures exactly as the
-single-process run would (it calls the same ``alignment.sweep.finish``). It trains nothing and
+single-process run would (it calls the same :func:`finish`). It trains nothing and
 refuses to run while chunks are missing, naming them.
 """
 
@@ -32,6 +32,19 @@ def load_config(workdir) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(json.loads(path.read_text()))
 
 
+def finish(cfg, workdir) -> dict:
+    """The end of every sweep: merged outputs and the n* report, then the figures (if the
+    config asks for them). Returns the threshold report."""
+    from alignment import report  # importing alignment sets up JAX
+
+    out = report.finish(cfg, workdir)
+    if cfg.make_figures:
+        from figures import make  # matplotlib only when figures are wanted
+
+        make.make_all(workdir)
+    return out
+
+
 def merge(workdir, cfg=None) -> dict:
     """Writes the merged outputs of every task's chunks; returns the threshold report.
 
@@ -45,7 +58,7 @@ def merge(workdir, cfg=None) -> dict:
     else:
         sweep.check_workdir_config(workdir, cfg.to_json(indent=2, sort_keys=True))
     logging.info("merging %s (config %s)", workdir, cfg.name)
-    return sweep.finish(cfg, workdir)
+    return finish(cfg, workdir)
 
 
 def define_flags() -> None:

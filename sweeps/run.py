@@ -61,6 +61,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from alignment import sharding, sweep  # after flag parsing: importing alignment sets up JAX
+    from sweeps import merge
 
     try:
         sweep.check_config(_CONFIG.value)
@@ -80,7 +81,7 @@ def main(argv):
         return
     if not sharding.all_processes_done():
         return  # the other processes' shares are merged by process 0
-    sweep.finish(cfg, workdir)
+    merge.finish(cfg, workdir)
 
 
 if __name__ == "__main__":

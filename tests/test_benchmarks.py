@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from alignment import data, model
-from alignment import train as trainer
 from alignment.data import DataSpec
+from alignment.families import two_layer
+from alignment.families.two_layer import TwoLayer
 from benchmarks import throughput as tp
+from benchmarks import workloads
 
-TINY = tp.Workload("W1", runs=3, n=16, d=3, m=8, steps=5, lanes_per_call=(0, 1))
+TINY = workloads.Workload("W1", runs=3, n=16, d=3, m=8, steps=5, lanes_per_call=(0, 1))
 
 
 @pytest.mark.parametrize("bias", [False, True])
@@ -22,8 +24,9 @@ def test_handwritten_relu_gradient_equals_autodiff(bias):
     key = jax.random.key(3)
     train, _, _ = data.make_data(key, DataSpec("linear", d=4), 13, 20, 0.3, 4, jnp.float64)
     params = model.init_params(key, 4, 7, 1.0, "unbalanced", bias=bias, dtype=jnp.float64)
-    prog = trainer.Program(data=DataSpec("linear", d=4), m=7, n_pad=20, bias=bias)
-    loss, grads = trainer._loss_fn(prog, train)(params)
+    family = TwoLayer(data=DataSpec("linear", d=4), m=7, n_pad=20, bias=bias)
+    ctx = two_layer.Context(train, None, None, None, None, None, None)
+    loss, grads = family.loss_and_grad(params, ctx)
     want_loss, want = jax.value_and_grad(model.loss)(
         params, train.x_NxD, train.y_N, train.mask_N, train.n
     )
@@ -33,14 +36,14 @@ def test_handwritten_relu_gradient_equals_autodiff(bias):
 
 
 def test_trainer_and_baseline_agree_and_report_every_field():
-    out, ref = tp.bench_trainer(TINY)
+    out, ref = workloads.bench_trainer(TINY)
     assert {"wall_s", "net_steps_per_s", "gflops", "stats_s"} <= set(out)
-    base = tp.bench_baseline(TINY, ref)
+    base = workloads.bench_baseline(TINY, ref)
     assert not base["extrapolated"]
     assert base["check_final_loss_rel_diff"] < 1e-4  # same data, init and steps in float32
-    part = tp.bench_baseline(TINY, ref, nets=1, steps=2)
+    part = workloads.bench_baseline(TINY, ref, nets=1, steps=2)
     assert part["extrapolated"] and part["timed_nets"] == 1
-    grouped, ref1 = tp.bench_trainer(dataclasses.replace(TINY, runs=4), lanes_per_call=2)
+    grouped, ref1 = workloads.bench_trainer(dataclasses.replace(TINY, runs=4), lanes_per_call=2)
     assert grouped["calls"] == 2 and ref1["final_loss"].shape == (4,)
     np.testing.assert_allclose(ref1["final_loss"][:3], ref["final_loss"], rtol=1e-5)
 

@@ -36,7 +36,7 @@ def test_sub_sweeps_override_fields_and_sort_by_name():
     assert list(runs["n"][zeta]) == [3, 3] and set(runs["d"][zeta]) == {1}
     assert runs["bias"][zeta].all() and not runs["bias"][alpha].any()
     chunks = grid.validate(c, runs)
-    progs = {ch.sweep: ch.program for ch in chunks}
+    progs = {ch.sweep: ch.program.family for ch in chunks}
     assert progs["zeta"].data.name == "three_points" and progs["zeta"].bias
     assert progs["alpha"].data.name == "linear" and progs["alpha"].data.d == 5
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from alignment import results, sweep
+from alignment import results, verdict_loop
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
@@ -43,7 +43,8 @@ def _chunk(run_ids, n_snap, loss_offset=0.0, neurons=False):
             np.ones((1, n_snap, 3, 2)),
         )
         coords["neuron_run"] = np.asarray(run_ids[:1])
-    return xr.Dataset(data, coords=coords)
+    attrs = {"chunk": int(run_ids[0]), "summary_columns": "alignment_time"}
+    return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def test_merge_pads_shorter_snapshot_axes_and_summary_reads_each_runs_last_snapshot():
@@ -51,11 +52,12 @@ def test_merge_pads_shorter_snapshot_axes_and_summary_reads_each_runs_last_snaps
     assert list(merged["run"].values) == [0, 1, 2, 3]  # sorted by run id
     assert merged.sizes["snapshot"] == 6 and "neuron_w" not in merged
     assert np.isnan(merged["loss"].sel(run=2).values[4:]).all()
-    table = results.summary_table(merged)
+    table = results.summary_table(merged, results.summary_columns(merged, ()))
     assert list(table["final_time"]) == [5.0, 5.0, 3.0, 3.0]
     np.testing.assert_allclose(table["train_loss"], [1 + 1 / 6, 1 + 1 / 6, 1 / 4, 1 / 4])
-    assert set(table) == set(results.SUMMARY_COLUMNS)
+    assert list(table) == ["run", *results.FINAL_COLUMNS, "alignment_time"]
     assert np.isnan(table["alignment_time"]).all()  # not recorded: a NaN column, never dropped
+    assert merged.attrs == {"summary_columns": "alignment_time"}  # chunk-specific attrs dropped
 
 
 def test_load_neurons_finds_the_run_or_says_none(tmp_path):
@@ -69,17 +71,16 @@ def test_load_neurons_finds_the_run_or_says_none(tmp_path):
 
 
 def test_displacement_speed_ignores_repeated_times():
-    t = np.array([[0.0, 1.0, 3.0, 3.0, 3.0]])
-    w = np.array([[0.0, 1.0, 3.0, 3.0, 3.0]])[..., None, None] * np.ones((1, 5, 2, 1))
-    a = np.zeros((1, 5, 2))
-    v = sweep.displacement_speed(t, w, a)
-    # each of the 2 neurons moves 1 per unit time: speed sqrt(2); frozen snapshots carry it
+    t = np.array([[0.0, 1.0, 3.0, 3.0, 3.0, np.nan]])
+    disp = np.array([[0.0, 1.0, 2.0, 0.0, 0.0, np.nan]]) * np.sqrt(2.0)
+    v = verdict_loop.displacement_speed(t, disp)
+    # moving sqrt(2) per unit time; repeated and absent (NaN, the run left) snapshots carry it
     assert np.isnan(v[0, 0])
     np.testing.assert_allclose(v[0, 1:], np.sqrt(2.0))
 
 
 def test_forward_fill():
     x = np.array([[np.nan, 1.0, np.nan, 3.0, np.nan], [np.nan] * 5])
-    got = sweep.forward_fill(x)
+    got = verdict_loop.forward_fill(x)
     np.testing.assert_array_equal(got[0], [np.nan, 1.0, 1.0, 3.0, 3.0])
     assert np.isnan(got[1]).all()

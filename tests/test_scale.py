@@ -6,7 +6,7 @@ import sys
 import jax
 import pytest
 
-from alignment import results, sharding, sweep
+from alignment import report, results, sharding, sweep
 from sweeps import merge
 from sweeps.configs import base
 
@@ -47,7 +47,7 @@ def single(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("single")
     cfg = tiny_config()
     sweep.run(cfg, workdir)
-    sweep.finish(cfg, workdir)
+    report.finish(cfg, workdir)
     verdicts = set(results.read_csv(workdir / "summary.csv")["verdict"])
     assert {"interpolating", "undetermined"} <= verdicts, "a weak comparison: change the config"
     return workdir

@@ -4,18 +4,21 @@ import jax
 import numpy as np
 import pytest
 
-from alignment import sharding
+from alignment import integrate, sharding
 from alignment import train as trainer
 from alignment.data import DataSpec
+from alignment.families.two_layer import TwoLayer
 
 # The program and snapshot count of tests/test_train.py, so that the sharded compile is shared.
-PROG = trainer.Program(data=DataSpec("linear", d=4), m=12, n_pad=24, n_test=30, dtype="float64")
+PROG = trainer.Program(
+    TwoLayer(data=DataSpec("linear", d=4), m=12, n_pad=24, n_test=30), integrate.GD(), "float64"
+)
 TIMES = np.array([0.0, 0.5, 1.0, 2.0, 4.0])
 LATER = TIMES + 4.0
 LANES = trainer.Lanes.make(
     seed=[0, 1, 2], n=[9, 17, 24], lam=[0.5, 0.1, 1.0], lr=[0.05, 0.1, 0.02], sigma=[0.1, 0.0, 0.3]
 )  # 3 runs: padded to 8 on 4 devices (2 per device)
-FROZEN = np.array([False, True, False])
+LIVE = np.array([0, 2])  # runs that continue; run 1 leaves (as a decided run does)
 
 
 def test_padded_count():
@@ -50,8 +53,10 @@ def test_to_runs_pads_with_the_last_lane_and_take_runs_drops_it():
 
 def _run(shard):
     state, ctx = trainer.init_runs(PROG, LANES, shard=shard)
-    state, snaps = trainer.train(PROG, state, ctx, TIMES, LANES.lr, shard=shard)
-    state, later = trainer.train(PROG, state, ctx, LATER, LANES.lr, FROZEN, shard=shard)
+    state, snaps = trainer.train(PROG, state, ctx, TIMES, shard=shard)
+    sub = trainer.take(state, LIVE)
+    sub, later = trainer.train(PROG, sub, trainer.take(ctx, LIVE), LATER, shard=shard)
+    state = trainer.put(state, LIVE, sub)
     return jax.device_get((state, ctx, snaps, later))
 
 
@@ -67,19 +72,21 @@ def test_sharded_equals_unsharded(both):
     assert tree_p == tree_s
     for p, s in zip(leaves_p, leaves_s, strict=True):
         p, s = np.asarray(p), np.asarray(s)
-        assert p.shape == s.shape and p.shape[0] == len(LANES)  # pad lanes dropped
+        assert p.shape == s.shape and p.shape[0] in (len(LANES), len(LIVE))  # pads dropped
         if p.dtype.kind == "f":  # float64: equal up to a few roundings
             np.testing.assert_allclose(s, p, rtol=1e-9, atol=1e-12)
         else:
             np.testing.assert_array_equal(s, p)
 
 
-def test_frozen_lane_waits_under_padding(both):
+def test_lanes_that_leave_keep_their_state(both):
     _, (state, _, snaps, later) = both
     steps = np.rint(LATER[-1] / LANES.lr).astype(int)
-    frozen_at = np.rint(TIMES[-1] / LANES.lr[1]).astype(int)
-    np.testing.assert_array_equal(state.step, np.where(FROZEN, frozen_at, steps))
-    np.testing.assert_array_equal(later["time"][1], snaps["time"][1, -1])
+    left_at = np.rint(TIMES[-1] / LANES.lr[1]).astype(int)
+    np.testing.assert_array_equal(state.step, np.where(np.isin([0, 1, 2], LIVE), steps, left_at))
+    assert later["time"].shape == (len(LIVE), len(LATER))
+    np.testing.assert_allclose(later["time"][:, -1], LATER[-1], rtol=1e-12)
+    np.testing.assert_allclose(state.time[1], snaps["time"][1, -1], rtol=0)
 
 
 def test_sharded_state_is_donated_and_stays_sharded():
@@ -87,7 +94,7 @@ def test_sharded_state_is_donated_and_stays_sharded():
     state, ctx = trainer.init_runs(PROG, lanes)  # default: sharded on 4 devices, no padding
     leaf = jax.tree_util.tree_leaves(state)[0]
     assert len(leaf.sharding.device_set) == 4
-    new_state, _ = trainer.train(PROG, state, ctx, TIMES, lanes.lr)
+    new_state, _ = trainer.train(PROG, state, ctx, TIMES)
     assert all(x.is_deleted() for x in jax.tree_util.tree_leaves(state))
     new_leaf = jax.tree_util.tree_leaves(new_state)[0]
     assert new_leaf.sharding.spec == sharding.run_sharding(sharding.local_mesh()).spec

@@ -6,7 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from alignment import powerlaw
 from alignment import threshold as th
+from alignment import verdicts as vd
 
 # A trainer-like grid: duplicated leading zeros (steps rounded to 0), then log-spaced to 1e4.
 TIMES = np.concatenate([[0.0, 0.0], np.geomspace(1e-2, 1e4, 150)])
@@ -34,91 +36,91 @@ def test_interpolating_curve():
     rate = np.log(Y_SCALE / 1e-9) / TIMES[-1]  # reaches 1e-9 at the final time
     loss = Y_SCALE * np.exp(-rate * TIMES)
     assert loss[-1] == pytest.approx(1e-9)
-    assert th.verdict(TIMES, loss, np.sqrt(rate * loss), Y_SCALE) == "interpolating"
+    assert vd.verdict(TIMES, loss, np.sqrt(rate * loss), Y_SCALE) == "interpolating"
 
 
 def test_stuck_plateau_with_float32_noise():
     loss, grad = _stuck_curve()
-    assert th.verdict(TIMES, loss, grad, Y_SCALE) == "stuck"
+    assert vd.verdict(TIMES, loss, grad, Y_SCALE) == "stuck"
     # float32 rounding of the loss (~1e-7 relative) must not break flatness (flat_tol = 1e-3).
     noisy = (loss * (1 + 3e-7 * np.random.default_rng(0).standard_normal(loss.size))).astype(
         np.float32
     )
-    assert th.verdict(TIMES, noisy, grad, Y_SCALE) == "stuck"
+    assert vd.verdict(TIMES, noisy, grad, Y_SCALE) == "stuck"
 
 
 def test_power_law_still_moving_is_undetermined():
     loss, grad = _moving_curve()
-    d = th.verdict_diagnostics(TIMES, loss, grad, Y_SCALE)
+    d = vd.verdict_diagnostics(TIMES, loss, grad, Y_SCALE)
     # Under gradient flow t g^2 / L is the log-log slope, here 0.5, far above grad_tol.
     assert d["grad_slope"][0] == pytest.approx(0.5, rel=0.01)
-    assert th.verdict(TIMES, loss, grad, Y_SCALE) == "undetermined"
+    assert vd.verdict(TIMES, loss, grad, Y_SCALE) == "undetermined"
 
 
 def test_each_stuck_condition_is_needed():
     loss, grad = _stuck_curve()
     # Flat loss, but a gradient giving t g^2 / L = 1e-2 (e.g. GD bouncing): not stationary.
     big_grad = np.full_like(TIMES, np.sqrt(1e-2 * 0.1 / TIMES[-1]))
-    assert th.verdict(TIMES, loss, big_grad, Y_SCALE) == "undetermined"
+    assert vd.verdict(TIMES, loss, big_grad, Y_SCALE) == "undetermined"
     # Tiny final gradient, but the loss fell 1% during the last decade: not flat.
     falling = loss * np.where(TIMES > 1e3, 1 - 1e-2 * np.log10(np.maximum(TIMES, 1e3) / 1e3), 1)
-    assert th.verdict(TIMES, falling, grad, Y_SCALE) == "undetermined"
+    assert vd.verdict(TIMES, falling, grad, Y_SCALE) == "undetermined"
     # The same plateau with loosened tolerances is stuck again: the thresholds are what decided.
-    assert th.verdict(TIMES, loss, big_grad, Y_SCALE, grad_tol=0.1) == "stuck"
-    assert th.verdict(TIMES, falling, grad, Y_SCALE, flat_tol=0.1) == "stuck"
+    assert vd.verdict(TIMES, loss, big_grad, Y_SCALE, grad_tol=0.1) == "stuck"
+    assert vd.verdict(TIMES, falling, grad, Y_SCALE, flat_tol=0.1) == "stuck"
 
 
 def test_grid_must_span_a_decade():
     loss, grad = _stuck_curve()
     late = TIMES > 1e3 + 1  # the last snapshots, spanning less than a decade
-    assert th.verdict(TIMES[late], loss[late], grad[late], Y_SCALE) == "undetermined"
+    assert vd.verdict(TIMES[late], loss[late], grad[late], Y_SCALE) == "undetermined"
     # A leading t = 0 does not count as the start of the decade (even with the same loss there).
     t0 = np.concatenate([[0.0, 0.0], TIMES[late]])
     l0, g0 = np.concatenate([[0.1, 0.1], loss[late]]), np.concatenate([[0, 0], grad[late]])
-    assert th.verdict(t0, l0, g0, Y_SCALE) == "undetermined"
+    assert vd.verdict(t0, l0, g0, Y_SCALE) == "undetermined"
     # One decade, with time rounding (steps * lr in float32) putting t_final/10 a hair too late.
     t_dec = np.geomspace(1e3, 1e4, 20)
     t_dec[0] *= 1 + 1e-6
     l_dec, g_dec = np.full(t_dec.size, 0.1), np.full(t_dec.size, 1e-9)
-    assert th.verdict(t_dec, l_dec, g_dec, Y_SCALE) == "stuck"
-    assert th.verdict(t_dec, l_dec, g_dec, Y_SCALE, decade_slack=0.0) == "undetermined"
+    assert vd.verdict(t_dec, l_dec, g_dec, Y_SCALE) == "stuck"
+    assert vd.verdict(t_dec, l_dec, g_dec, Y_SCALE, decade_slack=0.0) == "undetermined"
 
 
 def test_nan_loss_is_never_interpolating():
     loss, grad = _stuck_curve()
     nan_end = loss.copy()
     nan_end[-1] = np.nan
-    assert th.verdict(TIMES, nan_end, grad, Y_SCALE) == "undetermined"
-    assert th.verdict(TIMES, np.full_like(TIMES, np.nan), grad, Y_SCALE) == "undetermined"
+    assert vd.verdict(TIMES, nan_end, grad, Y_SCALE) == "undetermined"
+    assert vd.verdict(TIMES, np.full_like(TIMES, np.nan), grad, Y_SCALE) == "undetermined"
     # A NaN inside the last decade: the loss cannot be shown to be flat.
     nan_mid = loss.copy()
     nan_mid[-5] = np.nan
-    assert th.verdict(TIMES, nan_mid, grad, Y_SCALE) == "undetermined"
+    assert vd.verdict(TIMES, nan_mid, grad, Y_SCALE) == "undetermined"
     # NaN gradient: cannot be shown stationary.
-    assert th.verdict(TIMES, loss, np.full_like(TIMES, np.nan), Y_SCALE) == "undetermined"
+    assert vd.verdict(TIMES, loss, np.full_like(TIMES, np.nan), Y_SCALE) == "undetermined"
 
 
 def test_diverged_flag_wins():
     tiny = np.full_like(TIMES, 1e-12)
-    assert th.verdict(TIMES, tiny, tiny, Y_SCALE, diverged=True) == "diverged"
+    assert vd.verdict(TIMES, tiny, tiny, Y_SCALE, diverged=True) == "diverged"
     loss, grad = _stuck_curve()
-    assert th.verdict(TIMES, loss, grad, Y_SCALE, diverged=True) == "diverged"
+    assert vd.verdict(TIMES, loss, grad, Y_SCALE, diverged=True) == "diverged"
 
 
 def test_interpolation_tolerance_is_relative_to_the_scale():
     loss = np.full_like(TIMES, 1e-7)
     grad = np.full_like(TIMES, 1e-12)
-    assert th.verdict(TIMES, loss, grad, 1.0) == "interpolating"  # 1e-7 < 1e-5 * 1
-    assert th.verdict(TIMES, loss, grad, 1e-4) == "stuck"  # 1e-7 > 1e-5 * 1e-4: a plateau
-    assert th.verdict(TIMES, loss, grad, 0.0) == "stuck"  # only abs_tol = 1e-10 is left
-    assert th.verdict(TIMES, loss, grad, 0.0, abs_tol=1e-6) == "interpolating"
+    assert vd.verdict(TIMES, loss, grad, 1.0) == "interpolating"  # 1e-7 < 1e-5 * 1
+    assert vd.verdict(TIMES, loss, grad, 1e-4) == "stuck"  # 1e-7 > 1e-5 * 1e-4: a plateau
+    assert vd.verdict(TIMES, loss, grad, 0.0) == "stuck"  # only abs_tol = 1e-10 is left
+    assert vd.verdict(TIMES, loss, grad, 0.0, abs_tol=1e-6) == "interpolating"
 
 
 def test_final_snapshot_is_the_last_of_duplicated_final_times():
     loss, grad = _stuck_curve()
     # A frozen lane repeats its final time; the last column is the one that counts.
     t = np.append(TIMES, TIMES[-1])
-    assert th.verdict(t, np.append(loss, 1e-12), np.append(grad, 0.0), Y_SCALE) == ("interpolating")
+    assert vd.verdict(t, np.append(loss, 1e-12), np.append(grad, 0.0), Y_SCALE) == ("interpolating")
 
 
 def test_batched_verdicts_match_single_runs_and_shared_grid():
@@ -128,23 +130,23 @@ def test_batched_verdicts_match_single_runs_and_shared_grid():
     moving, g_moving = _moving_curve()
     loss_RxK = np.stack([interp, stuck, moving, stuck])
     grad_RxK = np.stack([np.sqrt(rate * interp), g_stuck, g_moving, g_stuck])
-    v = th.verdicts(
+    v = vd.verdicts(
         TIMES, loss_RxK, grad_RxK, np.full(4, Y_SCALE), diverged_R=[False, False, False, True]
     )
     assert list(v) == ["interpolating", "stuck", "undetermined", "diverged"]
     times_RxK = np.broadcast_to(TIMES, loss_RxK.shape)
-    singles = [th.verdict(TIMES, loss_RxK[r], grad_RxK[r], Y_SCALE) for r in range(3)]
-    assert list(th.verdicts(times_RxK, loss_RxK, grad_RxK, Y_SCALE))[:3] == singles
-    interp_R, det_R = th.outcomes(v)
+    singles = [vd.verdict(TIMES, loss_RxK[r], grad_RxK[r], Y_SCALE) for r in range(3)]
+    assert list(vd.verdicts(times_RxK, loss_RxK, grad_RxK, Y_SCALE))[:3] == singles
+    interp_R, det_R = vd.outcomes(v)
     assert list(interp_R) == [True, False, False, False]
     assert list(det_R) == [True, True, False, False]
 
 
 def test_tolerances_serialize_and_match_keywords():
-    tol = th.VerdictTolerances()
+    tol = vd.VerdictTolerances()
     json.dumps(tol.to_dict(), allow_nan=False)
     loss, grad = _stuck_curve()
-    assert th.verdict(TIMES, loss, grad, Y_SCALE, **dataclasses.asdict(tol)) == "stuck"
+    assert vd.verdict(TIMES, loss, grad, Y_SCALE, **dataclasses.asdict(tol)) == "stuck"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,8 +227,10 @@ def test_separable_data_give_geometric_midpoint():
     assert out["separable"] and "geometric midpoint" in out["method"]
     assert out["n_star"] == pytest.approx(np.sqrt(40 * 80))
     assert out["slope"] is None  # infinite
-    # Every resample is separable at the same cut, so the interval collapses on the point.
-    assert out["ci_low"] == pytest.approx(out["n_star"]) == pytest.approx(out["ci_high"])
+    # Every resample is separable at the same cut (its bootstrap interval would collapse on
+    # the point), but the data only place the crossing between the tested n = 40 and 80.
+    assert (out["ci_low"], out["ci_high"]) == (pytest.approx(40.0), pytest.approx(80.0))
+    assert "widened" in out["ci_note"]
     json.dumps(out, allow_nan=False)
 
 
@@ -235,6 +239,8 @@ def test_quasi_separable_data_give_the_mixed_n():
     out = th.estimate_threshold(n_R, interp_R, np.ones_like(interp_R), seeds_R=seeds_R)
     assert out["separable"] and "quasi-separable" in out["method"]
     assert out["n_star"] == pytest.approx(40.0)
+    # all of n = 20 interpolate and all of n = 80 are stuck: the crossing lies in [20, 80]
+    assert out["ci_low"] <= 20.0 * (1 + 1e-12) and out["ci_high"] >= 80.0 * (1 - 1e-12)
 
 
 @pytest.mark.parametrize(
@@ -274,7 +280,7 @@ def test_power_law_recovers_exponent_and_propagates_intervals():
     d = np.array([2.0, 3, 5, 8, 12, 20])
     n_star = 20.0 * d**1.5
     half = 0.1  # symmetric +-0.1 in log n*: sd = 0.1 / 1.96
-    out = th.fit_power_law(d, n_star, n_star * np.exp(-half), n_star * np.exp(half))
+    out = powerlaw.fit_power_law(d, n_star, n_star * np.exp(-half), n_star * np.exp(half))
     json.dumps(out, allow_nan=False)
     assert out["k"] == pytest.approx(1.5) and out["prefactor"] == pytest.approx(20.0)
     # Exact propagation for symmetric normal errors: sd(k) = sd / sqrt(sum (log d - mean)^2).
@@ -287,8 +293,12 @@ def test_power_law_recovers_exponent_and_propagates_intervals():
 
 
 def test_power_law_skips_missing_groups():
-    out = th.fit_power_law([2, 5, 8], [40.0, None, 160.0], [30.0, None, 120.0], [50.0, None, None])
+    out = powerlaw.fit_power_law(
+        [2, 5, 8], [40.0, None, 160.0], [30.0, None, 120.0], [50.0, None, None]
+    )
     assert out["k"] is None and "two or more" in out["reason"]
-    out = th.fit_power_law([2, 5, 8], [40.0, None, 160.0], [30.0, None, 120.0], [50, None, 200])
+    out = powerlaw.fit_power_law(
+        [2, 5, 8], [40.0, None, 160.0], [30.0, None, 120.0], [50, None, 200]
+    )
     assert out["groups_used"] == [2.0, 8.0] and out["k"] == pytest.approx(1.0)
     assert out["chi2_per_dof"] is None  # two points, no degrees of freedom

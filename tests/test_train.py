@@ -8,16 +8,21 @@ import numpy as np
 import optax
 import pytest
 
-from alignment import data, grid, model, stats
+from alignment import config, data, integrate, model, stats, sweep
 from alignment import train as trainer
 from alignment.data import DataSpec
-from sweeps.configs import base
+from alignment.families.two_layer import TwoLayer
+
+
+def two_layer(dtype="float32", optimizer="gd", **family) -> trainer.Program:
+    """A two_layer program trained by optax's ``optimizer``."""
+    return trainer.Program(TwoLayer(**family), integrate.GD(optimizer), dtype)
 
 
 def _run(prog, times, **lanes):
     lanes = trainer.Lanes.make(**lanes)
     state, ctx = trainer.init_runs(prog, lanes)
-    state, snaps = trainer.train(prog, state, ctx, times, lanes.lr)
+    state, snaps = trainer.train(prog, state, ctx, times)
     return state, ctx, jax.device_get(snaps)
 
 
@@ -44,7 +49,7 @@ def test_gradient_matches_central_differences():
             np.testing.assert_allclose(np.ravel(grads[name])[i], fd, rtol=1e-6, atol=1e-9)
 
 
-PROG64 = trainer.Program(data=DataSpec("linear", d=4), m=12, n_pad=24, n_test=30, dtype="float64")
+PROG64 = two_layer(data=DataSpec("linear", d=4), m=12, n_pad=24, n_test=30, dtype="float64")
 GRID = dict(seed=[0, 1, 2, 3], n=[9, 17, 24, 13], lam=[0.5, 0.1, 1.0, 0.3],
             lr=[0.05, 0.1, 0.02, 0.07], sigma=[0.1, 0.0, 0.3, 0.2])  # fmt: skip
 TIMES = np.array([0.0, 0.5, 1.0, 2.0, 4.0])
@@ -58,13 +63,13 @@ def grid_run():
 
 @pytest.mark.parametrize("opt_name", ["gd", "momentum", "adam"])
 def test_vmapped_grid_equals_plain_loop(opt_name, grid_run):
-    prog = dataclasses.replace(PROG64, optimizer=opt_name)
+    prog = dataclasses.replace(PROG64, integrator=integrate.GD(opt_name))
     _, _, snaps = grid_run if opt_name == "gd" else _run(prog, TIMES, **GRID)
     for r in range(4):
         key = jax.random.key(GRID["seed"][r])
         n, lr = GRID["n"][r], GRID["lr"][r]
         train, _, _ = data.make_data(
-            jax.random.fold_in(key, 0), prog.data, n, n, GRID["sigma"][r], 30, jnp.float64
+            jax.random.fold_in(key, 0), prog.family.data, n, n, GRID["sigma"][r], 30, jnp.float64
         )
         p = model.init_params(jax.random.fold_in(key, 1), 4, 12, GRID["lam"][r], "balanced",
                               dtype=jnp.float64)  # fmt: skip
@@ -89,7 +94,7 @@ def test_padding_does_not_change_the_run(grid_run):
     _, _, padded = grid_run
     for r in (0, 3):  # n = 9 and 13, padded to 24 in the grid
         n = GRID["n"][r]
-        prog = dataclasses.replace(PROG64, n_pad=n)
+        prog = dataclasses.replace(PROG64, family=dataclasses.replace(PROG64.family, n_pad=n))
         _, _, exact = _run(prog, TIMES, **{k: [v[r]] for k, v in GRID.items()})
         # identical samples (prefix property), only zero rows added: float64 rounding only
         np.testing.assert_allclose(padded["loss"][r], exact["loss"][0], rtol=1e-10)
@@ -97,7 +102,7 @@ def test_padding_does_not_change_the_run(grid_run):
 
 
 def test_balancedness_drift_is_order_lr():
-    prog = trainer.Program(data=DataSpec("linear", d=3), m=10, n_pad=16, n_test=8, dtype="float64")
+    prog = two_layer(data=DataSpec("linear", d=3), m=10, n_pad=16, n_test=8, dtype="float64")
     lr = np.array([0.04, 0.02, 0.01])
     _, _, snaps = _run(prog, np.array([0.0, 8.0]), seed=3, n=16, lam=1.0, lr=lr, sigma=0.2)
     drift = snaps["balance_drift"][:, -1]
@@ -109,14 +114,12 @@ def test_balancedness_drift_is_order_lr():
 
 
 def test_symmetric_data_ends_at_ols():
-    prog = trainer.Program(
-        data=DataSpec("symmetric", d=3), m=20, n_pad=40, n_test=20, dtype="float64"
-    )
+    prog = two_layer(data=DataSpec("symmetric", d=3), m=20, n_pad=40, n_test=20, dtype="float64")
     state, ctx, snaps = _run(prog, trainer.time_grid(3e4, 40, 1.0), seed=[0, 1], n=40, lam=1e-4,
                              lr=0.5, sigma=0.5)  # fmt: skip
-    ref = np.asarray(ctx.ref.train_loss)
+    ref = np.asarray(ctx.family.ref.train_loss)
     np.testing.assert_allclose(snaps["loss"][:, -1], ref, rtol=1e-3)
-    beta = np.asarray(ctx.ref.beta_hat)
+    beta = np.asarray(ctx.family.ref.beta_hat)
     for r in range(2):
         w, a = snaps["neuron_w"][r, -1], snaps["neuron_a"][r, -1]
         mass = np.abs(a) * np.linalg.norm(w, axis=1)
@@ -131,7 +134,7 @@ def test_symmetric_data_ends_at_ols():
 
 
 def test_three_points_gets_stuck():
-    prog = trainer.Program(data=DataSpec("three_points", d=1), m=20, n_pad=3, bias=True, n_test=3,
+    prog = two_layer(data=DataSpec("three_points", d=1), m=20, n_pad=3, bias=True, n_test=3,
                      dtype="float64")  # fmt: skip
     _, _, snaps = _run(prog, trainer.time_grid(1e4, 30, 1.0), seed=[0, 1, 2], n=3, lam=1e-4, lr=0.2,
                        sigma=0.0)  # fmt: skip
@@ -143,9 +146,7 @@ def test_three_points_gets_stuck():
 
 
 def test_float32_matches_float64():
-    prog64 = trainer.Program(
-        data=DataSpec("linear", d=3), m=16, n_pad=16, n_test=16, dtype="float64"
-    )
+    prog64 = two_layer(data=DataSpec("linear", d=3), m=16, n_pad=16, n_test=16, dtype="float64")
     prog32 = dataclasses.replace(prog64, dtype="float32")
     kw = dict(
         seed=[0, 1], n=16, lam=0.01, lr=0.1, sigma=0.2, times=trainer.time_grid(200.0, 12, 1.0)
@@ -160,7 +161,7 @@ def test_float32_matches_float64():
 
 
 def test_divergence_is_flagged_and_frozen():
-    prog = trainer.Program(data=DataSpec("linear", d=3), m=8, n_pad=8, n_test=8)
+    prog = two_layer(data=DataSpec("linear", d=3), m=8, n_pad=8, n_test=8)
     state, _, snaps = _run(prog, np.array([0.0, 5.0, 2500.0, 5000.0]), seed=[0, 0], n=8, lam=1.0,
                            lr=[0.05, 50.0], sigma=0.1)  # fmt: skip
     assert not snaps["diverged"][0, -1] and np.isinf(state.diverge_time[0])
@@ -182,7 +183,7 @@ def test_divergence_is_flagged_and_frozen():
 def test_bad_lane_values_raise(field, value, match):
     kw = dict(seed=[0, 1], n=8, lam=1.0, lr=0.1, sigma=0.1) | {field: value}
     with pytest.raises(ValueError, match=match):
-        trainer.Lanes.make(**kw)
+        PROG64.check_lanes(trainer.Lanes.make(**kw))
 
 
 @pytest.mark.parametrize(
@@ -198,12 +199,17 @@ def test_bad_lane_values_raise(field, value, match):
         ("init", ("orthogonal",), "init='orthogonal'"),
     ],
 )
-def test_bad_config_raises_before_compute(field, value, match, monkeypatch):
-    cfg = base.get_config()
+def test_bad_config_raises_before_compute(field, value, match, monkeypatch, tmp_path):
+    cfg = config.get_config()
     cfg[field] = value
-    monkeypatch.setattr(trainer, "compiled", lambda prog: pytest.fail("compiled before validation"))
+
+    def no_compile(*args):
+        pytest.fail("a program was compiled before the config was checked")
+
+    monkeypatch.setattr(trainer, "compiled", no_compile)  # what sweep.run would reach next
     with pytest.raises(ValueError, match=match):
-        grid.validate(cfg, grid.expand(cfg))
+        sweep.run(cfg, tmp_path)
+    assert not (tmp_path / "config.json").exists()  # nothing written either
 
 
 def test_n_beyond_padding_raises():

@@ -1,0 +1,204 @@
+"""Run verdicts (interpolating / stuck / undetermined / diverged) from a run's loss record.
+
+Pure numpy on host arrays: this reads finished trajectories, it never trains. Everything that
+ends up in ``threshold.json`` is made of plain floats, ints, strings, bools, lists and None.
+
+Verdicts (DESIGN.md, "Interpolation verdict and the optimization threshold"), on the final
+snapshot of each run, with ``L`` the train loss (1/2n) sum (h - y)^2 and ``g = ||grad L||``:
+
+- ``diverged``: flagged by the trainer; never given another verdict.
+- ``interpolating``: finite ``L_final < max(abs_tol, rel_tol * scale)``, ``scale`` a loss scale
+  such as the initial loss (1/2n) sum y^2.
+- ``stuck``: above that tolerance at an approximate stationary point, i.e. both
+  (a) *small gradient*: ``t_final * g_final^2 / L_final < grad_tol``. Along gradient flow
+  dL/dt = -g^2, so this number is -d log L / d log t, the relative loss decrease per e-fold of
+  time at the end: it measures the gradient against the scale sqrt(L / t) set by the loss and the
+  time already spent, and needs no knowledge of the parameter scale. (Calibrated for plain GD;
+  momentum and Adam move faster than g^2, which (b) does not depend on.)
+  (b) *flat over the last decade*: ``max |L(t) - L_final| / L_final < flat_tol`` over every
+  snapshot with t in [t_anchor, t_final], t_anchor the latest positive snapshot time at or before
+  t_final / 10. Without such a snapshot the record does not span a decade and the run cannot be
+  called stuck.
+- ``undetermined``: anything else (still moving, or too short a record: train longer). A final
+  loss that is not finite is missing information, so such a run is undetermined, never
+  interpolating (the trainer freezes a diverging lane at finite values and flags it instead).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+VERDICTS = ("interpolating", "stuck", "undetermined", "diverged")
+
+
+@dataclasses.dataclass(frozen=True)
+class VerdictTolerances:
+    """Tolerances of the verdict; ``dataclasses.asdict`` gives the keyword arguments of
+    :func:`verdicts` and the record written to threshold.json."""
+
+    # Interpolating: L_final < max(abs_tol, rel_tol * scale). float32 losses bottom out around
+    # 1e-7 of the scale; a non-interpolating (OLS-like) solution sits at about
+    # (sigma^2 / 2)(1 - d/n), >= 1e-4 of the scale for sigma >= 0.01. 1e-5 is 100x above the
+    # float32 floor and 10x or more below any stuck loss of the suite.
+    rel_tol: float = 1e-5
+    # Only matters when the scale is ~0 (targets ~0); far below any loss of unit-scale data.
+    abs_tol: float = 1e-10
+    # Stuck, gradient: t g^2 / L (= -dlogL/dlogt under gradient flow) below this. A steady
+    # drift at this log-slope changes L by 2.3e-4 over a decade, under flat_tol; an approach
+    # L* + c/t that passes flat_tol has log-slope flat_tol / 9, about this value.
+    grad_tol: float = 1e-4
+    # Stuck, flatness: relative loss change over the last decade below this. 1e-3 is 1e4x above
+    # float32 rounding of the loss and 10x below the 1% a loss moves in a decade at log-slope 4e-3.
+    flat_tol: float = 1e-3
+    # Relative slack on t_final / 10 when looking for the start of the last decade: recorded
+    # times are steps * lr in float32, so a grid point meant to be t_final / 10 may land a hair
+    # above it.
+    decade_slack: float = 1e-3
+
+    def to_dict(self) -> dict:
+        return {k: float(v) for k, v in dataclasses.asdict(self).items()}
+
+
+DEFAULT_TOLERANCES = VerdictTolerances()
+
+
+def _as_runs_by_snapshots(times, loss, grad_norm):
+    """(R, K) float arrays; times may be (K,) shared by every run."""
+    loss = np.atleast_2d(np.asarray(loss, dtype=np.float64))
+    grad_norm = np.atleast_2d(np.asarray(grad_norm, dtype=np.float64))
+    times = np.broadcast_to(np.asarray(times, dtype=np.float64), loss.shape)
+    if loss.ndim != 2 or grad_norm.shape != loss.shape:
+        raise ValueError(
+            f"loss and grad_norm must both be (R, K), got {loss.shape} and {grad_norm.shape}"
+        )
+    if loss.shape[1] == 0:
+        raise ValueError("need at least one snapshot")
+    return times, loss, grad_norm
+
+
+def verdict_diagnostics(
+    times_RxK,
+    loss_RxK,
+    grad_norm_RxK,
+    y_scale_R,
+    *,
+    rel_tol: float = DEFAULT_TOLERANCES.rel_tol,
+    abs_tol: float = DEFAULT_TOLERANCES.abs_tol,
+    grad_tol: float = DEFAULT_TOLERANCES.grad_tol,
+    flat_tol: float = DEFAULT_TOLERANCES.flat_tol,
+    decade_slack: float = DEFAULT_TOLERANCES.decade_slack,
+) -> dict[str, np.ndarray]:
+    """The numbers a verdict is made of, per run (R,) float/bool arrays.
+
+    ``final_time``, ``final_loss``, ``final_grad_norm``: at the latest snapshot (the last column
+    among duplicates of the largest time; non-finite times are treated as absent snapshots).
+    ``loss_tol``: the interpolation tolerance. ``grad_slope``: t g^2 / L at the end.
+    ``spans_decade``: a positive snapshot time <= t_final / 10 exists. ``flat_change``: the
+    largest relative deviation from L_final over the last decade (inf when a loss there is not
+    finite or the record does not span a decade).
+    """
+    times, loss, grad = _as_runs_by_snapshots(times_RxK, loss_RxK, grad_norm_RxK)
+    R, K = loss.shape
+    scale = np.broadcast_to(np.asarray(y_scale_R, dtype=np.float64), (R,))
+    valid = np.isfinite(times)
+    t_max = np.max(np.where(valid, times, -np.inf), axis=1)
+    is_last = valid & (times == t_max[:, None])
+    # Last column holding the largest time: argmax on the reversed boolean rows.
+    k_final = K - 1 - np.argmax(is_last[:, ::-1], axis=1)
+    rows = np.arange(R)
+    has_any = valid.any(axis=1)
+    t_f = np.where(has_any, t_max, np.nan)
+    l_f = np.where(has_any, loss[rows, k_final], np.nan)
+    g_f = np.where(has_any, grad[rows, k_final], np.nan)
+    loss_tol = np.maximum(abs_tol, rel_tol * np.where(np.isfinite(scale), scale, 0.0))
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        grad_slope = t_f * g_f**2 / l_f
+        grad_slope = np.where(np.isfinite(grad_slope) & (l_f > 0), grad_slope, np.inf)
+        anchor_ok = valid & (times > 0) & (times <= t_f[:, None] / 10 * (1 + decade_slack))
+        spans = anchor_ok.any(axis=1)
+        t_anchor = np.max(np.where(anchor_ok, times, -np.inf), axis=1)
+        window = valid & (times >= t_anchor[:, None])
+        dev = np.abs(loss - l_f[:, None]) / l_f[:, None]
+        dev = np.where(np.isfinite(dev), dev, np.inf)
+        flat = np.max(np.where(window, dev, 0.0), axis=1)
+    flat = np.where(spans & np.isfinite(l_f) & (l_f > 0), flat, np.inf)
+    return {
+        "final_time": t_f,
+        "final_loss": l_f,
+        "final_grad_norm": g_f,
+        "loss_tol": loss_tol,
+        "grad_slope": grad_slope,
+        "spans_decade": spans,
+        "flat_change": flat,
+    }
+
+
+def verdicts(
+    times_RxK,
+    loss_RxK,
+    grad_norm_RxK,
+    y_scale_R,
+    *,
+    rel_tol: float = DEFAULT_TOLERANCES.rel_tol,
+    abs_tol: float = DEFAULT_TOLERANCES.abs_tol,
+    grad_tol: float = DEFAULT_TOLERANCES.grad_tol,
+    flat_tol: float = DEFAULT_TOLERANCES.flat_tol,
+    decade_slack: float = DEFAULT_TOLERANCES.decade_slack,
+    diverged_R=None,
+) -> np.ndarray:
+    """Verdict of every run, an (R,) array of str from :data:`VERDICTS` (rules: module doc).
+
+    ``times_RxK`` may be (K,) when every run shares the grid; snapshot times may repeat and
+    start at 0. ``y_scale_R``: the loss scale of each run (e.g. its initial loss).
+    """
+    d = verdict_diagnostics(
+        times_RxK,
+        loss_RxK,
+        grad_norm_RxK,
+        y_scale_R,
+        rel_tol=rel_tol,
+        abs_tol=abs_tol,
+        grad_tol=grad_tol,
+        flat_tol=flat_tol,
+        decade_slack=decade_slack,
+    )
+    l_f = d["final_loss"]
+    R = l_f.shape[0]
+    diverged = np.zeros(R, bool) if diverged_R is None else np.broadcast_to(diverged_R, (R,))
+    finite = np.isfinite(l_f)
+    interp = finite & (l_f < d["loss_tol"])
+    stuck = (
+        finite
+        & ~interp
+        & d["spans_decade"]
+        & (d["grad_slope"] < grad_tol)
+        & (d["flat_change"] < flat_tol)
+    )
+    out = np.full(R, "undetermined", dtype=object)
+    out[stuck] = "stuck"
+    out[interp] = "interpolating"
+    out[np.asarray(diverged, bool)] = "diverged"
+    return out.astype(str)
+
+
+def verdict(times_K, loss_K, grad_norm_K, y_scale, *, diverged: bool = False, **tol) -> str:
+    """Verdict of one run (see :func:`verdicts`; ``tol`` as its keyword tolerances)."""
+    return str(
+        verdicts(
+            np.asarray(times_K)[None],
+            np.asarray(loss_K)[None],
+            np.asarray(grad_norm_K)[None],
+            np.asarray([y_scale]),
+            diverged_R=np.asarray([diverged]),
+            **tol,
+        )[0]
+    )
+
+
+def outcomes(verdicts_R) -> tuple[np.ndarray, np.ndarray]:
+    """(interpolating_R, determined_R) booleans: determined = interpolating or stuck."""
+    v = np.asarray(verdicts_R).astype(str)
+    return v == "interpolating", (v == "interpolating") | (v == "stuck")

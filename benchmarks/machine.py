@@ -1,0 +1,37 @@
+"""Facts about the machine a benchmark ran on (recorded with every result)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+from pathlib import Path
+
+import jax
+
+
+def machine_info() -> dict:
+    """CPU model, core count, JAX version and backend of this process."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        text = Path("/proc/cpuinfo").read_text()
+        names = re.findall(r"^model name\s*:\s*(.+)$", text, re.M)
+        fam = re.findall(r"^cpu family\s*:\s*(\d+)$", text, re.M)
+        mod = re.findall(r"^model\s*:\s*(\d+)$", text, re.M)
+        if names:
+            cpu = names[0].strip() + (f" (family {fam[0]}, model {mod[0]})" if fam and mod else "")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "device": str(jax.devices()[0].device_kind),
+        "num_devices": jax.device_count(),
+        "python": platform.python_version(),
+    }
+
+
+def load_avg() -> list[float]:
+    """1, 5 and 15 minute load averages (other processes share this machine)."""
+    return [round(x, 2) for x in os.getloadavg()]
