@@ -122,15 +122,17 @@ def train_calls(prog, state, ctx, times, per_call, count: StepCount, real: int):
 
 
 def lane_ladder(full: int) -> list[int]:
-    """Lane counts a continuation call may have: ``full``, then halvings down to the smallest
-    count that gives every device two lanes (``sharding.padded_count``)."""
+    """Lane counts a continuation call may have: ``full``, and below it the counts
+    u, 1.5u, 2u, 3u, 4u, 6u, ... (u = two lanes a device, ``sharding.padded_count``), so a
+    call carries at most a third of padding copies and a chunk compiles a few sizes at most."""
     mesh = sharding.default_mesh()
     ndev = 1 if mesh is None else mesh.size
     unit = sharding.padded_count(1, ndev)
-    sizes, size = {full}, full
-    while size > unit:
-        size = max(unit, sharding.padded_count(-(-size // 2), ndev))
+    sizes, size = {full}, unit
+    while size < full:
         sizes.add(size)
+        sizes.add(min(full, sharding.padded_count(-(-3 * size // 2), ndev)))
+        size *= 2
     return sorted(sizes)
 
 

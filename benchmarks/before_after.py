@@ -34,7 +34,7 @@ import xarray as xr
 from absl import app, flags, logging
 
 from alignment import results, train
-from benchmarks import machine, workloads
+from benchmarks import machine, throughput, workloads
 
 ROOT = Path(__file__).resolve().parent.parent
 # (name, runs, n, d, m, steps per timed call)
@@ -61,6 +61,9 @@ _REV = flags.DEFINE_string("rev", "e625663", "Git revision of the 'before' code.
 _ROUNDS = flags.DEFINE_integer("rounds", 3, "Alternating timed calls per trainer and shape.")
 _SWEEP = flags.DEFINE_bool("sweep", True, "Also run the default job at both revisions (W3).")
 _JSON = flags.DEFINE_string("json", str(ROOT / "benchmarks" / "before_after.json"), "Output.")
+_MARKDOWN = flags.DEFINE_string("markdown", str(ROOT / "BENCHMARKS.md"), "Markdown to update.")
+BEGIN = "<!-- BEGIN BEFORE_AFTER (benchmarks/before_after.py) -->"
+END = "<!-- END BEFORE_AFTER -->"
 
 
 def load_revision(rev: str):
@@ -166,6 +169,51 @@ def compare_sweeps(rev: str) -> dict:
     }
 
 
+def markdown_table(res: dict) -> str:
+    """The before/after tables of BENCHMARKS.md, from before_after.json content."""
+    lines = [
+        f"Before: revision `{res['rev_before']}`; after: this checkout. Median of "
+        "alternating timings, ms per step (wall; CPU time in `before_after.json`).",
+        "",
+        "| shape | before | after | speedup (wall / CPU time) | load (1 min) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in res["shapes"].items():
+        lines.append(
+            f"| {name} | {r['before']['wall_ms_per_step']:.4g} | "
+            f"{r['after']['wall_ms_per_step']:.4g} | {r['speedup_wall']:.2f}x / "
+            f"{r['speedup_cpu']:.2f}x | {r['load_avg'][0]} |"
+        )
+    w3 = res.get("W3")
+    if w3:
+        lines += [
+            "",
+            "W3, the default job (`threshold_quick`, cold, compile included, one after the other):",
+            "",
+            "| code | wall s | steps computed | steps of undecided runs | steps on decided lanes "
+            "or padding | verdicts |",
+            "|---|---|---|---|---|---|",
+        ]
+        for k in ("before", "after"):
+            r = w3[k]
+            verdicts = ", ".join(f"{v} {c}" for v, c in r["verdicts"].items())
+            lines.append(
+                f"| {k} | {r['wall_s']:.1f} | {r['steps_computed']:,} | {r['steps_useful']:,} "
+                f"| {r['steps_wasted']:,} ({r['steps_wasted'] / r['steps_computed']:.0%}) "
+                f"| {verdicts} |"
+            )
+        lines += [
+            "",
+            f"Ratios after / before: wall {w3['wall_ratio_after_over_before']:.2f}, steps "
+            f"computed {w3['computed_ratio_after_over_before']:.2f}.",
+        ]
+    lines += [
+        "",
+        f"Measured {res['measured_at']}; `benchmarks/before_after.json` has every number.",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -179,6 +227,7 @@ def main(argv):
         res["W3"] = compare_sweeps(_REV.value) | {"load_avg": machine.load_avg()}
     res["measured_at"] = datetime.datetime.now().isoformat(timespec="seconds")
     results.write_json(_JSON.value, res)
+    throughput.replace_block(_MARKDOWN.value, BEGIN, END, markdown_table(res))
     for name, r in res["shapes"].items():
         print(
             f"{name:24s} before {r['before']['wall_ms_per_step']:8.3f} ms/step  after "

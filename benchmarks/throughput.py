@@ -188,17 +188,22 @@ def target_met(name: str, r: dict) -> bool:
     return r["wall_s"] < 300
 
 
-def write_markdown(path, res: dict) -> None:
-    """Replaces the table between the markers of ``path`` (appends them if missing)."""
+def replace_block(path, begin: str, end: str, body: str) -> None:
+    """Replaces the text between the markers of ``path`` (appends them if missing)."""
     path = Path(path)
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{markdown_table(res)}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     results.write_text(path, text)
+
+
+def write_markdown(path, res: dict) -> None:
+    """The results table of ``path``, from results.json content."""
+    replace_block(path, BEGIN, END, markdown_table(res))
 
 
 def run(only, out_path, md_path, config_path, nets: int = 0, steps: int = 0) -> dict:
