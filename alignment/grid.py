@@ -58,7 +58,7 @@ def check_fields(cfg, reference, where: str = "config") -> None:
     if unknown:
         raise ValueError(
             f"unknown {where} field(s) {unknown}; every field is defined, with its meaning, in "
-            "sweeps/configs/base.py"
+            "alignment/config.py"
         )
     for key, value in cfg.items():
         if isinstance(reference[key], ml_collections.ConfigDict) and key != "sweeps":

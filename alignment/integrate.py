@@ -8,7 +8,9 @@ per lane (inside ``vmap``). It provides
   different numbers of steps to reach the same time);
 - ``validate()`` and ``check_lanes(lanes)``: ValueError naming the bad value, before compute;
 - ``init(params, lane, dtype)``: the integrator's own state (e.g. optax's);
-- ``more(step, time, target, lane)``: whether the lane needs another step to reach ``target``;
+- ``goal(target, lane)``: what a segment's loop compares against, computed once per segment
+  (e.g. the step count that reaches ``target``), and ``more(step, time, goal)``: whether the
+  lane needs another step;
 - ``step(loss_and_grad, constrain, params, istate, step, lane)``: one step, returning
   ``(loss, params, istate, new_time)`` with the loss at the parameters the step started from
   and the new time in float64.
@@ -84,9 +86,12 @@ class GD:
         lr = lane["lr"].astype(TIME_DTYPE)
         return jnp.rint(jnp.asarray(target, TIME_DTYPE) / lr).astype(jnp.int64)
 
-    def more(self, step, time, target, lane):
+    def goal(self, target, lane):
+        return self.target_steps(target, lane)
+
+    def more(self, step, time, goal):
         del time
-        return step < self.target_steps(target, lane)
+        return step < goal
 
     def step(self, loss_and_grad, constrain, params, istate, step, lane):
         dtype = jax.tree_util.tree_leaves(params)[0].dtype

@@ -76,22 +76,36 @@ def _power_laws(groups: list[dict]) -> list[dict]:
     return out
 
 
+def loss_columns(summary) -> list[str]:
+    """The losses the printed table shows: train_loss, then every other ``*_loss`` column the
+    family wrote (for two_layer: test_loss and the OLS references)."""
+    skip = {"run", "train_loss", *grid.RUN_COLUMNS, *results.FINAL_COLUMNS}
+    return ["train_loss"] + [c for c in summary.columns if c.endswith("_loss") and c not in skip]
+
+
+def varying_axes(keys) -> list[str]:
+    """The group axes that differ between groups (the sub-sweep name always)."""
+    parts = [k.split("|") for k in dict.fromkeys(keys)]
+    return [a for i, a in enumerate(GROUP_AXES) if a == "sweep" or len({p[i] for p in parts}) > 1]
+
+
 def per_n_table(summary) -> str:
     """Medians over seeds for each (group, n): the table the main job prints."""
-    cols = ["n", "runs", "train_loss", "ols_train", "test_loss", "ols_test", "p_interp", "undet"]
+    losses = loss_columns(summary)
+    cols = ["n", "runs", *(c.removesuffix("_loss") for c in losses), "p_interp", "undet"]
     lines = []
     keys = grid.group_keys(summary)
+    shown = varying_axes(keys)
     for key in dict.fromkeys(keys):
         part = summary[keys == key]
-        named = zip(GROUP_AXES, key.split("|"), strict=True)
-        lines.append("group " + ", ".join(f"{k}={v}" for k, v in named))
+        named = dict(zip(GROUP_AXES, key.split("|"), strict=True))
+        lines.append("group " + ", ".join(f"{k}={named[k]}" for k in shown))
         lines.append("".join(f"{c:>12}" for c in cols))
         for n, rows in part.groupby("n"):
             v = rows["verdict"]
             det = (v == "interpolating") | (v == "stuck")
             p = (v == "interpolating").sum() / det.sum() if det.any() else float("nan")
-            vals = [n, len(rows), rows["train_loss"].median(), rows["ols_train_loss"].median(),
-                    rows["test_loss"].median(), rows["ols_test_loss"].median(), p,
+            vals = [n, len(rows), *(float(rows[c].median()) for c in losses), p,
                     (v == "undetermined").sum()]  # fmt: skip
             lines.append(
                 "".join(f"{x:>12.4g}" if isinstance(x, float) else f"{x:>12}" for x in vals)

@@ -200,24 +200,7 @@ def estimate_threshold(
     undetermined, p}), n_runs, n_determined, n_seeds, n_boot, boot_seed, boot_valid, boot_above,
     boot_below, boot_invalid.
     """
-    n_R = np.asarray(n_R, dtype=np.float64)
-    interp_R = np.asarray(interpolating_R, dtype=bool)
-    det_R = np.asarray(determined_R, dtype=bool)
-    if not (n_R.ndim == 1 and interp_R.shape == n_R.shape and det_R.shape == n_R.shape):
-        raise ValueError(
-            f"n, interpolating, determined must be 1-D of one length, got "
-            f"{n_R.shape}, {interp_R.shape}, {det_R.shape}"
-        )
-    if np.any(~(np.isfinite(n_R) & (n_R > 0))):
-        raise ValueError("every n must be finite and > 0")
-    if np.any(interp_R & ~det_R):
-        raise ValueError("a run marked interpolating must also be marked determined")
-    if not 0 < ci < 1:
-        raise ValueError(f"ci={ci} must be in (0, 1)")
-    groups = np.arange(n_R.size) if seeds_R is None else np.asarray(seeds_R)
-    if groups.shape != n_R.shape:
-        raise ValueError(f"seeds must have shape {n_R.shape}, got {groups.shape}")
-
+    n_R, interp_R, det_R, groups = _checked(n_R, interpolating_R, determined_R, seeds_R, ci)
     n_vals, n_idx = np.unique(n_R, return_inverse=True)
     g_vals, g_idx = np.unique(groups, return_inverse=True)
     # Determined and interpolating counts per (seed group, n): a resample is a weighted sum.
@@ -262,8 +245,55 @@ def estimate_threshold(
         out["ci_note"] = "no interval: n_boot = 0"
         return out
 
+    out |= _bootstrap(logn_N, det_GxN, itp_GxN, n_boot, seed, ci)
+    return _cover_bracket(out, point)
+
+
+def _cover_bracket(out: dict, point: _Crossing) -> dict:
+    """Separable outcomes locate n* only between two tested n: the interval covers them."""
+    if point.bracket is None:
+        return out
+    lo, hi = (float(np.exp(v)) for v in point.bracket)
+    widened = False
+    if out["ci_low"] is not None and out["ci_low"] > lo:
+        out["ci_low"], widened = lo, True
+    if out["ci_high"] is not None and out["ci_high"] < hi:
+        out["ci_high"], widened = hi, True
+    if widened:
+        note = "widened to the tested n between which separable outcomes place the crossing"
+        out["ci_note"] = "; ".join(filter(None, [out["ci_note"], note]))
+    return out
+
+
+def _checked(n_R, interpolating_R, determined_R, seeds_R, ci):
+    """The inputs of :func:`estimate_threshold` as arrays, or ValueError naming the problem."""
+    n_R = np.asarray(n_R, dtype=np.float64)
+    interp_R = np.asarray(interpolating_R, dtype=bool)
+    det_R = np.asarray(determined_R, dtype=bool)
+    if not (n_R.ndim == 1 and interp_R.shape == n_R.shape and det_R.shape == n_R.shape):
+        raise ValueError(
+            f"n, interpolating, determined must be 1-D of one length, got "
+            f"{n_R.shape}, {interp_R.shape}, {det_R.shape}"
+        )
+    if np.any(~(np.isfinite(n_R) & (n_R > 0))):
+        raise ValueError("every n must be finite and > 0")
+    if np.any(interp_R & ~det_R):
+        raise ValueError("a run marked interpolating must also be marked determined")
+    if not 0 < ci < 1:
+        raise ValueError(f"ci={ci} must be in (0, 1)")
+    groups = np.arange(n_R.size) if seeds_R is None else np.asarray(seeds_R)
+    if groups.shape != n_R.shape:
+        raise ValueError(f"seeds must have shape {n_R.shape}, got {groups.shape}")
+
+    return n_R, interp_R, det_R, groups
+
+
+def _bootstrap(logn_N, det_GxN, itp_GxN, n_boot: int, seed: int, ci: float) -> dict:
+    """The percentile interval over seed resamples, with its bookkeeping fields."""
+    out = {"ci_low": None, "ci_high": None, "ci_note": None}
+    g = det_GxN.shape[0]
     rng = np.random.default_rng(seed)
-    w_BxG = rng.multinomial(g_vals.size, np.full(g_vals.size, 1.0 / g_vals.size), size=n_boot)
+    w_BxG = rng.multinomial(g, np.full(g, 1.0 / g), size=n_boot)
     det_BxN, itp_BxN = w_BxG @ det_GxN, w_BxG @ itp_GxN
     boot = np.empty(n_boot)
     for b in range(n_boot):
@@ -290,20 +320,4 @@ def estimate_threshold(
     else:
         notes.append("upper bound above the largest n tested")
     out["ci_note"] = "; ".join(notes) or None
-    return _cover_bracket(out, point)
-
-
-def _cover_bracket(out: dict, point: _Crossing) -> dict:
-    """Separable outcomes locate n* only between two tested n: the interval covers them."""
-    if point.bracket is None:
-        return out
-    lo, hi = (float(np.exp(v)) for v in point.bracket)
-    widened = False
-    if out["ci_low"] is not None and out["ci_low"] > lo:
-        out["ci_low"], widened = lo, True
-    if out["ci_high"] is not None and out["ci_high"] < hi:
-        out["ci_high"], widened = hi, True
-    if widened:
-        note = "widened to the tested n between which separable outcomes place the crossing"
-        out["ci_note"] = "; ".join(filter(None, [out["ci_note"], note]))
     return out

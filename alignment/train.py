@@ -180,10 +180,8 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
         )
 
     def segment(s: TrainState, target):
-        before = s.params
-        s = jax.lax.while_loop(
-            lambda s: integ.more(s.step, s.time, target, lane) & ~s.diverged, step, s
-        )
+        before, goal = s.params, integ.goal(target, lane)
+        s = jax.lax.while_loop(lambda s: integ.more(s.step, s.time, goal) & ~s.diverged, step, s)
         snap = fam.snapshot(s.params, ctx.family)
         snap |= {"time": s.time, "step": s.step, "diverged": s.diverged,
                  "displacement": displacement(s.params, before)}  # fmt: skip

@@ -142,29 +142,18 @@ def verdicts(
     grad_norm_RxK,
     y_scale_R,
     *,
-    rel_tol: float = DEFAULT_TOLERANCES.rel_tol,
-    abs_tol: float = DEFAULT_TOLERANCES.abs_tol,
-    grad_tol: float = DEFAULT_TOLERANCES.grad_tol,
-    flat_tol: float = DEFAULT_TOLERANCES.flat_tol,
-    decade_slack: float = DEFAULT_TOLERANCES.decade_slack,
     diverged_R=None,
+    **tolerances: float,
 ) -> np.ndarray:
     """Verdict of every run, an (R,) array of str from :data:`VERDICTS` (rules: module doc).
 
     ``times_RxK`` may be (K,) when every run shares the grid; snapshot times may repeat and
     start at 0. ``y_scale_R``: the loss scale of each run (e.g. its initial loss).
+    ``tolerances``: fields of :class:`VerdictTolerances` (default: its defaults).
     """
-    d = verdict_diagnostics(
-        times_RxK,
-        loss_RxK,
-        grad_norm_RxK,
-        y_scale_R,
-        rel_tol=rel_tol,
-        abs_tol=abs_tol,
-        grad_tol=grad_tol,
-        flat_tol=flat_tol,
-        decade_slack=decade_slack,
-    )
+    tol = dataclasses.replace(DEFAULT_TOLERANCES, **tolerances)  # TypeError on an unknown name
+    d = verdict_diagnostics(times_RxK, loss_RxK, grad_norm_RxK, y_scale_R, **tol.to_dict())
+    grad_tol, flat_tol = tol.grad_tol, tol.flat_tol
     l_f = d["final_loss"]
     R = l_f.shape[0]
     diverged = np.zeros(R, bool) if diverged_R is None else np.broadcast_to(diverged_R, (R,))

@@ -34,7 +34,7 @@ import xarray as xr
 from absl import app, flags, logging
 
 from alignment import results, train
-from benchmarks import machine, throughput, workloads
+from benchmarks import machine, workloads
 
 ROOT = Path(__file__).resolve().parent.parent
 # (name, runs, n, d, m, steps per timed call)
@@ -227,7 +227,7 @@ def main(argv):
         res["W3"] = compare_sweeps(_REV.value) | {"load_avg": machine.load_avg()}
     res["measured_at"] = datetime.datetime.now().isoformat(timespec="seconds")
     results.write_json(_JSON.value, res)
-    throughput.replace_block(_MARKDOWN.value, BEGIN, END, markdown_table(res))
+    machine.replace_block(_MARKDOWN.value, BEGIN, END, markdown_table(res))
     for name, r in res["shapes"].items():
         print(
             f"{name:24s} before {r['before']['wall_ms_per_step']:8.3f} ms/step  after "

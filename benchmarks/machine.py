@@ -1,4 +1,5 @@
-"""Facts about the machine a benchmark ran on (recorded with every result)."""
+"""Facts about the machine a benchmark ran on (recorded with every result), and the marked
+blocks of BENCHMARKS.md that the benchmark scripts rewrite."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import re
 from pathlib import Path
 
 import jax
+
+from alignment import results
 
 
 def machine_info() -> dict:
@@ -35,3 +38,16 @@ def machine_info() -> dict:
 def load_avg() -> list[float]:
     """1, 5 and 15 minute load averages (other processes share this machine)."""
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def replace_block(path, begin: str, end: str, body: str) -> None:
+    """Replaces the text between the markers of ``path`` (appends them if missing)."""
+    path = Path(path)
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    results.write_text(path, text)

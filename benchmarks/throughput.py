@@ -37,7 +37,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from alignment import report, results, sweep
-from benchmarks.machine import load_avg, machine_info
+from benchmarks.machine import load_avg, machine_info, replace_block
 from benchmarks.workloads import WORKLOADS, bench_workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,19 +186,6 @@ def target_met(name: str, r: dict) -> bool:
     if name == "W2":
         return r["frac_peak"] >= 0.5
     return r["wall_s"] < 300
-
-
-def replace_block(path, begin: str, end: str, body: str) -> None:
-    """Replaces the text between the markers of ``path`` (appends them if missing)."""
-    path = Path(path)
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{begin}\n{body}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    results.write_text(path, text)
 
 
 def write_markdown(path, res: dict) -> None:

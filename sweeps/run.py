@@ -51,7 +51,7 @@ def parse_flags(argv):
         given = [a.split("=")[0] for a in argv[1:] if a.startswith("--config.")]
         config_error(
             f"unknown config field {e} among the overrides {given}; every field is defined, "
-            "with its meaning, in sweeps/configs/base.py"
+            "with its meaning, in alignment/config.py"
         )
     except flags.Error as e:
         config_error(str(e))

@@ -6,7 +6,8 @@ Runtime:  about 20-30 s on a 2-core CPU (measured 22 s, figures included; one co
 Result:   (measured) 12 runs (d = 3, m = 16, n in {4, 16, 64}, 4 seeds): summary.csv,
           threshold.json, trajectories.nc, chunks/ and figures/ (loss_vs_n, p_of_n, loss_vs_time,
           two directions_*_cos). n = 4: 4 interpolating; n = 16: 1 interpolating, 2 stuck, 1
-          undetermined; n = 64: 1 stuck, 3 undetermined; n* = 16, 95% CI [8, 32]. Too few seeds
+          undetermined; n = 64: 1 stuck, 3 undetermined; n* = 16, 95% CI [4, 64] (separable: the
+          interval covers the tested n on either side of the mixed one). Too few seeds
           for a sharp n*: it checks the pipeline, not the science.
 """
 
