@@ -41,7 +41,15 @@ def get_config() -> ml_collections.ConfigDict:
     c.mirrored = False  # neurons m/2..m mirror 1..m/2 with a negated (h = 0 at start)
     c.activation = "relu"  # relu | gelu
     # --- optimization ---
-    c.integrator = "gd"  # how time advances (alignment/integrate.py): gd (fixed steps, optax)
+    # how time advances (alignment/integrate.py): gd (fixed steps lr, optax) | flow (adaptive
+    # Bogacki-Shampine 3(2) steps of gradient flow; lr is then unused)
+    c.integrator = "gd"
+    c.flow = ml_collections.ConfigDict()  # the flow integrator's step control
+    c.flow.rtol = 1e-4  # local error tolerance relative to the parameters' size
+    c.flow.atol = 1e-9  # absolute floor of the local error
+    c.flow.dt_min = 1e-6  # step floor (accepted whatever the error; counted)
+    c.flow.dt_max = 1e3  # step ceiling
+    c.flow.dt0 = 1e-2  # first step tried
     c.optimizer = "gd"  # gd | momentum | adam (optax)
     c.momentum = 0.9  # for optimizer='momentum'
     c.lr = (0.1,)  # step size eta; time t = eta * steps (lane axis)

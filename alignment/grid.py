@@ -203,7 +203,10 @@ def program_for(sub, d: int, m: int, init: str, n_pad: int) -> train.Program:
         extremal_starts=sub.stats.extremal_starts,
         extremal_steps=sub.stats.extremal_steps,
     )
-    integrator = integrate.GD(optimizer=sub.optimizer, momentum=sub.momentum)
+    if sub.integrator == "flow":
+        integrator = integrate.Flow(**{k: float(v) for k, v in sub.flow.items()})
+    else:
+        integrator = integrate.GD(optimizer=sub.optimizer, momentum=sub.momentum)
     return train.Program(family, integrator, dtype=sub.dtype)
 
 

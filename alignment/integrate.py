@@ -7,11 +7,13 @@ per lane (inside ``vmap``). It provides
   ``group_axes`` (lanes that differ in these should not share a while loop: they take
   different numbers of steps to reach the same time);
 - ``validate()`` and ``check_lanes(lanes)``: ValueError naming the bad value, before compute;
-- ``init(params, lane, dtype)``: the integrator's own state (e.g. optax's);
+- ``init(params, lane, dtype, loss_and_grad)``: the integrator's own state (e.g. optax's);
 - ``goal(target, lane)``: what a segment's loop compares against, computed once per segment
   (e.g. the step count that reaches ``target``), and ``more(step, time, goal)``: whether the
   lane needs another step;
-- ``step(loss_and_grad, constrain, params, istate, step, lane)``: one step, returning
+- ``step(loss_and_grad, constrain, params, istate, step, time, goal, lane)`` (``constrain`` is
+  None for a family without a constraint): one step (an
+  adaptive integrator may reject it: parameters and time then stay), returning
   ``(loss, params, istate, new_time)`` with the loss at the parameters the step started from
   and the new time in float64.
 
@@ -20,11 +22,17 @@ Time is accumulated in float64 whatever the run's dtype.
 ``GD`` is full-batch optax (gd, momentum, adam): ``t = lr * steps``, and a lane takes
 ``round(t_target / lr)`` steps to reach ``t_target``, so lanes with different step sizes share
 one time grid.
+
+``Flow`` integrates gradient flow dtheta/dt = -grad L (then the family's constraint) with the
+Bogacki-Shampine 3(2) embedded pair: per-lane local error control (mixed absolute/relative
+tolerance, RMS over all parameters), first-same-as-last (3 gradients per step), a step floor
+and ceiling, and steps clipped so that every snapshot time is hit exactly.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -78,7 +86,8 @@ class GD:
     def _opt(self, lane, dtype):
         return make_optimizer(self.optimizer, lane["lr"].astype(dtype), self.momentum)
 
-    def init(self, params, lane, dtype):
+    def init(self, params, lane, dtype, loss_and_grad):
+        del loss_and_grad
         return self._opt(lane, dtype).init(params)
 
     def target_steps(self, target, lane):
@@ -93,13 +102,119 @@ class GD:
         del time
         return step < goal
 
-    def step(self, loss_and_grad, constrain, params, istate, step, lane):
+    def step(self, loss_and_grad, constrain, params, istate, step, time, goal, lane):
+        del time, goal
         dtype = jax.tree_util.tree_leaves(params)[0].dtype
         loss, grads = loss_and_grad(params)
         updates, istate = self._opt(lane, dtype).update(grads, istate, params)
-        params = constrain(optax.apply_updates(params, updates))
+        params = optax.apply_updates(params, updates)
+        params = params if constrain is None else constrain(params)
         new_time = (step + 1).astype(TIME_DTYPE) * lane["lr"].astype(TIME_DTYPE)
         return loss, params, istate, new_time
 
 
-INTEGRATORS = {"gd": GD}
+def _axpy(params, *terms):
+    """params + sum_k c_k * tree_k for (c_k, tree_k) in terms (c_k float64 scalars)."""
+
+    def one(p, *leaves):
+        out = p
+        for (c, _), leaf in zip(terms, leaves, strict=True):
+            out = out + c.astype(p.dtype) * leaf
+        return out
+
+    return jax.tree_util.tree_map(one, params, *(t for _, t in terms))
+
+
+@dataclasses.dataclass(frozen=True)
+class Flow:
+    """Adaptive Bogacki-Shampine 3(2) integration of gradient flow; time is integrated."""
+
+    rtol: float = 1e-4  # local error relative to the parameters' size
+    atol: float = 1e-9  # absolute floor of the local error (tiny early-alignment weights)
+    dt_min: float = 1e-6  # step floor: accepted whatever the error (counted in the state)
+    dt_max: float = 1e3  # step ceiling
+    dt0: float = 1e-2  # first step tried
+
+    name = "flow"
+    lane_axes = ()
+    group_axes = ()
+
+    def validate(self) -> None:
+        for k in ("rtol", "atol", "dt_min", "dt_max", "dt0"):
+            v = getattr(self, k)
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"flow.{k}={v!r} must be finite and > 0")
+        if self.dt_min > self.dt_max:
+            raise ValueError(f"flow.dt_min={self.dt_min} must be <= dt_max={self.dt_max}")
+
+    def check_lanes(self, lanes) -> None:
+        del lanes
+
+    def init(self, params, lane, dtype, loss_and_grad):
+        del lane, dtype
+        loss, k1 = _neg_grad(loss_and_grad, params)
+        return {
+            "dt": jnp.asarray(self.dt0, TIME_DTYPE),
+            "k1": k1,  # -grad L at the current parameters (first same as last)
+            "loss": loss,
+            "accepted": jnp.zeros((), jnp.int64),
+            "floored": jnp.zeros((), jnp.int64),  # steps accepted at the floor above tolerance
+        }
+
+    def goal(self, target, lane):
+        del lane
+        return jnp.asarray(target, TIME_DTYPE)
+
+    def more(self, step, time, goal):
+        del step
+        return time < goal * (1 - 1e-14)
+
+    def step(self, loss_and_grad, constrain, params, istate, step, time, goal, lane):
+        """One attempted step; with a constraint the stored gradient is recomputed (the
+        projection moved the point), without one it is reused (3 gradients a step)."""
+        del step, lane
+        loss0, k1 = istate["loss"], istate["k1"]
+        if constrain is not None:
+            loss0, k1 = _neg_grad(loss_and_grad, params)
+        dt = jnp.minimum(istate["dt"], goal - time)
+        _, k2 = _neg_grad(loss_and_grad, _axpy(params, (dt / 2, k1)))
+        _, k3 = _neg_grad(loss_and_grad, _axpy(params, (0.75 * dt, k2)))
+        new = _axpy(params, (dt * 2 / 9, k1), (dt / 3, k2), (dt * 4 / 9, k3))
+        loss4, k4 = _neg_grad(loss_and_grad, new)
+        zero = jax.tree_util.tree_map(jnp.zeros_like, params)
+        err = _axpy(zero, (dt * -5 / 72, k1), (dt / 12, k2), (dt / 9, k3), (dt * -1 / 8, k4))
+        ratio = _rms_ratio(err, params, new, self.rtol, self.atol)
+        floor = dt <= self.dt_min * (1 + 1e-12)
+        ok = (ratio <= 1.0) | floor
+        grow = jnp.clip(0.9 * jnp.maximum(ratio, 1e-12) ** (-1 / 3), 0.2, 5.0)
+        # a step cut short to land on a snapshot keeps the longer proposal it came with
+        base = jnp.where(ok, jnp.maximum(dt * grow, jnp.minimum(istate["dt"], dt * 5)), dt * grow)
+        if constrain is not None:
+            new = constrain(new)
+        pick = functools.partial(jax.tree_util.tree_map, functools.partial(jnp.where, ok))
+        istate = {
+            "dt": jnp.clip(base, self.dt_min, self.dt_max).astype(TIME_DTYPE),
+            "k1": pick(k4, k1),
+            "loss": jnp.where(ok, loss4, loss0),
+            "accepted": istate["accepted"] + ok,
+            "floored": istate["floored"] + (floor & (ratio > 1)),
+        }
+        return loss0, pick(new, params), istate, jnp.where(ok, time + dt, time)
+
+
+def _neg_grad(loss_and_grad, params):
+    loss, g = loss_and_grad(params)
+    return loss, jax.tree_util.tree_map(jnp.negative, g)
+
+
+def _rms_ratio(err, old, new, rtol, atol):
+    """RMS over every parameter of err / (atol + rtol max(|old|, |new|)), in float64."""
+    sq, count = 0.0, 0
+    for e, a, b in zip(*(jax.tree_util.tree_leaves(t) for t in (err, old, new)), strict=True):
+        scale = atol + rtol * jnp.maximum(jnp.abs(a), jnp.abs(b)).astype(TIME_DTYPE)
+        sq = sq + jnp.sum((e.astype(TIME_DTYPE) / scale) ** 2)
+        count += e.size
+    return jnp.sqrt(sq / count)
+
+
+INTEGRATORS = {"gd": GD, "flow": Flow}

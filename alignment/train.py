@@ -135,9 +135,10 @@ def _init_run(prog: Program, lane: dict) -> tuple[TrainState, RunContext]:
     dtype = prog.jnp_dtype
     params, fctx = prog.family.initialize(jax.random.key(lane[SEED]), lane, dtype)
     t64 = integrate.TIME_DTYPE
+    loss_and_grad = functools.partial(prog.family.loss_and_grad, ctx=fctx)
     state = TrainState(
         params,
-        prog.integrator.init(params, lane, dtype),
+        prog.integrator.init(params, lane, dtype, loss_and_grad),
         jnp.zeros((), jnp.int64),
         jnp.zeros((), t64),
         jnp.zeros((), bool),
@@ -162,11 +163,11 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
     """Runs one lane to each snapshot's target time in turn, recording statistics."""
     fam, integ, lane = prog.family, prog.integrator, ctx.lane
     loss_and_grad = functools.partial(fam.loss_and_grad, ctx=ctx.family)
-    constrain = functools.partial(fam.constrain, ctx=ctx.family)
+    constrain = functools.partial(fam.constrain, ctx=ctx.family) if fam.constrained else None
 
-    def step(s: TrainState) -> TrainState:
+    def step(s: TrainState, goal) -> TrainState:
         loss, params, istate, t_new = integ.step(
-            loss_and_grad, constrain, s.params, s.istate, s.step, lane
+            loss_and_grad, constrain, s.params, s.istate, s.step, s.time, goal, lane
         )
         ok = jnp.isfinite(loss) & (loss < prog.diverge_loss) & _all_finite(params)
         keep = functools.partial(jnp.where, ok)
@@ -181,7 +182,10 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
 
     def segment(s: TrainState, target):
         before, goal = s.params, integ.goal(target, lane)
-        s = jax.lax.while_loop(lambda s: integ.more(s.step, s.time, goal) & ~s.diverged, step, s)
+        s = jax.lax.while_loop(
+            lambda s: integ.more(s.step, s.time, goal) & ~s.diverged,
+            functools.partial(step, goal=goal), s,
+        )  # fmt: skip
         snap = fam.snapshot(s.params, ctx.family)
         snap |= {"time": s.time, "step": s.step, "diverged": s.diverged,
                  "displacement": displacement(s.params, before)}  # fmt: skip

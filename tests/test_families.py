@@ -20,6 +20,11 @@ class Linear:
     on_sphere: bool = False  # constrain w to the unit sphere after every step
 
     name = "linear_toy"
+
+    @property
+    def constrained(self):
+        return self.on_sphere
+
     lane_axes = ("scale",)
     summary_columns = ("w_err",)
     per_neuron_keys = ()

@@ -5,7 +5,7 @@ Device side (pure functions of one lane, vmapped by ``train.py``):
 - ``initialize(key, lane, dtype) -> (params, ctx)``: parameters (a pytree) and per-run constants
   (data, references), from the lane's key and its per-run values (``lane_axes``);
 - ``loss_and_grad(params, ctx) -> (loss, grads)``: the training loss and its gradient;
-- ``constrain(params, ctx) -> params``: applied after every step (identity, or e.g. a
+- ``constrain(params, ctx) -> params``: applied after every step when ``constrained`` (e.g. a
   projection on a sphere);
 - ``snapshot(params, ctx) -> dict``: statistics of one snapshot, fixed shapes, first axis none
   (scalars) or per-neuron (keys in ``per_neuron_keys``).
@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol
 class Family(Protocol):
     name: ClassVar[str]
     lane_axes: ClassVar[tuple[str, ...]]  # per-run values init reads (besides "seed")
+    constrained: bool  # whether constrain() does anything (else the trainer skips it)
     summary_columns: ClassVar[tuple[str, ...]]
     per_neuron_keys: ClassVar[tuple[str, ...]]
 

@@ -72,6 +72,7 @@ class TwoLayer:
     extremal_steps: int = extremal.NUM_STEPS  # projected gradient steps per start
 
     name = "two_layer"
+    constrained = False  # no constraint: constrain() is the identity and is never called
     lane_axes = ("n", "lam", "sigma")
     per_neuron_keys = stats.PER_NEURON_KEYS
     summary_columns = (
