@@ -7,9 +7,12 @@ and never settles); 10 log-spaced n from 8 to 181, 8 seeds: 80 runs in two compi
 Verdicts at t = 1e3 (4000 steps), then runs without one continue to t = 2.5e4 (1e5 steps).
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
-Runtime:  1.5-2 min on a 2-core CPU (measured 92 s and 107 s, figures included, with other jobs
-          on the machine: load average 3.5-4.5); on one GPU about 30-60 s (an estimate, not
-          measured: two compilations plus 1e5 steps of small vmapped programs).
+Runtime:  about 2 min on a 2-core CPU: the sweep itself (training and verdict loop, compile
+          included) measured 113 s by `python -m benchmarks.before_after` (W3 "after" in
+          benchmarks/before_after.json; 123 s for the code before decided runs left), and
+          129 s by `python -m benchmarks.throughput` (W3 in benchmarks/results.json), with the
+          machine shared (load 2); figures add a few seconds. On one GPU about 30-60 s (an
+          estimate, not measured: a few compilations plus 1e5 steps of small vmapped programs).
 Result:   (measured) n* = 21.0, 95% CI [16.0, 24.4]; p(n) = 1 at n = 8, ~0.8 at 11-16, 0 from
           45 on. Of the 80 runs 21 interpolate, 30 are stuck near the least-squares fit (train
           MSE 0.75-0.95 x OLS; test MSE within ~10% of OLS from n = 64 on, while interpolating
