@@ -243,7 +243,8 @@ def plan(cfg, runs: dict[str, np.ndarray]) -> list[Chunk]:
 
 
 def integrator_groups(prog: train.Program, runs, ids: np.ndarray) -> list[np.ndarray]:
-    """``ids`` split by the integrator's group axes (e.g. the step size): lanes that take
+    """``ids`` (rows of ``runs``: a run table or lane values) split by the integrator's group
+    axes (e.g. the step size), in order of first appearance: lanes that take
     different step counts to reach a time would idle in one while loop otherwise."""
     keys = [tuple(runs[a][i] for a in prog.integrator.group_axes) for i in ids]
     return [ids[[k == key for k in keys]] for key in dict.fromkeys(keys)]

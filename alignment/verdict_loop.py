@@ -141,9 +141,7 @@ def batches(prog, lanes: train.Lanes, live_ids: np.ndarray, full: int) -> list[n
     (lane ids padded by repeating the last: the copies are dropped)."""
     out = []
     ladder = lane_ladder(full)
-    keys = [tuple(lanes.values[a][i] for a in prog.integrator.group_axes) for i in live_ids]
-    for key in dict.fromkeys(keys):
-        group = live_ids[[k == key for k in keys]]
+    for group in grid.integrator_groups(prog, lanes.values, live_ids):
         for start in range(0, len(group), ladder[-1]):
             part = group[start : start + ladder[-1]]
             size = next(s for s in ladder if s >= len(part))
