@@ -285,6 +285,9 @@ def validate(cfg, runs: dict[str, np.ndarray] | None = None) -> list[Chunk]:
         raise ValueError(f"n_boot={cfg.n_boot} and neuron_seeds={cfg.neuron_seeds} must be >= 0")
     if cfg.speed not in SPEEDS:
         raise ValueError(f"speed={cfg.speed!r} is not one of {SPEEDS}")
+    if cfg.continue_integrator not in CONTINUE_INTEGRATORS:
+        raise ValueError(f"continue_integrator={cfg.continue_integrator!r} is not one of "
+                         f"{CONTINUE_INTEGRATORS}")  # fmt: skip
     for k, v in cfg.verdict.items():
         if not (isinstance(v, int | float) and np.isfinite(v) and v >= 0):
             raise ValueError(f"verdict.{k}={v!r} must be a finite number >= 0")
@@ -304,3 +307,4 @@ def validate(cfg, runs: dict[str, np.ndarray] | None = None) -> list[Chunk]:
 
 
 SPEEDS = ("displacement", "gradient")
+CONTINUE_INTEGRATORS = ("flow", "same")

@@ -25,6 +25,7 @@ FORMATS = ("png", "pdf")
 VERDICT_COLORS = {
     "interpolating": "#1f77b4",
     "stuck": "#d62728",
+    "saddle": "#ff7f0e",
     "undetermined": "#7f7f7f",
     "diverged": "#000000",
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from alignment import grid, powerlaw, results, threshold, verdict_loop, verdicts
@@ -34,17 +35,85 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def threshold_report(cfg, summary) -> dict:
-    """n* per group (every axis but n and seed), and the power law in d when d was swept."""
-    interp, determined = verdicts.outcomes(summary["verdict"].to_numpy())
+WITHOUT_VERDICT = ("undetermined", "saddle")  # runs whose gradient-flow end is not known
+
+
+def _short(est: dict) -> dict:
+    return {k: est[k] for k in ("n_star", "ci_low", "ci_high", "reason")}
+
+
+def _covering(*ests: dict) -> dict:
+    """The interval covering every estimate's interval (None where one is open or absent)."""
+    lows = [e["ci_low"] for e in ests]
+    highs = [e["ci_high"] for e in ests]
+    return {
+        "ci_low": None if None in lows else min(lows),
+        "ci_high": None if None in highs else max(highs),
+    }
+
+
+def _estimate(n_R, interp_R, det_R, seeds_R, cfg) -> dict:
+    return threshold.estimate_threshold(
+        n_R, interp_R, det_R, seeds_R=seeds_R, n_boot=cfg.n_boot, seed=0
+    )
+
+
+def group_threshold(cfg, rows) -> dict:
+    """n* of one group: certified runs only, then with the runs without a verdict counted as
+    interpolating and as not; ``interval_both`` covers all three intervals (DESIGN.md)."""
+    v = rows["verdict"].to_numpy().astype(str)
+    n_R, seeds_R = rows["n"].to_numpy(), rows["seed"].to_numpy()
+    interp, determined = verdicts.outcomes(v)
+    open_R = np.isin(v, WITHOUT_VERDICT)
+    est = _estimate(n_R, interp, determined, seeds_R, cfg)
+    if_interp = _estimate(n_R, interp | open_R, determined | open_R, seeds_R, cfg)
+    if_stuck = _estimate(n_R, interp, determined | open_R, seeds_R, cfg)
+    est["without_verdict"] = int(open_R.sum())
+    est["if_interpolating"] = _short(if_interp)
+    est["if_stuck"] = _short(if_stuck)
+    est["interval_both"] = _covering(est, if_interp, if_stuck)
+    return est
+
+
+def reached_by(traj, T: float, tol: dict) -> np.ndarray:
+    """Per run: the train loss fell below the interpolation tolerance at some time <= T."""
+    time = traj["time"].values
+    loss = traj["loss"].values
+    scale = loss[:, 0]
+    loss_tol = np.maximum(tol["abs_tol"], tol["rel_tol"] * np.where(np.isfinite(scale), scale, 0))
+    with np.errstate(invalid="ignore"):
+        hit = (time <= T * (1 + 1e-9)) & (loss < loss_tol[:, None])
+    return hit.any(axis=1)
+
+
+def threshold_by_time(cfg, traj, rows_idx) -> list[dict]:
+    """n*(T): the threshold of 'loss below tolerance by time T', for each decade T up to the
+    longest run (and the cap). Every run has this outcome, so none is left out."""
+    time = traj["time"].values[rows_idx]
+    t_end = float(np.nanmax(time))
+    decades = 10.0 ** np.arange(np.ceil(np.log10(max(cfg.t_min, 1e-12))), np.log10(t_end) + 1e-9)
+    Ts = sorted({*decades.tolist(), t_end})
+    tol = verdict_loop.verdict_tolerances(cfg)
+    sub = traj.isel(run=rows_idx)
+    n_R, seeds_R = sub["n"].values, sub["seed"].values
+    alive = ~sub["diverged"].values.astype(bool)
+    out = []
+    for T in Ts:
+        est = _estimate(n_R, reached_by(sub, T, tol) & alive, alive, seeds_R, cfg)
+        out.append({"T": float(T), **_short(est)})
+    return out
+
+
+def threshold_report(cfg, summary, traj=None) -> dict:
+    """n* per group (every axis but n and seed), n*(T) when the trajectories are given, and the
+    power law in d when d was swept."""
     keys = grid.group_keys(summary)
     groups = []
     for key in dict.fromkeys(keys):
         rows = keys == key
-        est = threshold.estimate_threshold(
-            summary["n"].to_numpy()[rows], interp[rows], determined[rows],
-            seeds_R=summary["seed"].to_numpy()[rows], n_boot=cfg.n_boot, seed=0,
-        )  # fmt: skip
+        est = group_threshold(cfg, summary[rows])
+        if traj is not None:
+            est["n_star_by_time"] = threshold_by_time(cfg, traj, np.flatnonzero(rows))
         first = summary[rows].iloc[0]
         groups.append({**{k: _plain(first[k]) for k in GROUP_AXES}, **est})
     report = {
@@ -92,7 +161,7 @@ def varying_axes(keys) -> list[str]:
 def per_n_table(summary) -> str:
     """Medians over seeds for each (group, n): the table the main job prints."""
     losses = loss_columns(summary)
-    cols = ["n", "runs", *(c.removesuffix("_loss") for c in losses), "p_interp", "undet"]
+    cols = ["n", "runs", *(c.removesuffix("_loss") for c in losses), "p_interp", "no_verdict"]
     lines = []
     keys = grid.group_keys(summary)
     shown = varying_axes(keys)
@@ -106,31 +175,40 @@ def per_n_table(summary) -> str:
             det = (v == "interpolating") | (v == "stuck")
             p = (v == "interpolating").sum() / det.sum() if det.any() else float("nan")
             vals = [n, len(rows), *(float(rows[c].median()) for c in losses), p,
-                    (v == "undetermined").sum()]  # fmt: skip
+                    np.isin(v, WITHOUT_VERDICT).sum()]  # fmt: skip
             lines.append(
                 "".join(f"{x:>12.4g}" if isinstance(x, float) else f"{x:>12}" for x in vals)
             )
     return "\n".join(lines)
 
 
+def _interval(lo, hi) -> str:
+    return f"[{'?' if lo is None else f'{lo:.4g}'}, {'?' if hi is None else f'{hi:.4g}'}]"
+
+
 def describe_group(g: dict) -> str:
-    """One line: n* with its interval, or why there is none."""
+    """One line: n* with its interval (and the one covering the runs without a verdict counted
+    both ways), or why there is none."""
     label = f"[{g['sweep']}]"
     if g["n_star"] is None:
         return f"{label} n* not resolved: {g['reason']}"
-    lo = "?" if g["ci_low"] is None else f"{g['ci_low']:.4g}"
-    hi = "?" if g["ci_high"] is None else f"{g['ci_high']:.4g}"
     note = f" ({g['ci_note']})" if g.get("ci_note") else ""
-    return f"{label} n* = {g['n_star']:.4g}, {100 * g['ci_level']:.0f}% CI [{lo}, {hi}]{note}"
+    line = (f"{label} n* = {g['n_star']:.4g}, {100 * g['ci_level']:.0f}% CI "
+            f"{_interval(g['ci_low'], g['ci_high'])}{note}")  # fmt: skip
+    if g.get("without_verdict"):
+        both = g["interval_both"]
+        line += (f"; {g['without_verdict']} runs without a verdict, counted both ways: "
+                 f"{_interval(both['ci_low'], both['ci_high'])}")  # fmt: skip
+    return line
 
 
 def finish(cfg, workdir) -> dict:
     """Merges chunks, writes summary.csv and threshold.json, prints the tables (the entry
     points draw the figures after it)."""
     workdir = Path(workdir)
-    collect(cfg, workdir)
+    traj = collect(cfg, workdir)
     summary = results.read_csv(workdir / results.SUMMARY)
-    report = threshold_report(cfg, summary)
+    report = threshold_report(cfg, summary, traj)
     results.write_json(workdir / results.THRESHOLD, report)
     print(per_n_table(summary))
     for g in report["groups"]:

@@ -135,7 +135,9 @@ def _same(a, b) -> bool:
 # Columns every summary.csv has, in this order, after "run" and the run settings
 # (grid.RUN_COLUMNS); a family's own columns follow (the chunk attribute summary_columns).
 FINAL_COLUMNS = ("final_time", "train_loss", "grad_norm", "speed", "verdict", "diverged",
-                 "diverge_time")  # fmt: skip
+                 "diverge_time", "decided_by", "grad_slope", "flat_change", "region_min",
+                 "region_gap", "region_groups", "kappa_max", "predicted_escape_time",
+                 "small_alive", "zero_neurons", "sharpness", "step_sharpness")  # fmt: skip
 RENAMED = {"train_loss": "loss", "final_time": "time"}  # summary column -> snapshot variable
 
 

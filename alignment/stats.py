@@ -226,8 +226,9 @@ SCALAR_FLOAT_KEYS = (
 )  # fmt: skip
 SCALAR_INT_KEYS = ("n_directions", "n_patterns")  # int32
 # What the trainer adds to every family's snapshot: time (float64), step (int64), the
-# parameter displacement since the previous snapshot (float64), diverged (bool).
-TRAINER_KEYS = ("time", "step", "displacement", "diverged")
+# parameter displacement since the previous snapshot (float64), diverged (bool), the sharpness
+# lambda_max of the Hessian (power iteration) and the step size times it.
+TRAINER_KEYS = ("time", "step", "displacement", "diverged", "sharpness", "step_sharpness")
 PER_NEURON_KEYS = ("neuron_w", "neuron_a", "neuron_cos_ols", "neuron_extremal_angle")
 
 

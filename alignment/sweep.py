@@ -39,10 +39,13 @@ def verdict_counts(verdict_R) -> dict[str, int]:
 
 def train_chunk(cfg, runs, chunk: grid.Chunk):
     """One chunk through the verdict loop, as its dataset (the chunk file)."""
-    snaps, verdict, ctx, state, count = verdict_loop.train_chunk(cfg, runs, chunk)
+    snaps, verdict, ctx, state, count, evidence = verdict_loop.train_chunk(cfg, runs, chunk)
     keep = records.neuron_runs(cfg, runs, chunk)
     attrs = {"steps_computed": count.computed, "steps_useful": count.useful}
-    return records.chunk_dataset(runs, chunk, snaps, verdict, ctx, state, keep, attrs)
+    ds = records.chunk_dataset(runs, chunk, snaps, verdict, ctx, state, keep, attrs)
+    for k, v in evidence.items():
+        ds[k] = ("run", np.asarray(v))
+    return ds
 
 
 class Progress:

@@ -38,6 +38,7 @@ class Program:
     integrator: Any = integrate.GD()  # an integrator (alignment.integrate)
     dtype: str = "float32"  # float32 | float64
     diverge_loss: float = 1e10  # a loss above this counts as divergence
+    sharpness_iters: int = 8  # power iterations of the Hessian per snapshot (warm-started)
 
     @property
     def jnp_dtype(self):
@@ -53,6 +54,8 @@ class Program:
             raise ValueError(f"dtype={self.dtype!r} is not one of {DTYPES}")
         if not self.diverge_loss > 0:
             raise ValueError(f"diverge_loss={self.diverge_loss} must be > 0")
+        if not isinstance(self.sharpness_iters, int) or self.sharpness_iters < 1:
+            raise ValueError(f"sharpness_iters={self.sharpness_iters!r} must be an integer >= 1")
         self.family.validate()
         self.integrator.validate()
 
@@ -118,6 +121,7 @@ class TrainState(NamedTuple):
     time: jax.Array  # float64
     diverged: jax.Array  # bool
     diverge_time: jax.Array  # time of the first non-finite step (inf if none), float64
+    probe: Any  # unit vector (params' pytree) of the sharpness power iteration, warm-started
 
 
 def time_grid(max_time: float, num: int = 200, t_min: float | None = None) -> np.ndarray:
@@ -133,7 +137,8 @@ def time_grid(max_time: float, num: int = 200, t_min: float | None = None) -> np
 def _init_run(prog: Program, lane: dict) -> tuple[TrainState, RunContext]:
     """One run's parameters, integrator state and constants (vmapped over lanes)."""
     dtype = prog.jnp_dtype
-    params, fctx = prog.family.initialize(jax.random.key(lane[SEED]), lane, dtype)
+    key = jax.random.key(lane[SEED])
+    params, fctx = prog.family.initialize(key, lane, dtype)
     t64 = integrate.TIME_DTYPE
     loss_and_grad = functools.partial(prog.family.loss_and_grad, ctx=fctx)
     state = TrainState(
@@ -143,8 +148,45 @@ def _init_run(prog: Program, lane: dict) -> tuple[TrainState, RunContext]:
         jnp.zeros((), t64),
         jnp.zeros((), bool),
         jnp.asarray(jnp.inf, t64),
+        _unit_tree(_normal_like(jax.random.fold_in(key, 99), params)),
     )
     return state, RunContext(fctx, lane)
+
+
+def _normal_like(key, tree):
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    keys = jax.random.split(key, len(leaves))
+    new = [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves, strict=True)]
+    return jax.tree_util.tree_unflatten(treedef, new)
+
+
+def _vdot(u, v) -> jax.Array:
+    return sum(jnp.vdot(a, b) for a, b in zip(*map(jax.tree_util.tree_leaves, (u, v)), strict=True))
+
+
+def _unit_tree(v):
+    norm = jnp.sqrt(_vdot(v, v))
+    return jax.tree_util.tree_map(lambda x: x / jnp.where(norm > 0, norm, 1.0), v)
+
+
+def sharpness(loss_and_grad, params, probe, iters: int):
+    """(lambda, probe): the Rayleigh quotient of the loss's Hessian after ``iters`` power
+    iterations (Hessian-vector products by forward-over-reverse) warm-started at ``probe``; it
+    converges to the eigenvalue of largest modulus, lambda_max(H) near a minimum."""
+
+    def hvp(v):
+        return jax.jvp(lambda p: loss_and_grad(p)[1], (params,), (v,))[1]
+
+    def body(_, carry):
+        v, _ = carry
+        hv = hvp(v)
+        new = _unit_tree(hv)
+        ok = _vdot(hv, hv) > 0
+        return jax.tree_util.tree_map(functools.partial(jnp.where, ok), new, v), _vdot(v, hv)
+
+    zero = jnp.zeros((), jax.tree_util.tree_leaves(params)[0].dtype)
+    probe, lam = jax.lax.fori_loop(0, iters, body, (probe, zero))
+    return lam, probe
 
 
 def _all_finite(tree) -> jax.Array:
@@ -178,6 +220,7 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
             time=jnp.where(ok, t_new, s.time),
             diverged=~ok,
             diverge_time=jnp.where(ok, s.diverge_time, s.time),
+            probe=s.probe,
         )
 
     def segment(s: TrainState, target):
@@ -187,9 +230,11 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
             functools.partial(step, goal=goal), s,
         )  # fmt: skip
         snap = fam.snapshot(s.params, ctx.family)
+        lam, probe = sharpness(loss_and_grad, s.params, s.probe, prog.sharpness_iters)
         snap |= {"time": s.time, "step": s.step, "diverged": s.diverged,
-                 "displacement": displacement(s.params, before)}  # fmt: skip
-        return s, snap
+                 "displacement": displacement(s.params, before), "sharpness": lam,
+                 "step_sharpness": lam * integ.step_size(s.istate, lane)}  # fmt: skip
+        return s._replace(probe=probe), snap
 
     return jax.lax.scan(segment, state, targets_K)
 
@@ -208,6 +253,28 @@ def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
     init = jax.jit(batched(functools.partial(_init_run, prog)))
     train = jax.jit(batched(functools.partial(_train_run, prog)), donate_argnums=0)
     return init, train
+
+
+def _reinit_run(prog: Program, state: TrainState, ctx: RunContext) -> TrainState:
+    loss_and_grad = functools.partial(prog.family.loss_and_grad, ctx=ctx.family)
+    istate = prog.integrator.init(state.params, ctx.lane, prog.jnp_dtype, loss_and_grad)
+    return state._replace(istate=istate)
+
+
+@functools.cache
+def _compiled_switch(prog: Program, mesh):
+    fn = functools.partial(_reinit_run, prog)
+    return jax.jit(jax.vmap(fn) if mesh is None else sharding.shard_runs(fn, mesh))
+
+
+def switch_integrator(prog: Program, state: TrainState, ctx: RunContext, shard=None):
+    """``state`` carried on by ``prog``'s integrator: same parameters, time and step count, the
+    new integrator's state made at the current parameters (e.g. GD, then flow)."""
+    prog.validate()
+    num = sharding.num_runs(state)
+    mesh = sharding.default_mesh(shard)
+    run = _compiled_switch(prog, mesh)
+    return sharding.take_runs(run(*sharding.to_runs((state, ctx), mesh)), num)
 
 
 def _device_lanes(prog: Program, lanes: Lanes) -> dict:

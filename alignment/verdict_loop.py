@@ -1,8 +1,10 @@
 """One chunk through the verdict loop: train, take verdicts, continue only the undecided runs.
 
 A chunk's runs are trained on the snapshot grid up to ``max_time`` in one program. Runs without
-a verdict then continue (never restarted: the same integrator state carries on) by a factor
-``continue_factor`` of time at a time until each has a verdict or ``time_cap`` is reached. Runs
+a verdict (undetermined, saddle) then continue (never restarted: the same parameters carry on,
+with the flow integrator unless ``continue_integrator='same'``) by a factor ``continue_factor``
+of time at a time until each has a verdict or ``time_cap`` is reached. Verdicts read the
+family's end-state certificates (:class:`Judge`, ``alignment/certificates.py``). Runs
 with a verdict *leave*: the undecided ones are gathered into smaller calls whose lane counts
 come from a short ladder (the chunk's lane count, then halvings down to two lanes a device),
 so compiles stay few and no step is spent on a decided run. Lanes are grouped by the
@@ -25,9 +27,9 @@ import jax
 import numpy as np
 from absl import logging
 
-from alignment import grid, sharding, train, verdicts
+from alignment import grid, integrate, sharding, train, verdicts
 
-UNDETERMINED = "undetermined"
+CONTINUE = ("undetermined", "saddle")  # verdicts that say nothing yet about the flow's end
 
 
 def verdict_tolerances(cfg) -> dict:
@@ -66,12 +68,58 @@ def stationarity_speed(cfg, snaps: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(snaps["grad_norm"], np.float64)
 
 
-def take_verdicts(cfg, snaps: dict[str, np.ndarray]) -> np.ndarray:
-    last_diverged = forward_fill(np.asarray(snaps["diverged"], np.float64))[:, -1] > 0
-    return verdicts.verdicts(
-        snaps["time"], snaps["loss"], stationarity_speed(cfg, snaps), snaps["loss"][:, 0],
-        diverged_R=last_diverged, **verdict_tolerances(cfg),
-    )  # fmt: skip
+# per-run evidence of a verdict written to the chunk file and summary.csv (NaN where absent)
+EVIDENCE_KEYS = ("decided_by", "grad_slope", "flat_change", "region_min", "region_gap",
+                 "region_groups", "kappa_max", "predicted_escape_time", "small_alive",
+                 "zero_neurons")  # fmt: skip
+
+
+class Judge:
+    """Verdicts of a chunk's runs with their evidence, updated as live runs continue.
+
+    Each round reads the snapshots so far; the family's certificates (``certify``, if it has
+    one) are computed at the current parameters of the runs that are live, not yet
+    interpolating and whose loss is flat over the last decade (the only ones that can be stuck
+    or a saddle): the QP and the ascent are never spent on runs still moving.
+    """
+
+    def __init__(self, cfg, family, num: int):
+        self.cfg, self.family = cfg, family
+        self.tol = verdict_tolerances(cfg)
+        self.certs: dict | None = None
+        self.evidence: dict = {}
+        self.num = num
+
+    def _verdicts(self, snaps, diverged):
+        return verdicts.verdicts(
+            snaps["time"], snaps["loss"], stationarity_speed(self.cfg, snaps),
+            snaps["loss"][:, 0], diverged_R=diverged, certs=self.certs, details=True,
+            **self.tol,
+        )  # fmt: skip
+
+    def __call__(self, snaps, state, ctx, live) -> np.ndarray:
+        diverged = forward_fill(np.asarray(snaps["diverged"], np.float64))[:, -1] > 0
+        verdict, diag = self._verdicts(snaps, diverged)
+        certify = getattr(self.family, "certify", None)
+        if certify is not None:
+            cand = live & (diag["flat_change"] < self.tol["flat_tol"])
+            cand &= (verdict != "interpolating") & ~diverged
+            params, fctx = jax.device_get((state.params, ctx.family))
+            new = certify(params, fctx, np.flatnonzero(cand))
+            if self.certs is None:
+                self.certs = new
+            for k, v in new.items():  # live runs not certified now: stale, dropped
+                self.certs[k] = np.where(cand, v, np.where(live, np.nan, self.certs[k]))
+            verdict, diag = self._verdicts(snaps, diverged)
+        self.evidence = {k: diag[k] for k in ("decided_by", "grad_slope", "flat_change",
+                                               "region_gap")}  # fmt: skip
+        self.evidence |= {k: v for k, v in (self.certs or {}).items()}
+        return verdict
+
+    def columns(self, keep) -> dict[str, np.ndarray]:
+        """Evidence per run (the chunk's real runs ``keep``), every key of EVIDENCE_KEYS."""
+        nan = np.full(self.num, np.nan)
+        return {k: np.asarray(self.evidence.get(k, nan))[keep] for k in EVIDENCE_KEYS}
 
 
 def _host(tree) -> dict[str, np.ndarray]:
@@ -165,12 +213,21 @@ def _continue(prog, state, ctx, lanes, live, times, per_call, count, full):
     return state, new
 
 
+def continuation_program(cfg, prog):
+    """The program live runs continue with: the chunk's own (``same``) or the flow integrator."""
+    if cfg.continue_integrator == "same" or prog.integrator.name == "flow":
+        return prog
+    flow = integrate.Flow(**{k: float(v) for k, v in cfg.flow.items()})
+    return dataclasses.replace(prog, integrator=flow)
+
+
 def train_chunk(cfg, runs, chunk: grid.Chunk):
     """Trains one chunk through the verdict loop.
 
     Verdicts are first taken at ``max_time`` (never earlier: during early alignment the loss
-    sits flat at its initial value with a tiny gradient, which is not a stuck run). Returns
-    (snaps, verdict, ctx, state, count) for the chunk's real runs, on the host.
+    sits flat at its initial value with a tiny gradient, which is not a stuck run). Runs without
+    a verdict (undetermined, saddle) continue, with ``continuation_program``. Returns
+    (snaps, verdict, ctx, state, count, evidence) for the chunk's real runs, on the host.
     """
     prog, real = chunk.program, len(chunk.run_ids)
     lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
@@ -178,27 +235,32 @@ def train_chunk(cfg, runs, chunk: grid.Chunk):
     state, ctx = train.init_runs(prog, lanes)
     times = train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)
     state, snaps = train_calls(prog, state, ctx, times, per_call, count, real)
-    verdict = take_verdicts(cfg, snaps)
+    judge = Judge(cfg, prog.family, chunk.lanes)
+    live = np.arange(chunk.lanes) < real
+    verdict = judge(snaps, state, ctx, live)
     t_end = float(cfg.max_time)
-    while np.any(verdict[:real] == UNDETERMINED) and t_end < cfg.time_cap * (1 - 1e-12):
+    while np.any(np.isin(verdict[:real], CONTINUE)) and t_end < cfg.time_cap * (1 - 1e-12):
         t_next = min(t_end * cfg.continue_factor, float(cfg.time_cap))
         # per_call snapshots per decade of time, at least one per continuation
         num = max(1, round(per_call * np.log10(t_next / t_end)))
-        live = verdict == UNDETERMINED
+        live = np.isin(verdict, CONTINUE)
         live[real:] = False  # padding lanes never continue
         logging.info(
-            "chunk %d: %d of %d runs undetermined at t=%.3g; continuing to t=%.3g",
+            "chunk %d: %d of %d runs without a verdict at t=%.3g; continuing to t=%.3g",
             chunk.index, int(live.sum()), real, t_end, t_next,
         )  # fmt: skip
+        more_prog = continuation_program(cfg, prog)
+        if more_prog is not prog:
+            state, prog = train.switch_integrator(more_prog, state, ctx), more_prog
         more_times = np.geomspace(t_end, t_next, num + 1)[1:]
         state, more = _continue(
             prog, state, ctx, lanes, live, more_times, per_call, count, chunk.lanes
         )
         snaps = {k: np.concatenate([snaps[k], more[k]], axis=1) for k in snaps}
-        verdict = take_verdicts(cfg, snaps)
+        verdict = judge(snaps, state, ctx, live)
         t_end = t_next
     snaps["speed"] = stationarity_speed(cfg, snaps)
     keep = slice(0, real)
     snaps = {k: v[keep] for k, v in snaps.items()}
     ctx, state = jax.tree_util.tree_map(lambda x: np.asarray(x)[keep], jax.device_get((ctx, state)))
-    return snaps, verdict[keep], ctx, state, count
+    return snaps, verdict[keep], ctx, state, count, judge.columns(keep)

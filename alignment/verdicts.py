@@ -1,27 +1,31 @@
-"""Run verdicts (interpolating / stuck / undetermined / diverged) from a run's loss record.
+"""Run verdicts (interpolating / stuck / saddle / undetermined / diverged) from a run's record.
 
-Pure numpy on host arrays: this reads finished trajectories, it never trains. Everything that
-ends up in ``threshold.json`` is made of plain floats, ints, strings, bools, lists and None.
+Pure numpy on host arrays: this reads finished trajectories and the family's end-state
+certificates, it never trains. Everything that ends up in ``threshold.json`` is made of plain
+floats, ints, strings, bools, lists and None.
 
-Verdicts (DESIGN.md, "Interpolation verdict and the optimization threshold"), on the final
-snapshot of each run, with ``L`` the train loss (1/2n) sum (h - y)^2 and ``g = ||grad L||``:
+Verdicts (DESIGN.md section 2, "Verdicts"), on the final snapshot of each run, with ``L`` the
+train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm or displacement):
 
 - ``diverged``: flagged by the trainer; never given another verdict.
 - ``interpolating``: finite ``L_final < max(abs_tol, rel_tol * scale)``, ``scale`` a loss scale
   such as the initial loss (1/2n) sum y^2.
-- ``stuck``: above that tolerance at an approximate stationary point, i.e. both
-  (a) *small gradient*: ``t_final * g_final^2 / L_final < grad_tol``. Along gradient flow
-  dL/dt = -g^2, so this number is -d log L / d log t, the relative loss decrease per e-fold of
-  time at the end: it measures the gradient against the scale sqrt(L / t) set by the loss and the
-  time already spent, and needs no knowledge of the parameter scale. (Calibrated for plain GD;
-  momentum and Adam move faster than g^2, which (b) does not depend on.)
-  (b) *flat over the last decade*: ``max |L(t) - L_final| / L_final < flat_tol`` over every
-  snapshot with t in [t_anchor, t_final], t_anchor the latest positive snapshot time at or before
-  t_final / 10. Without such a snapshot the record does not span a decade and the run cannot be
-  called stuck.
-- ``undetermined``: anything else (still moving, or too short a record: train longer). A final
-  loss that is not finite is missing information, so such a run is undetermined, never
-  interpolating (the trainer freezes a diverging lane at finite values and flags it instead).
+- ``stuck``: certified to stay above that tolerance, by all three of
+  1. *region*: the region minimum (``alignment/certificates.py``) is above the tolerance and
+     ``(L - region_min) / L < gap_tol``;
+  2. *no escape*: no small alive neuron's growth rate kappa climbs above ``kappa_tol``;
+  3. *stationary*: (a) ``t_final * g_final^2 / L_final < grad_tol`` -- along gradient flow
+     dL/dt = -g^2, so this is -d log L / d log t, the relative loss decrease per e-fold of time
+     at the end, the gradient against the scale sqrt(L / t) set by the loss and the time spent;
+     (b) *flat over the last decade*: ``max |L(t) - L_final| / L_final < flat_tol`` over every
+     snapshot with t in [t_anchor, t_final], t_anchor the latest positive snapshot time at or
+     before t_final / 10 (a record that does not span a decade cannot be called stuck).
+  A family without certificates is called stuck on 3 alone (``decided_by`` = 'stationary').
+- ``saddle``: 1 or 3 holds but a neuron escapes (2 fails): gradient flow leaves; continue.
+- ``undetermined``: anything else (still moving, a region minimum ~0 so that it may still
+  interpolate in place, a loss above its region's minimum, or too short a record). A final loss
+  that is not finite is missing information, so such a run is undetermined, never interpolating
+  (the trainer freezes a diverging lane at finite values and flags it instead).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import dataclasses
 
 import numpy as np
 
-VERDICTS = ("interpolating", "stuck", "undetermined", "diverged")
+VERDICTS = ("interpolating", "stuck", "saddle", "undetermined", "diverged")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +60,15 @@ class VerdictTolerances:
     # times are steps * lr in float32, so a grid point meant to be t_final / 10 may land a hair
     # above it.
     decade_slack: float = 1e-3
+    # Stuck, region: (L - region_min) / L below this. The QP is solved to ~1e-8; a run within
+    # 1e-3 of its region's minimum has converged inside its region as far as flatness (1e-3 per
+    # decade) can tell.
+    gap_tol: float = 1e-3
+    # Saddle: a small neuron escapes when its growth rate kappa exceeds this (1 / time units).
+    # kappa is exactly 0 on a dead direction and is reached from below there; 1e-7 separates
+    # rounding at a kink (~1e-8 of a unit-scale residual in float32) from growth that shows within
+    # any time cap of the suite (escape time log(1/rho^2) / 2 kappa ~ 1e8 at 1e-7).
+    kappa_tol: float = 1e-7
 
     def to_dict(self) -> dict:
         return {k: float(v) for k, v in dataclasses.asdict(self).items()}
@@ -136,6 +149,48 @@ def verdict_diagnostics(
     }
 
 
+def certified(diag: dict, certs: dict | None, tol: VerdictTolerances) -> dict[str, np.ndarray]:
+    """Criteria 1 and 2 of DESIGN.md's stuck verdict, per run, from the certificates.
+
+    ``region_gap`` = (L - region_min) / L; ``region_ok``: region_min above the interpolation
+    tolerance and the loss within ``gap_tol`` of it; ``escapes``: a small alive neuron's growth
+    rate climbs above ``kappa_tol``. Without certificates (NaN, or a family without them) both
+    are False and ``certified`` is False.
+    """
+    R = diag["final_loss"].shape[0]
+    nan = np.full(R, np.nan)
+    region = np.asarray((certs or {}).get("region_min", nan), np.float64)
+    kappa = np.asarray((certs or {}).get("kappa_max", nan), np.float64)
+    l_f = diag["final_loss"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = (l_f - region) / l_f
+    have = np.isfinite(region)
+    region_ok = have & (region > diag["loss_tol"]) & (gap < tol.gap_tol)
+    return {
+        "region_min": region,
+        "region_gap": gap,
+        "region_ok": region_ok,
+        "escapes": have & (kappa > tol.kappa_tol),
+        "certified": have,
+    }
+
+
+def _reasons(out, d, stationary, cert, diverged):
+    """Which criterion decided each run, or what kept it undecided (``decided_by``)."""
+    why = np.full(len(out), "moving", dtype=object)
+    c, ok = cert["certified"], cert["region_ok"]
+    low = cert["region_min"] <= d["loss_tol"]
+    why[c & ~ok & low & stationary] = "region_min_zero"  # could still interpolate in place
+    why[c & ~ok & ~low & stationary] = "region_gap"  # flat, but above its region's minimum
+    why[c & ok & ~stationary] = "not_stationary"  # at its region's minimum, still moving
+    stuck = out == "stuck"
+    why[stuck] = np.where(c[stuck], "certified", "stationary")
+    why[out == "saddle"] = "escape"
+    why[out == "interpolating"] = "tolerance"
+    why[diverged] = "trainer"
+    return why.astype(str)
+
+
 def verdicts(
     times_RxK,
     loss_RxK,
@@ -143,34 +198,54 @@ def verdicts(
     y_scale_R,
     *,
     diverged_R=None,
+    certs: dict | None = None,
+    details: bool = False,
     **tolerances: float,
-) -> np.ndarray:
+):
     """Verdict of every run, an (R,) array of str from :data:`VERDICTS` (rules: module doc).
 
     ``times_RxK`` may be (K,) when every run shares the grid; snapshot times may repeat and
     start at 0. ``y_scale_R``: the loss scale of each run (e.g. its initial loss).
-    ``tolerances``: fields of :class:`VerdictTolerances` (default: its defaults).
+    ``certs``: the family's end-state certificates (``region_min``, ``kappa_max``, (R,) with
+    NaN where not computed). ``tolerances``: fields of :class:`VerdictTolerances`. With
+    ``details`` returns (verdicts, diagnostics) where the diagnostics hold every number the
+    verdict read and ``decided_by``, the criterion that decided it.
     """
     tol = dataclasses.replace(DEFAULT_TOLERANCES, **tolerances)  # TypeError on an unknown name
-    d = verdict_diagnostics(times_RxK, loss_RxK, grad_norm_RxK, y_scale_R, **tol.to_dict())
-    grad_tol, flat_tol = tol.grad_tol, tol.flat_tol
+    d = verdict_diagnostics(
+        times_RxK, loss_RxK, grad_norm_RxK, y_scale_R,
+        **{k: v for k, v in tol.to_dict().items() if k in _DIAG_KEYS},
+    )  # fmt: skip
     l_f = d["final_loss"]
     R = l_f.shape[0]
     diverged = np.zeros(R, bool) if diverged_R is None else np.broadcast_to(diverged_R, (R,))
+    diverged = np.asarray(diverged, bool)
     finite = np.isfinite(l_f)
     interp = finite & (l_f < d["loss_tol"])
-    stuck = (
-        finite
-        & ~interp
-        & d["spans_decade"]
-        & (d["grad_slope"] < grad_tol)
-        & (d["flat_change"] < flat_tol)
-    )
+    stationary = (
+        finite & d["spans_decade"] & (d["grad_slope"] < tol.grad_tol)
+        & (d["flat_change"] < tol.flat_tol)
+    )  # fmt: skip
+    cert = certified(d, certs, tol)
+    # with certificates: stuck needs all three criteria; without (a family that has none):
+    # stationarity alone, as ``decided_by`` = 'stationary' says
+    stuck_ok = np.where(cert["certified"], cert["region_ok"] & ~cert["escapes"], True)
+    stuck = finite & ~interp & stationary & stuck_ok
+    saddle = finite & ~interp & cert["escapes"] & (cert["region_ok"] | stationary)
     out = np.full(R, "undetermined", dtype=object)
+    out[saddle] = "saddle"
     out[stuck] = "stuck"
     out[interp] = "interpolating"
-    out[np.asarray(diverged, bool)] = "diverged"
-    return out.astype(str)
+    out[diverged] = "diverged"
+    out = out.astype(str)
+    if not details:
+        return out
+    d |= {k: cert[k] for k in ("region_gap", "region_ok", "escapes")}
+    d |= {"stationary": stationary, "decided_by": _reasons(out, d, stationary, cert, diverged)}
+    return out, d
+
+
+_DIAG_KEYS = ("rel_tol", "abs_tol", "grad_tol", "flat_tol", "decade_slack")
 
 
 def verdict(times_K, loss_K, grad_norm_K, y_scale, *, diverged: bool = False, **tol) -> str:
@@ -188,6 +263,7 @@ def verdict(times_K, loss_K, grad_norm_K, y_scale, *, diverged: bool = False, **
 
 
 def outcomes(verdicts_R) -> tuple[np.ndarray, np.ndarray]:
-    """(interpolating_R, determined_R) booleans: determined = interpolating or stuck."""
+    """(interpolating_R, determined_R) booleans: determined = interpolating or stuck (a saddle
+    says gradient flow goes on, not where it ends)."""
     v = np.asarray(verdicts_R).astype(str)
     return v == "interpolating", (v == "interpolating") | (v == "stuck")

@@ -16,6 +16,8 @@ Figures (each only where the data supports it):
   directions_SWEEP_rRUN_cos     distribution of cos(u_j, beta_hat) against time
   loss_vs_time_SWEEP   loss against time (log-log) with alignment and escape times
   phase_n_lam_SWEEP, phase_n_lr_SWEEP   interpolation probability over n x lambda (n x eta)
+  nstar_vs_time_SWEEP  n*(T) against T beside the certified n* and its both-ways interval
+  decided_by_SWEEP     every run (n, seed) coloured by the criterion that decided its verdict
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from alignment import plotting, results
 from figures.dynamics import fig_directions, fig_loss_vs_time
 from figures.load import Made, Stored, load
 from figures.threshold_figs import fig_loss_vs_n, fig_nstar_vs_d, fig_p_of_n, fig_phase
+from figures.verdict_figs import fig_decided_by, fig_nstar_vs_time
 
 FIGURES: dict[str, Callable[[Stored, Path, tuple], Made]] = {
     "loss_vs_n": fig_loss_vs_n,
@@ -37,6 +40,8 @@ FIGURES: dict[str, Callable[[Stored, Path, tuple], Made]] = {
     "directions": fig_directions,
     "loss_vs_time": fig_loss_vs_time,
     "phase": fig_phase,
+    "nstar_vs_time": fig_nstar_vs_time,
+    "decided_by": fig_decided_by,
 }
 
 

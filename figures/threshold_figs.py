@@ -105,7 +105,8 @@ def fig_p_of_n(st: Stored, out: Path, formats) -> Made:
             lo, hi = wilson(k, m)
             p = k / m
             label = group_label(g, varying) if varying else "p(n) (95% Wilson)"
-            ax.errorbar(n, p, yerr=[p - lo, hi - p], fmt="o", color=color, ms=4, capsize=2,
+            err = np.maximum([p - lo, hi - p], 0.0)  # Wilson bounds can round past p = 0, 1
+            ax.errorbar(n, p, yerr=err, fmt="o", color=color, ms=4, capsize=2,
                         label=label)  # fmt: skip
             if g["n_star"] is not None:
                 grid_n = np.geomspace(n.min(), n.max(), 300)
@@ -126,7 +127,8 @@ def fig_p_of_n(st: Stored, out: Path, formats) -> Made:
         captions[name] = (
             "Fraction of determined runs that interpolate at each n (95% Wilson intervals), the "
             "logistic fit in log n, and n* where it crosses 1/2 with its bootstrap interval "
-            "(undetermined runs are left out of p)."
+            "(runs without a verdict, undetermined or saddle, are left out of p; threshold.json "
+            "also gives n* with them counted both ways)."
         )
     return paths, captions, skipped
 

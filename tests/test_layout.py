@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LEVELS = [
     ["alignment"],
     ["alignment.data"],
-    ["alignment.model", "alignment.extremal"],
+    ["alignment.model", "alignment.extremal", "alignment.certificates"],
     ["alignment.stats"],
     ["alignment.families", "alignment.families.base", "alignment.families.two_layer"],
     ["alignment.integrate", "alignment.sharding"],
@@ -23,7 +23,7 @@ LEVELS = [
     ["alignment.verdict_loop", "alignment.records"],
     ["alignment.report", "alignment.sweep"],
     ["figures", "figures.load"],
-    ["figures.threshold_figs", "figures.dynamics"],
+    ["figures.threshold_figs", "figures.dynamics", "figures.verdict_figs"],
     ["figures.make"],
     ["sweeps", "sweeps.configs", "sweeps.configs.base"],
     ["sweeps.merge"],

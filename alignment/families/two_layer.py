@@ -16,10 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from alignment import extremal, model, stats
+from alignment import certificates, extremal, model, stats
 from alignment.data import Dataset, DataSpec, augment, make_data
 
 EVENT_KEYS = ("alignment_time", "escape_time", "loss_drop_time")
+# certify(): region minimum (and its number of (pattern, sign) groups, whether the QP solved)
+# and the escape test's largest growth rate, predicted escape time, neurons tested, and
+# neurons that are exactly zero (underflow)
+CERT_KEYS = ("region_min", "region_groups", "region_solved", "kappa_max",
+             "predicted_escape_time", "small_alive", "zero_neurons")  # fmt: skip
 
 
 class Context(NamedTuple):
@@ -171,6 +176,30 @@ class TwoLayer:
             "extremal_is_max": (("run", "extremal"), np.asarray(ext.is_max_E, bool)),
             "extremal_valid": (("run", "extremal"), np.asarray(ext.valid_E, bool)),
         }
+
+    def certify(self, params, ctx: Context, runs) -> dict[str, np.ndarray]:
+        """End-state certificates (``alignment/certificates.py``) of the runs ``runs`` (indices
+        into the host arrays ``params``, ``ctx``), float64 (R,) arrays, NaN for other runs."""
+        R = len(np.asarray(params["a"]))
+        out = {k: np.full(R, np.nan) for k in CERT_KEYS}
+        theta = np.asarray(params["w"], np.float64)
+        if self.bias:
+            theta = np.concatenate([theta, np.asarray(params["b"], np.float64)[..., None]], -1)
+        for r in np.asarray(runs, int):
+            keep = np.asarray(ctx.train.mask_N[r]) > 0
+            x = np.asarray(ctx.train.x_NxD[r], np.float64)[keep]
+            x = np.concatenate([x, np.ones((len(x), 1))], axis=1) if self.bias else x
+            y = np.asarray(ctx.train.y_N[r], np.float64)[keep]
+            a = np.asarray(params["a"][r], np.float64)
+            region = certificates.region_minimum(theta[r], a, x, y)
+            esc = certificates.escape_test(theta[r], a, x, y)
+            out["region_min"][r] = region["region_min"]
+            out["region_groups"][r] = region["groups"]
+            out["region_solved"][r] = region["qp_status"] in ("Solved", "empty")
+            out["predicted_escape_time"][r] = esc["escape_time"]
+            for k in ("kappa_max", "small_alive", "zero_neurons"):
+                out[k][r] = esc[k]
+        return out
 
     def event_times(self, snaps: dict) -> dict[str, np.ndarray]:
         """Alignment, escape and loss-drop times per run (``stats.event_times``)."""

@@ -1,0 +1,127 @@
+"""End-state certificates of a two-layer ReLU run (DESIGN.md section 2, "Verdicts").
+
+Host-side numpy on one run's parameters and training set, float64 whatever the run's dtype:
+
+- :func:`region_minimum`: the least loss reachable with the activation pattern held fixed. In
+  ``v_j = a_j (w_j, b_j)`` the network is linear, neurons of one (pattern, sign) group act as one
+  vector ``V_P``, and the minimum over the closure of the region is a convex QP (solved by
+  Clarabel, an interior-point conic solver; the current point is always feasible).
+- :func:`escape_test`: for every small alive neuron, projected ascent of the growth rate
+  ``kappa(u) = -s g_r(u)``, ``g_r(u) = (1/n) sum_i r_i relu(<u, x_i>)``, from its direction with
+  the current residual; a positive maximum means the neuron grows (a saddle), and the predicted
+  escape time is ``log(r_rms / (rho^2 x_rms)) / (2 kappa)``: the time for ``rho^2 = |a| |w|``,
+  growing like ``exp(2 kappa t)``, to reach the size at which its output matters.
+"""
+
+from __future__ import annotations
+
+import clarabel
+import numpy as np
+import scipy.sparse as sp
+
+# A neuron is *small* (its growth is governed by kappa, not by the loss's gradient) when its
+# output scale rho^2 x_rms is below this share of the residual's RMS.
+SMALL_SHARE = 1e-3
+ASCENT_STEPS = 300  # projected ascent steps of kappa on the sphere
+
+
+def patterns(theta_MxD, x_NxD) -> np.ndarray:
+    """Activation pattern 1[<theta_j, x_i> > 0] of every neuron on every sample, (M, N) bool."""
+    return (theta_MxD @ x_NxD.T) > 0
+
+
+def _groups(on_MxN, sign_M):
+    """Alive neurons grouped by (pattern, sign): list of (pattern_N, sign)."""
+    keys = {}
+    for j in np.flatnonzero(on_MxN.any(axis=1) & (sign_M != 0)):
+        keys.setdefault((on_MxN[j].tobytes(), int(sign_M[j])), (on_MxN[j], int(sign_M[j])))
+    return list(keys.values())
+
+
+def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
+    """Minimum of (1/2n) |h - y|^2 over the closure of the current activation region.
+
+    Returns ``region_min`` (the loss at the QP's solution, recomputed from it), ``groups``
+    (number of (pattern, sign) groups) and ``qp_status`` (Clarabel's status string).
+    """
+    x_NxD, y_N = np.asarray(x_NxD, np.float64), np.asarray(y_N, np.float64)
+    n, d = x_NxD.shape
+    on_MxN = patterns(np.asarray(theta_MxD, np.float64), x_NxD)
+    groups = _groups(on_MxN, np.sign(np.asarray(a_M, np.float64)))
+    if not groups:
+        return {"region_min": 0.5 * float(y_N @ y_N) / n, "groups": 0, "qp_status": "empty"}
+    G = len(groups)
+    # prediction h = A v, v = (V_1, ..., V_G) stacked; A[i, g-block] = 1[i in P_g] x_i
+    blocks = [x_NxD * pat[:, None] for pat, _ in groups]
+    A = np.concatenate(blocks, axis=1)
+    # s_g <V_g, x_i> >= 0 on P_g and <= 0 off it, as rows c x_i v <= 0 (nonnegative slack)
+    rows = [sp.csc_matrix(x_NxD * np.where(pat, -s, s)[:, None]) for pat, s in groups]
+    cons = sp.block_diag(rows, format="csc")
+    P = sp.csc_matrix(np.triu(A.T @ A / n))
+    q = -(A.T @ y_N) / n
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    solver = clarabel.DefaultSolver(
+        P, q, cons, np.zeros(G * n), [clarabel.NonnegativeConeT(G * n)], settings
+    )
+    sol = solver.solve()
+    v = np.asarray(sol.x)
+    r = A @ v - y_N
+    return {"region_min": 0.5 * float(r @ r) / n, "groups": G, "qp_status": str(sol.status)}
+
+
+def kappa(u_KxD, sign_K, x_NxD, r_N) -> np.ndarray:
+    """Growth rate -s g_r(u) of unit directions u (rows), (K,)."""
+    return -sign_K * (np.maximum(u_KxD @ x_NxD.T, 0.0) @ r_N) / len(r_N)
+
+
+def ascend_kappa(u_KxD, sign_K, x_NxD, r_N, steps: int = ASCENT_STEPS):
+    """Projected gradient ascent of kappa on the sphere from each row of u.
+
+    Returns (kappa_K, u_KxD): the best kappa met along each path and where. The step is 1/L,
+    L = (1/n) sum |r_i| |x_i| a bound on the gradient's norm (kappa is positively 1-homogeneous
+    and Lipschitz with that constant).
+    """
+    n = len(r_N)
+    u = u_KxD / np.linalg.norm(u_KxD, axis=1, keepdims=True)
+    best, best_u = kappa(u, sign_K, x_NxD, r_N), u.copy()
+    lip = np.sum(np.abs(r_N) * np.linalg.norm(x_NxD, axis=1)) / n
+    if not lip > 0:
+        return best, best_u
+    for _ in range(steps):
+        on = (u @ x_NxD.T) > 0
+        grad = -sign_K[:, None] * ((on * r_N) @ x_NxD) / n
+        grad -= np.sum(grad * u, axis=1, keepdims=True) * u  # tangent part
+        u = u + grad / lip
+        u /= np.linalg.norm(u, axis=1, keepdims=True)
+        k = kappa(u, sign_K, x_NxD, r_N)
+        better = k > best
+        best, best_u[better] = np.where(better, k, best), u[better]
+    return best, best_u
+
+
+def escape_test(theta_MxD, a_M, x_NxD, y_N, small_share: float = SMALL_SHARE) -> dict:
+    """Largest growth rate reachable by a small alive neuron, and its predicted escape time.
+
+    ``kappa_max`` (-inf when no neuron is small and alive), ``escape_time`` (inf when
+    kappa_max <= 0), ``small_alive`` (neurons tested), ``zero_neurons`` (neurons whose weights
+    are exactly 0: dead by underflow rather than by leaving every sample's half-space).
+    """
+    theta = np.asarray(theta_MxD, np.float64)
+    a = np.asarray(a_M, np.float64)
+    x, y = np.asarray(x_NxD, np.float64), np.asarray(y_N, np.float64)
+    norm_M = np.linalg.norm(theta, axis=1)
+    r = np.maximum(np.abs(a) * norm_M, 0.0)  # rho^2 = |a| |theta|
+    resid = np.maximum(theta @ x.T, 0.0).T @ a - y
+    r_rms = np.sqrt(np.mean(resid**2))
+    x_rms = np.sqrt(np.mean(np.sum(x**2, axis=1)))
+    alive = patterns(theta, x).any(axis=1) & (a != 0)
+    small = alive & (r * x_rms < small_share * r_rms)
+    out = {"small_alive": int(small.sum()), "zero_neurons": int(np.sum(norm_M == 0))}
+    if not small.any():
+        return out | {"kappa_max": -np.inf, "escape_time": np.inf}
+    k, _ = ascend_kappa(theta[small], np.sign(a[small]), x, resid)
+    j = int(np.argmax(k))
+    grow = np.log(r_rms / (r[small][j] * x_rms))
+    t_esc = grow / (2 * k[j]) if k[j] > 0 else np.inf
+    return out | {"kappa_max": float(k[j]), "escape_time": float(t_esc)}

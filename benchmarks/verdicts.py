@@ -1,0 +1,106 @@
+"""Are stuck verdicts right, and what does the verdict loop cost? One run of a config's sweep.
+
+    python -m benchmarks.verdicts [--config=threshold_quick] [--factor=10]
+
+Trains every chunk of the config through the verdict loop (timed), then continues every run
+called *stuck* with the flow integrator from its verdict time t_v to ``factor * t_v`` and records
+how much loss it loses: a certified stuck run should lose nothing (the issue's target: < 1%).
+Writes benchmarks/verdicts_CONFIG.json (verdict counts, decided_by counts, wall time, steps, the
+largest relative loss drop of a continued stuck run) and the VERDICTS block of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+
+import jax
+import numpy as np
+from absl import app, flags
+
+from alignment import grid, integrate, records, results, train, verdict_loop
+from benchmarks import machine
+
+_CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
+_FACTOR = flags.DEFINE_float("factor", 10.0, "Stuck runs continue to factor x their verdict time.")
+
+
+def continue_stuck(cfg, prog, state, ctx, verdict, t_final, factor: float) -> np.ndarray:
+    """Relative loss drop (L(t_v) - L(factor t_v)) / L(t_v) of each stuck run (NaN otherwise)."""
+    drop = np.full(len(verdict), np.nan)
+    flow = dataclasses.replace(prog, integrator=integrate.Flow(**dict(cfg.flow)))
+    for t_v in np.unique(t_final[verdict == "stuck"]):
+        ids = np.flatnonzero((verdict == "stuck") & (t_final == t_v))
+        sub_state = train.take(jax.tree_util.tree_map(np.asarray, state), ids)
+        sub_ctx = train.take(ctx, ids)
+        sub_state = train.switch_integrator(flow, sub_state, sub_ctx)
+        times = np.geomspace(t_v, factor * t_v, 9)
+        _, snaps = train.train(flow, sub_state, sub_ctx, times)
+        loss = np.asarray(snaps["loss"], np.float64)
+        drop[ids] = (loss[:, 0] - loss[:, -1]) / loss[:, 0]
+    return drop
+
+
+def run(name: str, factor: float) -> dict:
+    cfg = importlib.import_module(f"sweeps.configs.{name}").get_config()
+    runs = grid.expand(cfg)
+    chunks = grid.validate(cfg, runs)
+    out = {"config": name, "factor": factor, "machine": machine.machine_info(), "chunks": []}
+    verdicts_all, decided_all, drops = [], [], []
+    for chunk in chunks:
+        t0 = time.perf_counter()
+        snaps, verdict, ctx, state, count, ev = verdict_loop.train_chunk(cfg, runs, chunk)
+        wall = time.perf_counter() - t0
+        t_final = snaps["time"][np.arange(len(verdict)), records.last_snapshots(snaps["time"])]
+        drop = continue_stuck(cfg, chunk.program, state, ctx, verdict, t_final, factor)
+        out["chunks"].append({"index": chunk.index, "wall_s": round(wall, 2),
+                              "steps_computed": count.computed, "steps_useful": count.useful})
+        verdicts_all += list(verdict)
+        decided_all += list(ev["decided_by"])
+        drops += list(drop)
+    drops = np.asarray(drops)
+    stuck = np.isfinite(drops)
+    v, c = np.unique(verdicts_all, return_counts=True)
+    dv, dc = np.unique(decided_all, return_counts=True)
+    out |= {
+        "wall_s": round(sum(ch["wall_s"] for ch in out["chunks"]), 2),
+        "verdicts": {str(a): int(b) for a, b in zip(v, c, strict=True)},
+        "decided_by": {str(a): int(b) for a, b in zip(dv, dc, strict=True)},
+        "stuck_continued": int(stuck.sum()),
+        "stuck_max_loss_drop": float(np.max(drops[stuck])) if stuck.any() else None,
+        "stuck_over_1pct": int(np.sum(drops[stuck] > 0.01)),
+        "load_avg": machine.load_avg(),
+    }
+    results.write_json(f"benchmarks/verdicts_{name}.json", out)
+    return out
+
+
+def table(res: dict) -> str:
+    lines = [
+        f"`python -m benchmarks.verdicts --config={res['config']}` on {res['machine']['cpu']}, "
+        f"{res['machine']['cores']} cores (load {res['load_avg']}):",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| wall time of the verdict loop, all chunks (s) | {res['wall_s']} |",
+        f"| verdicts | {res['verdicts']} |",
+        f"| decided_by | {res['decided_by']} |",
+        f"| stuck runs continued {res['factor']:g}x longer by the flow | {res['stuck_continued']} |",
+        f"| largest relative loss drop of a continued stuck run | {res['stuck_max_loss_drop']} |",
+        f"| stuck runs that lost more than 1% | {res['stuck_over_1pct']} |",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    res = run(_CONFIG.value, _FACTOR.value)
+    body = table(res)
+    tag = f"VERDICTS {res['config']}"
+    machine.replace_block("BENCHMARKS.md", f"<!-- BEGIN {tag} -->", f"<!-- END {tag} -->", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    app.run(main)
