@@ -235,12 +235,13 @@ PER_NEURON_KEYS = ("neuron_w", "neuron_a", "neuron_cos_ols", "neuron_extremal_an
 def snapshot_bytes(m: int, d_in: int, itemsize: int, store_neurons: bool) -> int:
     """Host bytes of one run's record at one snapshot, as train.train returns it.
 
-    Scalars (the float keys in the run's dtype, two int32 counts, and the trainer's time,
-    step and displacement in 64 bits and 'diverged' as a bool), plus
+    Scalars (the float keys and the trainer's sharpness in the run's dtype, two int32 counts,
+    the trainer's time, step, displacement and step_sharpness in 64 bits and 'diverged' as a
+    bool), plus
     m (d_in + 3) floats when per-neuron arrays are stored: (w_j, b_j), a_j, the cosine with
     beta_hat and the angle to the nearest extremal vector. d_in = d, or d + 1 with bias.
     """
-    scalars = len(SCALAR_FLOAT_KEYS) * itemsize + 4 * len(SCALAR_INT_KEYS) + 3 * 8 + 1
+    scalars = (len(SCALAR_FLOAT_KEYS) + 1) * itemsize + 4 * len(SCALAR_INT_KEYS) + 4 * 8 + 1
     return scalars + (m * (d_in + 3) * itemsize if store_neurons else 0)
 
 

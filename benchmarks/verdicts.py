@@ -54,8 +54,14 @@ def run(name: str, factor: float) -> dict:
         wall = time.perf_counter() - t0
         t_final = snaps["time"][np.arange(len(verdict)), records.last_snapshots(snaps["time"])]
         drop = continue_stuck(cfg, chunk.program, state, ctx, verdict, t_final, factor)
-        out["chunks"].append({"index": chunk.index, "wall_s": round(wall, 2),
-                              "steps_computed": count.computed, "steps_useful": count.useful})
+        out["chunks"].append(
+            {
+                "index": chunk.index,
+                "wall_s": round(wall, 2),
+                "steps_computed": count.computed,
+                "steps_useful": count.useful,
+            }
+        )
         verdicts_all += list(verdict)
         decided_all += list(ev["decided_by"])
         drops += list(drop)

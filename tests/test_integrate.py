@@ -82,9 +82,7 @@ def test_flow_conserves_balancedness(flow_reference):
 
 def test_flow_runs_a_sweep_end_to_end(tmp_path):
     """--config.integrator=flow through the verdict loop: every run gets a verdict or reaches
-    the cap, on time grids hit exactly. (Step counts are not compared with GD: at a ReLU kink
-    the error control shrinks the steps towards the floor, which the issue of certified
-    verdicts still has to address.)"""
+    the cap, on time grids hit exactly."""
     from test_sweep import micro_config
 
     from alignment import report, results, sweep
@@ -96,8 +94,33 @@ def test_flow_runs_a_sweep_end_to_end(tmp_path):
     summary = results.read_csv(tmp_path / "summary.csv")
     assert set(summary["integrator"]) == {"flow"} and len(summary) == 6
     assert (summary["final_time"] <= cfg.time_cap * (1 + 1e-12)).all()
-    assert set(summary["verdict"]) <= {"interpolating", "stuck", "undetermined"}
+    assert set(summary["verdict"]) <= {"interpolating", "stuck", "saddle", "undetermined"}
     with xr.open_dataset(tmp_path / "trajectories.nc") as traj:
         first = traj["time"].values[:, : cfg.num_snapshots]
         grid = train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)
         np.testing.assert_allclose(first, np.broadcast_to(grid, first.shape), rtol=1e-12)
+
+
+def test_gd_runs_continue_with_the_flow(tmp_path):
+    """continue_integrator='flow': GD to max_time (t = lr * steps), then the flow carries the
+    same parameters on (its steps are no longer lr-multiples of the time), snapshot times
+    still hit exactly and the loss continuous across the switch."""
+    from test_sweep import micro_config
+
+    from alignment import report, results, sweep
+
+    cfg = micro_config()
+    cfg.continue_integrator = "flow"
+    sweep.run(cfg, tmp_path)
+    report.finish(cfg, tmp_path)
+    summary = results.read_csv(tmp_path / "summary.csv")
+    later = summary["final_time"] > cfg.max_time * 1.0001
+    assert later.any(), "no run continued: the test cannot see the switch"
+    with xr.open_dataset(tmp_path / "trajectories.nc") as traj:
+        t, steps, loss = (traj[k].values for k in ("time", "step", "loss"))
+    k0 = cfg.num_snapshots - 1  # the snapshot at max_time, the last GD one
+    np.testing.assert_allclose(steps[:, k0] * cfg.lr[0], t[:, k0], rtol=1e-12)
+    rows = np.flatnonzero(later.to_numpy())
+    after = steps[rows, k0 + 1] * cfg.lr[0] - t[rows, k0 + 1]
+    assert np.all(np.abs(after) > 1e-6)  # flow steps: not on GD's clock any more
+    assert np.all(loss[rows, k0 + 1] <= loss[rows, k0] * (1 + 1e-6))  # the flow descends

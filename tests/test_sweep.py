@@ -36,6 +36,7 @@ def micro_config():
     c.num_snapshots = 12
     c.snapshots_per_decade = 4
     c.time_cap = 5e3
+    c.continue_integrator = "same"  # GD throughout: records are multiples of lr (flow: below)
     c.max_lanes = 2
     c.bucket_waste = 10.0  # one bucket: one compiled program
     c.n_boot = 50
@@ -115,8 +116,8 @@ def test_verdict_loop_continues_without_restarting(finished):
     )
     lane = chunk.run_ids.index(run_id)
     np.testing.assert_allclose(snaps["loss"][lane], loss_rec, rtol=1e-12, atol=0)
-    und = summary["verdict"] == "undetermined"
-    assert und.any(), "no run reached the cap undetermined: the test cannot see the cap"
+    und = summary["verdict"].isin(["undetermined", "saddle"])
+    assert und.any(), "no run reached the cap without a verdict: the test cannot see the cap"
     np.testing.assert_allclose(summary.loc[und, "final_time"], cfg.time_cap, rtol=1e-6)
     assert (summary["final_time"] <= cfg.time_cap * (1 + 1e-6)).all()
 
