@@ -92,7 +92,8 @@ def table(res: dict) -> str:
         f"| wall time of the verdict loop, all chunks (s) | {res['wall_s']} |",
         f"| verdicts | {res['verdicts']} |",
         f"| decided_by | {res['decided_by']} |",
-        f"| stuck runs continued {res['factor']:g}x longer by the flow | {res['stuck_continued']} |",
+        f"| stuck runs continued {res['factor']:g}x longer by the flow "
+        f"| {res['stuck_continued']} |",
         f"| largest relative loss drop of a continued stuck run | {res['stuck_max_loss_drop']} |",
         f"| stuck runs that lost more than 1% | {res['stuck_over_1pct']} |",
     ]
