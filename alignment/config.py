@@ -61,10 +61,11 @@ def get_config() -> ml_collections.ConfigDict:
     c.time_cap = 1e6  # runs without a verdict continue up to this time (continue_factor steps)
     c.snapshots_per_decade = 40  # snapshots per decade of continuation (and per compiled call)
     c.continue_factor = 10.0  # each continuation multiplies the time by this (> 1)
-    # what runs without a verdict continue with: flow (gradient flow by adaptive explicit steps,
-    # cfg.flow: follows the flow where GD at lr oscillates, see the step_sharpness column) |
-    # same (the chunk's own integrator, e.g. GD at lr: faster, but its verdicts describe GD)
-    c.continue_integrator = "flow"
+    # what runs without a verdict continue with: same (the chunk's own integrator, e.g. GD at
+    # lr) | flow (gradient flow by adaptive explicit steps, cfg.flow: follows the flow where GD
+    # at lr oscillates, see the step_sharpness column, but is held to dt < ~2.5 / lambda_max:
+    # on threshold_quick it took several times GD's wall time, see its docstring)
+    c.continue_integrator = "same"
     # --- verdicts (DESIGN.md "Verdicts"): see alignment/verdicts.py ---
     c.verdict = ml_collections.ConfigDict(dataclasses.asdict(verdicts.DEFAULT_TOLERANCES))
     # what the stuck test's gradient criterion (verdict.grad_tol) reads: 'displacement' = mean

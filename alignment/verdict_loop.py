@@ -2,9 +2,9 @@
 
 A chunk's runs are trained on the snapshot grid up to ``max_time`` in one program. Runs without
 a verdict (undetermined, saddle) then continue (never restarted: the same parameters carry on,
-with the flow integrator unless ``continue_integrator='same'``) by a factor ``continue_factor``
-of time at a time until each has a verdict or ``time_cap`` is reached. Verdicts read the
-family's end-state certificates (:class:`Judge`, ``alignment/certificates.py``). Runs
+with the chunk's integrator or, with ``continue_integrator='flow'``, the flow) by a factor
+``continue_factor`` of time at a time until each has a verdict or ``time_cap`` is reached.
+Verdicts read the family's end-state certificates (:class:`Judge`, ``certificates.py``). Runs
 with a verdict *leave*: the undecided ones are gathered into smaller calls whose lane counts
 come from a short ladder (the chunk's lane count, then halvings down to two lanes a device),
 so compiles stay few and no step is spent on a decided run. Lanes are grouped by the

@@ -80,6 +80,7 @@ def test_chunks_have_equal_lane_counts_within_a_bucket():
         ({"num_seeds": 0}, "num_seeds"),
         ({"max_lanes": 0}, "max_lanes"),
         ({"speed": "fast"}, "speed"),
+        ({"continue_integrator": "rk4"}, "continue_integrator"),
         ({"dtype": "float16"}, "dtype"),
         ({"m": (0,)}, "m=0"),
         ({"n": ()}, "n is empty"),

@@ -44,9 +44,7 @@ def get_config():
     c.snapshots_per_decade = 40
     c.continue_factor = 10.0
     c.time_cap = 2.5e4
-    # GD continues: the flow integrator (the base default) follows gradient flow but needs
-    # ~9x the wall time here for more open runs at this cap (see the docstring)
-    c.continue_integrator = "same"
+    c.continue_integrator = "same"  # GD continues (flow: see the docstring)
     c.bucket_waste = 1.0
     c.n_boot = 1000
     return c
