@@ -7,19 +7,23 @@ and never settles); 10 log-spaced n from 8 to 181, 8 seeds: 80 runs in two compi
 Verdicts at t = 1e3 (4000 steps), then runs without one continue to t = 2.5e4 (1e5 steps).
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
-Runtime:  about 2 min on a 2-core CPU: the sweep itself (training and verdict loop, compile
-          included) measured 113 s by `python -m benchmarks.before_after` (W3 "after" in
-          benchmarks/before_after.json; 123 s for the code before decided runs left), and
-          129 s by `python -m benchmarks.throughput` (W3 in benchmarks/results.json), with the
-          machine shared (load 2); figures add a few seconds. On one GPU about 30-60 s (an
-          estimate, not measured: a few compilations plus 1e5 steps of small vmapped programs).
-Result:   (measured) n* = 21.0, 95% CI [16.0, 24.4]; p(n) = 1 at n = 8, ~0.8 at 11-16, 0 from
-          45 on. Of the 80 runs 21 interpolate, 30 are stuck near the least-squares fit (train
-          MSE 0.75-0.95 x OLS; test MSE within ~10% of OLS from n = 64 on, while interpolating
-          runs have 2-4x the OLS test error), and 29 are still moving at t = 2.5e4 (undetermined:
-          slow interpolation near n*, and saddle-to-saddle escapes at large n, where new neuron
-          directions keep appearing; see loss_vs_time and directions_*_cos). Longer caps (e.g.
-          --config.time_cap=1e5, ~5 min) determine more of them; undetermined runs never enter p.
+Runtime:  (measured, 2-core CPU, machine shared) 88 s for the whole job including compiles,
+          certificates and figures (the verdict loop alone: 66-76 s in two runs of
+          `python -m benchmarks.verdicts`). With --config.continue_integrator=flow (runs
+          without a verdict continue by gradient flow instead of GD): 616 s, under a parallel
+          test run; the flow is held to dt < ~2.5 / lambda_max, lambda_max up to ~20 here.
+Result:   (measured) 21 interpolating, 24 stuck (every one certified: region minimum, no
+          escaping neuron, stationary), 5 saddles (a small neuron escapes), 30 undetermined
+          (29 still moving at t = 2.5e4, mostly GD at the edge of stability: eta * lambda_max
+          1.98-2.07 in step_sharpness; 1 at its region minimum but still moving). Per n
+          (interpolating / stuck / saddle / undetermined): 8: 8/0/0/0, 11: 6/1/1/0,
+          16: 6/0/1/1, 23: 0/0/1/7, 32: 1/2/0/5, 45: 0/4/0/4, 64: 0/5/0/3, 91: 0/4/0/4,
+          128: 0/4/2/2, 181: 0/4/0/4. n* = 24.6, 95% CI [19.5, 33.0] over the certified runs;
+          the 35 runs without a verdict counted as interpolating give n* = 97.7 [56.1, above
+          the range], counted as not 16.6 [14.6, 18.3]: the interval covering both is
+          [14.6, above 181]. n*(T): 12.7 [10.6, 15.2] at T = 1e3, 16.6 [14.6, 18.3] at 1e4 and
+          2.5e4. Continued 10x longer, 23 of the 24 stuck runs lose < 0.03% of their loss; one
+          (n = 181, seed 2) loses 26% (benchmarks/verdicts_threshold_quick.json).
 """
 
 from sweeps.configs import base
