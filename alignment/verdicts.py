@@ -164,7 +164,8 @@ def certified(diag: dict, certs: dict | None, tol: VerdictTolerances) -> dict[st
     l_f = diag["final_loss"]
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = (l_f - region) / l_f
-    have = np.isfinite(region)
+    solved = np.asarray((certs or {}).get("region_solved", np.ones(R)), np.float64)
+    have = np.isfinite(region) & (solved > 0)  # a QP that did not solve certifies nothing
     region_ok = have & (region > diag["loss_tol"]) & (gap < tol.gap_tol)
     return {
         "region_min": region,
@@ -172,6 +173,7 @@ def certified(diag: dict, certs: dict | None, tol: VerdictTolerances) -> dict[st
         "region_ok": region_ok,
         "escapes": have & (kappa > tol.kappa_tol),
         "certified": have,
+        "qp_failed": np.isfinite(region) & ~have,
     }
 
 
@@ -183,6 +185,7 @@ def _reasons(out, d, stationary, cert, diverged):
     why[c & ~ok & low & stationary] = "region_min_zero"  # could still interpolate in place
     why[c & ~ok & ~low & stationary] = "region_gap"  # flat, but above its region's minimum
     why[c & ok & ~stationary] = "not_stationary"  # at its region's minimum, still moving
+    why[cert["qp_failed"]] = "qp_failed"  # the region QP did not solve: nothing certified
     stuck = out == "stuck"
     why[stuck] = np.where(c[stuck], "certified", "stationary")
     why[out == "saddle"] = "escape"
@@ -230,6 +233,7 @@ def verdicts(
     # with certificates: stuck needs all three criteria; without (a family that has none):
     # stationarity alone, as ``decided_by`` = 'stationary' says
     stuck_ok = np.where(cert["certified"], cert["region_ok"] & ~cert["escapes"], True)
+    stuck_ok &= ~cert["qp_failed"]
     stuck = finite & ~interp & stationary & stuck_ok
     saddle = finite & ~interp & cert["escapes"] & (cert["region_ok"] | stationary)
     out = np.full(R, "undetermined", dtype=object)

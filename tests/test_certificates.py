@@ -141,3 +141,16 @@ def test_constructed_saddle_is_called_saddle_and_escapes_when_predicted(dtype):
     # moves the time by log(0.05) / 2 kappa (~10% of the prediction); the issue asks for 30%
     assert loss.min() < 0.95 * loss[0]
     assert left == pytest.approx(t_esc, rel=0.3)
+
+
+def test_a_region_qp_that_did_not_solve_certifies_nothing():
+    from alignment import verdicts
+
+    times = np.array([0.0, 10.0, 100.0, 1000.0])
+    loss = np.full((2, 4), 0.2)
+    speed = np.zeros((2, 4))
+    certs = {"region_min": np.array([0.2, 0.2]), "kappa_max": np.array([-1.0, -1.0]),
+             "region_solved": np.array([1.0, 0.0])}  # fmt: skip
+    v, d = verdicts.verdicts(times, loss, speed, np.ones(2), certs=certs, details=True)
+    assert list(v) == ["stuck", "undetermined"]
+    assert list(d["decided_by"]) == ["certified", "qp_failed"]
