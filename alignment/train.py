@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from alignment import integrate, sharding
+from alignment import curvature, integrate, sharding
 
 DTYPES = ("float32", "float64")
 SEED = "seed"
@@ -148,45 +148,9 @@ def _init_run(prog: Program, lane: dict) -> tuple[TrainState, RunContext]:
         jnp.zeros((), t64),
         jnp.zeros((), bool),
         jnp.asarray(jnp.inf, t64),
-        _unit_tree(_normal_like(jax.random.fold_in(key, 99), params)),
+        curvature.random_probe(jax.random.fold_in(key, 99), params),
     )
     return state, RunContext(fctx, lane)
-
-
-def _normal_like(key, tree):
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    keys = jax.random.split(key, len(leaves))
-    new = [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves, strict=True)]
-    return jax.tree_util.tree_unflatten(treedef, new)
-
-
-def _vdot(u, v) -> jax.Array:
-    return sum(jnp.vdot(a, b) for a, b in zip(*map(jax.tree_util.tree_leaves, (u, v)), strict=True))
-
-
-def _unit_tree(v):
-    norm = jnp.sqrt(_vdot(v, v))
-    return jax.tree_util.tree_map(lambda x: x / jnp.where(norm > 0, norm, 1.0), v)
-
-
-def sharpness(loss_and_grad, params, probe, iters: int):
-    """(lambda, probe): the Rayleigh quotient of the loss's Hessian after ``iters`` power
-    iterations (Hessian-vector products by forward-over-reverse) warm-started at ``probe``; it
-    converges to the eigenvalue of largest modulus, lambda_max(H) near a minimum."""
-
-    def hvp(v):
-        return jax.jvp(lambda p: loss_and_grad(p)[1], (params,), (v,))[1]
-
-    def body(_, carry):
-        v, _ = carry
-        hv = hvp(v)
-        new = _unit_tree(hv)
-        ok = _vdot(hv, hv) > 0
-        return jax.tree_util.tree_map(functools.partial(jnp.where, ok), new, v), _vdot(v, hv)
-
-    zero = jnp.zeros((), jax.tree_util.tree_leaves(params)[0].dtype)
-    probe, lam = jax.lax.fori_loop(0, iters, body, (probe, zero))
-    return lam, probe
 
 
 def _all_finite(tree) -> jax.Array:
@@ -230,7 +194,7 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
             functools.partial(step, goal=goal), s,
         )  # fmt: skip
         snap = fam.snapshot(s.params, ctx.family)
-        lam, probe = sharpness(loss_and_grad, s.params, s.probe, prog.sharpness_iters)
+        lam, probe = curvature.sharpness(loss_and_grad, s.params, s.probe, prog.sharpness_iters)
         snap |= {"time": s.time, "step": s.step, "diverged": s.diverged,
                  "displacement": displacement(s.params, before), "sharpness": lam,
                  "step_sharpness": lam * integ.step_size(s.istate, lane)}  # fmt: skip

@@ -14,7 +14,7 @@ LEVELS = [
     ["alignment.model", "alignment.extremal", "alignment.certificates"],
     ["alignment.stats"],
     ["alignment.families", "alignment.families.base", "alignment.families.two_layer"],
-    ["alignment.integrate", "alignment.sharding"],
+    ["alignment.integrate", "alignment.sharding", "alignment.curvature"],
     ["alignment.train"],
     ["alignment.verdicts", "alignment.threshold", "alignment.powerlaw", "alignment.trajectory",
      "alignment.results"],
