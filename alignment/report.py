@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from alignment import grid, powerlaw, results, threshold, verdict_loop, verdicts
+from alignment import grid, judge, powerlaw, results, threshold, verdicts
 
 GROUP_AXES = grid.GROUP_AXES
 
@@ -93,7 +93,7 @@ def threshold_by_time(cfg, traj, rows_idx) -> list[dict]:
     t_end = float(np.nanmax(time))
     decades = 10.0 ** np.arange(np.ceil(np.log10(max(cfg.t_min, 1e-12))), np.log10(t_end) + 1e-9)
     Ts = sorted({*decades.tolist(), t_end})
-    tol = verdict_loop.verdict_tolerances(cfg)
+    tol = judge.verdict_tolerances(cfg)
     sub = traj.isel(run=rows_idx)
     n_R, seeds_R = sub["n"].values, sub["seed"].values
     alive = ~sub["diverged"].values.astype(bool)
@@ -119,7 +119,7 @@ def threshold_report(cfg, summary, traj=None) -> dict:
     report = {
         "config": cfg.name,
         "group_axes": list(GROUP_AXES),
-        "tolerances": verdict_loop.verdict_tolerances(cfg),
+        "tolerances": judge.verdict_tolerances(cfg),
         "speed": cfg.speed,
         "groups": groups,
     }

@@ -1,25 +1,25 @@
 """The sweep driver: checks a config, then trains every chunk of a task that has no file yet.
 
-A finished chunk is written atomically to ``chunks/``; a rerun skips finished chunks, so an
-interrupted sweep resumes without recomputing anything and ends with the same files as an
-uninterrupted one. Each chunk goes through the verdict loop (``alignment/verdict_loop.py``);
-``alignment/report.py`` merges the chunks and estimates n* once all are done.
+A finished chunk is written atomically to ``chunks/`` with its provenance (config hash, code
+hash, version, git revision); while a chunk trains, its checkpoint (``checkpoint.py``) is
+saved after every compiled call. A rerun skips finished chunks and resumes an unfinished one
+from its checkpoint, so a sweep killed at any moment loses at most one call's work and ends
+with the same files as an uninterrupted one. What a rerun keeps, refuses or recomputes is
+decided in ``workdir.py``. Each chunk goes through the verdict loop (``verdict_loop.py``);
+``report.py`` merges the chunks and estimates n* once all are done.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from absl import logging
 
-from alignment import config, grid, records, results, verdict_loop
-
-NEUTRAL_FIELDS = ("make_figures", "n_boot")  # fields that do not change any chunk's results
+from alignment import checkpoint, config, grid, provenance, records, results, verdict_loop
+from alignment import workdir as wd
 
 
 def check_config(cfg) -> list[grid.Chunk]:
@@ -37,9 +37,9 @@ def verdict_counts(verdict_R) -> dict[str, int]:
     return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
 
 
-def train_chunk(cfg, runs, chunk: grid.Chunk):
+def train_chunk(cfg, runs, chunk: grid.Chunk, store=None):
     """One chunk through the verdict loop, as its dataset (the chunk file)."""
-    snaps, verdict, ctx, state, count, evidence = verdict_loop.train_chunk(cfg, runs, chunk)
+    snaps, verdict, ctx, state, count, evidence = verdict_loop.train_chunk(cfg, runs, chunk, store)
     keep = records.neuron_runs(cfg, runs, chunk)
     attrs = {"steps_computed": count.computed, "steps_useful": count.useful}
     ds = records.chunk_dataset(runs, chunk, snaps, verdict, ctx, state, keep, attrs)
@@ -93,62 +93,62 @@ def chunk_cost(chunk: grid.Chunk) -> float:
     return max(chunk.lanes, len(chunk.run_ids)) * p.family.cost()
 
 
-def _chunk_relevant(cfg_dict: dict) -> dict:
-    return {k: v for k, v in cfg_dict.items() if k not in NEUTRAL_FIELDS}
+def prepare(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False):
+    """Every check before compute: the task, the config, the workdir and its chunk files.
 
-
-def check_workdir_config(workdir: Path, cfg_json: str) -> None:
-    """Refuses to mix results of different configs in one workdir.
-
-    Fields that change no chunk (``NEUTRAL_FIELDS``) may differ; config.json then takes the
-    new values.
+    Returns (runs, this task's chunks, the chunks still to train). ValueError names the first
+    problem; ``restart`` deletes the workdir's old results once the config is valid.
     """
-    path = Path(workdir) / "config.json"
-    new = json.loads(cfg_json)
-    if path.exists():
-        old = json.loads(path.read_text())
-        a, b = _chunk_relevant(old), _chunk_relevant(new)
-        if a != b:
-            diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-            raise ValueError(
-                f"{workdir} holds results of a different config (fields differ: {diff}); "
-                "use another --workdir or delete it"
-            )
-        if old == new:
-            return
-    results.write_text(path, cfg_json)
-
-
-def run(
-    cfg,
-    workdir,
-    task_index: int = 0,
-    num_tasks: int = 1,
-    after_chunk: Callable[[grid.Chunk], None] | None = None,
-) -> list[int]:
-    """Trains every chunk of this task that has no file yet; returns the chunk indices it owns.
-
-    The config is checked completely before anything is computed. ``after_chunk`` (tests,
-    monitoring) is called with each chunk once its file is written.
-    """
-    workdir = Path(workdir)
     if not 0 <= task_index < num_tasks:
         raise ValueError(f"task_index={task_index} must be in [0, num_tasks={num_tasks})")
     chunks = check_config(cfg)
     runs = grid.expand(cfg)
-    check_workdir_config(workdir, cfg.to_json(indent=2, sort_keys=True))
+    workdir = wd.check_usable(workdir)
+    if restart:
+        wd.start_over(workdir)
+    cfg_json = config_json(cfg)
+    wd.check_config(workdir, cfg_json)
     mine = [c for c in chunks if c.index % num_tasks == task_index]
-    done = set(results.finished_chunks(workdir))
+    done = wd.usable_chunks(workdir, cfg_json, keep_old_chunks)
     todo = [c for c in mine if c.index not in done]
     logging.info(
         "%d runs in %d chunks; this task: %d chunks, %d already finished",
         len(runs["n"]), len(chunks), len(mine), len(mine) - len(todo),
     )  # fmt: skip
+    return runs, mine, todo
+
+
+def config_json(cfg) -> str:
+    """The resolved config as stored in config.json (sorted keys)."""
+    return cfg.to_json(indent=2, sort_keys=True)
+
+
+def run(cfg, workdir, task_index: int = 0, num_tasks: int = 1, after_chunk=None,
+        restart: bool = False, keep_old_chunks: bool = False, checkpoints: bool = True,
+        after_save=None) -> list[int]:  # fmt: skip
+    """Trains every chunk of this task that has no usable file yet; returns the chunk indices
+    it owns.
+
+    Everything is checked before compute (:func:`prepare`). Each chunk resumes from its
+    checkpoint, if an earlier process left one, and saves one after every compiled call
+    (``checkpoints=False``: neither, for measuring their cost). ``after_chunk`` (tests,
+    monitoring) is called with each chunk once its file is written, ``after_save`` with the
+    number of checkpoint saves of the chunk so far (tests: simulate a kill).
+    """
+    workdir = Path(workdir)
+    _, mine, todo = prepare(cfg, workdir, task_index, num_tasks, restart, keep_old_chunks)
+    runs = grid.expand(cfg)
+    stamp = provenance.stamp(config_json(cfg))
     progress = Progress(sum(chunk_cost(c) for c in todo), len(todo))
     for chunk in todo:
         t0 = time.time()
-        ds = train_chunk(cfg, runs, chunk)
+        path = checkpoint.checkpoint_path(workdir, chunk.index)
+        store = checkpoint.Store(path, stamp, after_save) if checkpoints else None
+        ds = train_chunk(cfg, runs, chunk, store)
+        ds.attrs |= stamp
         results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)
+        if store is not None:
+            store.remove()
         progress.update(chunk_cost(chunk), chunk, time.time() - t0, verdict_counts(ds["verdict"]))
         if after_chunk is not None:
             after_chunk(chunk)

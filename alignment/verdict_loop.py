@@ -10,13 +10,6 @@ come from a short ladder (the chunk's lane count, then halvings down to two lane
 so compiles stay few and no step is spent on a decided run. Lanes are grouped by the
 integrator's group axes (e.g. the step size) so that no lane idles in a while loop waiting for
 a slower one. A run's snapshots after it left are NaN (``last_snapshot`` marks its last).
-
-The *stuck* test needs the run to be at an approximate stationary point. At a ReLU kink GD
-zig-zags: the loss is flat and the parameters stand still, but the one-sided gradient stays
-finite. With ``speed='displacement'`` (default) the verdict reads the parameters' mean speed
-between the last two snapshots, ``|theta(t_k) - theta(t_{k-1})| / (t_k - t_{k-1})`` (the
-trainer records the displacement for every run), which equals the gradient norm along gradient
-flow at a smooth point and vanishes at a kink where GD no longer moves.
 """
 
 from __future__ import annotations
@@ -24,102 +17,12 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from alignment import grid, integrate, sharding, train, verdicts
-
-CONTINUE = ("undetermined", "saddle")  # verdicts that say nothing yet about the flow's end
-
-
-def verdict_tolerances(cfg) -> dict:
-    """The verdict tolerances of a config, as keyword arguments of verdicts.verdicts."""
-    return {k: float(v) for k, v in cfg.verdict.items()}
-
-
-def forward_fill(v_RxK: np.ndarray) -> np.ndarray:
-    """NaN entries replaced by the last finite value to their left (NaN before any)."""
-    ok = np.isfinite(v_RxK)
-    idx = np.where(ok, np.arange(v_RxK.shape[1])[None, :], 0)
-    idx = np.maximum.accumulate(idx, axis=1)
-    out = np.take_along_axis(v_RxK, idx, axis=1)
-    return np.where(ok.any(axis=1, keepdims=True) & (np.cumsum(ok, axis=1) > 0), out, np.nan)
-
-
-def displacement_speed(time_RxK, displacement_RxK) -> np.ndarray:
-    """|theta(t_k) - theta(t_{k-1})| / (t_k - t_{k-1}) per run and snapshot, shape (R, K).
-
-    Snapshots that repeat the previous time (padded calls) or are absent (NaN: the run left)
-    carry the last speed forward; the first snapshot is NaN.
-    """
-    time_RxK = np.asarray(time_RxK, np.float64)
-    out = np.full(time_RxK.shape, np.nan)
-    dt = np.diff(time_RxK, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        step = np.asarray(displacement_RxK, np.float64)[:, 1:]
-        out[:, 1:] = np.where(dt > 0, step / dt, np.nan)
-    return forward_fill(out)
-
-
-def stationarity_speed(cfg, snaps: dict[str, np.ndarray]) -> np.ndarray:
-    """What the verdict's gradient test reads: the displacement speed, or |grad L|."""
-    if cfg.speed == "displacement":
-        return displacement_speed(snaps["time"], snaps["displacement"])
-    return np.asarray(snaps["grad_norm"], np.float64)
-
-
-# per-run evidence of a verdict written to the chunk file and summary.csv (NaN where absent)
-EVIDENCE_KEYS = ("decided_by", "grad_slope", "flat_change", "region_min", "region_gap",
-                 "region_groups", "kappa_max", "predicted_escape_time", "small_alive",
-                 "zero_neurons")  # fmt: skip
-
-
-class Judge:
-    """Verdicts of a chunk's runs with their evidence, updated as live runs continue.
-
-    Each round reads the snapshots so far; the family's certificates (``certify``, if it has
-    one) are computed at the current parameters of the runs that are live, not yet
-    interpolating and whose loss is flat over the last decade (the only ones that can be stuck
-    or a saddle): the QP and the ascent are never spent on runs still moving.
-    """
-
-    def __init__(self, cfg, family, num: int):
-        self.cfg, self.family = cfg, family
-        self.tol = verdict_tolerances(cfg)
-        self.certs: dict | None = None
-        self.evidence: dict = {}
-        self.num = num
-
-    def _verdicts(self, snaps, diverged):
-        return verdicts.verdicts(
-            snaps["time"], snaps["loss"], stationarity_speed(self.cfg, snaps),
-            snaps["loss"][:, 0], diverged_R=diverged, certs=self.certs, details=True,
-            **self.tol,
-        )  # fmt: skip
-
-    def __call__(self, snaps, state, ctx, live) -> np.ndarray:
-        diverged = forward_fill(np.asarray(snaps["diverged"], np.float64))[:, -1] > 0
-        verdict, diag = self._verdicts(snaps, diverged)
-        certify = getattr(self.family, "certify", None)
-        if certify is not None:
-            cand = live & (diag["flat_change"] < self.tol["flat_tol"])
-            cand &= (verdict != "interpolating") & ~diverged
-            params, fctx = jax.device_get((state.params, ctx.family))
-            new = certify(params, fctx, np.flatnonzero(cand))
-            if self.certs is None:
-                self.certs = new
-            for k, v in new.items():  # live runs not certified now: stale, dropped
-                self.certs[k] = np.where(cand, v, np.where(live, np.nan, self.certs[k]))
-            verdict, diag = self._verdicts(snaps, diverged)
-        self.evidence = {k: diag[k] for k in ("decided_by", "grad_slope", "flat_change",
-                                               "region_gap")}  # fmt: skip
-        self.evidence |= {k: v for k, v in (self.certs or {}).items()}
-        return verdict
-
-    def columns(self, keep) -> dict[str, np.ndarray]:
-        """Evidence per run (the chunk's real runs ``keep``), every key of EVIDENCE_KEYS."""
-        nan = np.full(self.num, np.nan)
-        return {k: np.asarray(self.evidence.get(k, nan))[keep] for k in EVIDENCE_KEYS}
+from alignment import checkpoint, grid, integrate, sharding, train
+from alignment import judge as judge_mod
 
 
 def _host(tree) -> dict[str, np.ndarray]:
@@ -197,22 +100,6 @@ def batches(prog, lanes: train.Lanes, live_ids: np.ndarray, full: int) -> list[n
     return out
 
 
-def _continue(prog, state, ctx, lanes, live, times, per_call, count, full):
-    """Continues the ``live`` runs through ``times``; the others get NaN snapshots."""
-    new = None
-    for ids in batches(prog, lanes, np.flatnonzero(live), full):
-        k = len(np.unique(ids))
-        sub_state, sub_ctx = train.take(state, ids), train.take(ctx, ids)
-        sub_state, more = train_calls(prog, sub_state, sub_ctx, times, per_call, count, k)
-        state = train.put(state, ids[:k], sub_state)
-        if new is None:
-            new = {key: np.full((len(live), *v.shape[1:]), np.nan, v.dtype)
-                   for key, v in more.items()}  # fmt: skip
-        for key, v in more.items():
-            new[key][ids[:k]] = v[:k]
-    return state, new
-
-
 def continuation_program(cfg, prog):
     """The program live runs continue with: the chunk's own (``same``) or the flow integrator."""
     if cfg.continue_integrator == "same" or prog.integrator.name == "flow":
@@ -221,46 +108,205 @@ def continuation_program(cfg, prog):
     return dataclasses.replace(prog, integrator=flow)
 
 
-def train_chunk(cfg, runs, chunk: grid.Chunk):
-    """Trains one chunk through the verdict loop.
+def round_end(cfg, r: int) -> float:
+    """The time round ``r`` of the loop ends at (round 0: ``max_time``; then x continue_factor
+    each round, up to ``time_cap``)."""
+    t = float(cfg.max_time)
+    for _ in range(r):
+        t = min(t * cfg.continue_factor, float(cfg.time_cap))
+    return t
+
+
+def round_times(cfg, r: int) -> np.ndarray:
+    """Snapshot times of round ``r``: the chunk's grid, then per_call snapshots per decade
+    (at least one) from the previous round's end."""
+    if r == 0:
+        return train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)
+    t0, t1 = round_end(cfg, r - 1), round_end(cfg, r)
+    num = max(1, round(cfg.snapshots_per_decade * np.log10(t1 / t0)))
+    return np.geomspace(t0, t1, num + 1)[1:]
+
+
+def wants_more(cfg, loop: Loop, real: int) -> bool:
+    """Whether round ``loop.round`` runs: always the first; later ones while a real run has
+    no verdict and the cap is not reached."""
+    if loop.round == 0:
+        return True
+    open_runs = np.any(np.isin(loop.verdict[:real], judge_mod.CONTINUE))
+    return bool(open_runs) and round_end(cfg, loop.round - 1) < cfg.time_cap * (1 - 1e-12)
+
+
+@dataclasses.dataclass
+class Loop:
+    """Where a chunk's verdict loop stands: everything a checkpoint keeps besides the state."""
+
+    lanes: int
+    round: int = 0  # 0: the pass to max_time; r >= 1: the r-th continuation
+    call: int = 0  # compiled calls finished in this round
+    snaps: dict | None = None  # snapshots of the finished rounds, (lanes, K, ...)
+    new: dict | None = None  # this round's snapshots so far (NaN where not run yet)
+    verdict: np.ndarray | None = None  # after the last finished round
+    count: StepCount = dataclasses.field(default_factory=StepCount)
+
+    def record(self, ids, start: int, host: dict, width: int) -> None:
+        """Snapshots ``host`` of lanes ``ids`` (first len(ids) rows) at columns from start."""
+        if self.new is None:
+            self.new = {k: np.full((self.lanes, width, *v.shape[2:]), np.nan, v.dtype)
+                        for k, v in host.items()}  # fmt: skip
+        stop = min(start + next(iter(host.values())).shape[1], width)
+        for k, v in host.items():
+            self.new[k][ids, start:stop] = v[: len(ids), : stop - start]
+
+    def end_round(self) -> None:
+        new = self.new
+        self.snaps = new if self.snaps is None else {
+            k: np.concatenate([self.snaps[k], new[k]], axis=1) for k in self.snaps}  # fmt: skip
+        self.new, self.round, self.call = None, self.round + 1, 0
+
+    def to_tree(self) -> dict:
+        tree = {"round": self.round, "call": self.call, "snaps": self.snaps or {},
+                "new": self.new or {}, "computed": self.count.computed,
+                "useful": self.count.useful}  # fmt: skip
+        return tree if self.verdict is None else tree | {"verdict": self.verdict}
+
+    @classmethod
+    def from_tree(cls, tree: dict, lanes: int) -> Loop:
+        count = StepCount(int(tree["computed"]), int(tree["useful"]))
+        return cls(lanes, int(tree["round"]), int(tree["call"]), tree.get("snaps") or None,
+                   tree.get("new") or None, tree.get("verdict"), count)  # fmt: skip
+
+
+def round_batches(prog, lanes, loop: Loop, real: int) -> list[tuple[np.ndarray, int, int]]:
+    """(lane ids, lanes to keep, real lanes) of each call series of this round: all lanes in
+    round 0, then the live runs in ladder-sized batches."""
+    if loop.round == 0:
+        return [(np.arange(loop.lanes), loop.lanes, real)]
+    live = np.isin(loop.verdict, judge_mod.CONTINUE)
+    live[real:] = False  # padding lanes never continue
+    out = []
+    for ids in batches(prog, lanes, np.flatnonzero(live), loop.lanes):
+        k = len(np.unique(ids))
+        out.append((ids, k, k))
+    return out
+
+
+def run_round(prog, state, ctx, plan, times, per_call, loop: Loop, save):
+    """The round's compiled calls from ``loop.call`` on, saving after each one."""
+    calls = snapshot_calls(times, per_call)
+    steps = [(b, j) for b in range(len(plan)) for j in range(len(calls))]
+    current = None  # (batch, its lanes' state and constants), carried across its calls
+    for b, j in steps[loop.call :]:
+        ids, keep, real = plan[b]
+        whole = len(plan) == 1 and keep == len(ids) == loop.lanes  # round 0: every lane
+        if current is None or current[0] != b:
+            current = (
+                (b, state, ctx) if whole else (b, train.take(state, ids), train.take(ctx, ids))
+            )
+        _, sub, sub_ctx = current
+        before = np.asarray(jax.device_get(sub.step))
+        sub, snaps = train.train(prog, sub, sub_ctx, calls[j])
+        host = _host(snaps)
+        loop.count.add(before, host["step"], real)
+        state = sub if whole else jax.block_until_ready(train.put(state, ids[:keep], sub))
+        current = (b, sub, sub_ctx)
+        loop.record(ids[:keep], j * per_call, host, len(times))
+        loop.call += 1
+        save(loop, state)
+    return state
+
+
+def _switched(cfg, prog, loop: Loop) -> bool:
+    """Whether the state at ``loop``'s position was carried over to the continuation program."""
+    moved = loop.round > 1 or (loop.round == 1 and loop.call > 0)
+    return moved and continuation_program(cfg, prog) is not prog
+
+
+def _state_from(tree: dict, template):
+    """A TrainState from a checkpoint's leaves, checked against ``template``'s structure."""
+    leaves, treedef = jax.tree_util.tree_flatten(template)
+    if len(tree) != len(leaves):
+        raise checkpoint.CheckpointError(f"{len(tree)} state arrays, expected {len(leaves)}")
+    saved = [np.asarray(tree[f"{i:04d}"]) for i in range(len(leaves))]
+    for i, (s, t) in enumerate(zip(saved, leaves, strict=True)):
+        if s.shape != t.shape or s.dtype != t.dtype:
+            raise checkpoint.CheckpointError(
+                f"state array {i} is {s.dtype}{list(s.shape)}, expected {t.dtype}{list(t.shape)}"
+            )
+    return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(s) for s in saved])
+
+
+def resume(store, cfg, chunk, state, ctx, judge) -> tuple:
+    """(state, loop) where an earlier process left the chunk, or the fresh ones; an unusable
+    checkpoint is reported (one log line) and the chunk starts over."""
+    fresh = Loop(chunk.lanes)
+    try:
+        tree = None if store is None else store.load()
+        if tree is None:
+            return state, fresh
+        loop = Loop.from_tree(tree["loop"], chunk.lanes)
+        template = state
+        if _switched(cfg, chunk.program, loop):
+            template = train.switch_integrator(continuation_program(cfg, chunk.program), state, ctx)
+        restored = _state_from(tree["state"], template)
+        judge.restore(tree.get("judge", {}))
+    except (checkpoint.CheckpointError, KeyError, ValueError) as e:
+        logging.warning("chunk %d: checkpoint not used (%s); starting it over", chunk.index, e)
+        judge.restore({})
+        return state, fresh
+    logging.info("chunk %d: resumed at round %d after %d calls", chunk.index, loop.round, loop.call)
+    return restored, loop
+
+
+def saver(store, judge):
+    """save(loop, state): the checkpoint of this moment (nothing without a store)."""
+
+    def save(loop: Loop, state) -> None:
+        if store is not None:
+            leaves = jax.tree_util.tree_leaves(jax.device_get(state))
+            state_tree = {f"{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
+            store.save({"loop": loop.to_tree(), "judge": judge.to_tree(), "state": state_tree})
+
+    return save
+
+
+def train_chunk(cfg, runs, chunk: grid.Chunk, store=None):
+    """Trains one chunk through the verdict loop, resuming from ``store`` (a
+    ``checkpoint.Store``) if an earlier process left a checkpoint, saving after every call.
 
     Verdicts are first taken at ``max_time`` (never earlier: during early alignment the loss
     sits flat at its initial value with a tiny gradient, which is not a stuck run). Runs without
     a verdict (undetermined, saddle) continue, with ``continuation_program``. Returns
     (snaps, verdict, ctx, state, count, evidence) for the chunk's real runs, on the host.
     """
-    prog, real = chunk.program, len(chunk.run_ids)
+    first, real = chunk.program, len(chunk.run_ids)
     lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
-    per_call, count = cfg.snapshots_per_decade, StepCount()
-    state, ctx = train.init_runs(prog, lanes)
-    times = train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)
-    state, snaps = train_calls(prog, state, ctx, times, per_call, count, real)
-    judge = Judge(cfg, prog.family, chunk.lanes)
-    live = np.arange(chunk.lanes) < real
-    verdict = judge(snaps, state, ctx, live)
-    t_end = float(cfg.max_time)
-    while np.any(np.isin(verdict[:real], CONTINUE)) and t_end < cfg.time_cap * (1 - 1e-12):
-        t_next = min(t_end * cfg.continue_factor, float(cfg.time_cap))
-        # per_call snapshots per decade of time, at least one per continuation
-        num = max(1, round(per_call * np.log10(t_next / t_end)))
-        live = np.isin(verdict, CONTINUE)
-        live[real:] = False  # padding lanes never continue
-        logging.info(
-            "chunk %d: %d of %d runs without a verdict at t=%.3g; continuing to t=%.3g",
-            chunk.index, int(live.sum()), real, t_end, t_next,
-        )  # fmt: skip
-        more_prog = continuation_program(cfg, prog)
-        if more_prog is not prog:
-            state, prog = train.switch_integrator(more_prog, state, ctx), more_prog
-        more_times = np.geomspace(t_end, t_next, num + 1)[1:]
-        state, more = _continue(
-            prog, state, ctx, lanes, live, more_times, per_call, count, chunk.lanes
-        )
-        snaps = {k: np.concatenate([snaps[k], more[k]], axis=1) for k in snaps}
-        verdict = judge(snaps, state, ctx, live)
-        t_end = t_next
-    snaps["speed"] = stationarity_speed(cfg, snaps)
+    state, ctx = train.init_runs(first, lanes)
+    judge = judge_mod.Judge(cfg, first.family, chunk.lanes)
+    state, loop = resume(store, cfg, chunk, state, ctx, judge)
+    save = saver(store, judge)
+    while wants_more(cfg, loop, real):
+        prog = first if loop.round == 0 else continuation_program(cfg, first)
+        if loop.round == 1 and loop.call == 0 and prog is not first:
+            state = train.switch_integrator(prog, state, ctx)
+        plan = round_batches(prog, lanes, loop, real)
+        live = np.zeros(chunk.lanes, bool)
+        for ids, keep, _ in plan:
+            live[ids[:keep]] = True
+        live[real:] = False
+        if loop.round > 0 and loop.call == 0:
+            logging.info(
+                "chunk %d: %d of %d runs without a verdict at t=%.3g; continuing to t=%.3g",
+                chunk.index, int(live.sum()), real, round_end(cfg, loop.round - 1),
+                round_end(cfg, loop.round),
+            )  # fmt: skip
+        times = round_times(cfg, loop.round)
+        state = run_round(prog, state, ctx, plan, times, cfg.snapshots_per_decade, loop, save)
+        loop.end_round()
+        loop.verdict = judge(loop.snaps, state, ctx, live)
+        save(loop, state)
+    snaps = loop.snaps
+    snaps["speed"] = judge_mod.stationarity_speed(cfg, snaps)
     keep = slice(0, real)
     snaps = {k: v[keep] for k, v in snaps.items()}
     ctx, state = jax.tree_util.tree_map(lambda x: np.asarray(x)[keep], jax.device_get((ctx, state)))
-    return snaps, verdict[keep], ctx, state, count, judge.columns(keep)
+    return snaps, loop.verdict[keep], ctx, state, loop.count, judge.columns(keep)

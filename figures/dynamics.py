@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -100,9 +99,8 @@ def _gif(w, a, t, ext, path: Path) -> Path:
     fig, axes = plotting.subplots(1, width=3.2, aspect=1.0, subplot_kw={"projection": "polar"})
     ax = axes[0, 0]
     anim = FuncAnimation(fig, lambda k: _polar_frame(ax, w[k], a[k], ext, t[k]), frames=frames)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    anim.save(tmp, writer=PillowWriter(fps=8), dpi=90)
-    os.replace(tmp, path)
+    with results.atomic_path(path) as tmp:  # no partial .gif or temporary file on failure
+        anim.save(tmp, writer=PillowWriter(fps=8), dpi=90)
     return path
 
 

@@ -27,12 +27,13 @@ from pathlib import Path
 
 from absl import app, flags, logging
 
-from alignment import plotting, results
+from alignment import cli, plotting, results
 from figures.dynamics import fig_directions, fig_loss_vs_time
 from figures.load import Made, Stored, load
 from figures.threshold_figs import fig_loss_vs_n, fig_nstar_vs_d, fig_p_of_n, fig_phase
 from figures.verdict_figs import fig_decided_by, fig_nstar_vs_time
 
+SUPPORTED_FORMATS = ("png", "pdf", "svg")
 FIGURES: dict[str, Callable[[Stored, Path, tuple], Made]] = {
     "loss_vs_n": fig_loss_vs_n,
     "p_of_n": fig_p_of_n,
@@ -94,10 +95,23 @@ def define_flags() -> None:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    with cli.user_errors("cannot make figures"):
+        check_request(FLAGS.workdir, FLAGS.only, FLAGS.formats)
     for path in make_all(FLAGS.workdir, FLAGS.only, FLAGS.formats):
         print(path)
 
 
+def check_request(workdir, only, formats) -> None:
+    """Figure names and formats known, the workdir a finished sweep (before any plotting)."""
+    unknown = sorted(set(only or ()) - set(FIGURES))
+    if unknown:
+        raise ValueError(f"unknown figure(s) {unknown}; known: {', '.join(FIGURES)}")
+    bad = sorted(set(formats) - set(SUPPORTED_FORMATS))
+    if bad:
+        raise ValueError(f"unknown format(s) {bad}; supported: {', '.join(SUPPORTED_FORMATS)}")
+    load(workdir)  # raises naming the first missing or unreadable file
+
+
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=cli.parse_flags)

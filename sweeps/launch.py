@@ -19,6 +19,8 @@ from pathlib import Path
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from alignment import cli
+
 LOG_DIR = "submitit"
 
 FLAGS = flags.FLAGS
@@ -44,12 +46,13 @@ def make_executor(folder, cluster: str | None = None, **params):
 
 def submit(executor, cfg, workdir, num_tasks: int, cache_dir: str | None = None) -> list:
     """Checks the grid and the workdir, then submits one array of ``num_tasks`` tasks."""
-    from alignment import grid, sweep
+    from alignment import sweep
+    from alignment import workdir as workdir_mod
 
     if num_tasks < 1:
         raise ValueError(f"num_tasks={num_tasks} must be >= 1")
-    grid.validate(cfg, grid.expand(cfg))  # invalid configs fail here, not in the queue
-    sweep.check_workdir_config(Path(workdir), cfg.to_json(indent=2, sort_keys=True))
+    sweep.check_config(cfg)  # invalid configs fail here, not in the queue
+    workdir_mod.check_config(workdir_mod.check_usable(workdir), sweep.config_json(cfg))
     k = num_tasks
     return executor.map_array(
         run_task, [cfg] * k, [str(workdir)] * k, range(k), [k] * k, [cache_dir] * k
@@ -96,8 +99,14 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if FLAGS.config is None or FLAGS.workdir is None:
-        raise app.UsageError("--config and --workdir are required")
+        cli.fail("--config and --workdir are required")
     workdir = Path(FLAGS.workdir).absolute()
+    with cli.user_errors("invalid input"):
+        from alignment import sweep
+        from alignment import workdir as workdir_mod
+
+        sweep.check_config(FLAGS.config)
+        workdir_mod.check_usable(workdir)
     executor = make_executor(
         workdir / LOG_DIR,
         FLAGS.cluster,
@@ -117,4 +126,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=cli.parse_flags)

@@ -19,6 +19,8 @@ import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from alignment import cli
+
 CONFIG_FILE = "config.json"
 
 FLAGS = flags.FLAGS
@@ -29,7 +31,10 @@ def load_config(workdir) -> ml_collections.ConfigDict:
     path = Path(workdir) / CONFIG_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: is {workdir} the workdir of a sweep?")
-    return ml_collections.ConfigDict(json.loads(path.read_text()))
+    try:
+        return ml_collections.ConfigDict(json.loads(path.read_text()))
+    except ValueError as e:
+        raise ValueError(f"{path} is unreadable ({e})") from e
 
 
 def finish(cfg, workdir) -> dict:
@@ -50,15 +55,26 @@ def merge(workdir, cfg=None) -> dict:
 
     ``cfg`` (if given) must equal the workdir's config: results of another config are refused.
     """
-    from alignment import sweep  # importing alignment sets up JAX
-
-    workdir = Path(workdir)
-    if cfg is None:
-        cfg = load_config(workdir)
-    else:
-        sweep.check_workdir_config(workdir, cfg.to_json(indent=2, sort_keys=True))
+    cfg, workdir = check(workdir, cfg)
     logging.info("merging %s (config %s)", workdir, cfg.name)
     return finish(cfg, workdir)
+
+
+def check(workdir, cfg=None):
+    """Before merging: the workdir's config (equal to ``cfg`` if given), every chunk present
+    and readable. Returns (cfg, workdir); ValueError/OSError name the first problem."""
+    from alignment import grid, sweep  # importing alignment sets up JAX
+    from alignment import workdir as workdir_mod
+
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        raise ValueError(f"workdir {workdir} is not a folder")
+    if cfg is None:
+        cfg = load_config(workdir)
+    sweep.check_config(cfg)
+    workdir_mod.check_config(workdir, sweep.config_json(cfg))
+    workdir_mod.check_merge(workdir, len(grid.plan(cfg, grid.expand(cfg))))
+    return cfg, workdir
 
 
 def define_flags() -> None:
@@ -72,9 +88,11 @@ def define_flags() -> None:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    merge(FLAGS.workdir, FLAGS.config)
+    with cli.user_errors("cannot merge"):
+        cfg, workdir = check(FLAGS.workdir, FLAGS.config)
+    merge(workdir, cfg)
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=cli.parse_flags)

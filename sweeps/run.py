@@ -4,18 +4,21 @@
     python -m sweeps.run --config=sweeps/configs/tiny.py --workdir=runs/tiny
     python -m sweeps.run --config.num_seeds=16 --config.lr=0.05
 
-Rerunning the same command continues an interrupted sweep from its last finished chunk.
-Every field is checked before any compute: an unknown field or an invalid value stops the
-command with a one-line error (exit status 2).
+Rerunning the same command continues an interrupted sweep where it stopped: finished chunks
+are kept and an unfinished one resumes from its checkpoint (saved after every compiled call).
+A changed config is refused (``--restart`` starts over); chunks written by other code are
+recomputed (``--keep_old_chunks`` keeps them). Every field, the workdir and the chunk files are
+checked before any compute: a mistake stops the command with one line (exit status 2).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from absl import app, flags, logging
 from ml_collections import config_flags
+
+from alignment import cli
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "threshold_quick.py"
 DEFAULT_WORKDIR = "runs/{name}"
@@ -32,29 +35,17 @@ _DISTRIBUTED = flags.DEFINE_bool(
     "distributed", False, "Call jax.distributed.initialize() first (multi-process jobs, e.g. "
     "srun): each process trains its share of the task on its own devices; process 0 merges."
 )  # fmt: skip
+_RESTART = flags.DEFINE_bool(
+    "restart", False, "Delete the workdir's results (chunks, checkpoints, outputs) and start over; "
+    "needed when the config changed."
+)  # fmt: skip
+_KEEP_OLD = flags.DEFINE_bool(
+    "keep_old_chunks", False, "Keep finished chunks written by other code (another version or "
+    "edited sources) instead of recomputing them."
+)  # fmt: skip
 _CACHE = flags.DEFINE_string(
     "compilation_cache_dir", None, "Persistent compilation cache (or $JAX_COMPILATION_CACHE_DIR)."
 )
-
-
-def config_error(message: str) -> None:
-    """Stops the command with a one-line error (no traceback: the user's input was wrong)."""
-    sys.stderr.write(f"error: {message}\n")
-    sys.exit(2)
-
-
-def parse_flags(argv):
-    """absl's flag parsing, with a clear message for an unknown --config.FIELD override."""
-    try:
-        return flags.FLAGS(argv)
-    except (AttributeError, KeyError) as e:  # ml_collections: the field does not exist
-        given = [a.split("=")[0] for a in argv[1:] if a.startswith("--config.")]
-        config_error(
-            f"unknown config field {e} among the overrides {given}; every field is defined, "
-            "with its meaning, in alignment/config.py"
-        )
-    except flags.Error as e:
-        config_error(str(e))
 
 
 def main(argv):
@@ -63,19 +54,21 @@ def main(argv):
     from alignment import sharding, sweep  # after flag parsing: importing alignment sets up JAX
     from sweeps import merge
 
-    try:
-        sweep.check_config(_CONFIG.value)
-    except ValueError as e:
-        config_error(f"invalid config: {e}")
-
+    cfg = _CONFIG.value
+    workdir = Path(_WORKDIR.value or DEFAULT_WORKDIR.format(name=cfg.name))
+    with cli.user_errors("invalid config"):
+        sweep.check_config(cfg)
+    if _RESTART.value and (_NUM_TASKS.value > 1 or _DISTRIBUTED.value):
+        cli.fail("--restart deletes every task's results: run it alone (one task), then the array")
     if _DISTRIBUTED.value:
         sharding.initialize_distributed()
     sharding.use_compilation_cache(_CACHE.value)
-    cfg = _CONFIG.value
-    workdir = Path(_WORKDIR.value or DEFAULT_WORKDIR.format(name=cfg.name))
     logging.info("config %s -> %s", cfg.name, workdir)
     task_index, num_tasks = sharding.process_share(_TASK_INDEX.value, _NUM_TASKS.value)
-    sweep.run(cfg, workdir, task_index, num_tasks)
+    keep = _KEEP_OLD.value
+    with cli.user_errors("cannot run"):
+        sweep.prepare(cfg, workdir, task_index, num_tasks, _RESTART.value, keep)
+    sweep.run(cfg, workdir, task_index, num_tasks, keep_old_chunks=keep)
     if _NUM_TASKS.value > 1:
         logging.info("task %d done; run sweeps.merge when all tasks finished", _TASK_INDEX.value)
         return
@@ -85,4 +78,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    app.run(main, flags_parser=cli.parse_flags)

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from alignment import certificates, config, integrate, verdict_loop
+from alignment import certificates, config, integrate, judge, verdict_loop
 from alignment import train as trainer
 from alignment.data import THREE_POINTS_X, THREE_POINTS_Y, DataSpec
 from alignment.families.two_layer import TwoLayer
@@ -19,7 +19,7 @@ def _judge(prog, num, **cfg_fields):
     cfg = config.get_config()
     for k, v in cfg_fields.items():
         cfg[k] = v
-    return verdict_loop.Judge(cfg, prog.family, num)
+    return judge.Judge(cfg, prog.family, num)
 
 
 def _trained(prog, times, **lanes):
@@ -40,9 +40,9 @@ def test_three_points_is_certified_stuck_at_the_affine_fit(dtype):
     prog = _program("three_points", 1, 20, 3, bias=True, dtype=dtype)
     times = trainer.time_grid(1e4, 30, 1.0)
     state, ctx, snaps = _trained(prog, times, seed=[0, 1, 2], n=3, lam=1e-4, lr=0.2, sigma=0.0)
-    judge = _judge(prog, 3)
-    verdict = judge(snaps, state, ctx, np.ones(3, bool))
-    ev = judge.columns(slice(None))
+    jg = _judge(prog, 3)
+    verdict = jg(snaps, state, ctx, np.ones(3, bool))
+    ev = jg.columns(slice(None))
     ref = _affine_fit_loss(np.array(THREE_POINTS_X), np.array(THREE_POINTS_Y))
     assert ref == pytest.approx(0.0875213675, rel=1e-9)  # the constant
     assert list(verdict) == ["stuck"] * 3
@@ -56,9 +56,9 @@ def test_symmetric_data_is_stuck_at_ols_along_plus_minus_beta_hat():
     prog = _program("symmetric", 3, 16, 24)
     times = trainer.time_grid(2e3, 30, 1.0)
     state, ctx, snaps = _trained(prog, times, seed=[0, 1], n=24, lam=1e-3, lr=0.1, sigma=0.3)
-    judge = _judge(prog, 2)
-    verdict = judge(snaps, state, ctx, np.ones(2, bool))
-    ev = judge.columns(slice(None))
+    jg = _judge(prog, 2)
+    verdict = jg(snaps, state, ctx, np.ones(2, bool))
+    ev = jg.columns(slice(None))
     ols = np.asarray(ctx.family.ref.train_loss)
     assert list(verdict) == ["stuck", "stuck"]
     # nothing beats least squares on symmetric data, and the run sits at it: region min = OLS
@@ -129,9 +129,9 @@ def test_constructed_saddle_is_called_saddle_and_escapes_when_predicted(dtype):
     # stationary, yet a neuron escapes -> saddle, not stuck
     early = np.linspace(0, 0.5 * t_esc, 51)
     state, snaps = trainer.train(prog, state, ctx, early)
-    judge = _judge(prog, 1)
-    assert list(judge(verdict_loop._host(snaps), state, ctx, np.ones(1, bool))) == ["saddle"]
-    ev = judge.columns(slice(None))
+    jg = _judge(prog, 1)
+    assert list(jg(verdict_loop._host(snaps), state, ctx, np.ones(1, bool))) == ["saddle"]
+    ev = jg.columns(slice(None))
     assert ev["decided_by"][0] == "escape"
     later = np.linspace(0.5 * t_esc, 2 * t_esc, 301)
     state, more = trainer.train(prog, state, ctx, later)

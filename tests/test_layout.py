@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS = [
     ["alignment"],
-    ["alignment.data"],
+    ["alignment.data", "alignment.cli", "alignment.provenance"],
     ["alignment.model", "alignment.extremal", "alignment.certificates"],
     ["alignment.stats"],
     ["alignment.families", "alignment.families.base", "alignment.families.two_layer"],
@@ -18,8 +18,8 @@ LEVELS = [
     ["alignment.train"],
     ["alignment.verdicts", "alignment.threshold", "alignment.powerlaw", "alignment.trajectory",
      "alignment.results"],
-    ["alignment.config", "alignment.plotting"],
-    ["alignment.grid"],
+    ["alignment.config", "alignment.plotting", "alignment.checkpoint", "alignment.judge"],
+    ["alignment.grid", "alignment.workdir"],
     ["alignment.verdict_loop", "alignment.records"],
     ["alignment.report", "alignment.sweep"],
     ["figures", "figures.load"],
