@@ -61,4 +61,6 @@ def user_errors(what: str = "invalid input"):
     try:
         yield
     except USER_ERRORS as e:
+        if "Failed loading config file" in str(e):  # ml_collections reports it on first use
+            fail(f"config file could not be loaded: {_reason(e)}")
         fail(f"{what}: {e.args[0] if isinstance(e, KeyError) and e.args else e}")

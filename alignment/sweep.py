@@ -28,6 +28,7 @@ def check_config(cfg) -> list[grid.Chunk]:
     Raises ValueError naming the first problem, before any compute.
     """
     grid.check_fields(cfg, config.get_config())
+    grid.check_numbers(cfg)
     return grid.validate(cfg, grid.expand(cfg))
 
 
@@ -126,18 +127,22 @@ def config_json(cfg) -> str:
 def run(cfg, workdir, task_index: int = 0, num_tasks: int = 1, after_chunk=None,
         restart: bool = False, keep_old_chunks: bool = False, checkpoints: bool = True,
         after_save=None) -> list[int]:  # fmt: skip
-    """Trains every chunk of this task that has no usable file yet; returns the chunk indices
-    it owns.
+    """Checks everything (:func:`prepare`), then trains every chunk of this task that has no
+    usable file yet (:func:`train_chunks`); returns the chunk indices the task owns."""
+    runs, mine, todo = prepare(cfg, workdir, task_index, num_tasks, restart, keep_old_chunks)
+    train_chunks(cfg, workdir, runs, todo, after_chunk, checkpoints, after_save)
+    return [c.index for c in mine]
 
-    Everything is checked before compute (:func:`prepare`). Each chunk resumes from its
-    checkpoint, if an earlier process left one, and saves one after every compiled call
-    (``checkpoints=False``: neither, for measuring their cost). ``after_chunk`` (tests,
-    monitoring) is called with each chunk once its file is written, ``after_save`` with the
-    number of checkpoint saves of the chunk so far (tests: simulate a kill).
+
+def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, after_save=None):
+    """Trains the chunks ``todo`` (from :func:`prepare`) and writes their files.
+
+    Each chunk resumes from its checkpoint, if an earlier process left one, and saves one
+    after every compiled call (``checkpoints=False``: neither, for measuring their cost).
+    ``after_chunk`` (tests, monitoring) is called with each chunk once its file is written,
+    ``after_save`` with the number of checkpoint saves of the chunk so far (tests: a kill).
     """
     workdir = Path(workdir)
-    _, mine, todo = prepare(cfg, workdir, task_index, num_tasks, restart, keep_old_chunks)
-    runs = grid.expand(cfg)
     stamp = provenance.stamp(config_json(cfg))
     progress = Progress(sum(chunk_cost(c) for c in todo), len(todo))
     for chunk in todo:
@@ -152,4 +157,3 @@ def run(cfg, workdir, task_index: int = 0, num_tasks: int = 1, after_chunk=None,
         progress.update(chunk_cost(chunk), chunk, time.time() - t0, verdict_counts(ds["verdict"]))
         if after_chunk is not None:
             after_chunk(chunk)
-    return [c.index for c in mine]

@@ -67,8 +67,8 @@ def main(argv):
     task_index, num_tasks = sharding.process_share(_TASK_INDEX.value, _NUM_TASKS.value)
     keep = _KEEP_OLD.value
     with cli.user_errors("cannot run"):
-        sweep.prepare(cfg, workdir, task_index, num_tasks, _RESTART.value, keep)
-    sweep.run(cfg, workdir, task_index, num_tasks, keep_old_chunks=keep)
+        runs, _, todo = sweep.prepare(cfg, workdir, task_index, num_tasks, _RESTART.value, keep)
+    sweep.train_chunks(cfg, workdir, runs, todo)
     if _NUM_TASKS.value > 1:
         logging.info("task %d done; run sweeps.merge when all tasks finished", _TASK_INDEX.value)
         return
