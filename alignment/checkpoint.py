@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -83,7 +84,8 @@ class Store:
     """
 
     def __init__(self, path, meta: dict[str, str], after_save: Callable[[int], None] | None = None):
-        self.path, self.meta, self.after_save, self.saves = Path(path), meta, after_save, 0
+        self.path, self.meta, self.after_save = Path(path), meta, after_save
+        self.saves, self.seconds = 0, 0.0  # saves made and the wall time they took
 
     def load(self) -> dict | None:
         """The saved tree (without its meta), None if there is none; CheckpointError if it
@@ -100,7 +102,9 @@ class Store:
         return tree
 
     def save(self, tree: dict) -> None:
+        start = time.perf_counter()
         save(self.path, {**tree, "meta": self.meta})
+        self.seconds += time.perf_counter() - start
         self.saves += 1
         if self.after_save is not None:
             self.after_save(self.saves)

@@ -50,29 +50,6 @@ def as_list(value) -> list:
     return list(value)
 
 
-NUMERIC_AXES = ("n", "lam", "lr", "sigma", "d", "m")
-
-
-def check_numbers(cfg) -> None:
-    """ValueError naming the first value of a numeric axis that is not a number (before the
-    grid is expanded, which would fail on it less clearly)."""
-    for name, sub in sub_sweeps(cfg):
-        for k in NUMERIC_AXES:
-            for v in as_list(sub[k]):
-                if isinstance(v, bool) or not isinstance(v, int | float | np.number):
-                    raise ValueError(
-                        f"{k}={_shown(v)} must be a finite number (sub-sweep {name!r})"
-                    )
-
-
-def _shown(v) -> str:
-    """A bad value as the user typed it: 'nan' and 'inf' arrive from the command line as
-    strings (ml_collections parses tuple overrides as literals), shown without quotes."""
-    if isinstance(v, str) and v.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
-        return v
-    return repr(v)
-
-
 def check_fields(cfg, reference, where: str = "config") -> None:
     """Raises ValueError naming every field of ``cfg`` that ``reference`` (the base config)
     does not define, recursively; sub-sweep overrides may only set :data:`SWEEP_FIELDS`."""

@@ -38,9 +38,9 @@ def _snapshot_vars(snaps, keep_neurons) -> dict:
             v = v.astype(np.float64)
         if v.ndim == 2:
             out[k] = (("run", "snapshot"), v)
-        elif keep_neurons.any():
+        elif keep_neurons.any():  # rows of the kept runs, or of every run
             dims = ("neuron_run", "snapshot", "neuron", "coord")[: v.ndim]
-            out[k] = (dims, v[keep_neurons])
+            out[k] = (dims, v if len(v) == keep_neurons.sum() else v[keep_neurons])
     return out
 
 

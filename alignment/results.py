@@ -4,8 +4,10 @@ Layout of a workdir::
 
     config.json           the resolved config (a rerun with a different config is refused)
     chunks/chunk_NNNNN.nc one file per finished chunk: every variable of its runs, with the
-                          per-neuron arrays of the runs that keep them (the unit of resumption:
-                          a chunk whose file exists is never recomputed)
+                          per-neuron arrays of the runs that keep them (kept by a rerun
+                          unless of other code or unreadable: workdir.py)
+    checkpoints/          chunk_NNNNN.npz of the chunk being trained (checkpoint.py), removed
+                          once its chunk file exists: a rerun resumes from it
     trajectories.nc       per-run snapshot statistics of all chunks (dims run x snapshot)
     summary.csv           one row per run (columns: SUMMARY_COLUMNS)
     threshold.json        n* per group

@@ -21,6 +21,28 @@ from absl import logging
 from alignment import checkpoint, config, grid, provenance, records, results, verdict_loop
 from alignment import workdir as wd
 
+NUMERIC_AXES = ("n", "lam", "lr", "sigma", "d", "m")
+
+
+def check_numbers(cfg) -> None:
+    """ValueError naming the first value of a numeric axis that is not a number (before the
+    grid is expanded, which would fail on it less clearly)."""
+    for name, sub in grid.sub_sweeps(cfg):
+        for k in NUMERIC_AXES:
+            for v in grid.as_list(sub[k]):
+                if isinstance(v, bool) or not isinstance(v, int | float | np.number):
+                    raise ValueError(
+                        f"{k}={_shown(v)} must be a finite number (sub-sweep {name!r})"
+                    )
+
+
+def _shown(v) -> str:
+    """A bad value as the user typed it: 'nan' and 'inf' arrive from the command line as
+    strings (ml_collections parses tuple overrides as literals), shown without quotes."""
+    if isinstance(v, str) and v.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        return v
+    return repr(v)
+
 
 def check_config(cfg) -> list[grid.Chunk]:
     """Every field known (alignment/config.py) and every value valid; returns the chunks.
@@ -28,7 +50,7 @@ def check_config(cfg) -> list[grid.Chunk]:
     Raises ValueError naming the first problem, before any compute.
     """
     grid.check_fields(cfg, config.get_config())
-    grid.check_numbers(cfg)
+    check_numbers(cfg)
     return grid.validate(cfg, grid.expand(cfg))
 
 
@@ -40,8 +62,10 @@ def verdict_counts(verdict_R) -> dict[str, int]:
 
 def train_chunk(cfg, runs, chunk: grid.Chunk, store=None):
     """One chunk through the verdict loop, as its dataset (the chunk file)."""
-    snaps, verdict, ctx, state, count, evidence = verdict_loop.train_chunk(cfg, runs, chunk, store)
     keep = records.neuron_runs(cfg, runs, chunk)
+    snaps, verdict, ctx, state, count, evidence = verdict_loop.train_chunk(
+        cfg, runs, chunk, store, keep_neurons=keep
+    )
     attrs = {"steps_computed": count.computed, "steps_useful": count.useful}
     ds = records.chunk_dataset(runs, chunk, snaps, verdict, ctx, state, keep, attrs)
     for k, v in evidence.items():
@@ -107,6 +131,7 @@ def prepare(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chu
     workdir = wd.check_usable(workdir)
     if restart:
         wd.start_over(workdir)
+    wd.remove_stale_temporaries(workdir)
     cfg_json = config_json(cfg)
     wd.check_config(workdir, cfg_json)
     mine = [c for c in chunks if c.index % num_tasks == task_index]
@@ -154,6 +179,8 @@ def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, a
         results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)
         if store is not None:
             store.remove()
+            logging.info("chunk %d: %d checkpoint saves, %.2f s", chunk.index, store.saves,
+                         store.seconds)  # fmt: skip
         progress.update(chunk_cost(chunk), chunk, time.time() - t0, verdict_counts(ds["verdict"]))
         if after_chunk is not None:
             after_chunk(chunk)

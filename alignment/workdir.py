@@ -9,9 +9,11 @@ config is refused, and an unreadable one is set aside as ``*.corrupt`` and recom
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import xarray as xr
@@ -19,6 +21,7 @@ from absl import logging
 
 from alignment import checkpoint, provenance, results
 
+STALE_TMP_S = 600.0  # a temporary file this old belongs to no live write (they take seconds)
 MERGED = (results.SUMMARY, results.THRESHOLD, results.TRAJECTORIES, results.CONFIG)
 
 
@@ -35,6 +38,22 @@ def check_usable(workdir) -> Path:
     except OSError as e:
         raise ValueError(f"workdir {workdir} cannot be written ({e.strerror or e})") from e
     return workdir
+
+
+def remove_stale_temporaries(workdir, older_than_s: float = STALE_TMP_S) -> list[Path]:
+    """Deletes temporary files a killed process left in chunks/ and checkpoints/ (a write
+    interrupted by SIGKILL cannot clean up). Only files older than ``older_than_s`` go: other
+    tasks of a job array may be writing theirs right now. Returns the deleted paths."""
+    now, gone = time.time(), []
+    for folder in (results.CHUNK_DIR, checkpoint.CHECKPOINT_DIR):
+        for path in (Path(workdir) / folder).glob(".*.tmp*"):
+            with contextlib.suppress(FileNotFoundError):
+                if now - path.stat().st_mtime > older_than_s:
+                    path.unlink()
+                    gone.append(path)
+    if gone:
+        logging.info("%d temporary files of killed writes removed", len(gone))
+    return gone
 
 
 def check_config(workdir, cfg_json: str) -> None:

@@ -51,3 +51,9 @@ def replace_block(path, begin: str, end: str, body: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     results.write_text(path, text)
+
+
+def publish(tag: str, body: str) -> None:
+    """Writes ``body`` into BENCHMARKS.md between the markers of ``tag`` and prints it."""
+    replace_block("BENCHMARKS.md", f"<!-- BEGIN {tag} -->", f"<!-- END {tag} -->", body)
+    print(body)

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from alignment import grid, integrate, records, results, train, verdict_loop
+from alignment import grid, integrate, records, results, rounds, train, verdict_loop
 from benchmarks import machine
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
@@ -37,7 +37,7 @@ def continue_stuck(cfg, prog, state, ctx, verdict, t_final, factor: float, how: 
     """Relative loss drop (L(t_v) - L(factor t_v)) / L(t_v) of each stuck run (NaN otherwise)."""
     drop = np.full(len(verdict), np.nan)
     if "dt" in state.istate:  # the verdict loop already switched the chunk to the flow
-        prog = verdict_loop.continuation_program(cfg, prog)
+        prog = rounds.continuation_program(cfg, prog)
     flow = prog
     if how == "flow":
         flow = dataclasses.replace(prog, integrator=integrate.Flow(**dict(cfg.flow)))
@@ -128,10 +128,7 @@ def table(res: dict) -> str:
 def main(argv):
     del argv
     res = run(_CONFIG.value, _FACTOR.value, _WITH.value)
-    body = table(res)
-    tag = f"VERDICTS {res['config']}"
-    machine.replace_block("BENCHMARKS.md", f"<!-- BEGIN {tag} -->", f"<!-- END {tag} -->", body)
-    print(body)
+    machine.publish(f"VERDICTS {res['config']}", table(res))
 
 
 if __name__ == "__main__":

@@ -65,3 +65,17 @@ def test_results_json_shape_and_markdown_table(tmp_path, monkeypatch):
     assert "W2: 3 x (n=16, d=3, m=8)" in tp.markdown_table(res)
     with pytest.raises(ValueError, match="unknown workloads"):
         tp.run(["W9"], tmp_path / "r.json", md, tp.SWEEP_CONFIG)
+
+
+def test_checkpoint_benchmark_times_every_save_and_cleans_up(tmp_path):
+    from micro import micro_config
+
+    from alignment import grid, sweep
+    from benchmarks import checkpoint as ckpt_bench
+
+    cfg = micro_config()
+    chunks = sweep.check_config(cfg)[:1]
+    res = ckpt_bench.one_pass(cfg, grid.expand(cfg), chunks, tmp_path, True)
+    assert res["saves"] >= 6 and 0 < res["save_s"] < res["wall_s"]
+    assert not list(tmp_path.rglob("*.npz"))  # every checkpoint removed after its chunk
+    assert ckpt_bench.workload_config("long").n == (316,)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from alignment import checkpoint, results
+from alignment import checkpoint, results, workdir
 
 CMD = [sys.executable, "-m", "sweeps.run", "--config=sweeps/configs/tiny.py",
        "--config.make_figures=False"]  # fmt: skip
@@ -55,7 +55,17 @@ def test_sigkill_at_random_moments_then_rerun_is_byte_identical(tmp_path):
         assert start(work, log).wait(timeout=300) == 0
     for name in COMPARED:
         assert (work / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
-    assert not list(work.rglob("*.tmp*")), "a killed write left its temporary file"
+
+
+def test_temporary_files_of_killed_writes_are_removed_once_stale(tmp_path):
+    fresh = tmp_path / "chunks" / ".chunk_00000.123.abcd1234.tmp.nc"
+    old = tmp_path / "checkpoints" / ".chunk_00001.456.abcd1234.tmp.npz"
+    for path in (fresh, old):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"partial")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    assert workdir.remove_stale_temporaries(tmp_path) == [old]
+    assert fresh.exists()  # may be another task's write in progress
 
 
 class WriteFailedError(OSError):

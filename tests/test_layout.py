@@ -19,7 +19,7 @@ LEVELS = [
     ["alignment.verdicts", "alignment.threshold", "alignment.powerlaw", "alignment.trajectory",
      "alignment.results"],
     ["alignment.config", "alignment.plotting", "alignment.checkpoint", "alignment.judge"],
-    ["alignment.grid", "alignment.workdir"],
+    ["alignment.grid", "alignment.workdir", "alignment.rounds"],
     ["alignment.verdict_loop", "alignment.records"],
     ["alignment.report", "alignment.sweep"],
     ["figures", "figures.load"],

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 from micro import micro_config
 
-from alignment import data, grid, results, sweep, train, verdict_loop, verdicts
+from alignment import data, grid, results, rounds, sweep, train, verdict_loop, verdicts
 from alignment import report as report_mod
 from alignment.data import DataSpec
 from alignment.families.two_layer import TwoLayer
@@ -83,7 +83,7 @@ def test_verdict_loop_continues_without_restarting(finished):
     lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
     state, ctx = train.init_runs(chunk.program, lanes)
     _, snaps = verdict_loop.train_calls(
-        chunk.program, state, ctx, t_rec, cfg.snapshots_per_decade, verdict_loop.StepCount(), 1
+        chunk.program, state, ctx, t_rec, cfg.snapshots_per_decade, rounds.StepCount(), 1
     )
     lane = chunk.run_ids.index(run_id)
     np.testing.assert_allclose(snaps["loss"][lane], loss_rec, rtol=1e-12, atol=0)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from alignment import integrate, train, verdict_loop
+from alignment import integrate, rounds, train, verdict_loop
 from alignment.data import DataSpec
 from alignment.families.two_layer import TwoLayer
 
@@ -40,7 +40,7 @@ def test_batches_group_by_step_size_and_cover_every_live_run_once(monkeypatch):
 
 
 def test_step_count_separates_useful_steps_from_idle_lanes():
-    count = verdict_loop.StepCount()
+    count = rounds.StepCount()
     # 3 lanes (the last a padding copy), two segments: lane 1 stops after the first
     count.add([0, 0, 0], np.array([[10, 30], [20, 20], [10, 30]], float), real=2)
     assert count.computed == 3 * (20 + 20) and count.useful == 30 + 20
