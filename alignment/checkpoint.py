@@ -102,6 +102,7 @@ class Store:
         return tree
 
     def save(self, tree: dict) -> None:
+        """Saves ``tree`` (host or device arrays: copied to the host here, inside the timing)."""
         start = time.perf_counter()
         save(self.path, {**tree, "meta": self.meta})
         self.seconds += time.perf_counter() - start

@@ -170,8 +170,9 @@ def saver(store, judge):
 
     def save(loop: Loop, state) -> None:
         if store is not None:
-            leaves = jax.tree_util.tree_leaves(jax.device_get(state))
-            state_tree = {f"{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
+            # device arrays: the store copies them to the host inside its timed save
+            leaves = jax.tree_util.tree_leaves(state)
+            state_tree = {f"{i:04d}": x for i, x in enumerate(leaves)}
             store.save({"loop": loop.to_tree(), "judge": judge.to_tree(), "state": state_tree})
 
     return save

@@ -66,7 +66,7 @@ def test_three_tasks_merged_equal_a_single_run(single, tmp_path):
 def test_merge_refuses_missing_chunks_and_other_configs(single, tmp_path):
     cfg = tiny_config()
     sweep.run(cfg, tmp_path, 1, 3)
-    with pytest.raises(RuntimeError, match="2 chunks not finished"):
+    with pytest.raises(ValueError, match=r"2 of 3 chunks are not finished \(first: \[0, 2\]\)"):
         merge.merge(tmp_path)
     other = tiny_config()
     other.lr = (0.1,)
