@@ -16,12 +16,15 @@ Runtime:  too long for a 2-core CPU: per-step times measured here (other jobs on
           neurons). On one GPU: roughly 1-3 h (estimate, not measured). Split it over a cluster
           with sweeps.launch (README, "Running at scale").
 Result:   measured only on a reduced grid here: n in (10, ..., 562) (the first 8 values), m = 200,
-          4 seeds, time cap 3e4 (2 min 47 s):
-              python -m sweeps.run --config=sweeps/configs/threshold_paper.py \
-                  --config.n="(10,18,32,56,100,178,316,562)" --config.m="(200,)" \
+          4 seeds, time cap 3e4 (1 min 28 s, figures included; certified verdicts):
+              python -m sweeps.run --config=sweeps/configs/threshold_paper.py \\
+                  --config.n="(10,18,32,56,100,178,316,562)" --config.m="(200,)" \\
                   --config.num_seeds=4 --config.time_cap=3e4
-          n* = 42.3, 95% CI [31.6, 56.6]; 7 interpolating, 5 stuck, 20 undetermined of 32 runs.
-          With ball inputs sigma = 0.75 puts n* near 40, not mid-range: a larger sigma moves it up.
+          7 interpolating (n <= 32), 1 stuck (certified, n = 178), 3 saddles, 21 undetermined
+          of 32 runs; the undetermined ones are still moving at the cap, with eta * lambda_max
+          at 2.00 (median over all runs: GD at eta = 1 sits at the edge of stability).
+          n* = 75.5, 95% CI [32, open]; the runs without a verdict, counted both ways, leave it
+          open on both sides. A smaller eta or the flow continuation is needed for verdicts.
 """
 
 from sweeps.configs import base
