@@ -10,8 +10,8 @@ Runtime:  1 min 51 s on a 2-core CPU (measured, figures included: 210 runs in 8 
           GPU well under a minute (estimate).
 Result:   (measured, certified verdicts) 83 interpolating, 30 stuck, 9 saddles, 88 undetermined
           of 210 runs. n* (95% CI) by lambda at eta = 0.25: 1e-6: 32 [16, 64]; 1e-4: 22.6
-          [16, 32]; 1e-2 and 1e-1: not resolved (every decided run at n <= 32 interpolates,
-          every run at n >= 64 is undetermined, so n* > 32). By eta at lambda = 1e-6: 0.1: 45.3
+          [16, 32]; 1e-2 and 1e-1: not resolved (p(n) >= 0.83 among the decided runs at n <= 32,
+          every run at n >= 64 undetermined, so n* > 32). By eta at lambda = 1e-6: 0.1: 45.3
           [32, 64]; 0.25: 32 [16, 64]; 0.5: 20.3 [13.9, 45.3]: a larger step interpolates less.
           Counted both ways, the runs without a verdict leave every interval open (eta = 0.1:
           [16, open]): the undetermined runs, not the seeds, limit these numbers.
