@@ -99,14 +99,14 @@ def _crossing(logn_N, k_N, m_N) -> _Crossing:
     if x.size == 0:
         return _Crossing("invalid", nan, nan, "no determined runs")
     p = k / m
-    if np.all(p > 0.5):
-        return _Crossing(
-            "above", nan, nan, "p(n) > 1/2 at every n tested: n* lies above the largest n"
-        )
+    if np.all(p > 0.5):  # (only n with determined runs count: say which range that is)
+        top = f"{np.exp(x.max()):.4g}"
+        return _Crossing("above", nan, nan, f"p(n) > 1/2 at every n with determined runs (up "
+                         f"to n = {top}): n* lies above n = {top}")  # fmt: skip
     if np.all(p < 0.5):
-        return _Crossing(
-            "below", nan, nan, "p(n) < 1/2 at every n tested: n* lies below the smallest n"
-        )
+        low = f"{np.exp(x.min()):.4g}"
+        return _Crossing("below", nan, nan, f"p(n) < 1/2 at every n with determined runs (from "
+                         f"n = {low}): n* lies below n = {low}")  # fmt: skip
     if np.unique(x).size < 2:
         return _Crossing("invalid", nan, nan, "determined runs at a single n only")
     interp_x, stuck_x = x[k > 0], x[k < m]
