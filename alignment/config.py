@@ -60,6 +60,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.num_snapshots = 200  # snapshots on the first grid (0, then log-spaced t_min..max_time)
     c.time_cap = 1e6  # runs without a verdict continue up to this time (continue_factor steps)
     c.snapshots_per_decade = 40  # snapshots per decade of continuation (and per compiled call)
+    # snapshots per compiled call (0: snapshots_per_decade). A checkpoint is saved after every
+    # call, so a smaller value bounds the work a kill can lose on slow chunks; results do not
+    # depend on it (tests/test_resume.py pins them byte for byte), only compiles and overhead
+    c.snapshots_per_call = 0
     c.continue_factor = 10.0  # each continuation multiplies the time by this (> 1)
     # what runs without a verdict continue with: same (the chunk's own integrator, e.g. GD at
     # lr) | flow (gradient flow by adaptive explicit steps, cfg.flow: follows the flow where GD

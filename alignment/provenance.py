@@ -14,7 +14,8 @@ from pathlib import Path
 import alignment
 
 PACKAGE_DIR = Path(alignment.__file__).resolve().parent
-NEUTRAL_FIELDS = ("make_figures", "n_boot")  # fields that do not change any chunk's results
+# fields that do not change any chunk's results (snapshots_per_call: tests/test_resume.py)
+NEUTRAL_FIELDS = ("make_figures", "n_boot", "snapshots_per_call")
 
 
 def relevant_config(cfg_dict: dict) -> dict:

@@ -51,6 +51,9 @@ def check_config(cfg) -> list[grid.Chunk]:
     """
     grid.check_fields(cfg, config.get_config())
     check_numbers(cfg)
+    per_call = cfg.snapshots_per_call
+    if isinstance(per_call, bool) or not isinstance(per_call, int) or per_call < 0:
+        raise ValueError(f"snapshots_per_call={per_call!r} must be an integer >= 0 (0: one decade)")
     return grid.validate(cfg, grid.expand(cfg))
 
 
@@ -173,7 +176,9 @@ def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, a
     for chunk in todo:
         t0 = time.time()
         path = checkpoint.checkpoint_path(workdir, chunk.index)
-        store = checkpoint.Store(path, stamp, after_save) if checkpoints else None
+        # a checkpoint's position counts calls: it resumes only with the same call length
+        meta = stamp | {"snapshots_per_call": str(verdict_loop.calls_of(cfg))}
+        store = checkpoint.Store(path, meta, after_save) if checkpoints else None
         ds = train_chunk(cfg, runs, chunk, store)
         ds.attrs |= stamp
         results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)

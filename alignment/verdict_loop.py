@@ -127,6 +127,11 @@ def run_round(prog, state, ctx, plan, times, per_call, loop: rounds.Loop, save):
     return state
 
 
+def calls_of(cfg) -> int:
+    """Snapshots per compiled call: ``snapshots_per_call``, or one decade's worth (0)."""
+    return int(cfg.snapshots_per_call) or int(cfg.snapshots_per_decade)
+
+
 def train_chunk(cfg, runs, chunk: grid.Chunk, store=None, keep_neurons=None):
     """Trains one chunk through the verdict loop, resuming from ``store`` (a
     ``checkpoint.Store``) if an earlier process left a checkpoint, saving after every call.
@@ -162,7 +167,7 @@ def train_chunk(cfg, runs, chunk: grid.Chunk, store=None, keep_neurons=None):
                 rounds.round_end(cfg, loop.round),
             )  # fmt: skip
         times = rounds.round_times(cfg, loop.round)
-        state = run_round(prog, state, ctx, plan, times, cfg.snapshots_per_decade, loop, save)
+        state = run_round(prog, state, ctx, plan, times, calls_of(cfg), loop, save)
         loop.end_round()
         loop.verdict = judge(loop.snaps, state, ctx, live)
         save(loop, state)

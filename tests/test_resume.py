@@ -81,6 +81,28 @@ def test_killed_inside_a_chunk_resumes_to_identical_results(reference, tmp_path,
     assert finish(cfg, tmp_path) == want
 
 
+def test_shorter_calls_save_more_often_and_give_the_same_bytes(reference, tmp_path):
+    """snapshots_per_call (a checkpoint after every call) changes how the loop is cut into
+    compiled calls, not what it computes: the outputs equal the reference byte for byte."""
+    want, saves, _ = reference
+    cfg, seen = micro_config(), []
+    cfg.snapshots_per_call = 1
+    sweep.run(cfg, tmp_path, after_save=seen.append)
+    assert len(seen) > len(saves)
+    assert finish(cfg, tmp_path) == want
+    # killed with calls of 1 snapshot, resumed with calls of 4: the chunk starts over
+    other, again = tmp_path / "other", micro_config()
+    again.snapshots_per_call = 1
+    with pytest.raises(KilledError):
+        sweep.run(again, other, after_save=kill_at(2, []))
+    again.snapshots_per_call = 0
+    sweep.run(again, other)
+    assert finish(again, other) == want
+    with pytest.raises(ValueError, match="snapshots_per_call=-1"):
+        cfg.snapshots_per_call = -1
+        sweep.check_config(cfg)
+
+
 def test_unusable_checkpoint_starts_the_chunk_over(reference, tmp_path):
     want, _, _ = reference
     cfg = micro_config()
