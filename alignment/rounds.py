@@ -74,7 +74,6 @@ def wants_more(cfg, loop: Loop, real: int) -> bool:
 class Loop:
     """Where a chunk's verdict loop stands: everything a checkpoint keeps besides the state."""
 
-    lanes: int
     keep: np.ndarray  # (lanes,) bool: lanes whose per-neuron arrays are kept (compact rows)
     round: int = 0  # 0: the pass to max_time; r >= 1: the r-th continuation
     call: int = 0  # compiled calls finished in this round
@@ -82,6 +81,10 @@ class Loop:
     new: dict | None = None  # this round's snapshots so far (NaN where not run yet)
     verdict: np.ndarray | None = None  # after the last finished round
     count: StepCount = dataclasses.field(default_factory=StepCount)
+
+    @property
+    def lanes(self) -> int:
+        return len(self.keep)
 
     def record(self, ids, start: int, host: dict, width: int) -> None:
         """Snapshots ``host`` of lanes ``ids`` (first len(ids) rows) at columns from start.
@@ -118,7 +121,7 @@ class Loop:
     @classmethod
     def from_tree(cls, tree: dict, keep: np.ndarray) -> Loop:
         count = StepCount(int(tree["computed"]), int(tree["useful"]))
-        return cls(len(keep), keep, int(tree["round"]), int(tree["call"]),
+        return cls(keep, int(tree["round"]), int(tree["call"]),
                    tree.get("snaps") or None, tree.get("new") or None, tree.get("verdict"),
                    count)  # fmt: skip
 
@@ -146,7 +149,7 @@ def _state_from(tree: dict, template):
 def resume(store, cfg, chunk, state, ctx, judge, keep) -> tuple:
     """(state, loop) where an earlier process left the chunk, or the fresh ones; an unusable
     checkpoint is reported (one log line) and the chunk starts over."""
-    fresh = Loop(chunk.lanes, keep)
+    fresh = Loop(keep)
     try:
         tree = None if store is None else store.load()
         if tree is None:

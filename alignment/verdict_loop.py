@@ -48,18 +48,6 @@ def snapshot_calls(times, per_call: int) -> list[np.ndarray]:
     return calls
 
 
-def train_calls(prog, state, ctx, times, per_call, count: rounds.StepCount, real: int):
-    """Trains through ``times`` in fixed-length calls; returns state and the real snapshots."""
-    parts = []
-    for call in snapshot_calls(times, per_call):
-        before = np.asarray(jax.device_get(state.step))
-        state, snaps = train.train(prog, state, ctx, call)
-        parts.append(_host(snaps))
-        count.add(before, parts[-1]["step"], real)
-    joined = {k: np.concatenate([p[k] for p in parts], axis=1)[:, : len(times)] for k in parts[0]}
-    return state, joined
-
-
 def lane_ladder(full: int) -> list[int]:
     """Lane counts a continuation call may have: ``full``, and below it the counts
     u, 1.5u, 2u, 3u, 4u, 6u, ... (u = two lanes a device, ``sharding.padded_count``), so a

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 from micro import micro_config
 
-from alignment import data, grid, results, rounds, sweep, train, verdict_loop, verdicts
+from alignment import data, grid, results, sweep, train, verdict_loop, verdicts
 from alignment import report as report_mod
 from alignment.data import DataSpec
 from alignment.families.two_layer import TwoLayer
@@ -82,9 +82,11 @@ def test_verdict_loop_continues_without_restarting(finished):
     chunk = next(c for c in grid.plan(cfg, runs) if run_id in c.run_ids)
     lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
     state, ctx = train.init_runs(chunk.program, lanes)
-    _, snaps = verdict_loop.train_calls(
-        chunk.program, state, ctx, t_rec, cfg.snapshots_per_decade, rounds.StepCount(), 1
-    )
+    parts = []  # one uninterrupted training through the recorded times, call by call
+    for call in verdict_loop.snapshot_calls(t_rec, cfg.snapshots_per_decade):
+        state, part = train.train(chunk.program, state, ctx, call)
+        parts.append(verdict_loop._host(part))
+    snaps = {k: np.concatenate([p[k] for p in parts], axis=1)[:, : len(t_rec)] for k in parts[0]}
     lane = chunk.run_ids.index(run_id)
     np.testing.assert_allclose(snaps["loss"][lane], loss_rec, rtol=1e-12, atol=0)
     und = summary["verdict"].isin(["undetermined", "saddle"])
