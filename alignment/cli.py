@@ -45,7 +45,7 @@ def parse_flags(argv):
         given = [a.split("=")[0] for a in argv[1:] if a.startswith("--config.")]
         fail(
             f"unknown config field {e} among the overrides {given}; every field is defined, "
-            "with its meaning, in alignment/config.py"
+            "with its meaning, in alignment/config.py (alignment/mf_config.py for family mean_field)"
         )
     except flags.Error as e:
         if "Unknown command line flag 'config." in str(e):

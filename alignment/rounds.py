@@ -132,7 +132,7 @@ def _switched(cfg, prog, loop: Loop) -> bool:
     return moved and continuation_program(cfg, prog) is not prog
 
 
-def _state_from(tree: dict, template):
+def state_from(tree: dict, template):
     """A TrainState from a checkpoint's leaves, checked against ``template``'s structure."""
     leaves, treedef = jax.tree_util.tree_flatten(template)
     if len(tree) != len(leaves):
@@ -158,7 +158,7 @@ def resume(store, cfg, chunk, state, ctx, judge, keep) -> tuple:
         template = state
         if _switched(cfg, chunk.program, loop):
             template = train.switch_integrator(continuation_program(cfg, chunk.program), state, ctx)
-        restored = _state_from(tree["state"], template)
+        restored = state_from(tree["state"], template)
         judge.restore(tree.get("judge", {}))
     except (checkpoint.CheckpointError, KeyError, ValueError) as e:
         logging.warning("chunk %d: checkpoint not used (%s); starting it over", chunk.index, e)

@@ -11,8 +11,10 @@ decided in ``workdir.py``. Each chunk goes through the verdict loop (``verdict_l
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -121,16 +123,29 @@ def chunk_cost(chunk: grid.Chunk) -> float:
     return max(chunk.lanes, len(chunk.run_ids)) * p.family.cost()
 
 
-def prepare(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False):
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What a kind of job (the threshold sweep, the mean-field job) plugs into the driver."""
+
+    check_config: Callable  # cfg -> chunks (ValueError names the first problem)
+    expand: Callable  # cfg -> run table (column -> (R,) array)
+    train_chunk: Callable  # (cfg, runs, chunk, store) -> the chunk's dataset
+    call_length: Callable  # cfg -> snapshots per compiled call (a checkpoint resumes only
+    # with its own call length)
+
+
+def prepare(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False,
+            job: Job | None = None):  # fmt: skip
     """Every check before compute: the task, the config, the workdir and its chunk files.
 
     Returns (runs, this task's chunks, the chunks still to train). ValueError names the first
     problem; ``restart`` deletes the workdir's old results once the config is valid.
     """
+    job = job or THRESHOLD_JOB
     if not 0 <= task_index < num_tasks:
         raise ValueError(f"task_index={task_index} must be in [0, num_tasks={num_tasks})")
-    chunks = check_config(cfg)
-    runs = grid.expand(cfg)
+    chunks = job.check_config(cfg)
+    runs = job.expand(cfg)
     workdir = wd.check_usable(workdir)
     if restart:
         wd.start_over(workdir)
@@ -142,7 +157,7 @@ def prepare(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chu
     todo = [c for c in mine if c.index not in done]
     logging.info(
         "%d runs in %d chunks; this task: %d chunks, %d already finished",
-        len(runs["n"]), len(chunks), len(mine), len(mine) - len(todo),
+        len(next(iter(runs.values()))), len(chunks), len(mine), len(mine) - len(todo),
     )  # fmt: skip
     return runs, mine, todo
 
@@ -154,15 +169,16 @@ def config_json(cfg) -> str:
 
 def run(cfg, workdir, task_index: int = 0, num_tasks: int = 1, after_chunk=None,
         restart: bool = False, keep_old_chunks: bool = False, checkpoints: bool = True,
-        after_save=None) -> list[int]:  # fmt: skip
+        after_save=None, job: Job | None = None) -> list[int]:  # fmt: skip
     """Checks everything (:func:`prepare`), then trains every chunk of this task that has no
     usable file yet (:func:`train_chunks`); returns the chunk indices the task owns."""
-    runs, mine, todo = prepare(cfg, workdir, task_index, num_tasks, restart, keep_old_chunks)
-    train_chunks(cfg, workdir, runs, todo, after_chunk, checkpoints, after_save)
+    runs, mine, todo = prepare(cfg, workdir, task_index, num_tasks, restart, keep_old_chunks, job)
+    train_chunks(cfg, workdir, runs, todo, after_chunk, checkpoints, after_save, job)
     return [c.index for c in mine]
 
 
-def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, after_save=None):
+def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, after_save=None,
+                 job: Job | None = None):  # fmt: skip
     """Trains the chunks ``todo`` (from :func:`prepare`) and writes their files.
 
     Each chunk resumes from its checkpoint, if an earlier process left one, and saves one
@@ -170,6 +186,7 @@ def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, a
     ``after_chunk`` (tests, monitoring) is called with each chunk once its file is written,
     ``after_save`` with the number of checkpoint saves of the chunk so far (tests: a kill).
     """
+    job = job or THRESHOLD_JOB
     workdir = Path(workdir)
     stamp = provenance.stamp(config_json(cfg))
     progress = Progress(sum(chunk_cost(c) for c in todo), len(todo))
@@ -177,9 +194,9 @@ def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, a
         t0 = time.time()
         path = checkpoint.checkpoint_path(workdir, chunk.index)
         # a checkpoint's position counts calls: it resumes only with the same call length
-        meta = stamp | {"snapshots_per_call": str(verdict_loop.calls_of(cfg))}
+        meta = stamp | {"snapshots_per_call": str(job.call_length(cfg))}
         store = checkpoint.Store(path, meta, after_save) if checkpoints else None
-        ds = train_chunk(cfg, runs, chunk, store)
+        ds = job.train_chunk(cfg, runs, chunk, store)
         ds.attrs |= stamp
         results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)
         if store is not None:
@@ -189,3 +206,6 @@ def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, a
         progress.update(chunk_cost(chunk), chunk, time.time() - t0, verdict_counts(ds["verdict"]))
         if after_chunk is not None:
             after_chunk(chunk)
+
+
+THRESHOLD_JOB = Job(check_config, grid.expand, train_chunk, verdict_loop.calls_of)

@@ -28,10 +28,10 @@ FLAGS = flags.FLAGS
 
 def run_task(cfg, workdir: str, task_index: int, num_tasks: int, cache_dir: str | None):
     """What one array task runs: its share of the grid (returns the chunk indices it owns)."""
-    from alignment import sharding, sweep  # in the task's process: set up JAX there
+    from alignment import jobs, sharding, sweep  # in the task's process: set up JAX there
 
     sharding.use_compilation_cache(cache_dir)
-    return sweep.run(cfg, workdir, task_index, num_tasks)
+    return sweep.run(cfg, workdir, task_index, num_tasks, job=jobs.job_for(cfg))
 
 
 def make_executor(folder, cluster: str | None = None, **params):
@@ -46,12 +46,12 @@ def make_executor(folder, cluster: str | None = None, **params):
 
 def submit(executor, cfg, workdir, num_tasks: int, cache_dir: str | None = None) -> list:
     """Checks the grid and the workdir, then submits one array of ``num_tasks`` tasks."""
-    from alignment import sweep
+    from alignment import jobs, sweep
     from alignment import workdir as workdir_mod
 
     if num_tasks < 1:
         raise ValueError(f"num_tasks={num_tasks} must be >= 1")
-    sweep.check_config(cfg)  # invalid configs fail here, not in the queue
+    jobs.check_config(cfg)  # invalid configs fail here, not in the queue
     workdir_mod.check_config(workdir_mod.check_usable(workdir), sweep.config_json(cfg))
     k = num_tasks
     return executor.map_array(
@@ -102,10 +102,10 @@ def main(argv):
         cli.fail("--config and --workdir are required")
     workdir = Path(FLAGS.workdir).absolute()
     with cli.user_errors("invalid input"):
-        from alignment import sweep
+        from alignment import jobs
         from alignment import workdir as workdir_mod
 
-        sweep.check_config(FLAGS.config)
+        jobs.check_config(FLAGS.config)
         workdir_mod.check_usable(workdir)
     executor = make_executor(
         workdir / LOG_DIR,

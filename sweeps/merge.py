@@ -39,10 +39,10 @@ def load_config(workdir) -> ml_collections.ConfigDict:
 
 def finish(cfg, workdir) -> dict:
     """The end of every sweep: merged outputs and the n* report, then the figures (if the
-    config asks for them). Returns the threshold report."""
-    from alignment import report  # importing alignment sets up JAX
+    config asks for them). Returns the job's report."""
+    from alignment import jobs  # importing alignment sets up JAX
 
-    out = report.finish(cfg, workdir)
+    out = jobs.finish(cfg, workdir)
     if cfg.make_figures:
         from figures import make  # matplotlib only when figures are wanted
 
@@ -51,7 +51,7 @@ def finish(cfg, workdir) -> dict:
 
 
 def merge(workdir, cfg=None) -> dict:
-    """Writes the merged outputs of every task's chunks; returns the threshold report.
+    """Writes the merged outputs of every task's chunks; returns the job's report.
 
     ``cfg`` (if given) must equal the workdir's config: results of another config are refused.
     """
@@ -63,7 +63,7 @@ def merge(workdir, cfg=None) -> dict:
 def check(workdir, cfg=None):
     """Before merging: the workdir's config (equal to ``cfg`` if given), every chunk present
     and readable. Returns (cfg, workdir); ValueError/OSError name the first problem."""
-    from alignment import grid, sweep  # importing alignment sets up JAX
+    from alignment import jobs, sweep  # importing alignment sets up JAX
     from alignment import workdir as workdir_mod
 
     workdir = Path(workdir)
@@ -71,9 +71,9 @@ def check(workdir, cfg=None):
         raise ValueError(f"workdir {workdir} is not a folder")
     if cfg is None:
         cfg = load_config(workdir)
-    sweep.check_config(cfg)
+    chunks = jobs.check_config(cfg)
     workdir_mod.check_config(workdir, sweep.config_json(cfg))
-    workdir_mod.check_merge(workdir, len(grid.plan(cfg, grid.expand(cfg))))
+    workdir_mod.check_merge(workdir, len(chunks))
     return cfg, workdir
 
 

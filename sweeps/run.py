@@ -51,13 +51,17 @@ _CACHE = flags.DEFINE_string(
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from alignment import sharding, sweep  # after flag parsing: importing alignment sets up JAX
+    from alignment import (  # after flag parsing: importing alignment sets up JAX
+        jobs,
+        sharding,
+        sweep,
+    )
     from sweeps import merge
 
     cfg = _CONFIG.value
     workdir = Path(_WORKDIR.value or DEFAULT_WORKDIR.format(name=cfg.name))
     with cli.user_errors("invalid config"):
-        sweep.check_config(cfg)
+        jobs.check_config(cfg)
     if _RESTART.value and (_NUM_TASKS.value > 1 or _DISTRIBUTED.value):
         cli.fail("--restart deletes every task's results: run it alone (one task), then the array")
     if _DISTRIBUTED.value:
@@ -67,8 +71,11 @@ def main(argv):
     task_index, num_tasks = sharding.process_share(_TASK_INDEX.value, _NUM_TASKS.value)
     keep = _KEEP_OLD.value
     with cli.user_errors("cannot run"):
-        runs, _, todo = sweep.prepare(cfg, workdir, task_index, num_tasks, _RESTART.value, keep)
-    sweep.train_chunks(cfg, workdir, runs, todo)
+        job = jobs.job_for(cfg)
+        runs, _, todo = sweep.prepare(
+            cfg, workdir, task_index, num_tasks, _RESTART.value, keep, job
+        )
+    sweep.train_chunks(cfg, workdir, runs, todo, job=job)
     if _NUM_TASKS.value > 1:
         logging.info("task %d done; run sweeps.merge when all tasks finished", _TASK_INDEX.value)
         return
