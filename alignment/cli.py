@@ -45,7 +45,8 @@ def parse_flags(argv):
         given = [a.split("=")[0] for a in argv[1:] if a.startswith("--config.")]
         fail(
             f"unknown config field {e} among the overrides {given}; every field is defined, "
-            "with its meaning, in alignment/config.py (alignment/mf_config.py for family mean_field)"
+            "with its meaning, in alignment/config.py (alignment/mf_config.py for the "
+            "mean-field job)"
         )
     except flags.Error as e:
         if "Unknown command line flag 'config." in str(e):

@@ -97,17 +97,23 @@ def program_for(cfg, m: int, target: str) -> train.Program:
 
 
 def plan(cfg, runs) -> list[grid.Chunk]:
-    """One program per (m, target), its runs cut into chunks of at most ``max_lanes``."""
+    """One program per (m, target); its trained-a and frozen-a runs in separate chunks (one
+    compile: train_a is a lane value) of at most ``max_lanes``, so that the stiffest lanes of
+    one kind do not hold the other in the vmapped while loop."""
     chunks = []
     ids = np.arange(len(runs["m"]))
     for m, target in dict.fromkeys(zip(runs["m"], runs["target"], strict=True)):
-        cell = ids[(runs["m"] == m) & (runs["target"] == target)]
         prog = program_for(cfg, int(m), str(target))
-        parts = grid.even_parts(cell, cfg.max_lanes)
-        size = max(len(p) for p in parts)
-        for part in parts:
-            run_ids = tuple(int(i) for i in part)
-            chunks.append(grid.Chunk(len(chunks), prog, run_ids, f"m{m}_{target}", size))
+        for trained in (1.0, 0.0):
+            cell = ids[(runs["m"] == m) & (runs["target"] == target) & (runs["train_a"] == trained)]
+            if not cell.size:
+                continue
+            parts = grid.even_parts(cell, cfg.max_lanes)
+            size = max(len(p) for p in parts)
+            name = f"m{m}_{target}" + ("" if trained else "_frozen")
+            for part in parts:
+                run_ids = tuple(int(i) for i in part)
+                chunks.append(grid.Chunk(len(chunks), prog, run_ids, name, size))
     return chunks
 
 

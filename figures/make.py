@@ -18,16 +18,22 @@ Figures (each only where the data supports it):
   phase_n_lam_SWEEP, phase_n_lr_SWEEP   interpolation probability over n x lambda (n x eta)
   nstar_vs_time_SWEEP  n*(T) against T beside the certified n* and its both-ways interval
   decided_by_SWEEP     every run (n, seed) coloured by the criterion that decided its verdict
+
+A mean-field job's workdir (config family mean_field) gets that job's figures instead
+(figures/mean_field_figs.py: mf_dynamics, mf_gamma_collapse, mf_v_gamma, mf_train_vs_gamma,
+mf_pure_noise, mf_lazy_cross).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 from absl import app, flags, logging
 
 from alignment import cli, plotting, results
+from figures import mean_field_figs
 from figures.dynamics import fig_directions, fig_loss_vs_time
 from figures.load import Made, Stored, load
 from figures.threshold_figs import fig_loss_vs_n, fig_nstar_vs_d, fig_p_of_n, fig_phase
@@ -52,17 +58,17 @@ def make_all(workdir, only=None, formats=plotting.FORMATS) -> list[Path]:
     ``only``: names from :data:`FIGURES` (default: all). Figures the data cannot support are
     skipped with a log line and listed in figures/index.md with the reason.
     """
-    st = load(workdir)
+    figures, st = _figures_of(workdir)
     out = Path(workdir) / results.FIGURES
     out.mkdir(parents=True, exist_ok=True)
-    names = list(FIGURES) if only is None else list(only)
-    unknown = sorted(set(names) - set(FIGURES))
+    names = list(figures) if only is None else list(only)
+    unknown = sorted(set(names) - set(figures))
     if unknown:
-        raise ValueError(f"unknown figure(s) {unknown}; known: {', '.join(FIGURES)}")
+        raise ValueError(f"unknown figure(s) {unknown}; known: {', '.join(figures)}")
     paths, captions, skipped = [], {}, {}
     with plotting.style():
         for name in names:
-            p, c, s = FIGURES[name](st, out, tuple(formats))
+            p, c, s = figures[name](st, out, tuple(formats))
             paths += p
             captions |= c
             skipped |= s
@@ -73,7 +79,16 @@ def make_all(workdir, only=None, formats=plotting.FORMATS) -> list[Path]:
     return paths
 
 
-def _index(st: Stored, captions: dict[str, str], skipped: dict[str, str]) -> str:
+def _figures_of(workdir) -> tuple[dict, object]:
+    """The figures of the workdir's job (threshold sweep or mean-field job) and its data."""
+    path = Path(workdir) / results.CONFIG
+    family = json.loads(path.read_text()).get("family") if path.exists() else None
+    if family == "mean_field":
+        return mean_field_figs.FIGURES, mean_field_figs.load(workdir)
+    return FIGURES, load(workdir)
+
+
+def _index(st, captions: dict[str, str], skipped: dict[str, str]) -> str:
     lines = [f"# Figures of `{st.config.get('name', st.workdir.name)}`", ""]
     lines += [f"- **{name}**: {text}" for name, text in captions.items()]
     if skipped:
@@ -103,13 +118,16 @@ def main(argv):
 
 def check_request(workdir, only, formats) -> None:
     """Figure names and formats known, the workdir a finished sweep (before any plotting)."""
-    unknown = sorted(set(only or ()) - set(FIGURES))
-    if unknown:
-        raise ValueError(f"unknown figure(s) {unknown}; known: {', '.join(FIGURES)}")
     bad = sorted(set(formats) - set(SUPPORTED_FORMATS))
     if bad:
         raise ValueError(f"unknown format(s) {bad}; supported: {', '.join(SUPPORTED_FORMATS)}")
-    load(workdir)  # raises naming the first missing or unreadable file
+    try:
+        figures, _ = _figures_of(workdir)  # raises naming the first missing file
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{Path(workdir) / results.CONFIG} is unreadable ({e})") from None
+    unknown = sorted(set(only or ()) - set(figures))
+    if unknown:
+        raise ValueError(f"unknown figure(s) {unknown}; known: {', '.join(figures)}")
 
 
 if __name__ == "__main__":
