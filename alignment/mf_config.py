@@ -27,14 +27,14 @@ def get_config() -> ml_collections.ConfigDict:
     c.frozen_gamma = ()  # frozen-a control: a = gamma sqrt(m) fixed, only W trained
     c.num_seeds = 4  # seeds of the trained-a runs (each gives data, teacher and init)
     c.frozen_seeds = 2  # seeds of each frozen-a run
-    c.seed_offset = 0
+    c.seed_offset = 0  # seeds are seed_offset, seed_offset + 1, ...
     # --- clock: paper time, d theta/dt = -(n/d) P grad R_hat ---
     c.t_min = 1e-2  # first non-zero snapshot at t = t_min / m
     c.t_max = 50.0  # last snapshot at t = t_max * m
     c.num_snapshots = 80  # snapshots: t = 0, then log-spaced from t_min/m to t_max*m
-    # how time advances: flow (adaptive Bogacki-Shampine 3(2) steps: its error control keeps
-    # the late, stiff phase stable, where the rate grows like mean(a^2)) | gd (fixed step lr)
-    c.integrator = "flow"
+    # flow: adaptive Bogacki-Shampine 3(2) steps, whose error control keeps the late, stiff
+    # phase stable (the rate grows like mean(a^2)); gd: fixed step lr
+    c.integrator = "flow"  # flow | gd
     c.flow = ml_collections.ConfigDict()
     c.flow.rtol = 1e-3  # local error relative to the parameters' size
     c.flow.atol = 1e-9  # absolute floor of the local error
@@ -49,7 +49,6 @@ def get_config() -> ml_collections.ConfigDict:
     # --- numerics and layout ---
     c.dtype = "float32"  # float32 | float64
     c.max_lanes = 256  # runs per chunk (one vmapped program call)
-    # snapshots per compiled call (0: all in one); a checkpoint is saved after every call
-    c.snapshots_per_call = 20
+    c.snapshots_per_call = 20  # per compiled call (0: all); a checkpoint follows every call
     c.make_figures = True  # draw the figures at the end
     return c
