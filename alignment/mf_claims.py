@@ -72,6 +72,7 @@ def per_run(traj: xr.Dataset, collapse_level: float, plateau_level: float) -> di
         "final_overlap": end["overlap"], "final_m_cross": end["m_cross"],
         "final_max_abs_a": end["max_abs_a"], "final_self_overlap": end["self_overlap"],
         "v_sqrt_m_gamma": end["overlap"] * np.sqrt(m) * end["gamma"],
+        "max_overlap": np.nanmax(traj["overlap"].values, axis=1),
         "t_half_gamma": np.asarray(t_c), "t_plateau_end": np.asarray(t_p),
     }  # fmt: skip
 
@@ -137,6 +138,7 @@ def overfitting(traj, derived) -> dict:
             "slope_t_c_vs_m": slope, "spread_t_c_over_m": _spread(_medians(over_m)[1]),
             "spread_t_c": _spread(_medians(by_m)[1]),
             "final_gamma": _by_m(m, derived["final_gamma"][rows]),
+            "max_overlap": _by_m(m, derived["max_overlap"][rows]),
             "final_overlap": _by_m(m, derived["final_overlap"][rows]),
             "inverse_sqrt_m": {int(k): float(k**-0.5) for k in np.unique(m)},
             "v_sqrt_m_gamma": _by_m(m, derived["v_sqrt_m_gamma"][rows]),

@@ -1,0 +1,29 @@
+"""mf_relu: the single-index experiment with the centered ReLU sigma(z) = relu(z) - 1/sqrt(2 pi).
+
+As mf_single_index (alpha = 0.3, tau = 0.3, a0 = 1, d = 50, flow to t = 20 m) with the
+centered ReLU for student and teacher, m = 16 ... 64, 4 seeds, and the frozen-a control.
+
+Command:  python -m sweeps.run --config=sweeps/configs/mf_relu.py --workdir=runs/mf_relu
+Runtime:  MEASURED_RUNTIME
+Result:   MEASURED_RESULT
+"""
+
+from alignment import mf_config
+
+
+def get_config():
+    c = mf_config.get_config()
+    c.name = "mf_relu"
+    c.d = 50
+    c.alpha = 0.3
+    c.m = (16, 32, 64)
+    c.activation = "relu_centered"
+    c.target = ("single_index",)
+    c.tau = (0.3,)
+    c.a0 = (1.0,)
+    c.frozen_gamma = (0.2, 0.3, 0.4, 0.5, 0.6)
+    c.frozen_seeds = 1
+    c.num_seeds = 4
+    c.t_max = 20.0
+    c.num_snapshots = 80
+    return c
