@@ -50,7 +50,7 @@ def check_values(cfg) -> None:
         _check(cfg, k, lambda v: v > 0, "a finite number > 0")
     _check(cfg, "tau", lambda v: v >= 0, "a finite number >= 0")
     _check(cfg, "a0", lambda v: True, "a finite number")
-    for k in ("collapse_level", "plateau_level", "interp_level"):
+    for k in ("near_min_level", "collapse_level", "plateau_level", "interp_level"):
         _check(cfg, k, lambda v: 0 < v < 1, "in (0, 1)")
     for k, allowed in (("activation", mf.ACTIVATIONS), ("integrator", tuple(integrate.INTEGRATORS)),
                        ("dtype", train.DTYPES)):  # fmt: skip

@@ -43,6 +43,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.flow.dt0 = 1e-3  # first step tried
     c.lr = 0.01  # gd only: the step eta in paper time (t = eta * steps)
     # --- claims (alignment/mf_claims.py) ---
+    c.near_min_level = 0.05  # test error "at its minimum" within this share of it (claim i)
     c.collapse_level = 0.5  # gamma crossing level, as a share of the late gamma (claim ii)
     c.plateau_level = 0.9  # pure noise: plateau ends when train < this x tau^2/2 (claim iv)
     c.interp_level = 0.01  # frozen-a: interpolating when train < this x tau^2/2 (claim iii)

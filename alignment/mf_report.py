@@ -33,7 +33,7 @@ def collect(cfg, workdir) -> xr.Dataset:
 def summary(traj: xr.Dataset, cfg) -> dict[str, np.ndarray]:
     """One row per run: its settings, steps and verdict, then the derived numbers."""
     cols = {k: traj[k].values for k in RUN_COLUMNS if k in traj.variables}
-    return cols | mf_claims.per_run(traj, cfg.collapse_level, cfg.plateau_level)
+    return cols | mf_claims.per_run(traj, cfg.collapse_level, cfg.plateau_level, cfg.near_min_level)
 
 
 def _fmt(by_m: dict) -> str:
@@ -43,7 +43,7 @@ def _fmt(by_m: dict) -> str:
 def describe(claims: dict) -> list[str]:
     """One printed line per claim: whether it holds by its rule, and its main numbers."""
     lines = []
-    main = {"i_test_minimum": "t_test_min", "ii_overfitting_at_t_over_m": "t_c_over_m",
+    main = {"i_test_minimum": "t_test_near_min", "ii_overfitting_at_t_over_m": "t_c_over_m",
             "iv_pure_noise_plateau": "t_p_over_m", "v_lazy_cross_overlap": "final_m_cross",
             "vi_max_a_linear": "slope"}  # fmt: skip
     for name, c in claims.items():
