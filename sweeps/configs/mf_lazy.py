@@ -6,8 +6,12 @@ flow to t = 2 m (t m up to 2 m^2: the lazy dynamics run on the t m clock; longer
 gamma0 = 2 cost ~ m gamma0^2 steps per unit time).
 
 Command:  python -m sweeps.run --config=sweeps/configs/mf_lazy.py --workdir=runs/mf_lazy
-Runtime:  MEASURED_RUNTIME
-Result:   MEASURED_RESULT
+Runtime:  4.6 min on 2 CPU cores (measured, float32, with the figures): 96 runs; flow steps
+          median 560, max 7399 (gamma0 = 2).
+Result:   (measured, pure noise, medians over 4 seeds, m = 16/32/64) (v) final m C_o =
+          -0.57/-0.77/-0.90 (gamma0 0.25), -0.80/-0.89/-0.96 (0.5), -0.95/-0.97/-0.98 (1),
+          -1.02/-1.01/-1.00 (2): within 0.25 of -1 except gamma0 = 0.25 at m = 16 (the rule
+          then says "does not hold"), approaching -1 as m and gamma0 grow.
 """
 
 from alignment import mf_config
