@@ -10,11 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS = [
     ["alignment"],
-    ["alignment.data", "alignment.cli", "alignment.provenance"],
+    ["alignment.data", "alignment.cli", "alignment.provenance", "alignment.class_data"],
     ["alignment.model", "alignment.extremal", "alignment.certificates"],
-    ["alignment.stats"],
+    ["alignment.stats", "alignment.class_stats"],
     ["alignment.families", "alignment.families.base", "alignment.families.two_layer",
-     "alignment.families.mean_field"],
+     "alignment.families.mean_field", "alignment.families.classifier"],
     ["alignment.integrate", "alignment.sharding", "alignment.curvature"],
     ["alignment.train"],
     ["alignment.verdicts", "alignment.threshold", "alignment.powerlaw", "alignment.trajectory",
