@@ -3,7 +3,7 @@
 import ml_collections
 import pytest
 
-from alignment import grid, sweep
+from alignment import grid, jobs, sweep
 from sweeps.configs import base
 
 
@@ -118,7 +118,7 @@ def test_every_config_file_is_valid():
             "phase_diagram"} <= set(names)  # fmt: skip
     for name in names:
         cfg = importlib.import_module(f"sweeps.configs.{name}").get_config()
-        chunks = sweep.check_config(cfg)
+        chunks = jobs.check_config(cfg)  # the threshold sweep or the mean-field job
         assert chunks, name
         doc = importlib.import_module(f"sweeps.configs.{name}").__doc__
         if name != "base":
