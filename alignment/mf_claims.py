@@ -1,5 +1,4 @@
 """DESIGN.md section 3's claims (i)-(vi), measured on a finished mean-field job (host numpy).
-
 Every claim is a dict of the numbers it rests on (per width m: medians over seeds, with the
 range), the rule that says whether it holds at these widths, and ``holds`` (None where the job
 has no runs for it). Rules, all in ``rule`` of each claim:
@@ -102,7 +101,7 @@ def _in_band(slope: float) -> bool | None:
 
 
 def _spread(values: np.ndarray) -> float:
-    return float((values.max() - values.min()) / np.median(values)) if values.size else np.nan
+    return float((np.ptp(values)) / np.median(values)) if values.size else np.nan
 
 
 def _groups(traj: xr.Dataset, kind: str, target: str | None = None):
@@ -297,5 +296,5 @@ def claims(traj: xr.Dataset, cfg) -> dict:
 
 
 def _claim(groups: list, verdicts: list, rule: str) -> dict:
-    known = [v for v in verdicts if v is not None]
-    return {"rule": rule, "holds": bool(all(known)) if known else None, "groups": groups}
+    known = [v for v in verdicts if v is not None]  # None: the rule could not be applied
+    return {"rule": rule, "holds": all(known) if known else None, "groups": groups}

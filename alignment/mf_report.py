@@ -20,14 +20,8 @@ RUN_COLUMNS = ("run", *mean_field_job.RUN_COLUMNS, "verdict", "diverge_time", "s
 
 def collect(cfg, workdir) -> xr.Dataset:
     """Merges every chunk's file into trajectories.nc (all chunks must exist)."""
-    workdir = Path(workdir)
     chunks = mean_field_job.plan(cfg, mean_field_job.expand(cfg))
-    missing = sorted(set(range(len(chunks))) - set(results.finished_chunks(workdir)))
-    if missing:
-        raise RuntimeError(f"{len(missing)} chunks not finished yet (first: {missing[:5]})")
-    traj = results.merge_chunks([results.load_chunk(workdir, c.index) for c in chunks])
-    results.write_netcdf(workdir / results.TRAJECTORIES, traj)
-    return traj
+    return results.write_trajectories(workdir, len(chunks))
 
 
 def summary(traj: xr.Dataset, cfg) -> dict[str, np.ndarray]:

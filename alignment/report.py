@@ -20,12 +20,7 @@ GROUP_AXES = grid.GROUP_AXES
 def collect(cfg, workdir) -> xr.Dataset:
     """Merges every chunk's file into trajectories.nc and summary.csv (all chunks must exist)."""
     workdir = Path(workdir)
-    chunks = grid.plan(cfg, grid.expand(cfg))
-    missing = sorted(set(range(len(chunks))) - set(results.finished_chunks(workdir)))
-    if missing:
-        raise RuntimeError(f"{len(missing)} chunks not finished yet (first: {missing[:5]})")
-    traj = results.merge_chunks([results.load_chunk(workdir, c.index) for c in chunks])
-    results.write_netcdf(workdir / results.TRAJECTORIES, traj)
+    traj = results.write_trajectories(workdir, len(grid.plan(cfg, grid.expand(cfg))))
     columns = results.summary_columns(traj, grid.RUN_COLUMNS)
     results.write_csv(workdir / results.SUMMARY, results.summary_table(traj, columns))
     return traj

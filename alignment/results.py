@@ -133,6 +133,17 @@ def finished_chunks(workdir) -> list[int]:
     return sorted(int(p.stem.split("_")[1]) for p in folder.glob("chunk_*.nc"))
 
 
+def write_trajectories(workdir, num_chunks: int) -> xr.Dataset:
+    """Merges chunk files 0..num_chunks-1 into trajectories.nc (every one must exist)."""
+    workdir = Path(workdir)
+    missing = sorted(set(range(num_chunks)) - set(finished_chunks(workdir)))
+    if missing:
+        raise RuntimeError(f"{len(missing)} chunks not finished yet (first: {missing[:5]})")
+    traj = merge_chunks([load_chunk(workdir, i) for i in range(num_chunks)])
+    write_netcdf(workdir / TRAJECTORIES, traj)
+    return traj
+
+
 def scalar_part(ds: xr.Dataset) -> xr.Dataset:
     """The variables of a chunk without per-neuron axes (what trajectories.nc keeps)."""
     keep = [v for v in ds.data_vars if not set(NEURON_DIMS) & set(ds[v].dims)]
