@@ -1,7 +1,7 @@
 """mf_tiny: a smoke test of the mean-field job (train, claims, results, figures).
 
 Command:  python -m sweeps.run --config=sweeps/configs/mf_tiny.py --workdir=runs/mf_tiny
-Runtime:  about 20 s on a 2-core CPU (measured 17 s without figures).
+Runtime:  about 50 s on a 2-core CPU (measured 48 s, figures included).
 Result:   d = 8, m in {8, 16}, both targets, mean-field, lazy and frozen-a runs, 2 seeds, to
           t = 20 m: every output and figure; too small for the claims' numbers to mean much.
 """
