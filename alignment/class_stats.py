@@ -65,6 +65,19 @@ def robust_inversion(r_K, burn_in: int = PAPER_BURN_IN, window: int = 5,
     return k if rise > rise_tol * abs(s[k]) else None
 
 
+RULES = ("paper", "robust")
+
+
+def inversion_index(r0_K, r1_K, rule: str, burn_in: int = PAPER_BURN_IN, window: int = 5,
+                    rise_tol: float = 1e-3) -> int | None:  # fmt: skip
+    """The inversion snapshot by ``rule``: the paper's on R_0, the robust one on the mean
+    radius (R_0 + R_1) / 2; None when there is none."""
+    if rule == "paper":
+        return paper_inversion(r0_K, burn_in)
+    mean_K = 0.5 * (np.asarray(r0_K, np.float64) + np.asarray(r1_K, np.float64))
+    return robust_inversion(mean_K, burn_in, window, rise_tol)
+
+
 def unpack(bits_KxB, n: int) -> np.ndarray:
     """Bit-packed misclassified sets (K, ceil(n/8)) as booleans (K, n)."""
     return np.unpackbits(np.asarray(bits_KxB, np.uint8), axis=-1, count=n).astype(bool)

@@ -1,20 +1,26 @@
-"""Which job a config runs: the threshold sweep (families two_layer) or the mean-field job.
+"""Which job a config runs: the threshold sweep (family two_layer), the mean-field job or the
+classifier job.
 
 The entry points (``sweeps.run``, ``sweeps.merge``, ``sweeps.launch``) go through here, so the
-same commands, workdir rules and checkpoints serve both; the config's ``family`` decides.
+same commands, workdir rules and checkpoints serve every job; the config's ``family`` decides.
 """
 
 from __future__ import annotations
 
-from alignment import mean_field_job, mf_report, report, sweep
+from alignment import classifier_job, cls_report, mean_field_job, mf_report, report, sweep
+
+JOBS = {
+    "mean_field": (mean_field_job.JOB, mf_report),
+    "classifier": (classifier_job.JOB, cls_report),
+}
 
 
-def is_mean_field(cfg) -> bool:
-    return cfg.get("family") == "mean_field"
+def _entry(cfg):
+    return JOBS.get(cfg.get("family"), (sweep.THRESHOLD_JOB, report))
 
 
 def job_for(cfg) -> sweep.Job:
-    return mean_field_job.JOB if is_mean_field(cfg) else sweep.THRESHOLD_JOB
+    return _entry(cfg)[0]
 
 
 def check_config(cfg) -> list:
@@ -23,5 +29,5 @@ def check_config(cfg) -> list:
 
 
 def finish(cfg, workdir) -> dict:
-    """The merged outputs and the job's report (n* per group, or the mean-field claims)."""
-    return (mf_report if is_mean_field(cfg) else report).finish(cfg, workdir)
+    """The merged outputs and the job's report (n* per group, or the job's claims)."""
+    return _entry(cfg)[1].finish(cfg, workdir)

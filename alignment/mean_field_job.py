@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 
-import jax
 import numpy as np
 import xarray as xr
 from absl import logging
@@ -147,26 +146,24 @@ def train_chunk(cfg, runs, chunk: grid.Chunk, store=None) -> xr.Dataset:
     times = times_for(cfg, m)
     calls = verdict_loop.snapshot_calls(times, call_length(cfg))
     state, ctx = train.init_runs(prog, lanes_for(cfg, runs, chunk))
-    done, parts = 0, []
+    done, parts = 0, None
     try:
         tree = None if store is None else store.load()
         if tree is not None:
             state = rounds.state_from(tree["state"], state)
             done = int(tree["call"])
-            parts = [tree["snaps"]] if done else []
+            parts = tree["snaps"] if done else None
             logging.info("chunk %d: resumed after %d of %d calls", chunk.index, done, len(calls))
     except (checkpoint.CheckpointError, KeyError, ValueError) as e:
         logging.warning("chunk %d: checkpoint not used (%s); starting it over", chunk.index, e)
-    for i in range(done, len(calls)):
-        state, snaps = train.train(prog, state, ctx, calls[i])
-        parts.append({k: np.asarray(jax.device_get(snaps[k])) for k in (*SNAPSHOT_KEYS, "time")})
-        joined = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
-        parts = [joined]
+
+    def save(calls_done, joined, state):
         if store is not None:
-            leaves = jax.tree_util.tree_leaves(state)
-            store.save({"call": i + 1, "snaps": joined,
-                        "state": {f"{j:04d}": x for j, x in enumerate(leaves)}})  # fmt: skip
-    snaps = {k: v[: len(chunk.run_ids), : len(times)] for k, v in parts[0].items()}
+            store.save({"call": calls_done, "snaps": joined, "state": rounds.state_leaves(state)})
+
+    keys = (*SNAPSHOT_KEYS, "time")
+    state, joined = rounds.train_calls(prog, state, ctx, calls, keys, done, parts, save)
+    snaps = {k: v[: len(chunk.run_ids), : len(times)] for k, v in joined.items()}
     return chunk_dataset(cfg, runs, chunk, snaps, state)
 
 

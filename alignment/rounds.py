@@ -179,3 +179,23 @@ def saver(store, judge):
             store.save({"loop": loop.to_tree(), "judge": judge.to_tree(), "state": state_tree})
 
     return save
+
+
+def state_leaves(state) -> dict[str, jax.Array]:
+    """A TrainState's leaves keyed for a checkpoint (the inverse of :func:`state_from`)."""
+    return {f"{j:04d}": x for j, x in enumerate(jax.tree_util.tree_leaves(state))}
+
+
+def train_calls(prog, state, ctx, calls, keys, done: int = 0, joined=None, save=None):
+    """Trains through ``calls[done:]`` (snapshot-time arrays), appending each call's snapshots
+    ``keys`` (host arrays, run x snapshot) to ``joined``; ``save(calls_done, joined, state)``
+    after every call (a checkpoint). Returns (state, joined)."""
+    for i in range(done, len(calls)):
+        state, snaps = train.train(prog, state, ctx, calls[i])
+        new = {k: np.asarray(jax.device_get(snaps[k])) for k in keys}
+        joined = new if joined is None else {
+            k: np.concatenate([joined[k], new[k]], axis=1) for k in keys
+        }  # fmt: skip
+        if save is not None:
+            save(i + 1, joined, state)
+    return state, joined

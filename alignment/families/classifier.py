@@ -141,7 +141,8 @@ class Classifier:
 
     def snapshot(self, params, ctx) -> dict:
         """Loss, train/test errors (also on the noisy test inputs), the class geometry of the
-        hidden layer and the bit-packed misclassified training set."""
+        hidden layer, the norms of the two layers (hidden with bias, output with bias) and the
+        bit-packed misclassified training set."""
         miss_N = self.predict(params, ctx["x"]) != ctx["y"]
         w = ctx["w8"]
         geo = class_stats.class_geometry(self.hidden(params, ctx["x"]), ctx["y"], w)
@@ -151,6 +152,8 @@ class Classifier:
             "test_error": jnp.mean(self.predict(params, ctx["xt"]) != ctx["yt"]),
             "noisy_test_error": jnp.mean(self.predict(params, ctx["xn"]) != ctx["yt"]),
             **geo,
+            "w_norm": jnp.sqrt(jnp.sum(params["w"] ** 2) + jnp.sum(params["b"] ** 2)),
+            "v_norm": jnp.sqrt(jnp.sum(params["v"] ** 2) + jnp.sum(params["c"] ** 2)),
             "miss_bits": jnp.packbits(miss_N),
         }
 
