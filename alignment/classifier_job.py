@@ -45,17 +45,18 @@ def check_values(cfg) -> None:
     """ValueError naming the first bad field value (before any compute)."""
     ints = {"n_train": 1, "subsets": 1, "sign_d": 1, "sign_points": 2, "m": 1, "steps": 1,
             "snapshot_every": 1, "num_seeds": 1, "max_lanes": 1, "overlap_points": 2,
-            "seed_offset": 0, "sign_seed": 0, "noise_seed": 0, "removal_seed": 0,
-            "burn_in": 0, "smooth_window": 1, "snapshots_per_call": 0}  # fmt: skip
+            "overlap_min_set": 1, "seed_offset": 0, "sign_seed": 0, "noise_seed": 0,
+            "removal_seed": 0, "burn_in": 0, "smooth_window": 1, "snapshots_per_call": 0}  # fmt: skip
     for k, low in ints.items():
         v = cfg[k]
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
             raise ValueError(f"{k}={v!r} must be an integer >= {low}")
     for k, low, rule in (("noise_std", 0.0, ">= 0"), ("sign_flip", 0.0, "in [0, 0.5]"),
-                         ("rise_tol", 0.0, ">= 0"), ("align_growth", 1.0, "> 1")):  # fmt: skip
+                         ("rise_tol", 0.0, ">= 0"), ("align_drop", 0.0, "in (0, 1)")):  # fmt: skip
         v = cfg[k]
         bad = isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v)
-        if bad or v < low or (k == "sign_flip" and v > 0.5) or (k == "align_growth" and v <= 1):
+        above = (k == "sign_flip" and v > 0.5) or (k == "align_drop" and not 0 < v < 1)
+        if bad or v < low or above:
             raise ValueError(f"{k}={v!r} must be a finite number {rule}")
     for k in ("lr", "scale"):
         for v in grid.as_list(cfg[k]):

@@ -24,9 +24,11 @@ def _inv(cfg, r0, r1, rule):
                                        cfg.smooth_window, cfg.rise_tol)  # fmt: skip
 
 
-def align_end(w_norm_K, growth: float) -> int | None:
-    """First snapshot with |(W, b)| >= growth x its value at t = 0 (None: never)."""
-    hit = np.flatnonzero(np.asarray(w_norm_K) >= growth * w_norm_K[0])
+def align_end(loss_K, drop: float) -> int | None:
+    """The end of early alignment: the first snapshot with loss <= (1 - drop) x loss(0), when
+    the plateau at theta ~ 0 ends (DESIGN section 2: only then do norms grow and the loss
+    fall); None: never."""
+    hit = np.flatnonzero(np.asarray(loss_K) <= (1 - drop) * loss_K[0])
     return int(hit[0]) if hit.size else None
 
 
@@ -47,7 +49,7 @@ def per_run(traj: xr.Dataset, cfg) -> dict[str, np.ndarray]:
                 if rule == cfg.removal_rule:
                     bits = traj["miss_bits"].values[r, t]
                     out["stragglers"][r] = class_stats.unpack(bits, n).sum()
-        t = align_end(traj["w_norm"].values[r], cfg.align_growth)
+        t = align_end(traj["loss"].values[r], cfg.align_drop)
         if t is not None:
             out["t_align_end"][r], out["eps_align_end"][r] = t * every, err[r, t]
     for k in ("train_error", "test_error", "noisy_test_error", "loss", "R_0", "R_1", "D"):
@@ -83,12 +85,14 @@ def stability(runs: dict, rule: str) -> dict:
     sub = np.asarray(runs["subset"])
     for g, rows in groups(runs):
         first = rows[sub[rows] == 0]
-        out["across_seeds"].append(g | {"eps_inv": _stats(eps[first]), "t_inv": _stats(tinv[first]),
-                                        "no_inversion": int(np.isnan(tinv[first]).sum())})  # fmt: skip
+        out["across_seeds"].append(
+            g | {"eps_inv": _stats(eps[first]), "t_inv": _stats(tinv[first]),
+                 "no_inversion": int(np.isnan(tinv[first]).sum())}
+        )  # fmt: skip
         subsets = sorted(set(sub[rows]))
         if len(subsets) > 1:
-            means = [(np.nanmean(eps[rows[sub[rows] == s]]), np.nanmean(tinv[rows[sub[rows] == s]]))
-                     for s in subsets]  # fmt: skip
+            means = [(np.nanmean(eps[rows[sub[rows] == s]]),
+                      np.nanmean(tinv[rows[sub[rows] == s]])) for s in subsets]  # fmt: skip
             e, t = zip(*means, strict=True)
             out["across_subsets"].append(g | {"eps_inv": _stats(e), "t_inv": _stats(t)})
     by_setting: dict = {}
@@ -105,7 +109,8 @@ def stability(runs: dict, rule: str) -> dict:
     return out
 
 
-def _smaller_cv(entries) -> bool | None:
+def smaller_cv(entries) -> bool | None:
+    """Whether eps_inv's CV is below t_inv's in every entry (None: no entry decides)."""
     pairs = [(e["eps_inv"]["cv"], e["t_inv"]["cv"]) for e in entries]
     pairs = [(a, b) for a, b in pairs if a is not None and b is not None and b > 0]
     return None if not pairs else all(a < b for a, b in pairs)
@@ -125,7 +130,7 @@ def removal(runs: dict) -> dict:
             entry[phase] = {
                 "runs": len(rows),
                 "removed_mean": float(np.mean(np.asarray(runs["removed"])[rows])),
-                **{f"inverted_{r}": float(np.mean(np.isfinite(np.asarray(runs[f"t_inv_{r}"])[rows])))
+                **{f"inverted_{r}": _share_finite(np.asarray(runs[f"t_inv_{r}"])[rows])
                    for r in class_stats.RULES},
                 **{k: _stats(np.asarray(runs[f"final_{k}"])[rows]) for k in
                    ("test_error", "noisy_test_error", "train_error")},
@@ -141,6 +146,10 @@ def removal(runs: dict) -> dict:
             "holds_iii": all(iii) if iii else None}  # fmt: skip
 
 
+def _share_finite(v) -> float:
+    return float(np.mean(np.isfinite(v)))
+
+
 def _kids(runs, base, phase):
     parent, ph = np.asarray(runs["parent"]), np.asarray(runs["phase"])
     return np.flatnonzero(np.isin(parent, base) & (ph == phase))
@@ -148,9 +157,12 @@ def _kids(runs, base, phase):
 
 def overlap_curves(traj: xr.Dataset, runs: dict, cfg) -> list[dict]:
     """Claim (iv): per group and subset, the median over seed pairs of the overlap z-score
-    and Jaccard of S_a(t), S_b(t) at log-spaced snapshots, with the median training error."""
+    and Jaccard of S_a(t), S_b(t) at log-spaced snapshots, with the median training error. A
+    pair's z counts only where both sets hold >= overlap_min_set points: the z of two tiny
+    sets is decided by single coincidences (two equal 1-point sets give z ~ sqrt(n))."""
     n, k = int(traj.attrs["n_train"]), traj.sizes["snapshot"]
-    ks = np.unique(np.geomspace(1, k - 1, cfg.overlap_points).round().astype(int))
+    first = max(1, -(-cfg.burn_in // cfg.snapshot_every))  # from the burn-in, as t_inv
+    ks = np.unique(np.geomspace(first, k - 1, cfg.overlap_points).round().astype(int))
     sub, out = np.asarray(runs["subset"]), []
     for g, rows in groups(runs):
         for s in sorted(set(sub[rows])):
@@ -161,16 +173,18 @@ def overlap_curves(traj: xr.Dataset, runs: dict, cfg) -> list[dict]:
             z, jac = [], []
             for a, b in itertools.combinations(members, 2):
                 o = [class_stats.overlap(miss[a][i], miss[b][i]) for i in range(len(ks))]
-                z.append([x["z"] for x in o])
+                big = np.minimum(miss[a].sum(axis=1), miss[b].sum(axis=1)) >= cfg.overlap_min_set
+                z.append(np.where(big, [x["z"] for x in o], np.nan))
                 jac.append([x["jaccard"] for x in o])
             err = np.median(traj["train_error"].values[members][:, ks], axis=0)
             z_med = np.nanmedian(np.asarray(z, float), axis=0)
             peak = int(np.nanargmax(z_med)) if np.isfinite(z_med).any() else None
             eps = _stats(np.asarray(runs["eps_inv_paper"])[members])["mean"]
-            out.append(g | {"subset": int(s), "pairs": len(z), "step": (ks * cfg.snapshot_every).tolist(),
+            steps = ks * cfg.snapshot_every
+            out.append(g | {"subset": int(s), "pairs": len(z), "step": steps.tolist(),
                             "train_error": err.tolist(), "z_median": z_med.tolist(),
-                            "jaccard_median": np.nanmedian(np.asarray(jac, float), axis=0).tolist(),
-                            "peak_step": None if peak is None else int(ks[peak] * cfg.snapshot_every),
+                            "jaccard_median": np.nanmedian(np.asarray(jac, float), 0).tolist(),
+                            "peak_step": None if peak is None else int(steps[peak]),
                             "peak_train_error": None if peak is None else float(err[peak]),
                             "eps_inv_mean": eps})  # fmt: skip
     return out

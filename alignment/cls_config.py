@@ -48,7 +48,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.smooth_window = 5  # robust rule: moving-average window (snapshots)
     c.rise_tol = 1e-3  # robust rule: "no inversion" when the rise is below this share
     c.overlap_points = 24  # log-spaced snapshots at which seed pairs' S(t) are compared
-    c.align_growth = 2.0  # end of early alignment: first step with |(W, b)| >= this x at t=0
+    c.align_drop = 0.05  # end of early alignment: first step with loss <= (1 - this) loss(0)
+    c.overlap_min_set = 5  # a seed pair's z counts where both misclassified sets have >= this
     # --- numerics and layout ---
     c.dtype = "float32"  # float32 | float64
     c.max_lanes = 256  # base runs per chunk (one vmapped program call; removal runs follow)

@@ -17,7 +17,8 @@ PACKAGE_DIR = Path(alignment.__file__).resolve().parent
 # fields that do not change any chunk's results (snapshots_per_call: tests/test_resume.py; the
 # mean-field job's *_level fields only change how its report reads the finished chunks)
 NEUTRAL_FIELDS = ("make_figures", "n_boot", "snapshots_per_call", "near_min_level",
-                  "collapse_level", "plateau_level", "interp_level")  # fmt: skip
+                  "collapse_level", "plateau_level", "interp_level", "overlap_points",
+                  "overlap_min_set", "align_drop")  # fmt: skip
 
 
 def relevant_config(cfg_dict: dict) -> dict:

@@ -21,7 +21,9 @@ Figures (each only where the data supports it):
 
 A mean-field job's workdir (config family mean_field) gets that job's figures instead
 (figures/mean_field_figs.py: mf_dynamics, mf_gamma_collapse, mf_v_gamma, mf_train_vs_gamma,
-mf_pure_noise, mf_lazy_cross).
+mf_pure_noise, mf_lazy_cross), a classifier job's the classifier figures
+(figures/classifier_figs.py: cls_radius_vs_error, cls_dynamics, cls_stability, cls_removal,
+cls_overlap).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pathlib import Path
 from absl import app, flags, logging
 
 from alignment import cli, plotting, results
-from figures import mean_field_figs
+from figures import classifier_figs, mean_field_figs
 from figures.dynamics import fig_directions, fig_loss_vs_time
 from figures.load import Made, Stored, load
 from figures.threshold_figs import fig_loss_vs_n, fig_nstar_vs_d, fig_p_of_n, fig_phase
@@ -85,6 +87,8 @@ def _figures_of(workdir) -> tuple[dict, object]:
     family = json.loads(path.read_text()).get("family") if path.exists() else None
     if family == "mean_field":
         return mean_field_figs.FIGURES, mean_field_figs.load(workdir)
+    if family == "classifier":
+        return classifier_figs.FIGURES, classifier_figs.load(workdir)
     return FIGURES, load(workdir)
 
 
