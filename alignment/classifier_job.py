@@ -46,7 +46,8 @@ def check_values(cfg) -> None:
     ints = {"n_train": 1, "subsets": 1, "sign_d": 1, "sign_points": 2, "m": 1, "steps": 1,
             "snapshot_every": 1, "num_seeds": 1, "max_lanes": 1, "overlap_points": 2,
             "overlap_min_set": 1, "seed_offset": 0, "sign_seed": 0, "noise_seed": 0,
-            "removal_seed": 0, "burn_in": 0, "smooth_window": 1, "snapshots_per_call": 0}  # fmt: skip
+            "removal_seed": 0, "burn_in": 0, "smooth_window": 1,
+            "snapshots_per_call": 0}  # fmt: skip
     for k, low in ints.items():
         v = cfg[k]
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
