@@ -111,8 +111,10 @@ def describe(cl: dict) -> list[str]:
     for name, c in cl.items():
         lines.append(f"claim {name}: {word[c['holds']]} ({c['rule']})")
     i = cl["i_eps_inv_stable"]
-    lines.append("  CV(eps_inv) < CV(t_inv): " + ", ".join(
-        f"{k} {word[v].split(' (')[0]}" for k, v in i["holds_by_comparison"].items()))
+    lines.append(
+        "  CV(eps_inv) < CV(t_inv): "
+        + ", ".join(f"{k} {word[v].split(' (')[0]}" for k, v in i["holds_by_comparison"].items())
+    )
     for e in i["paper"]["across_seeds"]:
         lines.append(f"  {_g(e)}: eps_inv {_num(e['eps_inv']['mean'])} +- "
                      f"{_num(e['eps_inv']['sd'])} (CV {_num(e['eps_inv']['cv'])}), t_inv "
@@ -124,8 +126,10 @@ def describe(cl: dict) -> list[str]:
                  for p in ("base", "no_stragglers", "random")]  # fmt: skip
         lines.append(f"  {_g(e)}: " + "; ".join(parts))
     for c in cl["iv_overlap_peaks_at_eps_inv"]["curves"]:
-        lines.append(f"  {_g(c)} subset {c['subset']}: z peaks at step {c['peak_step']}, train "
-                     f"error {_num(c['peak_train_error'])} (eps_inv {_num(c['eps_inv_mean'])})")
+        lines.append(
+            f"  {_g(c)} subset {c['subset']}: z peaks at step {c['peak_step']}, train "
+            f"error {_num(c['peak_train_error'])} (eps_inv {_num(c['eps_inv_mean'])})"
+        )
     for g in cl["v_small_init_inversion"]["groups"]:
         lines.append(f"  {_g(g)}: inverted {g['inverted_robust']:.2f}, t_inv "
                      f"{_num(g['t_inv_robust_median'])}, t_align_end "
