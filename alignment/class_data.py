@@ -40,11 +40,16 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     return data.data.astype(np.float64), (data.target % 2).astype(np.int64)
 
 
-def _labels(y: np.ndarray, where: str) -> np.ndarray:
+def _labels(y: np.ndarray, where: str, real: bool = False) -> np.ndarray:
     if y.ndim != 1:
         raise ValueError(f"{where} must be 1-D (one label per row), got shape {y.shape}")
-    if y.dtype.kind not in "iubf" or not np.all(np.isfinite(y)):
-        raise ValueError(f"{where} must hold finite numeric labels (dtype {y.dtype})")
+    if y.dtype.kind not in "iubf":
+        raise ValueError(f"{where} must be numeric, got dtype {y.dtype}")
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        raise ValueError(f"{where} has a non-finite entry at row {bad[0]}")
+    if real:  # regression targets (the two_layer family): any finite values
+        return y.astype(np.float64)
     values = set(np.unique(y).tolist())
     if values <= {0, 1}:
         return y.astype(np.int64)
@@ -64,8 +69,9 @@ def _inputs(x: np.ndarray, where: str) -> np.ndarray:
     return x.astype(np.float64)
 
 
-def load_file(path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """x, y, x_test, y_test of an npz file (the test arrays None when absent)."""
+def load_file(path, real: bool = False):
+    """x, y, x_test, y_test of an npz file (the test arrays None when absent); labels 0/1 (or
+    -1/+1, mapped to 0/1), or with ``real`` any finite targets."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"data file {path} does not exist")
@@ -79,13 +85,13 @@ def load_file(path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarr
         raise ValueError(f"data file {path} lacks {missing} (it needs x and y)")
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise ValueError(f"data file {path} must hold both x_test and y_test or neither")
-    x, y = _inputs(arrays["x"], f"{path.name}: x"), _labels(arrays["y"], f"{path.name}: y")
+    x, y = _inputs(arrays["x"], f"{path.name}: x"), _labels(arrays["y"], f"{path.name}: y", real)
     if len(y) != len(x):
         raise ValueError(f"{path.name}: x has {len(x)} rows but y has {len(y)} labels")
     if "x_test" not in arrays:
         return x, y, None, None
     xt, yt = _inputs(arrays["x_test"], f"{path.name}: x_test"), None
-    yt = _labels(arrays["y_test"], f"{path.name}: y_test")
+    yt = _labels(arrays["y_test"], f"{path.name}: y_test", real)
     if xt.shape[1] != x.shape[1] or len(yt) != len(xt):
         raise ValueError(f"{path.name}: x_test is {xt.shape} and y_test {yt.shape}; they must "
                          f"have {x.shape[1]} columns and one label per row")  # fmt: skip

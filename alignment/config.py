@@ -23,7 +23,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.name = "base"  # label written into the outputs
     c.family = "two_layer"  # model family (alignment/families/): two_layer
     # --- data (DESIGN.md "Data models") ---
-    c.data = "linear"  # linear | symmetric | three_points | stewart | xor | separated
+    c.data = "linear"  # linear | symmetric | three_points | stewart | xor | separated | file
+    c.data_file = ""  # data file: an npz with x (N x d), y (N), optionally x_test, y_test
     c.d = (5,)  # input dimensions (a static axis: one program per value)
     c.x_dist = "gaussian"  # linear inputs: gaussian N(0, I_d) | ball (uniform in the unit ball)
     c.symmetric = False  # double every data set with (-x, -y)

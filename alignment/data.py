@@ -8,13 +8,15 @@ identical samples, and runs at different n are nested (as in a threshold experim
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-DATA_MODELS = ("linear", "symmetric", "three_points", "stewart", "xor", "separated")
+DATA_MODELS = ("linear", "symmetric", "three_points", "stewart", "xor", "separated", "file")
 X_DISTS = ("gaussian", "ball")
 
 THREE_POINTS_X = (-0.75, -0.5, 0.125)
@@ -37,6 +39,49 @@ class Dataset(NamedTuple):
     n: jax.Array  # number of real samples (scalar)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class FileArrays:
+    """A user's data set (data model ``file``): x (N, d), real targets y (N), optionally a test
+    set; equal and hashed by content (it is part of a program's compile-cache key)."""
+
+    x_NxD: np.ndarray
+    y_N: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    path: str = ""  # where it was read from (messages only)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for a in (self.x_NxD, self.y_N, self.x_test, self.y_test):
+            a = np.ascontiguousarray(np.zeros(0) if a is None else a)
+            h.update(f"{a.shape}{a.dtype}".encode() + a.tobytes())
+        return h.hexdigest()
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, FileArrays) and self.digest == other.digest
+
+    def check_sizes(self, n_max: int, n_test: int) -> None:
+        """Training sets of up to n_max rows and n_test test rows fit (ValueError if not)."""
+        rows, name = len(self.x_NxD), self.path or "the data file"
+        if self.x_test is not None:
+            if n_test > len(self.x_test):
+                raise ValueError(f"n_test={n_test} exceeds the {len(self.x_test)} test rows "
+                                 f"of {name}")  # fmt: skip
+            top = rows
+        else:
+            top = rows - n_test  # the last n_test rows of each run's permutation are its test set
+            if top < 1:
+                raise ValueError(f"n_test={n_test} leaves none of the {rows} rows of {name} "
+                                 "for training (it has no x_test, y_test)")  # fmt: skip
+        if n_max > top:
+            raise ValueError(f"n={n_max} exceeds the {top} rows of {name} left for training "
+                             f"({rows} rows, n_test={n_test})")  # fmt: skip
+
+
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
     """What is static about a data model (shapes and names); n and sigma vary per run."""
@@ -46,6 +91,7 @@ class DataSpec:
     x_dist: str = "gaussian"  # linear teacher inputs: N(0, I_d) or uniform in the unit ball
     symmetric: bool = False  # double the data set with (-x, -y)
     spread: float = 0.1  # xor: std of the inputs around their cluster centre
+    file: FileArrays | None = None  # data model file: the user's arrays
 
     @property
     def is_symmetric(self) -> bool:
@@ -65,6 +111,14 @@ class DataSpec:
             raise ValueError(f"data='xor' needs d >= 2, got d={self.d}")
         if self.spread < 0:
             raise ValueError(f"spread={self.spread} must be >= 0")
+        if self.name == "file":
+            if self.file is None:
+                raise ValueError("data='file' needs data_file=PATH (an npz with x and y)")
+            if self.d != self.file.x_NxD.shape[1]:
+                raise ValueError(f"d={self.d} does not match the {self.file.x_NxD.shape[1]} "
+                                 f"columns of {self.file.path}: set d to it")  # fmt: skip
+            if self.is_symmetric:
+                raise ValueError("data='file' cannot be symmetric (the file gives the data)")
         if n is not None:
             if not isinstance(n, int | np.integer) or n <= 0:
                 raise ValueError(f"n={n!r} must be a positive integer")
@@ -155,6 +209,8 @@ def make_data(
     points as the test set.
     """
     k_teacher, k_train, k_test = jax.random.split(key, 3)
+    if spec.name == "file":
+        return _from_file(k_train, spec, n, n_pad, sigma, n_test, dtype)
     if spec.name in ("linear", "symmetric", "separated"):
         beta_D = _unit(jax.random.normal(k_teacher, (spec.d,), DRAW_DTYPE)).astype(dtype)
     else:
@@ -174,3 +230,26 @@ def augment(x_NxD: jax.Array, bias: bool) -> jax.Array:
     if not bias:
         return x_NxD
     return jnp.concatenate([x_NxD, jnp.ones_like(x_NxD[:, :1])], axis=1)
+
+
+def _from_file(key, spec: DataSpec, n, n_pad: int, sigma, n_test: int, dtype):
+    """A user's data: the first n rows of a seeded permutation (nested in n), padded to n_pad;
+    test set: the file's first n_test test rows, or the permutation's last n_test rows (never
+    in a training set of a valid n). Targets as given (plus sigma noise); teacher e1."""
+    f = spec.file
+    rows = len(f.x_NxD)
+    perm = jax.random.permutation(key, rows)
+    x_all, y_all = jnp.asarray(f.x_NxD, dtype), jnp.asarray(f.y_N, dtype)
+    idx = perm[jnp.minimum(jnp.arange(n_pad), rows - 1)]  # rows past n are masked out
+    mask = (jnp.arange(n_pad) < n).astype(dtype)
+    noise = jax.random.normal(jax.random.fold_in(key, 1), (n_pad,), DRAW_DTYPE).astype(dtype)
+    y_clean = y_all[idx] * mask
+    train = Dataset(x_all[idx] * mask[:, None], (y_all[idx] + sigma * noise) * mask, y_clean,
+                    mask, jnp.asarray(n, dtype))  # fmt: skip
+    if f.x_test is None:
+        xt, yt = x_all[perm[rows - n_test :]], y_all[perm[rows - n_test :]]
+    else:
+        xt, yt = jnp.asarray(f.x_test[:n_test], dtype), jnp.asarray(f.y_test[:n_test], dtype)
+    ones = jnp.ones((n_test,), dtype)
+    test = Dataset(xt, yt, yt, ones, jnp.asarray(n_test, dtype))
+    return train, test, jnp.zeros((spec.d,), dtype).at[0].set(1.0)

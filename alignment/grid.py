@@ -13,14 +13,16 @@ work, of resumption and of task partitioning; their order is a pure function of 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
+from pathlib import Path
 
 import ml_collections
 import numpy as np
 
-from alignment import integrate, train
-from alignment.data import DataSpec
+from alignment import class_data, integrate, train
+from alignment.data import DataSpec, FileArrays
 from alignment.families import two_layer
 
 LANE_AXES = ("n", "seed", "lam", "lr", "sigma")
@@ -185,9 +187,15 @@ def program_for(sub, d: int, m: int, init: str, n_pad: int) -> train.Program:
         raise ValueError(
             f"integrator={sub.integrator!r} is not one of {tuple(integrate.INTEGRATORS)}"
         )
+    arrays = user_data(sub.data_file) if sub.data == "file" and sub.data_file else None
     family = two_layer.TwoLayer(
         data=DataSpec(
-            name=sub.data, d=int(d), x_dist=sub.x_dist, symmetric=sub.symmetric, spread=sub.spread
+            name=sub.data,
+            d=int(d),
+            x_dist=sub.x_dist,
+            symmetric=sub.symmetric,
+            spread=sub.spread,
+            file=arrays,
         ),
         m=int(m),
         n_pad=int(n_pad),
@@ -211,6 +219,22 @@ def program_for(sub, d: int, m: int, init: str, n_pad: int) -> train.Program:
 
 
 FAMILIES = ("two_layer",)
+
+
+def user_data(path: str) -> FileArrays:
+    """The arrays of a data file (checked: one-line ValueError), read once per file version."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"data_file={path!r} does not exist")
+    stat = p.stat()
+    return _read_user_data(str(p.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_user_data(path: str, mtime_ns: int, size: int) -> FileArrays:
+    del mtime_ns, size  # part of the cache key only
+    x, y, xt, yt = class_data.load_file(path, real=True)
+    return FileArrays(x, y, xt, yt, Path(path).name)
 
 
 def even_parts(ids: np.ndarray, max_size: int) -> list[np.ndarray]:

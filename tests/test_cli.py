@@ -48,6 +48,11 @@ def workdirs(tmp_path_factory):
         (("--config.no_such_field=1",), ("unknown config field", "no_such_field")),
         (("--config.num_seeds=0",), ("num_seeds=0",)),
         (("--config=no/such/config.py",), ("config file could not be loaded", "no/such")),
+        (("--config.data=file",), ("data='file' needs data_file=PATH",)),
+        (
+            ("--config.data=file", "--config.data_file=no/such.npz"),
+            ("data_file='no/such.npz' does not exist",),
+        ),
     ],
 )
 def test_run_config_mistakes(tmp_path, args, needles):

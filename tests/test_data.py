@@ -97,3 +97,63 @@ def test_xor_labels():
 def test_validation(spec, n, match):
     with pytest.raises(ValueError, match=match):
         spec.validate(n=n)
+
+
+# ---- data model file: a user's arrays ----
+
+
+def _user_arrays(rows=50, d=3, with_test=False):
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((rows, d)), rng.standard_normal(rows)
+    if not with_test:
+        return data.FileArrays(x, y, path="mine.npz")
+    return data.FileArrays(x, y, rng.standard_normal((9, d)), rng.standard_normal(9), "mine.npz")
+
+
+def test_file_rows_nested_in_n_and_test_rows_disjoint():
+    """A run's training rows are file rows (a seeded permutation's prefix: nested in n); the
+    test set is the permutation's last n_test rows, never in the training set."""
+    f = _user_arrays()
+    spec = DataSpec("file", d=3, file=f)
+    key = jax.random.key(4)
+    small, _, _ = data.make_data(key, spec, 8, 16, 0.0, 10, jnp.float64)
+    big, test, _ = data.make_data(key, spec, 40, 40, 0.0, 10, jnp.float64)
+    np.testing.assert_array_equal(small.x_NxD[:8], big.x_NxD[:8])
+    assert np.all(np.asarray(small.x_NxD[8:]) == 0) and float(small.mask_N.sum()) == 8
+    rows = {tuple(r) for r in f.x_NxD}
+    train_rows = {tuple(r) for r in np.asarray(big.x_NxD)}
+    test_rows = {tuple(r) for r in np.asarray(test.x_NxD)}
+    assert train_rows <= rows and test_rows <= rows and not train_rows & test_rows
+    i = [list(map(tuple, f.x_NxD)).index(tuple(r)) for r in np.asarray(big.x_NxD)]
+    np.testing.assert_array_equal(np.asarray(big.y_N), f.y_N[i])  # targets follow their rows
+    other, _, _ = data.make_data(jax.random.key(5), spec, 40, 40, 0.0, 10, jnp.float64)
+    assert not np.array_equal(np.asarray(other.x_NxD), np.asarray(big.x_NxD))  # per-seed draw
+
+
+def test_file_test_arrays_are_used_when_given():
+    f = _user_arrays(with_test=True)
+    _, test, _ = data.make_data(jax.random.key(0), DataSpec("file", d=3, file=f), 20, 24, 0.0,
+                                 9, jnp.float64)  # fmt: skip
+    np.testing.assert_array_equal(np.asarray(test.x_NxD), f.x_test)
+    np.testing.assert_array_equal(np.asarray(test.y_N), f.y_test)
+
+
+def test_file_arrays_hash_by_content():
+    a, b = _user_arrays(), _user_arrays()
+    assert a == b and hash(a) == hash(b)
+    assert DataSpec("file", d=3, file=a) == DataSpec("file", d=3, file=b)  # one compile
+
+
+@pytest.mark.parametrize(
+    "d, n_max, n_test, with_test, says",
+    [(4, 10, 10, False, "d=4 does not match the 3 columns of mine.npz"),
+     (3, 45, 10, False, "n=45 exceeds the 40 rows of mine.npz left for training"),
+     (3, 10, 60, False, "n_test=60 leaves none of the 50 rows of mine.npz"),
+     (3, 10, 12, True, "n_test=12 exceeds the 9 test rows of mine.npz")],
+)  # fmt: skip
+def test_file_sizes_checked(d, n_max, n_test, with_test, says):
+    f = _user_arrays(with_test=with_test)
+    with pytest.raises(ValueError, match=None) as err:
+        DataSpec("file", d=d, file=f).validate()
+        f.check_sizes(n_max, n_test)
+    assert says in str(err.value)

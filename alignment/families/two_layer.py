@@ -114,6 +114,8 @@ class TwoLayer:
             raise ValueError(f"n={int(np.max(n))} exceeds the program's padded size {self.n_pad}")
         for v in np.unique(n):
             self.data.validate(n=int(v))
+        if self.data.file is not None:
+            self.data.file.check_sizes(int(np.max(n)), self.n_test)
 
     def initialize(self, key, lane: dict, dtype) -> tuple[model.Params, Context]:
         """One run's data, parameters and constants (vmapped over lanes)."""
