@@ -162,6 +162,8 @@ def merge_chunks(datasets: list[xr.Dataset]) -> xr.Dataset:
     for ds in datasets[1:]:
         shared = {k: v for k, v in shared.items() if k in ds.attrs and _same(ds.attrs[k], v)}
     merged = merged.sortby("run")
+    for name in merged.variables:  # a chunk file's string width (encoding dtype <U2, say)
+        merged[name].encoding = {}  # must not truncate a wider value of a later chunk
     merged.attrs = shared
     return merged
 

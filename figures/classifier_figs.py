@@ -94,7 +94,7 @@ def fig_radius_vs_error(st: ClsStored, out: Path, formats) -> Made:
     made: Made = ([], {}, {})
     for tag, title, rows in st.groups():
         sel = np.flatnonzero(st.phase(rows, "base") & (st.traj["subset"].values == 0))
-        fig, axes = plotting.subplots(3, aspect=0.9)
+        fig, axes = plotting.subplots(3, aspect=1.0)
         for j, r in enumerate(sel):
             err = st.traj["train_error"].values[r]
             k = _index_at(st, r, st.summary["t_inv_paper"].values[r])
@@ -106,6 +106,7 @@ def fig_radius_vs_error(st: ClsStored, out: Path, formats) -> Made:
         for ax, lab in zip(axes[0], ("R_0 (class 0: even)", "R_1 (class 1: odd)", "D"),
                            strict=True):  # fmt: skip
             ax.set_xscale("log")
+            plotting.log_ticks_n(ax)
             ax.invert_xaxis()
             ax.set_xlabel("training error (training runs right)")
             ax.set_ylabel(lab)
@@ -225,11 +226,14 @@ def fig_overlap(st: ClsStored, out: Path, formats) -> Made:
         if c["eps_inv_mean"] is not None:
             ax.axvline(c["eps_inv_mean"], color="0.3", ls=":", label="mean ε_inv")
         ax.set_xscale("log")
+        plotting.log_ticks_n(ax)
         ax.invert_xaxis()
         ax.set_xlabel("training error (median over seeds)")
         ax.set_ylabel("overlap z-score (median over pairs)")
         twin.set_ylabel("Jaccard")
-        ax.legend(fontsize="small", loc="upper left")
+        lines = ax.get_legend_handles_labels()
+        more = twin.get_legend_handles_labels()
+        ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize="small", loc="lower left")
         _finish(fig, out, f"cls_overlap_{tag}", formats,
                 f"{c['optimizer']}, lr {c['lr']:g}, scale {c['scale']:g}, subset {c['subset']}: "
                 f"overlap of the misclassified sets of {c['pairs']} seed pairs as a z-score "

@@ -84,3 +84,15 @@ def test_forward_fill():
     got = judge.forward_fill(x)
     np.testing.assert_array_equal(got[0], [np.nan, 1.0, 1.0, 3.0, 3.0])
     assert np.isnan(got[1]).all()
+
+
+def test_merge_keeps_strings_wider_than_the_first_chunks(tmp_path):
+    """A chunk file read back carries its string width as an encoding (<U5 for "stuck"); the
+    merged file must not cut a later chunk's "interpolating" to "inter"."""
+    for i, verdicts in enumerate((["stuck", "stuck"], ["interpolating"])):
+        ds = xr.Dataset({"verdict": ("run", np.array(verdicts))},
+                        coords={"run": np.arange(len(verdicts)) + 2 * i})  # fmt: skip
+        results.write_netcdf(results.chunk_path(tmp_path, i), ds)
+    results.write_trajectories(tmp_path, 2)
+    with xr.open_dataset(tmp_path / results.TRAJECTORIES) as back:
+        assert list(back["verdict"].values) == ["stuck", "stuck", "interpolating"]
