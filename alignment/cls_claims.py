@@ -79,8 +79,9 @@ def groups(runs: dict, phase: str = "base"):
 
 def stability(runs: dict, rule: str) -> dict:
     """Claim (i): eps_inv and t_inv across seeds (subset 0 of each group), across subsets
-    (their means) and across optimizers (their means, at one lr and scale)."""
-    out = {"across_seeds": [], "across_subsets": [], "across_optimizers": []}
+    (their means), across optimizers (their means, at one lr and scale) and over all runs of
+    a group (seeds and subsets pooled)."""
+    out = {"across_seeds": [], "across_subsets": [], "across_optimizers": [], "all_runs": []}
     eps, tinv = np.asarray(runs[f"eps_inv_{rule}"]), np.asarray(runs[f"t_inv_{rule}"])
     sub = np.asarray(runs["subset"])
     for g, rows in groups(runs):
@@ -89,6 +90,7 @@ def stability(runs: dict, rule: str) -> dict:
             g | {"eps_inv": _stats(eps[first]), "t_inv": _stats(tinv[first]),
                  "no_inversion": int(np.isnan(tinv[first]).sum())}
         )  # fmt: skip
+        out["all_runs"].append(g | {"eps_inv": _stats(eps[rows]), "t_inv": _stats(tinv[rows])})
         subsets = sorted(set(sub[rows]))
         if len(subsets) > 1:
             means = [(np.nanmean(eps[rows[sub[rows] == s]]),

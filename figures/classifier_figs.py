@@ -141,6 +141,7 @@ def fig_dynamics(st: ClsStored, out: Path, formats) -> Made:
             ax.set_xlabel("step")
             ax.set_ylabel(lab)
             ax.set_xscale("symlog", linthresh=10)
+            ax.set_xlim(0, step[-1])
         axes[0, 2].set_yscale("log")
         fig.suptitle(f"{title}: solid verticals t_inv (robust), dotted the end of alignment")
         _finish(fig, out, f"cls_dynamics_{tag}", formats,

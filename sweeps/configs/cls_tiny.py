@@ -1,7 +1,7 @@
 """cls_tiny: a smoke test of the classifier job (train, removal, claims, results, figures).
 
 Command:  python -m sweeps.run --config=sweeps/configs/cls_tiny.py --workdir=runs/cls_tiny
-Runtime:  see benchmarks (measured below).
+Runtime:  about 17 s on a 2-core CPU (measured 16.7 s, figures included).
 Result:   digits, 400 training points, 20 tanh units, 3 inits x 2 subsets, 120 GD steps at
           lr 0.2, with the removal retrainings: every output and figure; too small for the
           claims' numbers to mean much.

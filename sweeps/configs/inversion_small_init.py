@@ -5,8 +5,15 @@ Does the inversion appear, and does it coincide with the end of early alignment 
 step at which the loss is align_drop below its plateau at theta ~ 0)?
 
 Command:  python -m sweeps.run --config=sweeps/configs/inversion_small_init.py
-Runtime:  (measured below)
-Result:   (measured below)
+Runtime:  23 s on a 2-core CPU (30 runs of 2000 steps, figures included; measured).
+Result:   (measured, robust rule, medians of 10 seeds) every small-init run inverts, right
+          after the end of early alignment: scale 1e-2: t_inv 172 against t_align_end 113
+          steps (ratio 1.53); scale 1e-4: 285 against 225 (1.27): both move with log(1/scale)
+          together. eps_inv 0.127-0.128 (CV 0.02), close to the Bayes error 0.1 of the noisy
+          labels. The mean radius falls during the plateau (the neurons align, the loss does
+          not move), then rises after the plateau. PyTorch's init (scale 1): 4 of 10 invert,
+          late (t_inv ~ 950). The paper's rule fires on the plateau at small init (eps_inv
+          0.46 at scale 1e-4): use the robust rule there.
 """
 
 from alignment import cls_config
