@@ -64,7 +64,7 @@ def check_values(cfg) -> None:
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < np.inf:
                 raise ValueError(f"{k}={v!r} must be a finite number > 0")
     for k, allowed in (("source", class_data.SOURCES), ("activation", cl.ACTS),
-                       ("head", cl.HEADS), ("dtype", train.DTYPES),
+                       ("head", cl.HEADS), ("init", cl.INITS), ("dtype", train.DTYPES),
                        ("removal_rule", class_stats.RULES)):  # fmt: skip
         if cfg[k] not in allowed:
             raise ValueError(f"{k}={cfg[k]!r} is not one of {allowed}")
@@ -130,7 +130,7 @@ def expand(cfg) -> dict[str, np.ndarray]:
 
 
 def program_for(cfg, optimizer: str) -> train.Program:
-    fam = cl.Classifier(bank_for(data_key(cfg)), cfg.m, cfg.activation, cfg.head)
+    fam = cl.Classifier(bank_for(data_key(cfg)), cfg.m, cfg.activation, cfg.head, cfg.init)
     integ = integrate.GD(str(optimizer), float(cfg.momentum))
     # snapshots come every step: one warm-started power iteration per snapshot suffices
     return train.Program(fam, integ, dtype=cfg.dtype, sharpness_iters=1)
@@ -299,7 +299,8 @@ def chunk_dataset(cfg, runs, chunk, ids, snaps: dict, removed) -> xr.Dataset:
     ds["verdict"] = ("run", np.where(diverged, "diverged", "finished"))
     ds.attrs |= {"family": "classifier", "chunk": chunk.index, "program": chunk.sweep,
                  "n_train": chunk.program.family.n, "activation": cfg.activation,
-                 "head": cfg.head, "m": cfg.m, "source": cfg.source}  # fmt: skip
+                 "head": cfg.head, "init": cfg.init, "m": cfg.m,
+                 "source": cfg.source}  # fmt: skip
     return ds
 
 

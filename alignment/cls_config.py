@@ -30,7 +30,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.m = 20  # hidden width
     c.activation = "tanh"  # tanh (the paper) | relu (this suite)
     c.head = "softmax"  # softmax (2 logits, cross-entropy) | square | logistic (on +-1 labels)
-    c.scale = (1.0,)  # init multiplier of PyTorch's default init (1: the paper; small: small-init)
+    c.init = "torch"  # torch: PyTorch's default x scale | balanced | unbalanced | dominated
+    c.scale = (1.0,)  # torch: its multiplier (1: the paper); a suite scheme: lambda
     # --- training: full-batch optax, t = lr * steps ---
     c.optimizer = ("gd",)  # gd | momentum | adam (one program each)
     c.momentum = 0.9  # for optimizer momentum

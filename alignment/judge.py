@@ -91,7 +91,7 @@ class Judge:
             cand = live & (diag["flat_change"] < self.tol["flat_tol"])
             cand &= (verdict != "interpolating") & ~diverged
             params, fctx = jax.device_get((state.params, ctx.family))
-            new = certify(params, fctx, np.flatnonzero(cand))
+            new = certify(params, fctx, np.flatnonzero(cand), kappa_tol=self.tol["kappa_tol"])
             if self.certs is None:
                 self.certs = new
             for k, v in new.items():  # live runs not certified now: stale, dropped

@@ -171,7 +171,7 @@ def certified(diag: dict, certs: dict | None, tol: VerdictTolerances) -> dict[st
         "region_min": region,
         "region_gap": gap,
         "region_ok": region_ok,
-        "escapes": have & (kappa > tol.kappa_tol),
+        "escapes": np.isfinite(kappa) & (kappa > tol.kappa_tol),  # needs no region QP
         "certified": have,
         "qp_failed": np.isfinite(region) & ~have,
     }

@@ -133,6 +133,7 @@ def test_constructed_saddle_is_called_saddle_and_escapes_when_predicted(dtype):
     assert list(jg(verdict_loop._host(snaps), state, ctx, np.ones(1, bool))) == ["saddle"]
     ev = jg.columns(slice(None))
     assert ev["decided_by"][0] == "escape"
+    assert np.isnan(ev["region_min"][0])  # a neuron escapes: the region QP is not needed
     later = np.linspace(0.5 * t_esc, 2 * t_esc, 301)
     state, more = trainer.train(prog, state, ctx, later)
     loss = np.asarray(more["loss"][0])

@@ -131,3 +131,30 @@ def test_weight_zero_equals_training_without_the_points():
         np.testing.assert_allclose(np.asarray(p_w[k]), np.asarray(p_k[k]), rtol=1e-10, atol=1e-12)
     for k in ("loss", "train_error", "R_0", "R_1", "D"):
         np.testing.assert_allclose(np.asarray(s_w[k]), np.asarray(s_k[k]), rtol=1e-10)
+
+
+@pytest.mark.parametrize("head", ["softmax", "square"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_suite_small_init_schemes(head, dtype):
+    """balanced: |v_j| = |(w_j, b_j)| per neuron (the conserved balance is 0); dominated:
+    |v_j| >= |(w_j, b_j)|; both at lambda = scale, entries ~ scale / sqrt(m); in the run's dtype."""
+    import jax
+
+    x, y = class_data.sign_teacher(40, 5, 0.0, seed=1)
+    bank = cl.DataBank(x[None], y[None], x[None], y[None], x[None], np.ones((1, 40)))
+    for init in ("balanced", "dominated"):
+        fam = cl.Classifier(bank, m=16, act="relu", head=head, init=init)
+        fam.validate()
+        p = fam.init_params(jax.random.key(0), jnp.asarray(1e-3), jnp.dtype(dtype))
+        assert all(v.dtype == jnp.dtype(dtype) for v in p.values())
+        theta = np.sqrt(np.sum(np.asarray(p["w"], float) ** 2, 1) + np.asarray(p["b"], float) ** 2)
+        v = np.linalg.norm(np.asarray(p["v"], float), axis=0)
+        rel = 1e-6 if dtype == "float32" else 1e-12  # rounding of one norm in the dtype
+        if init == "balanced":
+            np.testing.assert_allclose(v, theta, rtol=rel)
+        else:
+            assert np.all(v >= theta * (1 - rel))
+        assert np.all(np.asarray(p["c"]) == 0)
+        assert 1e-5 < np.median(theta) < 1e-2  # lambda/sqrt(m) per entry, 6 entries per row
+    with pytest.raises(ValueError, match="init='xavier' is not one of"):
+        cl.Classifier(bank, init="xavier").validate()

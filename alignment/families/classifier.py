@@ -2,10 +2,11 @@
 
 ``h = act(x W^T + b)`` (tanh or ReLU, width m), then 2 logits with softmax cross-entropy, or
 one output with square or logistic loss on +-1 labels. Init: PyTorch's default (every weight
-and bias uniform in +-1/sqrt(fan_in)), times the lane's ``scale`` (1: the paper; small values:
-this suite's small-init regime). The data are a static :class:`DataBank` (hashed by content):
-per lane, ``data_index`` picks a training block / test set and ``weight_index`` a row of 0/1
-per-sample weights, so removal experiments and subsets run inside one program. The loss is the
+and bias uniform in +-1/sqrt(fan_in)) times the lane's ``scale`` (1: the paper), or one of this
+suite's small-init schemes (balanced, unbalanced, dominated) at lambda = ``scale``. The data
+are a static :class:`DataBank` (hashed by content): per lane, ``data_index`` picks a training
+block / test set and ``weight_index`` a row of 0/1 per-sample weights, so removal experiments
+and subsets run inside one program. The loss is the
 weighted mean over training points; the statistics use the weight-1 points (the misclassified
 set covers every training point).
 """
@@ -20,10 +21,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from alignment import class_stats
+from alignment import class_stats, model
 
 ACTS = ("tanh", "relu")
 HEADS = ("softmax", "square", "logistic")
+INITS = ("torch", *model.INIT_SCHEMES)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -61,6 +63,7 @@ class Classifier:
     m: int = 20
     act: str = "tanh"
     head: str = "softmax"
+    init: str = "torch"  # torch (x scale) | balanced | unbalanced | dominated (lambda = scale)
 
     name = "classifier"
     constrained = False
@@ -79,6 +82,8 @@ class Classifier:
             raise ValueError(f"activation={self.act!r} is not one of {ACTS}")
         if self.head not in HEADS:
             raise ValueError(f"head={self.head!r} is not one of {HEADS}")
+        if self.init not in INITS:
+            raise ValueError(f"init={self.init!r} is not one of {INITS}")
 
     def check_lanes(self, lanes) -> None:
         for k, top in (("data_index", len(self.bank.x_train)),
@@ -89,17 +94,29 @@ class Classifier:
         if not np.all(np.asarray(lanes["scale"]) > 0):
             raise ValueError("scale (init multiplier) must be > 0")
 
-    def initialize(self, key, lane: dict, dtype):
+    def init_params(self, key, scale, dtype) -> dict:
+        """torch: PyTorch's default (uniform +-1/sqrt(fan_in), biases too) times ``scale``;
+        else this suite's scheme at lambda = scale (model.init_params, bias on, output bias 0)
+        with each neuron's output a_j as v[:, j] = (a_j) or (a_j, -a_j)/sqrt(2) (softmax), so
+        |v[:, j]| = |a_j| and the balance |v_j|^2 - |(w_j, b_j)|^2 is the scheme's."""
         d, outs = self.bank.x_train.shape[2], 2 if self.head == "softmax" else 1
         keys = jax.random.split(jax.random.fold_in(key, 1), 4)
+        if self.init != "torch":
+            lam = jnp.asarray(scale).astype(dtype)
+            p = model.init_params(keys[0], d, self.m, lam, self.init, bias=True, dtype=dtype)
+            v = p["a"][None] if outs == 1 else jnp.stack([p["a"], -p["a"]]) / math.sqrt(2.0)
+            return {"w": p["w"], "b": p["b"], "v": v, "c": jnp.zeros((outs,), dtype)}
 
         def uniform(k, shape, fan_in):
-            bound = lane["scale"] / math.sqrt(fan_in)
+            bound = scale / math.sqrt(fan_in)
             return (jax.random.uniform(k, shape, jnp.float64, -1, 1) * bound).astype(dtype)
 
-        params = {"w": uniform(keys[0], (self.m, d), d), "b": uniform(keys[1], (self.m,), d),
-                  "v": uniform(keys[2], (outs, self.m), self.m),
-                  "c": uniform(keys[3], (outs,), self.m)}  # fmt: skip
+        return {"w": uniform(keys[0], (self.m, d), d), "b": uniform(keys[1], (self.m,), d),
+                "v": uniform(keys[2], (outs, self.m), self.m),
+                "c": uniform(keys[3], (outs,), self.m)}  # fmt: skip
+
+    def initialize(self, key, lane: dict, dtype):
+        params = self.init_params(key, lane["scale"], dtype)
         i = lane["data_index"]
         bank = self.bank
         ctx = {"x": jnp.asarray(bank.x_train, dtype)[i], "y": jnp.asarray(bank.y_train)[i],
@@ -160,7 +177,7 @@ class Classifier:
     # ---- host side ----
 
     def describe(self) -> str:
-        return f"classifier n={self.n} m={self.m} {self.act} {self.head}"
+        return f"classifier n={self.n} m={self.m} {self.act} {self.head} init={self.init}"
 
     def cost(self) -> float:
         return float(self.n * self.m * self.bank.x_train.shape[2])

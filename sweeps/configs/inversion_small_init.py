@@ -31,7 +31,8 @@ def get_config():
     c.m = 20
     c.activation = "relu"
     c.head = "square"  # the suite's loss: (1/2n) sum (h(x) - y)^2 on +-1 labels
-    c.scale = (1.0, 1e-2, 1e-4)  # PyTorch's init (reference) and two small inits
+    c.init = "balanced"  # this suite's scheme: W, b ~ N(0, (lambda/sqrt m)^2), |v_j| = |(w_j, b_j)|
+    c.scale = (1e-2, 1e-4, 1e-6)  # lambda
     c.lr = (0.1,)
     c.steps = 2000
     c.snapshot_every = 2
