@@ -232,7 +232,7 @@ def verdicts(
     cert = certified(d, certs, tol)
     # with certificates: stuck needs all three criteria; without (a family that has none):
     # stationarity alone, as ``decided_by`` = 'stationary' says
-    stuck_ok = np.where(cert["certified"], cert["region_ok"] & ~cert["escapes"], True)
+    stuck_ok = np.where(cert["certified"], cert["region_ok"], True) & ~cert["escapes"]
     stuck_ok &= ~cert["qp_failed"]
     stuck = finite & ~interp & stationary & stuck_ok
     saddle = finite & ~interp & cert["escapes"] & (cert["region_ok"] | stationary)

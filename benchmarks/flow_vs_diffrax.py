@@ -94,8 +94,8 @@ def measure(t_end: float, rtol: float, runs: int) -> dict:
 
     ref_setup = setup(runs, "float64")
     _, ref = with_diffrax(*ref_setup, t_end, 1e-10, diffrax.Tsit5(), atol=1e-14)
-    res = {"t_end": t_end, "rtol": rtol, "atol": ATOL, "runs": runs,
-           "machine": machine.machine_info(), "load_avg": machine.load_avg(), "rows": []}  # fmt: skip
+    res = {"t_end": t_end, "rtol": rtol, "atol": ATOL, "runs": runs, "rows": [],
+           "machine": machine.machine_info(), "load_avg": machine.load_avg()}  # fmt: skip
     for dtype in ("float32", "float64"):
         for name, fn in (("integrate.Flow", ours), ("diffrax Bosh3", with_diffrax)):
             wall, out = fn(*setup(runs, dtype), t_end, rtol)
