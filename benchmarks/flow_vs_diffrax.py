@@ -9,7 +9,7 @@ same Bogacki-Shampine 3(2) pair at the same rtol and atol: the hand-written ``in
 (relative error floored at the parameters' RMS size) and ``diffrax.diffeqsolve`` with
 ``Bosh3`` and a ``PIDController`` (its default I-controller). Each is compiled on a first call
 and timed on a second one. Accuracy: the relative error of each final loss against a tight
-reference (diffrax Tsit5, rtol 1e-10, float64). Writes benchmarks/flow_vs_diffrax.json and the
+reference (diffrax Tsit5, rtol 1e-6, float64). Writes benchmarks/flow_vs_diffrax.json and the
 FLOW_VS_DIFFRAX block of BENCHMARKS.md.
 """
 
@@ -28,12 +28,14 @@ from alignment.data import DataSpec
 from alignment.families.two_layer import TwoLayer
 from benchmarks import machine
 
-_T = flags.DEFINE_float("t_end", 300.0, "Integrate to this time.")
+_T = flags.DEFINE_float("t_end", 100.0, "Integrate to this time.")
 _RTOL = flags.DEFINE_float("rtol", 1e-3, "Relative tolerance of both integrators.")
-_RUNS = flags.DEFINE_integer("runs", 16, "Networks (lanes).")
+_RUNS = flags.DEFINE_integer("runs", 8, "Networks (lanes).")
 ATOL = 1e-9
 DT0 = 1e-2
-MAX_STEPS = 200_000
+MAX_STEPS = 400_000
+REF_RTOL, REF_ATOL = 1e-6, 1e-12  # the reference (diffrax Tsit5, float64; tighter ones
+# ran past 20 minutes: ReLU kinks hold a tight adaptive step everywhere)
 
 
 def setup(runs: int, dtype: str):
@@ -72,7 +74,7 @@ def with_diffrax(fam, lanes, dtype, t_end, rtol, solver=None, atol=ATOL):
         sol = diffrax.diffeqsolve(
             field, solver or diffrax.Bosh3(), 0.0, t_end, DT0, params, args=fctx,
             stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-            saveat=diffrax.SaveAt(t1=True), max_steps=MAX_STEPS,
+            saveat=diffrax.SaveAt(t1=True), max_steps=MAX_STEPS, throw=False,
         )  # fmt: skip
         final = jax.tree_util.tree_map(lambda v: v[-1], sol.ys)
         return fam.loss_and_grad(final, fctx)[0], sol.stats["num_steps"], sol.stats[
@@ -93,7 +95,7 @@ def measure(t_end: float, rtol: float, runs: int) -> dict:
     import diffrax
 
     ref_setup = setup(runs, "float64")
-    _, ref = with_diffrax(*ref_setup, t_end, 1e-10, diffrax.Tsit5(), atol=1e-14)
+    _, ref = with_diffrax(*ref_setup, t_end, REF_RTOL, diffrax.Tsit5(), atol=REF_ATOL)
     res = {"t_end": t_end, "rtol": rtol, "atol": ATOL, "runs": runs, "rows": [],
            "machine": machine.machine_info(), "load_avg": machine.load_avg()}  # fmt: skip
     for dtype in ("float32", "float64"):
@@ -120,7 +122,7 @@ def table(res: dict) -> str:
         f"`python -m benchmarks.flow_vs_diffrax` on {res['machine']['cpu']}, "
         f"{res['machine']['cores']} cores (load {res['load_avg']}): {res['runs']} lanes, "
         f"t = 0 to {res['t_end']:g}, rtol {res['rtol']:g}, atol {res['atol']:g}; loss error "
-        "against diffrax Tsit5 at rtol 1e-10 (float64).",
+        f"against diffrax Tsit5 at rtol {REF_RTOL:g} (float64).",
         "",
         "| integrator | dtype | wall (s) | attempts per lane (median / max) | accepted (median) "
         "| final-loss rel. error (median / max) |",

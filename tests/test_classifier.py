@@ -108,9 +108,11 @@ def test_file_data_errors_name_the_problem(tmp_path, arrays, says):
     assert says in str(err.value)
 
 
-def test_weight_zero_equals_training_without_the_points():
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-10), ("float32", 1e-4)])
+def test_weight_zero_equals_training_without_the_points(dtype, rtol):
     """Removal by weight 0 on k points inside a program equals a program on the other n - k
-    points (float64: the weighted mean is the same sum, to rounding)."""
+    points: the weighted mean is the same sum in another order, so they agree to rounding
+    (float64 1e-10; float32 ~1e-7 per step compounded over 40 steps: 1e-4)."""
     x, y = class_data.sign_teacher(60, 5, 0.1, seed=1)
     sp = class_data.split(x, y, 40, perm_seed=0)
     keep = np.ones(40)
@@ -119,7 +121,7 @@ def test_weight_zero_equals_training_without_the_points():
     def run(xt, yt, weights):
         bank = cl.DataBank(xt[None], yt[None], sp.x_test[None], sp.y_test[None],
                            sp.x_test[None], weights[None])  # fmt: skip
-        prog = train.Program(cl.Classifier(bank, 6, "tanh", "softmax"), integrate.GD(), "float64")
+        prog = train.Program(cl.Classifier(bank, 6, "tanh", "softmax"), integrate.GD(), dtype)
         lanes = train.Lanes.make(seed=[4], data_index=0, weight_index=0, scale=1.0, lr=0.2)
         state, ctx = train.init_runs(prog, lanes, shard=False)
         state, snaps = train.train(prog, state, ctx, 0.2 * np.arange(0, 41, 8), shard=False)
@@ -128,9 +130,10 @@ def test_weight_zero_equals_training_without_the_points():
     p_w, s_w = run(sp.x_train, sp.y_train, keep)
     p_k, s_k = run(sp.x_train[keep > 0], sp.y_train[keep > 0], np.ones(37))
     for k in p_w:
-        np.testing.assert_allclose(np.asarray(p_w[k]), np.asarray(p_k[k]), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(p_w[k]), np.asarray(p_k[k]), rtol=rtol,
+                                   atol=rtol * 1e-2)  # fmt: skip
     for k in ("loss", "train_error", "R_0", "R_1", "D"):
-        np.testing.assert_allclose(np.asarray(s_w[k]), np.asarray(s_k[k]), rtol=1e-10)
+        np.testing.assert_allclose(np.asarray(s_w[k]), np.asarray(s_k[k]), rtol=rtol)
 
 
 @pytest.mark.parametrize("head", ["softmax", "square"])
