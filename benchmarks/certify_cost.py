@@ -76,7 +76,8 @@ def table(res: dict) -> str:
     ]
     if "region_qp_s" in res:
         lines.append(f"| region QP always solved (before) | {res['region_qp_s']} | "
-                     f"{res['region_groups']} (pattern, sign) groups; {res['ratio']}x |")  # fmt: skip
+                     f"{res['region_groups']} (pattern, sign) groups; "
+                     f"{res['ratio']}x |")  # fmt: skip
     return "\n".join(lines)
 
 
