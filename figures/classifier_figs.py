@@ -18,20 +18,19 @@ One figure per (optimizer, lr, scale) group ("G" below) where the data support i
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from alignment import plotting, results
+from alignment import plotting
+from figures.load import Made, add_figure, read_job, series_color
 
 CLAIMS = "classifier.json"
 PHASES = ("base", "no_stragglers", "random")
 PHASE_LABELS = {"base": "all points", "no_stragglers": "stragglers removed",
                 "random": "as many random points removed"}  # fmt: skip
-Made = tuple[list[Path], dict[str, str], dict[str, str]]
 
 
 @dataclasses.dataclass
@@ -60,31 +59,12 @@ class ClsStored:
 
 
 def load(workdir) -> ClsStored:
-    workdir = Path(workdir)
-    for name in (results.CONFIG, results.SUMMARY, CLAIMS, results.TRAJECTORIES):
-        if not (workdir / name).exists():
-            raise FileNotFoundError(
-                f"{workdir / name} is missing: figures are made from a finished classifier "
-                "job (run python -m sweeps.run first)"
-            )
-    with xr.open_dataset(workdir / results.TRAJECTORIES, engine="netcdf4") as ds:
-        traj = ds.load()
-    summary = results.read_csv(workdir / results.SUMMARY).set_index("run").loc[traj["run"].values]
-    return ClsStored(workdir, json.loads((workdir / results.CONFIG).read_text()),
-                     summary.reset_index(), json.loads((workdir / CLAIMS).read_text()),
-                     traj)  # fmt: skip
+    config, summary, claims, traj = read_job(workdir, CLAIMS, "classifier")
+    summary = summary.set_index("run").loc[traj["run"].values].reset_index()  # traj's order
+    return ClsStored(Path(workdir), config, summary, claims, traj)
 
 
-def _color(i: int) -> str:
-    return plotting.SERIES_COLORS[i % len(plotting.SERIES_COLORS)]
-
-
-def _finish(fig, out, name, formats, caption, made: Made) -> None:
-    made[0].extend(plotting.save(fig, out, name, formats))
-    made[1][name] = caption
-
-
-def _index_at(st: ClsStored, r: int, step) -> int | None:
+def _index_at(st: ClsStored, step) -> int | None:
     if not np.isfinite(step):
         return None
     return int(np.flatnonzero(st.traj["step_index"].values == step)[0])
@@ -97,12 +77,12 @@ def fig_radius_vs_error(st: ClsStored, out: Path, formats) -> Made:
         fig, axes = plotting.subplots(3, aspect=1.0)
         for j, r in enumerate(sel):
             err = st.traj["train_error"].values[r]
-            k = _index_at(st, r, st.summary["t_inv_paper"].values[r])
+            k = _index_at(st, st.summary["t_inv_paper"].values[r])
             for ax, key in zip(axes[0], ("R_0", "R_1", "D"), strict=True):
                 y = st.traj[key].values[r]
-                ax.plot(err, y, color=_color(j), lw=0.8, alpha=0.8)
+                ax.plot(err, y, color=series_color(j), lw=0.8, alpha=0.8)
                 if k is not None:
-                    ax.plot(err[k], y[k], "o", ms=3.5, color=_color(j), mec="k", mew=0.5)
+                    ax.plot(err[k], y[k], "o", ms=3.5, color=series_color(j), mec="k", mew=0.5)
         for ax, lab in zip(axes[0], ("R_0 (class 0: even)", "R_1 (class 1: odd)", "D"),
                            strict=True):  # fmt: skip
             ax.set_xscale("log")
@@ -111,7 +91,7 @@ def fig_radius_vs_error(st: ClsStored, out: Path, formats) -> Made:
             ax.set_xlabel("training error (training runs right)")
             ax.set_ylabel(lab)
         fig.suptitle(f"{title}: class manifolds of the hidden layer ({len(sel)} inits)")
-        _finish(fig, out, f"cls_radius_vs_error_{tag}", formats,
+        add_figure(fig, out, f"cls_radius_vs_error_{tag}", formats,
                 f"{title}: class radii R_0, R_1 and centre distance D of the normalized hidden "
                 "representations against the training error, one line per init (subset 0); "
                 "dots: the inversion by the paper's rule (paper Fig 1c,d)", made)  # fmt: skip
@@ -125,7 +105,7 @@ def fig_dynamics(st: ClsStored, out: Path, formats) -> Made:
         sel = np.flatnonzero(st.phase(rows, "base") & (st.traj["subset"].values == 0))
         fig, axes = plotting.subplots(3, aspect=0.9)
         for j, r in enumerate(sel):
-            c = _color(j)
+            c = series_color(j)
             axes[0, 0].plot(step, st.traj["train_error"].values[r], color=c, lw=0.8)
             axes[0, 0].plot(step, st.traj["test_error"].values[r], color=c, lw=0.8, ls="--")
             mean_r = 0.5 * (st.traj["R_0"].values[r] + st.traj["R_1"].values[r])
@@ -144,7 +124,7 @@ def fig_dynamics(st: ClsStored, out: Path, formats) -> Made:
             ax.set_xlim(0, step[-1])
         axes[0, 2].set_yscale("log")
         fig.suptitle(f"{title}: solid verticals t_inv (robust), dotted the end of alignment")
-        _finish(fig, out, f"cls_dynamics_{tag}", formats,
+        add_figure(fig, out, f"cls_dynamics_{tag}", formats,
                 f"{title}: errors, mean class radius and hidden-layer norm against the step per "
                 "init (subset 0); solid verticals mark t_inv (robust rule), dotted ones the end "
                 "of early alignment (the loss below (1 - align_drop) x its initial value)",
@@ -163,7 +143,7 @@ def fig_stability(st: ClsStored, out: Path, formats) -> Made:
             sub = st.traj["subset"].values[base]
             rel = v / np.nanmean(v)
             jitter = 0.08 * (sub - sub.mean()) / max(sub.std(), 1)
-            ax.plot(g + jitter, rel, "o", ms=3, color=_color(g), alpha=0.7)
+            ax.plot(g + jitter, rel, "o", ms=3, color=series_color(g), alpha=0.7)
             cv = np.nanstd(v, ddof=1) / np.nanmean(v) if np.isfinite(v).sum() > 1 else np.nan
             ax.text(g, np.nanmax(rel) * 1.02 if np.isfinite(rel).any() else 1, f"CV {cv:.3f}",
                     ha="center", va="bottom", fontsize="small")  # fmt: skip
@@ -173,7 +153,7 @@ def fig_stability(st: ClsStored, out: Path, formats) -> Made:
         ax.axhline(1, color="0.5", lw=0.8)
         ax.set_ylabel(lab)
     fig.suptitle("training error and step at inversion (paper rule), every base run")
-    _finish(fig, out, "cls_stability", formats,
+    add_figure(fig, out, "cls_stability", formats,
             "eps_inv and t_inv of every base run divided by their group's mean, all subsets "
             "(spread within a column); the coefficient of variation above (claim i: eps_inv "
             "varies less than t_inv)", made)  # fmt: skip
@@ -191,13 +171,14 @@ def fig_removal(st: ClsStored, out: Path, formats) -> Made:
         for j, phase in enumerate(PHASES):
             sel = st.phase(rows, phase)
             r0 = st.traj["R_0"].values[sel]
-            axes[0, 0].plot(step, np.median(r0, axis=0), color=_color(j), label=PHASE_LABELS[phase])
-            axes[0, 0].fill_between(step, *np.percentile(r0, [25, 75], axis=0), color=_color(j),
+            c = series_color(j)
+            axes[0, 0].plot(step, np.median(r0, axis=0), color=c, label=PHASE_LABELS[phase])
+            axes[0, 0].fill_between(step, *np.percentile(r0, [25, 75], axis=0), color=c,
                                     alpha=0.2, lw=0)  # fmt: skip
             for k, key in enumerate(("final_test_error", "final_noisy_test_error")):
                 v = st.col(key, sel)
                 x = 3 * k + j
-                axes[0, 1].plot(np.full(len(v), x), v, "o", ms=3, color=_color(j), alpha=0.6)
+                axes[0, 1].plot(np.full(len(v), x), v, "o", ms=3, color=series_color(j), alpha=0.6)
                 axes[0, 1].plot([x - 0.3, x + 0.3], [np.mean(v)] * 2, color="k", lw=1.2)
         axes[0, 0].set_xlabel("step")
         axes[0, 0].set_ylabel("R_0 (median, IQR)")
@@ -205,7 +186,7 @@ def fig_removal(st: ClsStored, out: Path, formats) -> Made:
         axes[0, 1].set_xticks([1, 4], ["test", "noisy test"])
         axes[0, 1].set_ylabel("final error (bar: mean)")
         fig.suptitle(f"{title}: retrained from the same inits")
-        _finish(fig, out, f"cls_removal_{tag}", formats,
+        add_figure(fig, out, f"cls_removal_{tag}", formats,
                 f"{title}: (left) class-0 radius against the step for the base runs, the runs "
                 "retrained without their stragglers and without as many random points (paper "
                 "Fig 2a); (right) their final test errors, clean and with Gaussian pixel noise "
@@ -220,9 +201,9 @@ def fig_overlap(st: ClsStored, out: Path, formats) -> Made:
         fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.4)
         ax = axes[0, 0]
         err = np.asarray(c["train_error"], float)
-        ax.plot(err, np.asarray(c["z_median"], float), "o-", ms=3, color=_color(0), label="z")
+        ax.plot(err, np.asarray(c["z_median"], float), "o-", ms=3, color=series_color(0), label="z")
         twin = ax.twinx()
-        twin.plot(err, np.asarray(c["jaccard_median"], float), "s--", ms=2.5, color=_color(1),
+        twin.plot(err, np.asarray(c["jaccard_median"], float), "s--", ms=2.5, color=series_color(1),
                   label="Jaccard")  # fmt: skip
         if c["eps_inv_mean"] is not None:
             ax.axvline(c["eps_inv_mean"], color="0.3", ls=":", label="mean ε_inv")
@@ -235,7 +216,7 @@ def fig_overlap(st: ClsStored, out: Path, formats) -> Made:
         lines = ax.get_legend_handles_labels()
         more = twin.get_legend_handles_labels()
         ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize="small", loc="lower left")
-        _finish(fig, out, f"cls_overlap_{tag}", formats,
+        add_figure(fig, out, f"cls_overlap_{tag}", formats,
                 f"{c['optimizer']}, lr {c['lr']:g}, scale {c['scale']:g}, subset {c['subset']}: "
                 f"overlap of the misclassified sets of {c['pairs']} seed pairs as a z-score "
                 "against the hypergeometric null and as Jaccard, against the training error; "

@@ -171,3 +171,31 @@ def event_lines(ax, st: Stored, run_id: int, horizontal: bool = False) -> None:
 
 
 Made = tuple[list[Path], dict[str, str], dict[str, str]]
+
+
+def series_color(i: int) -> str:
+    """The i-th colour of the suite's series palette (cycled)."""
+    return plotting.SERIES_COLORS[i % len(plotting.SERIES_COLORS)]
+
+
+def add_figure(fig, out, name: str, formats, caption: str, made: Made) -> None:
+    """Saves ``fig`` as out/name.{formats} and records its files and caption in ``made``."""
+    made[0].extend(plotting.save(fig, out, name, formats))
+    made[1][name] = caption
+
+
+def read_job(workdir, claims: str, job: str) -> tuple[dict, pd.DataFrame, dict, xr.Dataset]:
+    """config.json, summary.csv, the job's claims json and trajectories.nc of a finished job
+    (FileNotFoundError naming the first missing file)."""
+    workdir = Path(workdir)
+    for name in (results.CONFIG, results.SUMMARY, claims, results.TRAJECTORIES):
+        if not (workdir / name).exists():
+            raise FileNotFoundError(
+                f"{workdir / name} is missing: figures are made from a finished {job} job "
+                "(run python -m sweeps.run first)"
+            )
+    with xr.open_dataset(workdir / results.TRAJECTORIES, engine="netcdf4") as ds:
+        traj = ds.load()
+    return (json.loads((workdir / results.CONFIG).read_text()),
+            results.read_csv(workdir / results.SUMMARY),
+            json.loads((workdir / claims).read_text()), traj)  # fmt: skip

@@ -15,17 +15,16 @@ one colour per width m. Names (one per target and tau where they apply):
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from alignment import plotting, results
+from alignment import plotting
+from figures.load import Made, add_figure, read_job, series_color
 
 CLAIMS = "mean_field.json"
-Made = tuple[list[Path], dict[str, str], dict[str, str]]
 
 
 @dataclasses.dataclass
@@ -58,31 +57,11 @@ class MFStored:
 
 
 def load(workdir) -> MFStored:
-    workdir = Path(workdir)
-    for name in (results.CONFIG, results.SUMMARY, CLAIMS, results.TRAJECTORIES):
-        if not (workdir / name).exists():
-            raise FileNotFoundError(
-                f"{workdir / name} is missing: figures are made from a finished mean-field "
-                "job (run python -m sweeps.run first)"
-            )
-    with xr.open_dataset(workdir / results.TRAJECTORIES, engine="netcdf4") as ds:
-        traj = ds.load()
-    return MFStored(workdir, json.loads((workdir / results.CONFIG).read_text()),
-                    results.read_csv(workdir / results.SUMMARY),
-                    json.loads((workdir / CLAIMS).read_text()), traj)  # fmt: skip
-
-
-def _color(i: int) -> str:
-    return plotting.SERIES_COLORS[i % len(plotting.SERIES_COLORS)]
+    return MFStored(Path(workdir), *read_job(workdir, CLAIMS, "mean-field"))
 
 
 def _tag(tg: str, tau: float) -> str:
     return f"{tg}_tau{tau:g}"
-
-
-def _finish(fig, out, name, formats, caption, made: Made) -> None:
-    made[0].extend(plotting.save(fig, out, name, formats))
-    made[1][name] = caption
 
 
 def fig_dynamics(st: MFStored, out: Path, formats) -> Made:
@@ -90,7 +69,7 @@ def fig_dynamics(st: MFStored, out: Path, formats) -> Made:
     for tg, tau, rows in st.cells("mean_field"):
         fig, axes = plotting.subplots(2, 2, aspect=0.7)
         for i, m in enumerate(st.widths(rows)):
-            c = _color(i)
+            c = series_color(i)
             for ax, key in ((axes[0, 0], "complexity"), (axes[0, 1], "gamma")):
                 ax.plot(*st.median(rows, key, m), color=c, label=f"m={m}")
             for ax, scale in ((axes[1, 0], 1), (axes[1, 1], m)):
@@ -109,7 +88,7 @@ def fig_dynamics(st: MFStored, out: Path, formats) -> Made:
         axes[0, 0].legend(fontsize="small")
         axes[1, 1].legend(fontsize="small")
         fig.suptitle(f"{tg}, τ={tau:g}: mean-field init (test solid, train dashed)")
-        _finish(fig, out, f"mf_dynamics_{_tag(tg, tau)}", formats,
+        add_figure(fig, out, f"mf_dynamics_{_tag(tg, tau)}", formats,
                 f"{tg}, tau={tau:g}: second-layer size and train/test error against t and t/m "
                 "per width (median over seeds)", made)  # fmt: skip
     return made
@@ -123,14 +102,14 @@ def fig_gamma_collapse(st: MFStored, out: Path, formats) -> Made:
         ax = axes[0, 0]
         for i, m in enumerate(st.widths(rows)):
             t, g = st.median(rows, "gamma", m)
-            ax.plot(t / m, g, color=_color(i), label=f"m={m}")
+            ax.plot(t / m, g, color=series_color(i), label=f"m={m}")
             ids = st.traj["run"].values[rows & (st.traj["m"].values == m)]
-            ax.axvline(np.nanmedian(t_c.loc[ids].values) / m, color=_color(i), ls=":", lw=1)
+            ax.axvline(np.nanmedian(t_c.loc[ids].values) / m, color=series_color(i), ls=":", lw=1)
         ax.set_xscale("log")
         ax.set_xlabel("t / m")
         ax.set_ylabel("γ")
         ax.legend(fontsize="small", title="dotted: t_c / m")
-        _finish(fig, out, f"mf_gamma_collapse_{_tag(tg, tau)}", formats,
+        add_figure(fig, out, f"mf_gamma_collapse_{_tag(tg, tau)}", formats,
                 f"{tg}, tau={tau:g}: gamma against t/m per width; dotted lines mark t_c/m, "
                 "when gamma has covered its collapse_level share of its rise (claim ii)",
                 made)  # fmt: skip
@@ -145,12 +124,12 @@ def fig_v_gamma(st: MFStored, out: Path, formats) -> Made:
         for i, m in enumerate(st.widths(rows)):
             _, g = st.median(rows, "gamma", m)
             _, v = st.median(rows, "overlap", m)
-            ax.plot(g, v * np.sqrt(m) * g, color=_color(i), label=f"m={m}")
+            ax.plot(g, v * np.sqrt(m) * g, color=series_color(i), label=f"m={m}")
         ax.axhline(1.0, color="0.4", ls=":", lw=1)
         ax.set_xlabel("γ")
         ax.set_ylabel("v √m γ")
         ax.legend(fontsize="small")
-        _finish(fig, out, f"mf_v_gamma_{_tag(tg, tau)}", formats,
+        add_figure(fig, out, f"mf_v_gamma_{_tag(tg, tau)}", formats,
                 f"{tg}, tau={tau:g}: v sqrt(m) gamma against gamma along training (v = mean "
                 "<w_i, w*>); feature unlearning predicts ~1 late", made)  # fmt: skip
     return made
@@ -166,17 +145,17 @@ def fig_train_vs_gamma(st: MFStored, out: Path, formats) -> Made:
         ax = axes[0, 0]
         for i, m in enumerate(st.widths(rows)):
             _, g = st.median(rows, "gamma", m)
-            ax.plot(g, st.median(rows, "loss", m)[1], color=_color(i), label=f"m={m}")
+            ax.plot(g, st.median(rows, "loss", m)[1], color=series_color(i), label=f"m={m}")
             cell = frozen.get((tg, tau, m))
             if cell:
-                ax.plot(cell["gamma"], cell["e_tr"], "o--", color=_color(i), ms=4, lw=0.8)
+                ax.plot(cell["gamma"], cell["e_tr"], "o--", color=series_color(i), ms=4, lw=0.8)
                 if cell["gamma_star"] is not None:
-                    ax.axvline(cell["gamma_star"], color=_color(i), ls=":", lw=1)
+                    ax.axvline(cell["gamma_star"], color=series_color(i), ls=":", lw=1)
         ax.set_yscale("log")
         ax.set_xlabel("γ")
         ax.set_ylabel("train error")
         ax.legend(fontsize="small", title="o--: frozen-a e_tr,∞(γ)")
-        _finish(fig, out, name, formats,
+        add_figure(fig, out, name, formats,
                 f"{tg}, tau={tau:g}: train error against gamma along training, with the "
                 "frozen-a curve e_tr(gamma) (circles) and gamma_GF* (dotted) per width "
                 "(claim iii)", made)  # fmt: skip
@@ -190,14 +169,14 @@ def fig_pure_noise(st: MFStored, out: Path, formats) -> Made:
         ax = axes[0, 0]
         for i, m in enumerate(st.widths(rows)):
             t, loss = st.median(rows, "loss", m)
-            ax.plot(t / m, loss, color=_color(i), label=f"m={m}")
+            ax.plot(t / m, loss, color=series_color(i), label=f"m={m}")
         ax.axhline(tau**2 / 2, color="0.4", ls=":", lw=1, label="τ²/2")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("t / m")
         ax.set_ylabel("train error")
         ax.legend(fontsize="small")
-        _finish(fig, out, f"mf_pure_noise_tau{tau:g}", formats,
+        add_figure(fig, out, f"mf_pure_noise_tau{tau:g}", formats,
                 f"pure noise, tau={tau:g}: train error against t/m per width; the plateau at "
                 "tau^2/2 should end at t ~ m (claim iv)", made)  # fmt: skip
     return made
@@ -214,14 +193,14 @@ def fig_lazy_cross(st: MFStored, out: Path, formats) -> Made:
             for j, g0 in enumerate(scales):
                 sel = rows & (st.traj["scale"].values == g0)
                 t, c = st.median(sel, "m_cross", m)
-                ax.plot(t * m, c, color=_color(i), ls=styles[j % len(styles)], lw=1.2,
+                ax.plot(t * m, c, color=series_color(i), ls=styles[j % len(styles)], lw=1.2,
                         label=f"m={m}, γ0={g0:g}")  # fmt: skip
         ax.axhline(-1.0, color="0.4", ls=":", lw=1)
         ax.set_xscale("log")
         ax.set_xlabel("t · m")
         ax.set_ylabel("m C_o")
         ax.legend(fontsize="x-small", ncol=2)
-        _finish(fig, out, f"mf_lazy_cross_{_tag(tg, tau)}", formats,
+        add_figure(fig, out, f"mf_lazy_cross_{_tag(tg, tau)}", formats,
                 f"lazy init, {tg}, tau={tau:g}: m C_o (C_o = mean_(i!=j) <w_i, w_j>) against "
                 "t m per width and gamma0; claim (v): -> -1 for pure noise", made)  # fmt: skip
     return made
