@@ -23,6 +23,7 @@ from alignment import (
     checkpoint,
     class_data,
     class_stats,
+    cls_claims,
     cls_config,
     grid,
     integrate,
@@ -183,19 +184,14 @@ def lanes_for(runs, ids: np.ndarray, lanes: int) -> train.Lanes:
 def removal_masks(cfg, runs, kids: np.ndarray, base: np.ndarray, base_snaps: dict, n: int):
     """Per retraining run, the removed training points (bool, n): its parent's stragglers
     S(t_inv) by ``removal_rule``, or as many random points; none when the parent has no
-    inversion. Also the inversion snapshot used (-1: none)."""
-    every = cfg.snapshot_every
+    inversion."""
     removed = np.zeros((len(kids), n), bool)
-    t_used = np.full(len(kids), -1)
     for j, kid in enumerate(kids):
         b = int(np.flatnonzero(base == runs["parent"][kid])[0])
-        t = class_stats.inversion_index(
-            base_snaps["R_0"][b], base_snaps["R_1"][b], cfg.removal_rule,
-            -(-cfg.burn_in // every), cfg.smooth_window, cfg.rise_tol,
-        )  # fmt: skip
+        t = cls_claims.inversion_at(cfg, base_snaps["R_0"][b], base_snaps["R_1"][b],
+                                    cfg.removal_rule)  # fmt: skip
         if t is None:
             continue
-        t_used[j] = t
         stragglers = class_stats.unpack(base_snaps[BITS][b, t], n)
         if runs["phase"][kid] == "no_stragglers":
             removed[j] = stragglers
@@ -203,7 +199,7 @@ def removal_masks(cfg, runs, kids: np.ndarray, base: np.ndarray, base_snaps: dic
             rng = np.random.default_rng([cfg.removal_seed, int(runs["seed"][kid]),
                                          int(runs["subset"][kid])])  # fmt: skip
             removed[j, rng.choice(n, int(stragglers.sum()), replace=False)] = True
-    return removed, t_used
+    return removed
 
 
 def _resume(store, index: int) -> dict:
@@ -260,7 +256,7 @@ def train_chunk(cfg, runs, chunk: grid.Chunk, store=None) -> xr.Dataset:
                                    None, {})  # fmt: skip
     parts, removed = [base_snaps], np.zeros((len(base), prog.family.n), bool)
     if len(kids):
-        masks, _ = removal_masks(cfg, runs, kids, base, base_snaps, prog.family.n)
+        masks = removal_masks(cfg, runs, kids, base, base_snaps, prog.family.n)
         kid_snaps = _phase(
             cfg,
             prog,

@@ -18,7 +18,9 @@ from alignment import class_stats
 GROUP = ("optimizer", "lr", "scale")
 
 
-def _inv(cfg, r0, r1, rule):
+def inversion_at(cfg, r0, r1, rule: str) -> int | None:
+    """The inversion snapshot of one run by ``rule`` with the config's burn-in (in steps,
+    rounded up to snapshots), window and tolerance; None: no inversion."""
     every = cfg.snapshot_every
     return class_stats.inversion_index(r0, r1, rule, -(-cfg.burn_in // every),
                                        cfg.smooth_window, cfg.rise_tol)  # fmt: skip
@@ -43,7 +45,7 @@ def per_run(traj: xr.Dataset, cfg) -> dict[str, np.ndarray]:
     for r in range(num):
         r0, r1 = traj["R_0"].values[r], traj["R_1"].values[r]
         for rule in class_stats.RULES:
-            t = _inv(cfg, r0, r1, rule)
+            t = inversion_at(cfg, r0, r1, rule)
             if t is not None:
                 out[f"t_inv_{rule}"][r], out[f"eps_inv_{rule}"][r] = t * every, err[r, t]
                 if rule == cfg.removal_rule:
