@@ -67,7 +67,20 @@ def group_threshold(cfg, rows) -> dict:
     est["if_interpolating"] = _short(if_interp)
     est["if_stuck"] = _short(if_stuck)
     est["interval_both"] = _covering(est, if_interp, if_stuck)
+    est["decided_by_n"] = decided_by_table(rows)
     return est
+
+
+def decided_by_table(rows) -> list[dict]:
+    """Per n: how many runs got each verdict, and by which criterion ('verdict/decided_by':
+    count), so a reader sees which certificate decided every run of the p(n) table."""
+    out = []
+    for n, part in rows.groupby("n"):
+        why = part["decided_by"].astype(str) if "decided_by" in part else "?"
+        pairs = part["verdict"].astype(str) + "/" + why
+        counts = pairs.value_counts()
+        out.append({"n": int(n), **{str(k): int(v) for k, v in sorted(counts.items())}})
+    return out
 
 
 def reached_by(traj, T: float, tol: dict) -> np.ndarray:

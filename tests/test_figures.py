@@ -92,6 +92,7 @@ def _synthetic_store(workdir):
     summary = pd.DataFrame({k: runs[k] for k in grid.RUN_COLUMNS})
     summary.insert(0, "run", np.arange(R))
     summary["verdict"] = verdict
+    summary["decided_by"] = np.where(verdict == "stuck", "certified", "tolerance")
     summary["train_loss"] = np.where(verdict == "interpolating", 1e-9, 0.1)
     summary["test_loss"] = 0.2
     summary["ols_train_loss"] = 0.1
@@ -121,3 +122,8 @@ def test_threshold_against_d_and_phase_diagram(tmp_path):
     index = (tmp_path / "figures" / "index.md").read_text()
     assert "phase_n_lr_synthetic" in index and "p_of_n_synthetic" in index
     assert json.loads((tmp_path / results.THRESHOLD).read_text())["groups"][0]["n_star"]
+    for g in report["groups"]:  # the per-n certificate counts agree with the p(n) table
+        for row, why in zip(g["table"], g["decided_by_n"], strict=True):
+            assert why["n"] == row["n"]
+            assert why.get("interpolating/tolerance", 0) == row["interpolating"]
+            assert why.get("stuck/certified", 0) == row["stuck"]
