@@ -7,23 +7,29 @@ and never settles); 10 log-spaced n from 8 to 181, 8 seeds: 80 runs in two compi
 Verdicts at t = 1e3 (4000 steps), then runs without one continue to t = 2.5e4 (1e5 steps).
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
-Runtime:  (measured, 2-core CPU, machine shared) 88 s for the whole job including compiles,
-          certificates and figures (the verdict loop alone: 66-76 s in two runs of
-          `python -m benchmarks.verdicts`). With --config.continue_integrator=flow (runs
-          without a verdict continue by gradient flow instead of GD): 616 s, under a parallel
-          test run; the flow is held to dt < ~2.5 / lambda_max, lambda_max up to ~20 here.
-Result:   (measured) 21 interpolating, 24 stuck (every one certified: region minimum, no
-          escaping neuron, stationary), 5 saddles (a small neuron escapes), 30 undetermined
-          (29 still moving at t = 2.5e4, mostly GD at the edge of stability: eta * lambda_max
-          1.98-2.07 in step_sharpness; 1 at its region minimum but still moving). Per n
-          (interpolating / stuck / saddle / undetermined): 8: 8/0/0/0, 11: 6/1/1/0,
-          16: 6/0/1/1, 23: 0/0/1/7, 32: 1/2/0/5, 45: 0/4/0/4, 64: 0/5/0/3, 91: 0/4/0/4,
-          128: 0/4/2/2, 181: 0/4/0/4. n* = 24.6, 95% CI [19.5, 33.0] over the certified runs;
-          the 35 runs without a verdict counted as interpolating give n* = 97.7 [56.1, above
-          the range], counted as not 16.6 [14.6, 18.3]: the interval covering both is
-          [14.6, above 181]. n*(T): 12.7 [10.6, 15.2] at T = 1e3, 16.6 [14.6, 18.3] at 1e4 and
-          2.5e4. Continued 10x longer, 23 of the 24 stuck runs lose < 0.03% of their loss; one
-          (n = 181, seed 2) loses 26% (benchmarks/verdicts_threshold_quick.json).
+Runtime:  (measured, 2-core AMD EPYC) 97 s for the whole job including compiles, certificates
+          and figures (the verdict loop alone: 77 s in `python -m benchmarks.verdicts`). With
+          --config.continue_integrator=flow (runs without a verdict continue by gradient flow
+          instead of GD): 616 s on an earlier machine, under a parallel test run; the flow is
+          held to dt < ~2.5 / lambda_max, lambda_max up to ~20 here.
+Result:   (measured) 21 interpolating, 23 stuck (every one certified: region minimum, no
+          escaping neuron, stationary), 5 saddles (a small neuron escapes), 31 undetermined
+          (30 still moving at t = 2.5e4, 22 of them GD at the edge of stability: eta *
+          lambda_max 1.80-2.14 in step_sharpness; 1 at its region minimum but still moving).
+          Per n, verdict/criterion (threshold.json decided_by_n): 8: 8 interpolating;
+          11: 6 interpolating, 1 stuck, 1 saddle; 16: 6 interpolating, 1 saddle, 1 moving;
+          23: 8 moving; 32: 1 interpolating, 2 stuck, 5 moving; 45: 4 stuck, 4 moving;
+          64: 4 stuck, 1 saddle, 2 moving, 1 not_stationary; 91: 4 stuck, 4 moving;
+          128: 4 stuck, 2 saddles, 2 moving; 181: 4 stuck, 4 moving. n* = 24.6, 95% CI
+          [19.5, 33.5] over the certified runs; the 36 runs without a verdict counted as
+          interpolating give n* = 104.8 [60.2, above the range], counted as not 16.6
+          [14.6, 18.3]: the interval covering both is [14.6, above 181]. n*(T): 12.7
+          [10.6, 15.2] at T = 1e3, 16.6 [14.6, 18.3] at 1e4 and 2.5e4. Continued 10x longer
+          by GD, 22 of the 23 stuck runs lose < 2e-4 of their loss; one (n = 181, seed 2,
+          stuck at t = 1e4) loses 23% (benchmarks/verdicts_threshold_quick.json), and gradient
+          flow from the same state leaves too (loss 0.0991 -> 0.0178 by t = 1e5): its 50
+          neurons are all large (no small neuron for the escape test) and it sits 1.3e-4 above
+          its region's minimum, so no certificate of DESIGN section 2 sees that saddle.
 """
 
 from sweeps.configs import base

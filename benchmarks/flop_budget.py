@@ -1,0 +1,112 @@
+"""What a GD sweep costs in FLOPs, and the time it needs on a device of a given sustained rate.
+
+    python -m benchmarks.flop_budget --config=threshold_paper [--config=threshold_vs_d ...]
+
+For each chunk of a config, XLA's cost analysis of the compiled loss-and-gradient of one lane
+(the work of one GD step of one network at the chunk's padded shapes) gives FLOPs per net-step.
+The sweep's total lies between two bounds: every run decided at ``max_time`` (the first pass
+only) and every run continued to ``time_cap``. Dividing by a sustained rate gives the time:
+the CPU rate this machine measured on W1 (``benchmarks/results.json``: the same kind of work)
+calibrates the model against a measured job, and the GPU rate is an assumption, stated as such.
+Writes benchmarks/flop_budget.json and the FLOP_BUDGET block of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+from absl import app, flags
+
+from alignment import grid, results, train
+from benchmarks import machine
+
+_CONFIGS = flags.DEFINE_multi_string(
+    "config", ["threshold_quick", "threshold_paper", "threshold_vs_d"], "Config modules."
+)
+# H200 (SXM): 67 TFLOP/s float32 peak without tensor cores; these small matmuls and the
+# elementwise work on the m x n preactivations reach a fraction of it. 20% is an assumption.
+_GPU_RATE = flags.DEFINE_float("gpu_tflops", 0.2 * 67.0, "Assumed sustained GPU TFLOP/s.")
+
+
+def flops_per_net_step(prog: train.Program, lanes: train.Lanes) -> float:
+    """XLA's FLOP count of one lane's loss and gradient at the program's shapes."""
+    state, ctx = train.init_runs(prog, lanes.take([0]))
+    one = jax.tree_util.tree_map(lambda v: v[0], (state.params, ctx.family))
+
+    def loss_and_grad(params, fctx):
+        return prog.family.loss_and_grad(params, ctx=fctx)
+
+    cost = jax.jit(loss_and_grad).lower(*one).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost["flops"])
+
+
+def budget(name: str) -> dict:
+    """FLOPs of a GD config's sweep: per chunk, and the two bounds in total."""
+    cfg = importlib.import_module(f"sweeps.configs.{name}").get_config()
+    if cfg.integrator != "gd":
+        raise ValueError(f"{name}: integrator={cfg.integrator!r}; only gd configs are counted")
+    runs = grid.expand(cfg)
+    chunks = grid.validate(cfg, runs)
+    lo = hi = 0.0
+    rows = []
+    for chunk in chunks:
+        lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
+        per_step = flops_per_net_step(chunk.program, lanes)
+        lr = np.asarray(runs["lr"][chunk.run_ids], np.float64)
+        first = float(np.sum(per_step * cfg.max_time / lr))
+        capped = float(np.sum(per_step * cfg.time_cap / lr))
+        lo, hi = lo + first, hi + capped
+        rows.append({"chunk": chunk.index, "runs": len(chunk.run_ids),
+                     "flops_per_net_step": per_step, "flops_first_pass": first,
+                     "flops_to_cap": capped})  # fmt: skip
+    return {"config": name, "runs": len(runs["n"]), "chunks": rows, "flops_low": lo,
+            "flops_high": hi}  # fmt: skip
+
+
+def cpu_rate() -> float | None:
+    """Sustained float32 GFLOP/s of this machine's trainer on W1 (benchmarks/results.json)."""
+    path = Path("benchmarks/results.json")
+    if not path.exists():
+        return None
+    return float(json.loads(path.read_text())["W1"]["gflops"])
+
+
+def table(res: dict) -> str:
+    cpu, gpu = res["cpu_gflops"], res["gpu_tflops"] * 1e3
+    lines = [
+        f"`python -m benchmarks.flop_budget`: XLA FLOP counts; CPU rate {cpu:.3g} GFLOP/s "
+        f"(W1, measured here); GPU rate {gpu:.3g} GFLOP/s (**assumed**: 20% of an H200's "
+        "float32 peak).",
+        "",
+        "| config | runs | chunks | TFLOP (all decided at max_time .. all to the cap) "
+        "| CPU hours | GPU minutes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for b in res["configs"]:
+        lo, hi = b["flops_low"], b["flops_high"]
+        lines.append(
+            f"| {b['config']} | {b['runs']} | {len(b['chunks'])} | {lo / 1e12:.3g} .. "
+            f"{hi / 1e12:.3g} | {lo / cpu / 1e9 / 3600:.2g} .. {hi / cpu / 1e9 / 3600:.2g} "
+            f"| {lo / gpu / 1e9 / 60:.2g} .. {hi / gpu / 1e9 / 60:.2g} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    rate = cpu_rate()
+    if rate is None:
+        raise SystemExit("benchmarks/results.json is missing: run python -m benchmarks.throughput")
+    res = {"machine": machine.machine_info(), "cpu_gflops": rate,
+           "gpu_tflops": _GPU_RATE.value, "configs": [budget(c) for c in _CONFIGS.value]}  # fmt: skip
+    results.write_json("benchmarks/flop_budget.json", res)
+    machine.publish("FLOP_BUDGET", table(res))
+
+
+if __name__ == "__main__":
+    app.run(main)
