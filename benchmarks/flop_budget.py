@@ -1,6 +1,6 @@
 """What a GD sweep costs in FLOPs, and the time it needs on a device of a given sustained rate.
 
-    python -m benchmarks.flop_budget --config=threshold_paper [--config=threshold_vs_d ...]
+    python -m benchmarks.flop_budget [--configs=threshold_quick,threshold_paper,threshold_vs_d]
 
 For each chunk of a config, XLA's cost analysis of the compiled loss-and-gradient of one lane
 (the work of one GD step of one network at the chunk's padded shapes) gives FLOPs per net-step.
@@ -24,8 +24,9 @@ from absl import app, flags
 from alignment import grid, results, train
 from benchmarks import machine
 
-_CONFIGS = flags.DEFINE_multi_string(
-    "config", ["threshold_quick", "threshold_paper", "threshold_vs_d"], "Config modules."
+_CONFIGS = flags.DEFINE_list(
+    "configs", ["threshold_quick", "threshold_paper", "threshold_vs_d"],
+    "Config modules in sweeps/configs (GD configs).",
 )
 # H200 (SXM): 67 TFLOP/s float32 peak without tensor cores; these small matmuls and the
 # elementwise work on the m x n preactivations reach a fraction of it. 20% is an assumption.

@@ -1,7 +1,7 @@
 """This suite against the authors' way: one PyTorch network at a time, SGD on the full batch.
 
     pip install -e ".[torch]"    # or the CPU wheel: pip install torch==2.13.0+cpu
-    python -m benchmarks.torch_baseline [--verdict_nets=10]
+    python -m benchmarks.torch_baseline [--verdict_nets=5]
 
 The reference code (eboursier/early_alignment) trains one network at a time with
 ``torch.optim.SGD`` on the full batch and ``nn.MSELoss``. ``MSELoss`` is the mean of
@@ -32,7 +32,7 @@ from benchmarks.workloads import WORKLOADS, bench_trainer
 from sweeps.configs import threshold_quick
 
 _VERDICT_NETS = flags.DEFINE_integer(
-    "verdict_nets", 10, "Networks of the default job trained by torch to the cap (scaled to all)."
+    "verdict_nets", 5, "Networks of the default job trained by torch to the cap (scaled to all)."
 )
 
 
@@ -92,14 +92,12 @@ def bench_w1() -> dict:
 
 
 def _spread_ids(runs, count: int) -> np.ndarray:
-    """``count`` runs spread over the n grid (one seed each, seeds cycling)."""
+    """``count`` runs at n spread evenly over the grid (seeds 0, 1, ... in turn)."""
     ns = np.unique(runs["n"])
-    ids = []
-    for i in range(count):
-        n = ns[i % len(ns)]
-        at = np.flatnonzero(runs["n"] == n)
-        ids.append(at[(i // len(ns)) % len(at)])
-    return np.asarray(ids)
+    picks = ns[np.round(np.linspace(0, len(ns) - 1, count)).astype(int)]
+    return np.asarray([
+        np.flatnonzero(runs["n"] == n)[i % np.sum(runs["n"] == n)] for i, n in enumerate(picks)
+    ])
 
 
 def bench_time_to_verdict(nets: int) -> dict:

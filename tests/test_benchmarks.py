@@ -79,3 +79,35 @@ def test_checkpoint_benchmark_times_every_save_and_cleans_up(tmp_path):
     assert res["saves"] >= 6 and 0 < res["save_s"] < res["wall_s"]
     assert not list(tmp_path.rglob("*.npz"))  # every checkpoint removed after its chunk
     assert ckpt_bench.workload_config("long").n == (316,)
+
+
+def test_flop_count_matches_the_matmuls_of_a_relu_step():
+    """XLA's count for one lane's loss and gradient: the two n x d x m matmuls (2 n d m FLOPs
+    each) plus elementwise work that is O(n m + m d); nothing of order n d m is missed or
+    doubled, so the count sits within [4 n d m, 4 n d m + 30 (n m + m d)]."""
+    from alignment import grid
+    from benchmarks import flop_budget
+    from sweeps.configs import tiny
+
+    cfg = tiny.get_config()
+    runs = grid.expand(cfg)
+    chunk = grid.validate(cfg, runs)[0]
+    fam = chunk.program.family
+    n, d, m = fam.n_pad, fam.data.d, fam.m
+    lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
+    flops = flop_budget.flops_per_net_step(chunk.program, lanes)
+    assert 4 * n * d * m <= flops <= 4 * n * d * m + 30 * (n * m + m * d)
+
+
+def test_torch_baseline_takes_this_suites_steps():
+    """The authors' loop (SGD at eta / 2 on MSELoss) from the same init on the same data ends
+    at the trainer's loss: float32 on both sides, 5 steps, so rounding stays near 1e-6."""
+    pytest.importorskip("torch")
+    from benchmarks import torch_baseline
+
+    out, ref = workloads.bench_trainer(TINY)
+    for r in range(TINY.runs):
+        x, y = torch_baseline._real(ref["train"], r)
+        p = ref["params0"]
+        _, loss = torch_baseline.torch_run(p["w"][r], p["a"][r], x, y, TINY.lr, TINY.steps)
+        np.testing.assert_allclose(loss, ref["final_loss"][r], rtol=1e-5)
