@@ -103,8 +103,12 @@ def main(argv):
     rate = cpu_rate()
     if rate is None:
         raise SystemExit("benchmarks/results.json is missing: run python -m benchmarks.throughput")
-    res = {"machine": machine.machine_info(), "cpu_gflops": rate,
-           "gpu_tflops": _GPU_RATE.value, "configs": [budget(c) for c in _CONFIGS.value]}  # fmt: skip
+    res = {
+        "machine": machine.machine_info(),
+        "cpu_gflops": rate,
+        "gpu_tflops": _GPU_RATE.value,
+        "configs": [budget(c) for c in _CONFIGS.value],
+    }
     results.write_json("benchmarks/flop_budget.json", res)
     machine.publish("FLOP_BUDGET", table(res))
 
