@@ -22,8 +22,10 @@ switches on JAX's persistent compilation cache.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -120,6 +122,46 @@ def shard_runs(fn, mesh: Mesh):
     """
     spec = P(AXIS)
     return jax.shard_map(jax.vmap(fn), mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+
+
+def cache_bytes() -> int:
+    """This CPU's last-level cache in bytes (/sys; 32 MiB where it cannot be read)."""
+    for level in (3, 2):
+        with contextlib.suppress(OSError, ValueError):
+            size = Path(f"/sys/devices/system/cpu/cpu0/cache/index{level}/size").read_text()
+            units = {"K": 2**10, "M": 2**20, "G": 2**30}
+            size = size.strip()
+            return int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+    return 32 * 2**20
+
+
+def lanes_at_once(lane_batch: int | None, lane_bytes: int | None) -> int:
+    """How many lanes one vmapped block runs at a time (0: all of them).
+
+    ``lane_batch`` set (an int) wins. Else, on a CPU, as many lanes as keep the block's largest
+    per-lane arrays (``lane_bytes``, e.g. the m x n preactivations) within the last-level cache:
+    a batched matmul whose output outgrows it runs at under half the per-lane rate
+    (BENCHMARKS.md, W2), so a larger block is slower than a loop over smaller ones.
+    """
+    if lane_batch is not None:
+        return int(lane_batch)
+    if not lane_bytes or jax.default_backend() != "cpu":
+        return 0
+    return max(1, cache_bytes() // int(lane_bytes))
+
+
+def blocked_vmap(fn, block: int):
+    """``vmap(fn)`` over the leading (run) axis, run ``block`` lanes at a time in one program
+    (``lax.map`` with a batch size; 0, or no more lanes than that: one plain vmap)."""
+    plain = jax.vmap(fn)
+
+    def run(*args):
+        lanes = jax.tree_util.tree_leaves(args)[0].shape[0]
+        if block <= 0 or lanes <= block:
+            return plain(*args)
+        return jax.lax.map(lambda a: fn(*a), args, batch_size=block)
+
+    return run
 
 
 def use_compilation_cache(path: str | os.PathLike | None) -> None:

@@ -39,6 +39,9 @@ class Program:
     dtype: str = "float32"  # float32 | float64
     diverge_loss: float = 1e10  # a loss above this counts as divergence
     sharpness_iters: int = 8  # power iterations of the Hessian per snapshot (warm-started)
+    # lanes a vmapped block runs at a time (0: all; None: on a CPU, as many as fit the cache,
+    # from the family's lane_bytes; sharding.lanes_at_once)
+    lane_batch: int | None = None
 
     @property
     def jnp_dtype(self):
@@ -56,6 +59,10 @@ class Program:
             raise ValueError(f"diverge_loss={self.diverge_loss} must be > 0")
         if not isinstance(self.sharpness_iters, int) or self.sharpness_iters < 1:
             raise ValueError(f"sharpness_iters={self.sharpness_iters!r} must be an integer >= 1")
+        if self.lane_batch is not None and not (
+            isinstance(self.lane_batch, int) and self.lane_batch >= 0
+        ):
+            raise ValueError(f"lane_batch={self.lane_batch!r} must be None or an integer >= 0")
         self.family.validate()
         self.integrator.validate()
 
@@ -211,8 +218,11 @@ def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
     count must then be a multiple of the mesh size (``init_runs`` and ``train`` pad it).
     """
 
+    lane_bytes = getattr(prog.family, "lane_bytes", lambda dtype: None)(prog.jnp_dtype)
+    block = sharding.lanes_at_once(prog.lane_batch, lane_bytes)
+
     def batched(fn):
-        return jax.vmap(fn) if mesh is None else sharding.shard_runs(fn, mesh)
+        return sharding.blocked_vmap(fn, block) if mesh is None else sharding.shard_runs(fn, mesh)
 
     init = jax.jit(batched(functools.partial(_init_run, prog)))
     train = jax.jit(batched(functools.partial(_train_run, prog)), donate_argnums=0)

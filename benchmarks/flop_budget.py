@@ -25,7 +25,8 @@ from alignment import grid, results, train
 from benchmarks import machine
 
 _CONFIGS = flags.DEFINE_list(
-    "configs", ["threshold_quick", "threshold_paper", "threshold_vs_d"],
+    "configs",
+    ["threshold_quick", "threshold_paper", "threshold_vs_d"],
     "Config modules in sweeps/configs (GD configs).",
 )
 # H200 (SXM): 67 TFLOP/s float32 peak without tensor cores; these small matmuls and the
@@ -58,7 +59,7 @@ def budget(name: str) -> dict:
     for chunk in chunks:
         lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
         per_step = flops_per_net_step(chunk.program, lanes)
-        lr = np.asarray(runs["lr"][chunk.run_ids], np.float64)
+        lr = np.asarray(runs["lr"], np.float64)[np.asarray(chunk.run_ids)]
         first = float(np.sum(per_step * cfg.max_time / lr))
         capped = float(np.sum(per_step * cfg.time_cap / lr))
         lo, hi = lo + first, hi + capped

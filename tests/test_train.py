@@ -101,6 +101,32 @@ def test_padding_does_not_change_the_run(grid_run):
         np.testing.assert_allclose(padded["neuron_w"][r], exact["neuron_w"][0], atol=1e-12)
 
 
+@pytest.mark.parametrize("block", [1, 3])
+def test_lanes_in_cache_blocks_equal_one_vmap(block, grid_run):
+    """4 lanes run ``block`` at a time (lax.map over vmapped blocks, 3: one block of 3 and a
+    remainder of 1) equal the one-vmap run: the same per-lane float64 operations, so only
+    rounding of the batched matmuls differs (~1e-15)."""
+    _, _, whole = grid_run
+    prog = dataclasses.replace(PROG64, lane_batch=block)
+    _, _, blocked = _run(prog, TIMES, **GRID)
+    for k in ("loss", "neuron_w", "time", "sharpness"):
+        np.testing.assert_allclose(blocked[k], whole[k], rtol=1e-10, atol=1e-14)
+
+
+def test_lanes_at_once_follows_the_cache():
+    """On a CPU, lanes per block = cache // per-lane bytes (at least 1); an explicit value wins;
+    a family that states no per-lane size runs as one vmap."""
+    from alignment import sharding
+
+    cache = sharding.cache_bytes()
+    assert sharding.lanes_at_once(None, cache // 4) == 4
+    assert sharding.lanes_at_once(None, 2 * cache) == 1
+    assert sharding.lanes_at_once(None, None) == 0
+    assert sharding.lanes_at_once(7, cache) == 7
+    with pytest.raises(ValueError, match="lane_batch=-1"):
+        dataclasses.replace(PROG64, lane_batch=-1).validate()
+
+
 def test_balancedness_drift_is_order_lr():
     prog = two_layer(data=DataSpec("linear", d=3), m=10, n_pad=16, n_test=8, dtype="float64")
     lr = np.array([0.04, 0.02, 0.01])

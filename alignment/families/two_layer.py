@@ -141,6 +141,11 @@ class TwoLayer:
     def loss_and_grad(self, params: model.Params, ctx: Context):
         return _loss_fn(self.activation, ctx.train)(params)
 
+    def lane_bytes(self, dtype) -> int:
+        """Bytes of a step's largest per-lane arrays: the m x n_pad preactivations and their
+        mask (how many lanes fit a CPU's cache: ``sharding.lanes_at_once``)."""
+        return 2 * self.m * self.n_pad * jnp.dtype(dtype).itemsize
+
     def constrain(self, params, ctx):
         del ctx
         return params
