@@ -13,6 +13,7 @@ Writes benchmarks/flop_budget.json and the FLOP_BUDGET block of BENCHMARKS.md.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from pathlib import Path
@@ -32,17 +33,21 @@ _CONFIGS = flags.DEFINE_list(
 # H200 (SXM): 67 TFLOP/s float32 peak without tensor cores; these small matmuls and the
 # elementwise work on the m x n preactivations reach a fraction of it. 20% is an assumption.
 _GPU_RATE = flags.DEFINE_float("gpu_tflops", 0.2 * 67.0, "Assumed sustained GPU TFLOP/s.")
+# A step of the compiled while loop is a few fused kernels and a device-side loop test; on a
+# GPU each costs launch latency whatever its size. 50 us a step is an assumption.
+_GPU_STEP_US = flags.DEFINE_float("gpu_step_us", 50.0, "Assumed GPU latency per loop step (us).")
 
 
 def flops_per_net_step(prog: train.Program, lanes: train.Lanes) -> float:
-    """XLA's FLOP count of one lane's loss and gradient at the program's shapes."""
-    state, ctx = train.init_runs(prog, lanes.take([0]))
-    one = jax.tree_util.tree_map(lambda v: v[0], (state.params, ctx.family))
+    """XLA's FLOP count of one lane's loss and gradient at the program's shapes (traced from
+    shapes alone: nothing is initialized or run)."""
+    lane = {k: v[0] for k, v in train._device_lanes(prog, lanes.take([0])).items()}
+    state, ctx = jax.eval_shape(functools.partial(train._init_run, prog), lane)
 
     def loss_and_grad(params, fctx):
         return prog.family.loss_and_grad(params, ctx=fctx)
 
-    cost = jax.jit(loss_and_grad).lower(*one).compile().cost_analysis()
+    cost = jax.jit(loss_and_grad).lower(state.params, ctx.family).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return float(cost["flops"])
 
@@ -55,6 +60,7 @@ def budget(name: str) -> dict:
     runs = grid.expand(cfg)
     chunks = grid.validate(cfg, runs)
     lo = hi = 0.0
+    seq_lo = seq_hi = 0
     rows = []
     for chunk in chunks:
         lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
@@ -63,11 +69,14 @@ def budget(name: str) -> dict:
         first = float(np.sum(per_step * cfg.max_time / lr))
         capped = float(np.sum(per_step * cfg.time_cap / lr))
         lo, hi = lo + first, hi + capped
+        # the chunk's lanes step together: its slowest lane sets the sequential step count
+        seq_lo += int(np.max(np.rint(cfg.max_time / lr)))
+        seq_hi += int(np.max(np.rint(cfg.time_cap / lr)))
         rows.append({"chunk": chunk.index, "runs": len(chunk.run_ids),
                      "flops_per_net_step": per_step, "flops_first_pass": first,
                      "flops_to_cap": capped})  # fmt: skip
     return {"config": name, "runs": len(runs["n"]), "chunks": rows, "flops_low": lo,
-            "flops_high": hi}  # fmt: skip
+            "flops_high": hi, "steps_low": seq_lo, "steps_high": seq_hi}  # fmt: skip
 
 
 def cpu_rate() -> float | None:
@@ -79,22 +88,24 @@ def cpu_rate() -> float | None:
 
 
 def table(res: dict) -> str:
-    cpu, gpu = res["cpu_gflops"], res["gpu_tflops"] * 1e3
+    cpu, gpu, lat = res["cpu_gflops"] * 1e9, res["gpu_tflops"] * 1e12, res["gpu_step_us"] * 1e-6
     lines = [
-        f"`python -m benchmarks.flop_budget`: XLA FLOP counts; CPU rate {cpu:.3g} GFLOP/s "
-        f"(W1, measured here); GPU rate {gpu:.3g} GFLOP/s (**assumed**: 20% of an H200's "
-        "float32 peak).",
+        f"`python -m benchmarks.flop_budget`: XLA FLOP counts. CPU: the rate W1 sustained here "
+        f"({cpu / 1e9:.3g} GFLOP/s), a lower bound on time (per-step overheads and statistics "
+        f"not counted). GPU (**assumed**): {gpu / 1e12:.3g} TFLOP/s sustained (20% of an H200's "
+        f"float32 peak) and {lat * 1e6:.0f} us per sequential loop step, the larger of the two.",
         "",
         "| config | runs | chunks | TFLOP (all decided at max_time .. all to the cap) "
-        "| CPU hours | GPU minutes |",
-        "|---|---|---|---|---|---|",
+        "| sequential steps | CPU hours (lower bound) | GPU minutes |",
+        "|---|---|---|---|---|---|---|",
     ]
     for b in res["configs"]:
-        lo, hi = b["flops_low"], b["flops_high"]
+        lo, hi, slo, shi = b["flops_low"], b["flops_high"], b["steps_low"], b["steps_high"]
+        g_lo, g_hi = max(lo / gpu, slo * lat) / 60, max(hi / gpu, shi * lat) / 60
         lines.append(
             f"| {b['config']} | {b['runs']} | {len(b['chunks'])} | {lo / 1e12:.3g} .. "
-            f"{hi / 1e12:.3g} | {lo / cpu / 1e9 / 3600:.2g} .. {hi / cpu / 1e9 / 3600:.2g} "
-            f"| {lo / gpu / 1e9 / 60:.2g} .. {hi / gpu / 1e9 / 60:.2g} |"
+            f"{hi / 1e12:.3g} | {slo:.3g} .. {shi:.3g} | {lo / cpu / 3600:.2g} .. "
+            f"{hi / cpu / 3600:.2g} | {g_lo:.2g} .. {g_hi:.2g} |"
         )
     return "\n".join(lines)
 
@@ -108,6 +119,7 @@ def main(argv):
         "machine": machine.machine_info(),
         "cpu_gflops": rate,
         "gpu_tflops": _GPU_RATE.value,
+        "gpu_step_us": _GPU_STEP_US.value,
         "configs": [budget(c) for c in _CONFIGS.value],
     }
     results.write_json("benchmarks/flop_budget.json", res)
