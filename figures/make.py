@@ -12,6 +12,7 @@ Figures (each only where the data supports it):
   loss_vs_n_SWEEP      train and test MSE against n: per-seed points, medians, OLS, sigma^2, n*
   p_of_n_SWEEP         p(n) = P(interpolating) with the logistic fit and n*'s interval
   nstar_vs_d           n* against d (log-log) with the fitted power law, when d was swept
+  nstar_vs_AXIS        n* against sigma, lam, m or lr, when one was swept with the others fixed
   directions_SWEEP_rRUN_polar   neurons over time, polar picture (2-D neuron vectors) + GIF
   directions_SWEEP_rRUN_cos     distribution of cos(u_j, beta_hat) against time
   loss_vs_time_SWEEP   loss against time (log-log) with alignment and escape times
@@ -36,6 +37,7 @@ from absl import app, flags, logging
 
 from alignment import cli, plotting, results
 from figures import classifier_figs, mean_field_figs
+from figures.axis_figs import fig_nstar_vs_axis
 from figures.dynamics import fig_directions, fig_loss_vs_time
 from figures.load import Made, Stored, load
 from figures.threshold_figs import fig_loss_vs_n, fig_nstar_vs_d, fig_p_of_n, fig_phase
@@ -46,6 +48,7 @@ FIGURES: dict[str, Callable[[Stored, Path, tuple], Made]] = {
     "loss_vs_n": fig_loss_vs_n,
     "p_of_n": fig_p_of_n,
     "nstar_vs_d": fig_nstar_vs_d,
+    "nstar_vs_axis": fig_nstar_vs_axis,
     "directions": fig_directions,
     "loss_vs_time": fig_loss_vs_time,
     "phase": fig_phase,

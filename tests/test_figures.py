@@ -115,7 +115,10 @@ def test_threshold_against_d_and_phase_diagram(tmp_path):
     report = _synthetic_store(tmp_path)
     fit = report["power_law_in_d"]
     assert len(fit) == 2 and all(f["k"] is not None for f in fit)
-    names = _names(make.make_all(tmp_path, only=["nstar_vs_d", "phase", "p_of_n"]))
+    names = _names(make.make_all(tmp_path, only=["nstar_vs_d", "phase", "p_of_n", "nstar_vs_axis"]))
+    # lam swept with d fixed: n* against lam, one figure (d has its own)
+    assert {"nstar_vs_lam.png", "nstar_vs_lam.pdf"} <= set(names)
+    assert "nstar_vs_sigma.png" not in names
     assert {"nstar_vs_d.png", "nstar_vs_d.pdf"} <= set(names)
     assert {"phase_n_lam_synthetic.png", "phase_n_lam_synthetic.pdf"} <= set(names)
     assert "phase_n_lr_synthetic.png" not in names  # lr was not swept
