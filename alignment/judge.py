@@ -75,12 +75,17 @@ class Judge:
         self.certs: dict | None = None
         self.evidence: dict = {}
         self.num = num
+        # every step of a run is GD (step_sharpness is then eta * lambda_max, not dt * lambda_max)
+        self.all_gd = cfg.get("integrator") == "gd" and cfg.get("continue_integrator") == "same"
 
     def _verdicts(self, snaps, diverged):
+        edge = None
+        if self.all_gd and "step_sharpness" in snaps:  # eta * lambda_max of GD runs
+            edge = forward_fill(np.asarray(snaps["step_sharpness"], np.float64))[:, -1]
         return verdicts.verdicts(
             snaps["time"], snaps["loss"], stationarity_speed(self.cfg, snaps),
-            snaps["loss"][:, 0], diverged_R=diverged, certs=self.certs, details=True,
-            **self.tol,
+            snaps["loss"][:, 0], diverged_R=diverged, certs=self.certs, gd_sharpness_R=edge,
+            details=True, **self.tol,
         )  # fmt: skip
 
     def __call__(self, snaps, state, ctx, live) -> np.ndarray:

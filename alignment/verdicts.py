@@ -69,6 +69,10 @@ class VerdictTolerances:
     # rounding at a kink (~1e-8 of a unit-scale residual in float32) from growth that shows within
     # any time cap of the suite (escape time log(1/rho^2) / 2 kappa ~ 1e8 at 1e-7).
     kappa_tol: float = 1e-7
+    # An undetermined GD run whose last eta * lambda_max is at least this is labelled
+    # 'gd_edge' rather than 'moving': GD follows gradient flow only while eta * lambda_max < 2,
+    # and a run that sharpened to within 5% of that edge no longer says what the flow does.
+    gd_edge: float = 1.9
 
     def to_dict(self) -> dict:
         return {k: float(v) for k, v in dataclasses.asdict(self).items()}
@@ -177,9 +181,11 @@ def certified(diag: dict, certs: dict | None, tol: VerdictTolerances) -> dict[st
     }
 
 
-def _reasons(out, d, stationary, cert, diverged):
-    """Which criterion decided each run, or what kept it undecided (``decided_by``)."""
+def _reasons(out, d, stationary, cert, diverged, edge):
+    """Which criterion decided each run, or what kept it undecided (``decided_by``); ``edge``:
+    GD runs at the edge of stability (moving, but no longer along gradient flow)."""
     why = np.full(len(out), "moving", dtype=object)
+    why[edge] = "gd_edge"
     c, ok = cert["certified"], cert["region_ok"]
     low = cert["region_min"] <= d["loss_tol"]
     why[c & ~ok & low & stationary] = "region_min_zero"  # could still interpolate in place
@@ -202,6 +208,7 @@ def verdicts(
     *,
     diverged_R=None,
     certs: dict | None = None,
+    gd_sharpness_R=None,
     details: bool = False,
     **tolerances: float,
 ):
@@ -210,9 +217,11 @@ def verdicts(
     ``times_RxK`` may be (K,) when every run shares the grid; snapshot times may repeat and
     start at 0. ``y_scale_R``: the loss scale of each run (e.g. its initial loss).
     ``certs``: the family's end-state certificates (``region_min``, ``kappa_max``, (R,) with
-    NaN where not computed). ``tolerances``: fields of :class:`VerdictTolerances`. With
-    ``details`` returns (verdicts, diagnostics) where the diagnostics hold every number the
-    verdict read and ``decided_by``, the criterion that decided it.
+    NaN where not computed). ``gd_sharpness_R``: eta * lambda_max at the last snapshot of GD
+    runs (NaN or None where not GD), for the 'gd_edge' label. ``tolerances``: fields of
+    :class:`VerdictTolerances`. With ``details`` returns (verdicts, diagnostics) where the
+    diagnostics hold every number the verdict read and ``decided_by``, the criterion that
+    decided it.
     """
     tol = dataclasses.replace(DEFAULT_TOLERANCES, **tolerances)  # TypeError on an unknown name
     d = verdict_diagnostics(
@@ -245,7 +254,12 @@ def verdicts(
     if not details:
         return out
     d |= {k: cert[k] for k in ("region_gap", "region_ok", "escapes")}
-    d |= {"stationary": stationary, "decided_by": _reasons(out, d, stationary, cert, diverged)}
+    edge = np.zeros(R, bool)
+    if gd_sharpness_R is not None:
+        with np.errstate(invalid="ignore"):
+            edge = np.asarray(gd_sharpness_R, np.float64) >= tol.gd_edge
+    why = _reasons(out, d, stationary, cert, diverged, edge)
+    d |= {"stationary": stationary, "decided_by": why}
     return out, d
 
 

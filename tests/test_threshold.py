@@ -57,6 +57,23 @@ def test_power_law_still_moving_is_undetermined():
     assert vd.verdict(TIMES, loss, grad, Y_SCALE) == "undetermined"
 
 
+def test_gd_at_the_edge_of_stability_is_labelled():
+    """A moving GD run whose last eta * lambda_max reached verdict.gd_edge (1.9) stays
+    undetermined but says why ('gd_edge'); below the edge it is 'moving'; a run that reached the
+    tolerance is interpolating whatever its sharpness."""
+    moving, g_moving = _moving_curve()
+    rate = np.log(Y_SCALE / 1e-9) / TIMES[-1]
+    interp = Y_SCALE * np.exp(-rate * TIMES)
+    loss = np.stack([moving, moving, interp])
+    grad = np.stack([g_moving, g_moving, np.sqrt(rate * interp)])
+    out, d = vd.verdicts(TIMES, loss, grad, np.full(3, Y_SCALE),
+                         gd_sharpness_R=np.array([1.95, 1.5, 2.0]), details=True)  # fmt: skip
+    assert list(out) == ["undetermined", "undetermined", "interpolating"]
+    assert list(d["decided_by"]) == ["gd_edge", "moving", "tolerance"]
+    _, d = vd.verdicts(TIMES, loss, grad, np.full(3, Y_SCALE), details=True)
+    assert list(d["decided_by"]) == ["moving", "moving", "tolerance"]
+
+
 def test_each_stuck_condition_is_needed():
     loss, grad = _stuck_curve()
     # Flat loss, but a gradient giving t g^2 / L = 1e-2 (e.g. GD bouncing): not stationary.
