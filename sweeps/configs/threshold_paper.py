@@ -10,11 +10,20 @@ about (d+2) times flatter than for Gaussian inputs). 13 log-spaced n (10 * 10^(k
 
 Command:  python -m sweeps.run --config=sweeps/configs/threshold_paper.py \\
               --workdir=runs/threshold_paper
-Runtime:  too long for a 2-core CPU: per-step times measured here (other jobs on the machine)
-          give 4.3 h if every run had a verdict at t = 1e4 and 43 h if every chunk runs to the
-          cap; the n = 1e4 chunk alone takes 1.2 s per step (20 runs x 1e4 samples x 1000
-          neurons). On one GPU: roughly 1-3 h (estimate, not measured). Split it over a cluster
-          with sweeps.launch (README, "Running at scale").
+Runtime:  too long for a 2-core CPU. XLA's FLOP count (`python -m benchmarks.flop_budget`)
+          gives 73.2 TFLOP if every run had a verdict at t = 1e4 and 732 TFLOP if every run
+          went to the cap: at least 0.48 h and 4.8 h at the rate the trainer sustains on W1
+          here (a lower bound: overheads not counted; per-step times measured at an earlier
+          stop gave 4.3 h and 43 h). The n = 1e4 chunk alone took 1.2 s per step (20 runs x
+          1e4 samples x 1000 neurons).
+On a GPU: float32, all runs of an n bucket in one call (max_lanes = 64 gives 7 chunks; the
+          preactivations take m x n_pad x 4 bytes a lane, 40 MB at n = 1e4), e.g.
+              python -m sweeps.run --config=sweeps/configs/threshold_paper.py \
+                  --workdir=runs/threshold_paper --config.max_lanes=64
+          The same FLOP count at an assumed 13.4 TFLOP/s (20% of an H200's float32 peak) and
+          50 us per loop step gives 0.091-0.91 min (an estimate from measured FLOPs and an
+          assumed rate, not a measurement). Split it over a cluster with sweeps.launch
+          (README, "Running at scale").
 Result:   measured only on a reduced grid here: n in (10, ..., 562) (the first 8 values), m = 200,
           4 seeds, time cap 3e4 (1 min 28 s, figures included; certified verdicts):
               python -m sweeps.run --config=sweeps/configs/threshold_paper.py \\
