@@ -137,7 +137,8 @@ def threshold_report(cfg, summary, traj=None) -> dict:
 
 
 def _power_laws(groups: list[dict]) -> list[dict]:
-    """n* against d for each setting of the other axes (with at least two d)."""
+    """n* against d for each setting of the other axes (with at least two d); ``at_longest``:
+    the same fit of n*(T) at the longest time, which every run has an outcome for."""
     out = []
     others = [k for k in GROUP_AXES if k not in ("d", "sweep")]
     keys = [tuple(g[k] for k in others) for g in groups]
@@ -145,12 +146,20 @@ def _power_laws(groups: list[dict]) -> list[dict]:
         gs = [g for g, k in zip(groups, keys, strict=True) if k == key]
         if len({g["d"] for g in gs}) < 2:
             continue
-        fit = powerlaw.fit_power_law(
-            [g["d"] for g in gs], [g["n_star"] for g in gs],
-            [g["ci_low"] for g in gs], [g["ci_high"] for g in gs],
-        )  # fmt: skip
+        fit = _fit_d(gs, gs)
+        if all(g.get("n_star_by_time") for g in gs):
+            fit["at_longest"] = _fit_d(gs, [g["n_star_by_time"][-1] for g in gs])
+            fit["at_longest"]["T"] = gs[0]["n_star_by_time"][-1]["T"]
         out.append({**dict(zip(others, key, strict=True)), **fit})
     return out
+
+
+def _fit_d(gs: list[dict], ests: list[dict]) -> dict:
+    """powerlaw.fit_power_law of the estimates ``ests`` (n_star, ci_low, ci_high) against d."""
+    return powerlaw.fit_power_law(
+        [g["d"] for g in gs], [e["n_star"] for e in ests],
+        [e["ci_low"] for e in ests], [e["ci_high"] for e in ests],
+    )  # fmt: skip
 
 
 def loss_columns(summary) -> list[str]:
@@ -222,6 +231,8 @@ def finish(cfg, workdir) -> dict:
     for g in report["groups"]:
         print(describe_group(g))
     for fit in report.get("power_law_in_d", []):
-        if fit["k"] is not None:
-            print(f"n* ~ d^k: k = {fit['k']:.3g} [{fit['k_ci_low']:.3g}, {fit['k_ci_high']:.3g}]")
+        for label, f in (("certified n*", fit), ("n*(T) at the longest T", fit.get("at_longest"))):
+            if f and f["k"] is not None:
+                lo, hi = f["k_ci_low"], f["k_ci_high"]
+                print(f"{label} ~ d^k: k = {f['k']:.3g} [{lo:.3g}, {hi:.3g}]")
     return report

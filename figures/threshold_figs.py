@@ -161,6 +161,9 @@ def fig_nstar_vs_d(st: Stored, out: Path, formats) -> Made:
                 label=f"fit n* ∝ d^k: k = {fit['k']:.2f} [{fit['k_ci_low']:.2f}, "
                 f"{fit['k_ci_high']:.2f}]")  # fmt: skip
         all_d |= set(d.tolist())
+        same = [g for g in st.report["groups"] if all(str(g[k]) == str(fit[k]) for k in others)]
+        all_d |= _longest(ax, fit, same)
+    _d_cubed(ax, sorted(all_d), st.report["groups"])
     ax.set_xscale("log")
     ax.set_yscale("log")
     plotting.log_ticks_n(ax, "x")
@@ -173,9 +176,39 @@ def fig_nstar_vs_d(st: Stored, out: Path, formats) -> Made:
     caption = (
         "The optimization threshold n* against the input dimension (log-log) with its bootstrap "
         "intervals (a bar is missing where the interval is open), and the least-squares power "
-        "law n* ∝ d^k with the interval of k."
+        "law n* ∝ d^k with the interval of k; in grey n*(T) at the longest time T (every run "
+        "has an outcome) with its own fit, and a d^3 line for reference (the theory's bound "
+        "grows faster than d^3)."
     )
     return paths, {name: caption}, {}
+
+
+def _longest(ax, fit: dict, gs_all: list[dict]) -> set[float]:
+    """n*(T) at the longest T per d (grey squares) and its power law (dashed), if fitted;
+    returns the d drawn."""
+    at = fit.get("at_longest")
+    if not at or at.get("k") is None:
+        return set()
+    ests = [(g["d"], g["n_star_by_time"][-1]) for g in gs_all if g.get("n_star_by_time")]
+    ests = [(d, e) for d, e in ests if e["n_star"] is not None]
+    d = np.array([x for x, _ in ests], float)
+    ns = np.array([e["n_star"] for _, e in ests], float)
+    ax.plot(d * 1.02, ns, "s", color="0.5", ms=3, label=f"n*(T = {at['T']:g})")
+    dd = np.geomspace(d.min() / 1.2, d.max() * 1.2, 50)
+    k, lo, hi = at["k"], at["k_ci_low"], at["k_ci_high"]
+    ax.plot(dd, at["prefactor"] * dd**k, "--", color="0.5",
+            label=f"fit: k = {k:.2f} [{lo:.2f}, {hi:.2f}]")  # fmt: skip
+    return set(d.tolist())
+
+
+def _d_cubed(ax, ds: list[float], groups: list[dict]) -> None:
+    """A d^3 line through the smallest d's resolved n* (a slope reference)."""
+    first = [g for g in groups if g["n_star"] is not None and g["d"] in ds]
+    if not first:
+        return
+    g0 = min(first, key=lambda g: g["d"])
+    dd = np.geomspace(min(ds) / 1.2, max(ds) * 1.2, 50)
+    ax.plot(dd, g0["n_star"] * (dd / g0["d"]) ** 3, ":", color="k", lw=0.8, label="∝ d^3")
 
 
 def _p_grid(rows, axis: str, values, n_values) -> np.ndarray:

@@ -130,3 +130,20 @@ def test_threshold_against_d_and_phase_diagram(tmp_path):
             assert why["n"] == row["n"]
             assert why.get("interpolating/tolerance", 0) == row["interpolating"]
             assert why.get("stuck/certified", 0) == row["stuck"]
+
+
+def test_power_law_in_d_also_fits_the_threshold_at_the_longest_time():
+    """n*(T) at the longest T follows n = 2 d^1.5 exactly: its fit returns k = 1.5 beside the
+    certified n*'s own fit (n = 3 d^2, k = 2)."""
+    groups = []
+    for d in (2, 4, 8, 16):
+        g = {k: 0 for k in report.GROUP_AXES} | {"d": d, "sweep": "s"}
+        cert, late = 3.0 * d**2, 2.0 * d**1.5
+        g |= {"n_star": cert, "ci_low": 0.9 * cert, "ci_high": 1.1 * cert,
+              "n_star_by_time": [{"T": 100.0, "n_star": late, "ci_low": 0.9 * late,
+                                  "ci_high": 1.1 * late}]}  # fmt: skip
+        groups.append(g)
+    (fit,) = report._power_laws(groups)
+    assert fit["k"] == pytest.approx(2.0, abs=1e-9)
+    assert fit["at_longest"]["k"] == pytest.approx(1.5, abs=1e-9)
+    assert fit["at_longest"]["T"] == 100.0
