@@ -24,7 +24,7 @@ Result:   (measured) n* per d over the certified runs, 95% CI; runs without a ve
           power_law_in_d[0].at_longest). Both exponents lie well below 3.
           At d >= 8 p(n) dips and comes back: the runs get stuck for n from about d to 4d and
           interpolate again above. At d = 12, 5 of 8 stuck at n = 16 and 8 of 8 interpolating at
-          n = 128; at d = 20, 5-6 of 8 stuck at n = 16-64 and all interpolating at n >= 181. So
+          n = 128; at d = 20, 4-6 of 8 stuck at n = 16-64 and all interpolating at n >= 181. So
           n ~ d is a separate stuck window, not the threshold, and d = 12 and 20 need n beyond
           362 (a GPU job: the FLOP count above).
 """
