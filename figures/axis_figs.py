@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.ticker
 import numpy as np
 
 from alignment import plotting
@@ -43,8 +44,10 @@ def _draw(ax, gs: list[dict], axis: str) -> None:
                 label="runs without a verdict counted as not interpolating")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plotting.log_ticks_n(ax, "x")
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    plotting.log_ticks_n(ax, "y")
     ax.set_xticks(x)
-    ax.set_xticklabels([f"{v:g}" for v in x])
     ax.set_xlabel(AXES[axis])
     ax.set_ylabel("threshold n*")
     ax.legend(loc="best", fontsize="small")
