@@ -24,16 +24,19 @@ On a GPU: float32, all runs of an n bucket in one call (max_lanes = 64 gives 7 c
           50 us per loop step gives 0.091-0.91 min (an estimate from measured FLOPs and an
           assumed rate, not a measurement). Split it over a cluster with sweeps.launch
           (README, "Running at scale").
-Result:   measured only on a reduced grid here: n in (10, ..., 562) (the first 8 values), m = 200,
-          4 seeds, time cap 3e4 (1 min 28 s, figures included; certified verdicts):
-              python -m sweeps.run --config=sweeps/configs/threshold_paper.py \\
-                  --config.n="(10,18,32,56,100,178,316,562)" --config.m="(200,)" \\
+Result:   measured only on a reduced grid here, at both widths: n in (10, ..., 562) (the first
+          8 values), m = 200 and m = 1000, 4 seeds, time cap 3e4 (5 min 15 s for the 64 runs,
+          figures included; chunks of 4-8 runs took 11.5-23.6 s at m = 200 and 13.1-87.9 s at
+          m = 1000; 2-core AMD EPYC):
+              python -m sweeps.run --config=sweeps/configs/threshold_paper.py \
+                  --config.n="(10,18,32,56,100,178,316,562)" --config.m="(200,1000)" \
                   --config.num_seeds=4 --config.time_cap=3e4
-          7 interpolating (n <= 32), 1 stuck (certified, n = 178), 3 saddles, 21 undetermined
-          of 32 runs; the undetermined ones are still moving at the cap, with eta * lambda_max
-          at 2.00 (median over all runs: GD at eta = 1 sits at the edge of stability).
-          n* = 75.5, 95% CI [32, open]; the runs without a verdict, counted both ways, leave it
-          open on both sides. A smaller eta or the flow continuation is needed for verdicts.
+          m = 200: 7 interpolating (n <= 32), 1 stuck, 3 saddles, 21 undetermined of 32;
+          m = 1000: 7 interpolating, 5 saddles, 20 undetermined. The undetermined runs are GD at
+          the edge of stability (eta * lambda_max median 2.00 at both widths). n*(T) at
+          T = 3e4 (every run has an outcome): 18 [10, 32] at both widths, so the width does not
+          move it on this grid; the certified n* is 56.6 [18, open] at m = 200 and not resolved
+          at m = 1000. A smaller eta (or the flow) is needed for verdicts, at 1/eta the steps.
 """
 
 from sweeps.configs import base
