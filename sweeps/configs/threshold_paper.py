@@ -12,7 +12,7 @@ Command:  python -m sweeps.run --config=sweeps/configs/threshold_paper.py \\
               --workdir=runs/threshold_paper
 Runtime:  too long for a 2-core CPU. XLA's FLOP count (`python -m benchmarks.flop_budget`)
           gives 73.2 TFLOP if every run had a verdict at t = 1e4 and 732 TFLOP if every run
-          went to the cap: at least 0.48 h and 4.8 h at the rate the trainer sustains on W1
+          went to the cap: at least 0.49 h and 4.9 h at the rate the trainer sustains on W1
           here (a lower bound: overheads not counted; per-step times measured at an earlier
           stop gave 4.3 h and 43 h). The n = 1e4 chunk alone took 1.2 s per step (20 runs x
           1e4 samples x 1000 neurons).
