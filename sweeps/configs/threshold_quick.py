@@ -13,14 +13,15 @@ Runtime:  (measured, 2-core AMD EPYC) 97 s for the whole job including compiles,
           instead of GD): 616 s on an earlier machine, under a parallel test run; the flow is
           held to dt < ~2.5 / lambda_max, lambda_max up to ~20 here.
 Result:   (measured) 21 interpolating, 23 stuck (every one certified: region minimum, no
-          escaping neuron, stationary), 5 saddles (a small neuron escapes), 31 undetermined
-          (30 still moving at t = 2.5e4, 22 of them GD at the edge of stability: eta *
-          lambda_max 1.80-2.14 in step_sharpness; 1 at its region minimum but still moving).
+          escaping neuron, stationary), 5 saddles (a small neuron escapes), 31 undetermined:
+          21 `gd_edge` (still moving, GD at the edge of stability: last eta * lambda_max >= 1.9),
+          9 `moving`, 1 `not_stationary` (at its region minimum but still moving).
           Per n, verdict/criterion (threshold.json decided_by_n): 8: 8 interpolating;
-          11: 6 interpolating, 1 stuck, 1 saddle; 16: 6 interpolating, 1 saddle, 1 moving;
-          23: 8 moving; 32: 1 interpolating, 2 stuck, 5 moving; 45: 4 stuck, 4 moving;
-          64: 4 stuck, 1 saddle, 2 moving, 1 not_stationary; 91: 4 stuck, 4 moving;
-          128: 4 stuck, 2 saddles, 2 moving; 181: 4 stuck, 4 moving. n* = 24.6, 95% CI
+          11: 6 interpolating, 1 stuck, 1 saddle; 16: 6 interpolating, 1 saddle, 1 gd_edge;
+          23: 3 gd_edge, 5 moving; 32: 1 interpolating, 2 stuck, 4 gd_edge, 1 moving;
+          45: 4 stuck, 3 gd_edge, 1 moving; 64: 4 stuck, 1 saddle, 1 gd_edge, 1 moving,
+          1 not_stationary; 91: 4 stuck, 3 gd_edge, 1 moving; 128: 4 stuck, 2 saddles,
+          2 gd_edge; 181: 4 stuck, 4 gd_edge. n* = 24.6, 95% CI
           [19.5, 33.5] over the certified runs; the 36 runs without a verdict counted as
           interpolating give n* = 104.8 [60.2, above the range], counted as not 16.6
           [14.6, 18.3]: the interval covering both is [14.6, above 181]. n*(T): 12.7

@@ -12,7 +12,9 @@ Runtime:  (measured, 2-core AMD EPYC, other jobs on the machine for part of it) 
 Result:   (measured) 63 interpolating, 14 stuck (certified), 12 saddles (escape), 71
           undetermined (70 moving, 1 not_stationary): 83 of 160 without a verdict. 57 of the
           71 undetermined runs end with eta * lambda_max in [1.97, 2.12] (step_sharpness): GD at
-          the edge of stability, no longer following gradient flow. Per n, verdict/criterion:
+          the edge of stability, no longer following gradient flow (the run predates the
+          `gd_edge` label; by its rule, last eta * lambda_max >= 1.9, those 57 read `gd_edge`
+          and 13 `moving`). Per n, verdict/criterion:
           8: 16 interpolating; 11: 12 interpolating, 2 stuck, 2 moving; 16: 13 interpolating,
           3 stuck; 23: 7 interpolating, 9 moving; 32: 11 interpolating, 1 stuck, 4 moving;
           45: 4 interpolating, 2 stuck, 1 saddle, 8 moving, 1 not_stationary; 64: 2 stuck,
