@@ -30,7 +30,7 @@ LEVELS = [
     ["alignment.jobs"],
     ["figures", "figures.load"],
     ["figures.threshold_figs", "figures.dynamics", "figures.verdict_figs",
-     "figures.mean_field_figs", "figures.classifier_figs"],
+     "figures.mean_field_figs", "figures.classifier_figs", "figures.axis_figs"],
     ["figures.make"],
     ["sweeps", "sweeps.configs", "sweeps.configs.base"],
     ["sweeps.merge"],
