@@ -1,6 +1,9 @@
 """The vectorized trainer against independent computations and against theory."""
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -101,9 +104,12 @@ def test_padding_does_not_change_the_run(grid_run):
         np.testing.assert_allclose(padded["neuron_w"][r], exact["neuron_w"][0], atol=1e-12)
 
 
-@pytest.mark.skip(reason="in the full suite XLA:CPU then segfaults compiling a later test; passes alone")
+_IN_CHILD = os.environ.get("ALIGNMENT_TEST_CHILD") == "1"
+
+
+@pytest.mark.skipif(not _IN_CHILD, reason="runs in a child process of the test below")
 @pytest.mark.parametrize("block", [1, 3])
-def test_lanes_in_cache_blocks_equal_one_vmap(block, grid_run):
+def test_blocks_equal_child(block, grid_run):
     """4 lanes run ``block`` at a time (lax.map over vmapped blocks, 3: one block of 3 and a
     remainder of 1) equal the one-vmap run: the same per-lane float64 operations, so only
     rounding of the batched matmuls differs (~1e-15)."""
@@ -112,6 +118,18 @@ def test_lanes_in_cache_blocks_equal_one_vmap(block, grid_run):
     _, _, blocked = _run(prog, TIMES, **GRID)
     for k in ("loss", "neuron_w", "time", "sharpness"):
         np.testing.assert_allclose(blocked[k], whole[k], rtol=1e-10, atol=1e-14)
+
+
+def test_lanes_in_cache_blocks_equal_one_vmap():
+    """The blocked-lanes check above, in its own process: compiled in the full suite's process,
+    these programs made XLA:CPU segfault compiling a later, unrelated test (seen twice; the
+    check passes alone), so they are kept out of it."""
+    env = {**os.environ, "ALIGNMENT_TEST_CHILD": "1"}
+    test_id = f"{__file__}::test_blocks_equal_child"
+    cmd = [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", test_id]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "2 passed" in done.stdout, done.stdout[-2000:]
 
 
 def test_lanes_at_once_follows_the_cache():
