@@ -19,9 +19,18 @@ from alignment import extremal, stats, verdicts
 
 
 def get_config() -> ml_collections.ConfigDict:
+    """The base configuration of the two_layer sweep; every sweep config overrides from it."""
     c = ml_collections.ConfigDict()
     c.name = "base"  # label written into the outputs
     c.family = "two_layer"  # model family (alignment/families/): two_layer
+    _data_and_network(c)
+    _optimization(c)
+    _verdicts_and_layout(c)
+    return c
+
+
+def _data_and_network(c: ml_collections.ConfigDict) -> None:
+    """The data sets and the network (lane axes are tuples)."""
     # --- data (DESIGN.md "Data models") ---
     c.data = "linear"  # linear | symmetric | three_points | stewart | xor | separated | file
     c.data_file = ""  # data file: an npz with x (N x d), y (N), optionally x_test, y_test
@@ -41,6 +50,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.bias = False  # hidden bias b_j
     c.mirrored = False  # neurons m/2..m mirror 1..m/2 with a negated (h = 0 at start)
     c.activation = "relu"  # relu | gelu
+
+
+def _optimization(c: ml_collections.ConfigDict) -> None:
+    """How time advances, the snapshot grid and the continuation of undecided runs."""
     # --- optimization ---
     # how time advances (alignment/integrate.py): gd (fixed steps lr, optax) | flow (adaptive
     # Bogacki-Shampine 3(2) steps of gradient flow; lr is then unused)
@@ -71,6 +84,10 @@ def get_config() -> ml_collections.ConfigDict:
     # at lr oscillates, see the step_sharpness column, but is held to dt < ~2.5 / lambda_max:
     # on threshold_quick it took several times GD's wall time, see its docstring)
     c.continue_integrator = "same"
+
+
+def _verdicts_and_layout(c: ml_collections.ConfigDict) -> None:
+    """Verdict tolerances, statistics, numerics and the chunk layout."""
     # --- verdicts (DESIGN.md "Verdicts"): see alignment/verdicts.py ---
     c.verdict = ml_collections.ConfigDict(dataclasses.asdict(verdicts.DEFAULT_TOLERANCES))
     # what the stuck test's gradient criterion (verdict.grad_tol) reads: 'displacement' = mean
@@ -94,4 +111,3 @@ def get_config() -> ml_collections.ConfigDict:
     c.n_boot = 1000  # bootstrap resamples for the n* interval
     c.make_figures = True  # the entry points (sweeps.run, sweeps.merge) draw figures at the end
     c.sweeps = ml_collections.ConfigDict()  # sub-sweeps: name -> overrides (see above)
-    return c

@@ -54,14 +54,20 @@ def fit_power_law(
     if np.unique(d[ok]).size < 2:
         out["reason"] = "need n* with a bounded interval at two or more distinct d"
         return out
-    x, y = np.log(d[ok]), np.log(ns[ok])
+    out.update(_fit(np.log(d[ok]), np.log(ns[ok]), np.log(lo[ok]), np.log(hi[ok]),
+                    ci, n_draws, seed))  # fmt: skip
+    return out
+
+
+def _fit(x, y, log_lo, log_hi, ci: float, n_draws: int, seed: int) -> dict:
+    """Least squares of y on x, and the slope's interval from split-normal draws of every y."""
     xc = x - x.mean()
     sxx = np.sum(xc**2)
     k = float(np.sum(xc * (y - y.mean())) / sxx)
     c = float(y.mean() - k * x.mean())
     z = NormalDist().inv_cdf(0.5 + ci / 2)
-    sd_lo = np.maximum(y - np.log(lo[ok]), 0.0) / z
-    sd_hi = np.maximum(np.log(hi[ok]) - y, 0.0) / z
+    sd_lo = np.maximum(y - log_lo, 0.0) / z
+    sd_hi = np.maximum(log_hi - y, 0.0) / z
     e = np.random.default_rng(seed).standard_normal((n_draws, x.size))
     y_draw = y + np.where(e < 0, e * sd_lo, e * sd_hi)
     k_draw = (y_draw - y_draw.mean(1, keepdims=True)) @ xc / sxx
@@ -72,7 +78,7 @@ def fit_power_law(
     chi2 = None
     if dof > 0 and np.all(sd > 0):
         chi2 = float(np.sum((resid / sd) ** 2) / dof)
-    out.update(
+    return dict(
         k=k,
         k_ci_low=float(k_lo),
         k_ci_high=float(k_hi),
@@ -80,4 +86,3 @@ def fit_power_law(
         resid_rms=float(np.sqrt(np.mean(resid**2))),
         chi2_per_dof=chi2,
     )
-    return out

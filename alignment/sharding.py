@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from absl import logging
 from jax.sharding import Mesh, NamedSharding
@@ -209,3 +210,17 @@ def process_share(task_index: int, num_tasks: int) -> tuple[int, int]:
     """
     count = jax.process_count()
     return task_index * count + jax.process_index(), num_tasks * count
+
+
+def take(tree, idx):
+    """Lanes ``idx`` of every leaf (a gather on device: for re-batching undecided runs)."""
+    idx = jnp.asarray(np.asarray(idx))
+    return jax.tree_util.tree_map(lambda x: x[idx], tree)
+
+
+def put(tree, idx, part):
+    """``tree`` with lanes ``idx`` replaced by ``part`` (the first len(idx) lanes of it)."""
+    idx = np.asarray(idx)
+    return jax.tree_util.tree_map(
+        lambda x, y: x.at[jnp.asarray(idx)].set(y[: len(idx)]), tree, part
+    )

@@ -178,7 +178,6 @@ def snapshot_stats(
         return model.loss(p, train.x_NxD, train.y_N, train.mask_N, train.n, activation)
 
     loss, grads = jax.value_and_grad(train_loss)(params)
-    grad_norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree_util.tree_leaves(grads)))
     pred_te = model.forward(params, test.x_NxD, activation)
 
     theta_MxD = model.neuron_vectors(params)
@@ -188,21 +187,17 @@ def snapshot_stats(
     norm_M = jnp.linalg.norm(theta_MxD, axis=1)
     mass_M = jnp.abs(a_M) * norm_M
     u_MxD = unit_rows(theta_MxD)
-    cos_eps = jnp.cos(jnp.deg2rad(jnp.asarray(align_eps_deg, u_MxD.dtype)))
-
-    bhat_D = beta_hat / jnp.maximum(jnp.linalg.norm(beta_hat), jnp.finfo(u_MxD.dtype).tiny)
-    cos_ols_M = u_MxD @ bhat_D
-    ext_angle_M = extremal.nearest_angle(u_MxD, a_M >= 0, ext)
-    ext_aligned_M = ext_angle_M <= jnp.deg2rad(jnp.asarray(align_eps_deg, u_MxD.dtype))
+    eps = jnp.deg2rad(jnp.asarray(align_eps_deg, u_MxD.dtype))
+    cos_ols_M, ext_angle_M = _directions(u_MxD, a_M, beta_hat, ext)
     max_norm = jnp.max(norm_M)
     out = {
         "loss": loss,
-        "grad_norm": grad_norm,
+        "grad_norm": jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree_util.tree_leaves(grads))),
         "test_loss": half_mse(pred_te, test.y_N, test.mask_N, test.n),
         "test_excess": half_mse(pred_te, test.y_clean_N, test.mask_N, test.n),
         "balance_drift": jnp.max(jnp.abs(balancedness(params) - balance0_M)),
-        "ols_aligned_fraction": mass_share(jnp.abs(cos_ols_M) >= cos_eps, mass_M, active_M),
-        "aligned_fraction": mass_share(ext_aligned_M, mass_M, active_M),
+        "ols_aligned_fraction": mass_share(jnp.abs(cos_ols_M) >= jnp.cos(eps), mass_M, active_M),
+        "aligned_fraction": mass_share(ext_angle_M <= eps, mass_M, active_M),
         "extremal_angle": mass_mean(ext_angle_M, mass_M, active_M),
         "n_directions": count_clusters(u_MxD, mass_M, active_M, cluster_eps_deg, cluster_min_mass),
         "dead_fraction": dead_fraction(on_NxM).astype(a_M.dtype),
@@ -212,11 +207,20 @@ def snapshot_stats(
         "norm_growth": max_norm / norm0_max,
     }
     if store_neurons:
-        out["neuron_w"] = theta_MxD
-        out["neuron_a"] = a_M
-        out["neuron_cos_ols"] = jnp.where(active_M, cos_ols_M, jnp.nan)
-        out["neuron_extremal_angle"] = jnp.where(active_M, ext_angle_M, jnp.nan)
+        out |= {
+            "neuron_w": theta_MxD,
+            "neuron_a": a_M,
+            "neuron_cos_ols": jnp.where(active_M, cos_ols_M, jnp.nan),
+            "neuron_extremal_angle": jnp.where(active_M, ext_angle_M, jnp.nan),
+        }
     return out
+
+
+def _directions(u_MxD, a_M, beta_hat, ext: extremal.Extremal):
+    """Each unit neuron's cosine with the OLS direction and angle to its nearest extremal vector
+    (of its output sign)."""
+    bhat_D = beta_hat / jnp.maximum(jnp.linalg.norm(beta_hat), jnp.finfo(u_MxD.dtype).tiny)
+    return u_MxD @ bhat_D, extremal.nearest_angle(u_MxD, a_M >= 0, ext)
 
 
 SCALAR_FLOAT_KEYS = (

@@ -9,13 +9,9 @@ made of plain floats, ints, strings, bools, lists and None (JSON-ready).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-RIDGE = 1e-6  # on the slope of the standardized log n: numerical safety only, no visible bias
-_NEWTON_TOL = 1e-10
-_NEWTON_MAXITER = 100
+from alignment.crossing import Crossing, crossing
 
 METHOD_LOGISTIC = (
     "logistic regression of the 0/1 outcome (determined runs only) on log n, "
@@ -36,103 +32,6 @@ METHOD_BOOT = (
     "; interval: percentile bootstrap over seeds (each resample draws seeds with replacement, "
     "keeping every run of a drawn seed), each resample estimated the same way"
 )
-
-
-class _Crossing(NamedTuple):
-    """One crossing estimate. kind: logistic | separable | quasi_separable (log_n_star finite),
-    above | below (the crossing lies outside the n tested), invalid (no threshold shape)."""
-
-    kind: str
-    log_n_star: float
-    slope: float  # k of sigmoid(k (log n* - log n)); inf when separable, nan when none
-    reason: str | None
-    bracket: tuple[float, float] | None = None  # separable: log n of the last all-interpolating
-    # and first all-stuck n tested, between which the crossing lies
-
-
-def _logistic_newton(x_N, k_N, m_N) -> tuple[float, float] | None:
-    """(intercept, slope) of logit P = a + b x for binomial counts, or None if not converged.
-
-    Newton's method on the ridge-penalized log-likelihood, x standardized inside, with step
-    halving so that every step increases the objective.
-    """
-    xm = np.average(x_N, weights=m_N)
-    xs = np.sqrt(np.average((x_N - xm) ** 2, weights=m_N))
-    z = (x_N - xm) / xs
-    Z = np.stack([np.ones_like(z), z], axis=1)
-    p0 = np.clip(k_N.sum() / m_N.sum(), 1e-3, 1 - 1e-3)
-    theta = np.array([np.log(p0 / (1 - p0)), 0.0])
-    pen = np.array([0.0, RIDGE])
-
-    def objective(th):
-        eta = Z @ th
-        # k eta - m log(1 + e^eta), stably.
-        return np.sum(k_N * eta - m_N * np.logaddexp(0.0, eta)) - 0.5 * np.sum(pen * th**2)
-
-    obj = objective(theta)
-    for _ in range(_NEWTON_MAXITER):
-        mu = 1.0 / (1.0 + np.exp(-(Z @ theta)))
-        grad = Z.T @ (k_N - m_N * mu) - pen * theta
-        hess = (Z * (m_N * mu * (1 - mu))[:, None]).T @ Z + np.diag(pen)
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            return None
-        if np.max(np.abs(step)) < _NEWTON_TOL:  # converged: the Newton step vanishes
-            a, b = theta
-            return a - b * xm / xs, b / xs
-        t = 1.0
-        while objective(theta + t * step) < obj - 1e-12 * abs(obj):
-            t /= 2
-            if t < 1e-8:  # no step along the Newton direction improves: not converged
-                return None
-        theta = theta + t * step
-        obj = objective(theta)
-    return None
-
-
-def _crossing(logn_N, k_N, m_N) -> _Crossing:
-    """Where P(interp) crosses 1/2, from k_N interpolating out of m_N determined runs at log n."""
-    keep = m_N > 0
-    x, k, m = logn_N[keep], k_N[keep], m_N[keep]
-    nan = float("nan")
-    if x.size == 0:
-        return _Crossing("invalid", nan, nan, "no determined runs")
-    p = k / m
-    if np.all(p > 0.5):  # (only n with determined runs count: say which range that is)
-        top = f"{np.exp(x.max()):.4g}"
-        return _Crossing("above", nan, nan, f"p(n) > 1/2 at every n with determined runs (up "
-                         f"to n = {top}): n* lies above n = {top}")  # fmt: skip
-    if np.all(p < 0.5):
-        low = f"{np.exp(x.min()):.4g}"
-        return _Crossing("below", nan, nan, f"p(n) < 1/2 at every n with determined runs (from "
-                         f"n = {low}): n* lies below n = {low}")  # fmt: skip
-    if np.unique(x).size < 2:
-        return _Crossing("invalid", nan, nan, "determined runs at a single n only")
-    interp_x, stuck_x = x[k > 0], x[k < m]
-    if interp_x.max() < stuck_x.min():
-        lo, hi = float(interp_x.max()), float(stuck_x.min())
-        return _Crossing("separable", 0.5 * (lo + hi), float("inf"), None, (lo, hi))
-    if interp_x.max() == stuck_x.min():
-        n0 = interp_x.max()
-        below, above = x[x < n0], x[x > n0]
-        lo = float(below.max()) if below.size else float(n0)
-        hi = float(above.min()) if above.size else float(n0)
-        return _Crossing("quasi_separable", float(n0), float("inf"), None, (lo, hi))
-    if stuck_x.max() <= interp_x.min():
-        return _Crossing("invalid", nan, nan, "P(interp) increases with n (separable upward)")
-    fit = _logistic_newton(x, k, m)
-    if fit is None:
-        return _Crossing("invalid", nan, nan, "logistic fit did not converge")
-    a, b = fit
-    if not b < 0:
-        return _Crossing("invalid", nan, nan, "fitted P(interp) does not decrease with n")
-    log_n_star = -a / b
-    if log_n_star > x.max():
-        return _Crossing("above", nan, -b, "fitted crossing lies above the largest n tested")
-    if log_n_star < x.min():
-        return _Crossing("below", nan, -b, "fitted crossing lies below the smallest n tested")
-    return _Crossing("logistic", float(log_n_star), float(-b), None)
 
 
 def predict_p(n, n_star: float, slope: float) -> np.ndarray:
@@ -210,14 +109,30 @@ def estimate_threshold(
     np.add.at(itp_GxN, (g_idx, n_idx), interp_R)
     logn_N = np.log(n_vals)
 
-    point = _crossing(logn_N, itp_GxN.sum(0), det_GxN.sum(0))
+    point = crossing(logn_N, itp_GxN.sum(0), det_GxN.sum(0))
     found = np.isfinite(point.log_n_star)
+    out = _point_fields(point, n_R, interp_R, det_R, g_vals.size, ci)
+    out |= {"n_boot": int(n_boot), "boot_seed": int(seed)}
+    if not found:
+        out["ci_note"] = "no interval: no point estimate"
+        return out
+    if n_boot < 1:
+        out["ci_note"] = "no interval: n_boot = 0"
+        return out
+
+    out |= _bootstrap(logn_N, det_GxN, itp_GxN, n_boot, seed, ci)
+    return _cover_bracket(out, point)
+
+
+def _point_fields(point: Crossing, n_R, interp_R, det_R, n_groups: int, ci: float) -> dict:
+    """The point estimate's fields of :func:`estimate_threshold`, the interval still empty."""
     method = {
         "logistic": METHOD_LOGISTIC,
         "separable": METHOD_SEPARABLE,
         "quasi_separable": METHOD_QUASI,
     }.get(point.kind, METHOD_LOGISTIC)
-    out = {
+    found = np.isfinite(point.log_n_star)
+    return {
         "n_star": float(np.exp(point.log_n_star)) if found else None,
         "ci_low": None,
         "ci_high": None,
@@ -230,26 +145,15 @@ def estimate_threshold(
         "table": _p_table(n_R, interp_R, det_R),
         "n_runs": int(n_R.size),
         "n_determined": int(det_R.sum()),
-        "n_seeds": int(g_vals.size),
-        "n_boot": int(n_boot),
-        "boot_seed": int(seed),
+        "n_seeds": int(n_groups),
         "boot_valid": 0,
         "boot_above": 0,
         "boot_below": 0,
         "boot_invalid": 0,
     }
-    if not found:
-        out["ci_note"] = "no interval: no point estimate"
-        return out
-    if n_boot < 1:
-        out["ci_note"] = "no interval: n_boot = 0"
-        return out
-
-    out |= _bootstrap(logn_N, det_GxN, itp_GxN, n_boot, seed, ci)
-    return _cover_bracket(out, point)
 
 
-def _cover_bracket(out: dict, point: _Crossing) -> dict:
+def _cover_bracket(out: dict, point: Crossing) -> dict:
     """Separable outcomes locate n* only between two tested n: the interval covers them."""
     if point.bracket is None:
         return out
@@ -297,7 +201,7 @@ def _bootstrap(logn_N, det_GxN, itp_GxN, n_boot: int, seed: int, ci: float) -> d
     det_BxN, itp_BxN = w_BxG @ det_GxN, w_BxG @ itp_GxN
     boot = np.empty(n_boot)
     for b in range(n_boot):
-        c = _crossing(logn_N, itp_BxN[b], det_BxN[b])
+        c = crossing(logn_N, itp_BxN[b], det_BxN[b])
         boot[b] = {"above": np.inf, "below": -np.inf, "invalid": np.nan}.get(c.kind, c.log_n_star)
     out["boot_above"] = int(np.sum(boot == np.inf))
     out["boot_below"] = int(np.sum(boot == -np.inf))

@@ -297,17 +297,3 @@ def train(prog: Program, state: TrainState, ctx: RunContext, times_K, shard=None
     targets_RxK = jnp.asarray(np.broadcast_to(times_K, (num, len(times_K))))
     args = sharding.to_runs((state, ctx, targets_RxK), mesh)
     return sharding.take_runs(run(*args), num)
-
-
-def take(tree, idx):
-    """Lanes ``idx`` of every leaf (a gather on device: for re-batching undecided runs)."""
-    idx = jnp.asarray(np.asarray(idx))
-    return jax.tree_util.tree_map(lambda x: x[idx], tree)
-
-
-def put(tree, idx, part):
-    """``tree`` with lanes ``idx`` replaced by ``part`` (the first len(idx) lanes of it)."""
-    idx = np.asarray(idx)
-    return jax.tree_util.tree_map(
-        lambda x, y: x.at[jnp.asarray(idx)].set(y[: len(idx)]), tree, part
-    )

@@ -100,14 +100,16 @@ def run_round(prog, state, ctx, plan, times, per_call, loop: rounds.Loop, save):
         whole = len(plan) == 1 and keep == len(ids) == loop.lanes  # round 0: every lane
         if current is None or current[0] != b:
             current = (
-                (b, state, ctx) if whole else (b, train.take(state, ids), train.take(ctx, ids))
+                (b, state, ctx)
+                if whole
+                else (b, sharding.take(state, ids), sharding.take(ctx, ids))
             )
         _, sub, sub_ctx = current
         before = np.asarray(jax.device_get(sub.step))
         sub, snaps = train.train(prog, sub, sub_ctx, calls[j])
         host = _host(snaps)
         loop.count.add(before, host["step"], real)
-        state = sub if whole else jax.block_until_ready(train.put(state, ids[:keep], sub))
+        state = sub if whole else jax.block_until_ready(sharding.put(state, ids[:keep], sub))
         current = (b, sub, sub_ctx)
         loop.record(ids[:keep], j * per_call, host, len(times))
         loop.call += 1

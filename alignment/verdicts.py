@@ -253,14 +253,18 @@ def verdicts(
     out = out.astype(str)
     if not details:
         return out
-    d |= {k: cert[k] for k in ("region_gap", "region_ok", "escapes")}
-    edge = np.zeros(R, bool)
+    return out, _explained(out, d, stationary, cert, diverged, gd_sharpness_R, tol.gd_edge)
+
+
+def _explained(out, d, stationary, cert, diverged, gd_sharpness_R, gd_edge: float) -> dict:
+    """The diagnostics with the certificates' numbers and each run's ``decided_by``."""
+    d = d | {k: cert[k] for k in ("region_gap", "region_ok", "escapes")}
+    edge = np.zeros(out.shape[0], bool)
     if gd_sharpness_R is not None:
         with np.errstate(invalid="ignore"):
-            edge = np.asarray(gd_sharpness_R, np.float64) >= tol.gd_edge
+            edge = np.asarray(gd_sharpness_R, np.float64) >= gd_edge
     why = _reasons(out, d, stationary, cert, diverged, edge)
-    d |= {"stationary": stationary, "decided_by": why}
-    return out, d
+    return d | {"stationary": stationary, "decided_by": why}
 
 
 _DIAG_KEYS = ("rel_tol", "abs_tol", "grad_tol", "flat_tol", "decade_slack")

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from alignment import grid, integrate, records, results, rounds, train, verdict_loop
+from alignment import grid, integrate, records, results, rounds, sharding, train, verdict_loop
 from benchmarks import machine
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
@@ -43,8 +43,8 @@ def continue_stuck(cfg, prog, state, ctx, verdict, t_final, factor: float, how: 
         flow = dataclasses.replace(prog, integrator=integrate.Flow(**dict(cfg.flow)))
     for t_v in np.unique(t_final[verdict == "stuck"]):
         ids = np.flatnonzero((verdict == "stuck") & (t_final == t_v))
-        sub_state = train.take(jax.tree_util.tree_map(np.asarray, state), ids)
-        sub_ctx = train.take(ctx, ids)
+        sub_state = sharding.take(jax.tree_util.tree_map(np.asarray, state), ids)
+        sub_ctx = sharding.take(ctx, ids)
         if flow is not prog:
             sub_state = train.switch_integrator(flow, sub_state, sub_ctx)
         times = np.geomspace(t_v, factor * t_v, 9)

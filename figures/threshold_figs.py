@@ -223,6 +223,19 @@ def _p_grid(rows, axis: str, values, n_values) -> np.ndarray:
     return p
 
 
+def _nstar_points(ax, found: list[dict], axis: str) -> None:
+    """Each group's n* with its interval, at its value of ``axis`` (an open bound: no bar)."""
+    if not found:
+        return
+    ns = np.array([g["n_star"] for g in found], float)
+    gv = np.array([g[axis] for g in found], float)
+    lo = np.array([np.nan if g["ci_low"] is None else g["ci_low"] for g in found], float)
+    hi = np.array([np.nan if g["ci_high"] is None else g["ci_high"] for g in found], float)
+    xerr = [np.nan_to_num(ns - lo), np.nan_to_num(hi - ns)]
+    ax.errorbar(ns, gv, xerr=xerr, fmt="o", color="k", ms=3, capsize=2, label="n* (95% CI)")
+    ax.legend(loc="best")
+
+
 def fig_phase(st: Stored, out: Path, formats) -> Made:
     paths, captions, skipped = [], {}, {}
     symbols = {"lam": "initialization scale λ", "lr": "step size η"}
@@ -251,23 +264,10 @@ def fig_phase(st: Stored, out: Path, formats) -> Made:
                 p = _p_grid(rows[sel], axis, values, n_values)
                 mesh = ax.pcolormesh(_edges(n_values), _edges(values), np.ma.masked_invalid(p),
                                      vmin=0, vmax=1, cmap="coolwarm_r", shading="flat")  # fmt: skip
-                found = [
-                    g for g, _ in groups
-                    if g["n_star"] is not None
-                    and tuple(str(g[k]) for k in others) == panel
-                ]  # fmt: skip
-                if found:
-                    ns = np.array([g["n_star"] for g in found], float)
-                    gv = np.array([g[axis] for g in found], float)
-                    lo = np.array([np.nan if g["ci_low"] is None else g["ci_low"] for g in found])
-                    hi = np.array([np.nan if g["ci_high"] is None else g["ci_high"] for g in found])
-                    xerr = [
-                        np.nan_to_num(ns - lo.astype(float)),
-                        np.nan_to_num(hi.astype(float) - ns),
-                    ]
-                    ax.errorbar(ns, gv, xerr=xerr, fmt="o", color="k", ms=3, capsize=2,
-                                label="n* (95% CI)")  # fmt: skip
-                    ax.legend(loc="best")
+                keys = [tuple(str(g[k]) for k in others) for g, _ in groups]
+                found = [g for (g, _), key in zip(groups, keys, strict=True)
+                         if g["n_star"] is not None and key == panel]  # fmt: skip
+                _nstar_points(ax, found, axis)
                 ax.set_xscale("log")
                 ax.set_yscale("log")
                 plotting.log_ticks_n(ax)

@@ -61,7 +61,8 @@ def fig_nstar_vs_time(st: Stored, out: Path, formats) -> Made:
         ax.set_xlabel("training time T")
         ax.set_ylabel("threshold n*")
         ax.set_title(sweep)
-        ax.legend(loc="best", fontsize="small")
+        if ax.get_legend_handles_labels()[0]:  # (no labelled artist when no n*(T) was found)
+            ax.legend(loc="best", fontsize="small")
         paths += plotting.save(fig, out, name, formats)
         captions[name] = (
             "n*(T), the threshold of 'train loss below the interpolation tolerance by time T' "

@@ -10,7 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS = [
     ["alignment"],
-    ["alignment.data", "alignment.cli", "alignment.provenance", "alignment.class_data"],
+    ["alignment.data", "alignment.cli", "alignment.provenance", "alignment.class_data",
+     "alignment.crossing"],
     ["alignment.model", "alignment.extremal", "alignment.certificates"],
     ["alignment.stats", "alignment.class_stats"],
     ["alignment.families", "alignment.families.base", "alignment.families.two_layer",
@@ -18,7 +19,7 @@ LEVELS = [
     ["alignment.integrate", "alignment.sharding", "alignment.curvature"],
     ["alignment.train"],
     ["alignment.verdicts", "alignment.threshold", "alignment.powerlaw", "alignment.trajectory",
-     "alignment.results"],
+     "alignment.programs", "alignment.results"],
     ["alignment.mf_claims", "alignment.cls_claims"],
     ["alignment.config", "alignment.mf_config", "alignment.cls_config", "alignment.plotting",
      "alignment.checkpoint", "alignment.judge"],

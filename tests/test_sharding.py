@@ -54,9 +54,9 @@ def test_to_runs_pads_with_the_last_lane_and_take_runs_drops_it():
 def _run(shard):
     state, ctx = trainer.init_runs(PROG, LANES, shard=shard)
     state, snaps = trainer.train(PROG, state, ctx, TIMES, shard=shard)
-    sub = trainer.take(state, LIVE)
-    sub, later = trainer.train(PROG, sub, trainer.take(ctx, LIVE), LATER, shard=shard)
-    state = trainer.put(state, LIVE, sub)
+    sub = sharding.take(state, LIVE)
+    sub, later = trainer.train(PROG, sub, sharding.take(ctx, LIVE), LATER, shard=shard)
+    state = sharding.put(state, LIVE, sub)
     return jax.device_get((state, ctx, snaps, later))
 
 
