@@ -207,12 +207,10 @@ def snapshot_stats(
         "norm_growth": max_norm / norm0_max,
     }
     if store_neurons:
-        out |= {
-            "neuron_w": theta_MxD,
-            "neuron_a": a_M,
-            "neuron_cos_ols": jnp.where(active_M, cos_ols_M, jnp.nan),
-            "neuron_extremal_angle": jnp.where(active_M, ext_angle_M, jnp.nan),
-        }
+        out["neuron_w"] = theta_MxD
+        out["neuron_a"] = a_M
+        out["neuron_cos_ols"] = jnp.where(active_M, cos_ols_M, jnp.nan)
+        out["neuron_extremal_angle"] = jnp.where(active_M, ext_angle_M, jnp.nan)
     return out
 
 
