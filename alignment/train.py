@@ -210,7 +210,7 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
     return jax.lax.scan(segment, state, targets_K)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=16)  # bounded: each program's executables hold code memory
 def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
     """(init, train) for a program: jit(vmap(...)) over the run axis, state donated.
 
@@ -235,7 +235,7 @@ def _reinit_run(prog: Program, state: TrainState, ctx: RunContext) -> TrainState
     return state._replace(istate=istate)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=16)
 def _compiled_switch(prog: Program, mesh):
     fn = functools.partial(_reinit_run, prog)
     return jax.jit(jax.vmap(fn) if mesh is None else sharding.shard_runs(fn, mesh))

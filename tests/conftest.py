@@ -5,4 +5,25 @@ import os
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import gc  # noqa: E402
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
 import alignment  # noqa: E402,F401  (enables float64 at import)
+from alignment import sharding, train  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_programs():
+    """Drops every compiled program after each test module.
+
+    One process compiles hundreds of programs over the suite; XLA:CPU keeps each executable's
+    code mapped while a cache refers to it, and past ~55k memory maps (the kernel allows 65530)
+    a late compile segfaulted. Clearing the caches per module keeps the count flat.
+    """
+    yield
+    for cache in (train.compiled, train._compiled_switch, sharding._padder, sharding._taker):
+        cache.cache_clear()
+    jax.clear_caches()
+    gc.collect()
