@@ -253,23 +253,13 @@ def train_chunk(cfg, runs, chunk: grid.Chunk, store=None) -> xr.Dataset:
         base_snaps = {k: np.asarray(v) for k, v in tree["base"].items()}
     else:
         base_snaps = _phase(cfg, prog, runs, base, chunk.lanes, calls, store, tree, 0,
-                                   None, {})  # fmt: skip
+                            None, {})  # fmt: skip
     parts, removed = [base_snaps], np.zeros((len(base), prog.family.n), bool)
     if len(kids):
         masks = removal_masks(cfg, runs, kids, base, base_snaps, prog.family.n)
-        kid_snaps = _phase(
-            cfg,
-            prog,
-            runs,
-            kids,
-            2 * chunk.lanes,
-            calls,
-            store,
-            tree,
-            1,
-            (~masks).astype(float),
-            {"base": base_snaps},
-        )
+        weights = (~masks).astype(float)
+        kid_snaps = _phase(cfg, prog, runs, kids, 2 * chunk.lanes, calls, store, tree, 1,
+                           weights, {"base": base_snaps})  # fmt: skip
         parts.append(kid_snaps)
         removed = np.concatenate([removed, masks])
     snaps = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

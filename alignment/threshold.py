@@ -110,10 +110,9 @@ def estimate_threshold(
     logn_N = np.log(n_vals)
 
     point = crossing(logn_N, itp_GxN.sum(0), det_GxN.sum(0))
-    found = np.isfinite(point.log_n_star)
     out = _point_fields(point, n_R, interp_R, det_R, g_vals.size, ci)
     out |= {"n_boot": int(n_boot), "boot_seed": int(seed)}
-    if not found:
+    if out["n_star"] is None:
         out["ci_note"] = "no interval: no point estimate"
         return out
     if n_boot < 1:
