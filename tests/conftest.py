@@ -11,7 +11,6 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 import alignment  # noqa: E402,F401  (enables float64 at import)
-from alignment import sharding, train  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -20,10 +19,9 @@ def _release_programs():
 
     One process compiles hundreds of programs over the suite; XLA:CPU keeps each executable's
     code mapped while a cache refers to it, and past ~55k memory maps (the kernel allows 65530)
-    a late compile segfaulted. Clearing the caches per module keeps the count flat.
+    a late compile segfaulted. ``jax.clear_caches`` drops every executable JAX holds, including
+    those behind the package's cached jit wrappers, which then recompile on their next call.
     """
     yield
-    for cache in (train.compiled, train._compiled_switch, sharding._padder, sharding._taker):
-        cache.cache_clear()
     jax.clear_caches()
     gc.collect()
