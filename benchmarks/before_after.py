@@ -3,7 +3,7 @@
     python -m benchmarks.before_after --rev=e625663     # before the engine issue (families)
     python -m benchmarks.before_after --rev=e625663 --nosweep   # per-step times only
 
-Per-step time: loads ``git show REV:alignment/train.py`` as a separate module next to the
+Per-step time: loads ``git show REV:alignment/engine/train.py`` as a separate module next to the
 current one and times the two alternately (same process, same shapes, compile excluded,
 several rounds) on the throughput workloads and on the sweep's bucket shapes. Wall and process
 CPU time per step are both recorded: on a shared machine the CPU time is the steadier.
@@ -33,7 +33,8 @@ import numpy as np
 import xarray as xr
 from absl import app, flags, logging
 
-from alignment import results, train
+from alignment.engine import train
+from alignment.runner import results
 from benchmarks import machine, workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,12 +67,28 @@ BEGIN = "<!-- BEGIN BEFORE_AFTER (benchmarks/before_after.py) -->"
 END = "<!-- END BEFORE_AFTER -->"
 
 
+_FLAT_MODULES = {
+    "from alignment import extremal, model, sharding, stats": (
+        "from alignment.engine import sharding\n"
+        "from alignment.two_layer import extremal, model, stats"
+    ),
+    "from alignment.data import": "from alignment.two_layer.data import",
+}
+
+
+def _show(rev: str, path: str) -> str:
+    """The text of ``path`` at ``rev`` ('' where the revision has no such file)."""
+    out = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 else ""
+
+
 def load_revision(rev: str):
-    """alignment/train.py at ``rev`` as a module of its own."""
-    text = subprocess.run(
-        ["git", "show", f"{rev}:alignment/train.py"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+    """The trainer at ``rev`` (alignment/engine/train.py, or alignment/train.py before the
+    packages) as a module of its own."""
+    text = _show(rev, "alignment/engine/train.py") or _show(rev, "alignment/train.py")
+    # a revision before the packages imports flat modules: point them at their new places
+    for old, new in _FLAT_MODULES.items():
+        text = text.replace(old, new)
     path = Path(tempfile.mkdtemp(prefix="train_before_")) / "train_before.py"
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("train_before", path)

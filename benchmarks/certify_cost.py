@@ -18,9 +18,10 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from alignment import integrate, train, verdicts
-from alignment.data import DataSpec
-from alignment.families.two_layer import TwoLayer
+from alignment.engine import integrate, train
+from alignment.two_layer import verdicts
+from alignment.two_layer.data import DataSpec
+from alignment.two_layer.family import TwoLayer
 from benchmarks import machine
 
 _M = flags.DEFINE_integer("m", 1000, "Width.")

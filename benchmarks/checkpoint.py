@@ -20,7 +20,9 @@ import time
 
 from absl import app, flags
 
-from alignment import checkpoint, grid, provenance, records, results, sweep, verdict_loop
+from alignment.runner import checkpoint, provenance, results
+from alignment.runner import driver as sweep
+from alignment.two_layer import grid, records, verdict_loop
 from benchmarks import machine
 
 WORKLOADS = {

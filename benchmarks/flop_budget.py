@@ -22,7 +22,9 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from alignment import grid, results, train
+from alignment.engine import train
+from alignment.runner import results
+from alignment.two_layer import grid
 from benchmarks import machine
 
 _CONFIGS = flags.DEFINE_list(

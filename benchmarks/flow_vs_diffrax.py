@@ -23,9 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from alignment import integrate, train
-from alignment.data import DataSpec
-from alignment.families.two_layer import TwoLayer
+from alignment.engine import integrate, train
+from alignment.two_layer.data import DataSpec
+from alignment.two_layer.family import TwoLayer
 from benchmarks import machine
 
 _T = flags.DEFINE_float("t_end", 100.0, "Integrate to this time.")

@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app
 
-from alignment import results, sharding, train
+from alignment.engine import sharding, train
+from alignment.runner import results
 from benchmarks import machine, workloads
 
 

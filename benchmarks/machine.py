@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jax
 
-from alignment import results
+from alignment.runner import results
 
 
 def machine_info() -> dict:

@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from alignment import integrate, train
-from alignment.families import mean_field as mf
+from alignment.engine import integrate, train
+from alignment.mean_field import family as mf
 
 D, ALPHA, TAU, SEEDS = 50, 0.3, 0.3, 4
 

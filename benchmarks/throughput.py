@@ -36,7 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from alignment import report, results, sweep
+from alignment.runner import driver as sweep
+from alignment.runner import results
+from alignment.two_layer import report
 from benchmarks.machine import load_avg, machine_info, replace_block
 from benchmarks.workloads import WORKLOADS, bench_workload
 

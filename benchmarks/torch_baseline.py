@@ -30,7 +30,9 @@ import jax
 import numpy as np
 from absl import app, flags, logging
 
-from alignment import grid, results, train, verdict_loop
+from alignment.engine import train
+from alignment.runner import results
+from alignment.two_layer import grid, verdict_loop
 from benchmarks import machine
 from benchmarks.workloads import WORKLOADS, bench_trainer
 from sweeps.configs import threshold_quick

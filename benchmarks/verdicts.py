@@ -19,7 +19,9 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from alignment import grid, integrate, records, results, rounds, sharding, train, verdict_loop
+from alignment.engine import integrate, sharding, train
+from alignment.runner import results
+from alignment.two_layer import grid, records, rounds, verdict_loop
 from benchmarks import machine
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")

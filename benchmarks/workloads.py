@@ -17,9 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from alignment import integrate, model, train
-from alignment.data import DataSpec
-from alignment.families.two_layer import TwoLayer
+from alignment.engine import integrate, train
+from alignment.two_layer import model
+from alignment.two_layer.data import DataSpec
+from alignment.two_layer.family import TwoLayer
 from benchmarks.machine import load_avg
 
 EXTREMAL = {"extremal_starts": 4, "extremal_steps": 50}

@@ -7,8 +7,8 @@ from pathlib import Path
 import matplotlib.ticker
 import numpy as np
 
-from alignment import plotting
-from alignment.grid import GROUP_AXES
+from alignment.two_layer.grid import GROUP_AXES
+from figures import style as plotting
 from figures.load import Made, Stored
 
 AXES = {"sigma": "label noise σ", "lam": "init scale λ", "m": "width m", "lr": "step size η"}

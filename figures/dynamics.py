@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from alignment import plotting, results
+from alignment.runner import results
+from figures import style as plotting
 from figures.load import (
     COS_BINS,
     GIF_FRAMES,

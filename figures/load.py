@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from alignment import plotting, results
-from alignment.grid import GROUP_AXES, group_keys
+from alignment.runner import results
+from alignment.two_layer.grid import GROUP_AXES, group_keys
+from figures import style as plotting
 
 MSE_FLOOR = 1e-4  # train MSE below this x sigma^2 is drawn at the floor (a 'v' marker)
 POLAR_PANELS = 6  # snapshots shown in the polar picture

@@ -35,8 +35,9 @@ from pathlib import Path
 
 from absl import app, flags, logging
 
-from alignment import cli, plotting, results
+from alignment.runner import cli, results
 from figures import classifier_figs, mean_field_figs
+from figures import style as plotting
 from figures.axis_figs import fig_nstar_vs_axis
 from figures.dynamics import fig_directions, fig_loss_vs_time
 from figures.load import Made, Stored, load

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from alignment import plotting
+from figures import style as plotting
 from figures.load import Made, add_figure, read_job, series_color
 
 CLAIMS = "mean_field.json"

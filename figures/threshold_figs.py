@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from alignment import plotting, threshold, verdicts
-from alignment.grid import GROUP_AXES
+from alignment.two_layer import threshold, verdicts
+from alignment.two_layer.grid import GROUP_AXES
+from figures import style as plotting
 from figures.load import (
     MSE_FLOOR,
     Made,

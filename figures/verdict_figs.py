@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.patches import Patch
 
-from alignment import plotting
+from figures import style as plotting
 from figures.load import Made, Stored, group_label, varying_axes
 
-# decided_by values (alignment/verdicts.py) in the order and colours the legend shows
+# decided_by values (alignment/two_layer/verdicts.py) in the order and colours the legend shows
 DECIDED_BY = {
     "tolerance": ("interpolating: loss below tolerance", "#1f77b4"),
     "certified": ("stuck: region minimum + no escape + stationary", "#d62728"),

@@ -19,7 +19,7 @@ from pathlib import Path
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from alignment import cli
+from alignment.runner import cli
 
 LOG_DIR = "submitit"
 
@@ -28,7 +28,9 @@ FLAGS = flags.FLAGS
 
 def run_task(cfg, workdir: str, task_index: int, num_tasks: int, cache_dir: str | None):
     """What one array task runs: its share of the grid (returns the chunk indices it owns)."""
-    from alignment import jobs, sharding, sweep  # in the task's process: set up JAX there
+    from alignment import registry as jobs
+    from alignment.engine import sharding
+    from alignment.runner import driver as sweep  # in the task's process: set up JAX there
 
     sharding.use_compilation_cache(cache_dir)
     return sweep.run(cfg, workdir, task_index, num_tasks, job=jobs.job_for(cfg))
@@ -46,8 +48,9 @@ def make_executor(folder, cluster: str | None = None, **params):
 
 def submit(executor, cfg, workdir, num_tasks: int, cache_dir: str | None = None) -> list:
     """Checks the grid and the workdir, then submits one array of ``num_tasks`` tasks."""
-    from alignment import jobs, sweep
-    from alignment import workdir as workdir_mod
+    from alignment import registry as jobs
+    from alignment.runner import driver as sweep
+    from alignment.runner import workdir as workdir_mod
 
     if num_tasks < 1:
         raise ValueError(f"num_tasks={num_tasks} must be >= 1")
@@ -102,8 +105,8 @@ def main(argv):
         cli.fail("--config and --workdir are required")
     workdir = Path(FLAGS.workdir).absolute()
     with cli.user_errors("invalid input"):
-        from alignment import jobs
-        from alignment import workdir as workdir_mod
+        from alignment import registry as jobs
+        from alignment.runner import workdir as workdir_mod
 
         jobs.check_config(FLAGS.config)
         workdir_mod.check_usable(workdir)

@@ -19,7 +19,7 @@ import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from alignment import cli
+from alignment.runner import cli
 
 CONFIG_FILE = "config.json"
 
@@ -40,7 +40,7 @@ def load_config(workdir) -> ml_collections.ConfigDict:
 def finish(cfg, workdir) -> dict:
     """The end of every sweep: merged outputs and the n* report, then the figures (if the
     config asks for them). Returns the job's report."""
-    from alignment import jobs  # importing alignment sets up JAX
+    from alignment import registry as jobs  # importing alignment sets up JAX
 
     out = jobs.finish(cfg, workdir)
     if cfg.make_figures:
@@ -63,8 +63,9 @@ def merge(workdir, cfg=None) -> dict:
 def check(workdir, cfg=None):
     """Before merging: the workdir's config (equal to ``cfg`` if given), every chunk present
     and readable. Returns (cfg, workdir); ValueError/OSError name the first problem."""
-    from alignment import jobs, sweep  # importing alignment sets up JAX
-    from alignment import workdir as workdir_mod
+    from alignment import registry as jobs
+    from alignment.runner import driver as sweep  # importing alignment sets up JAX
+    from alignment.runner import workdir as workdir_mod
 
     workdir = Path(workdir)
     if not workdir.is_dir():

@@ -18,7 +18,7 @@ from pathlib import Path
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from alignment import cli
+from alignment.runner import cli
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "threshold_quick.py"
 DEFAULT_WORKDIR = "runs/{name}"
@@ -51,11 +51,9 @@ _CACHE = flags.DEFINE_string(
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from alignment import (  # after flag parsing: importing alignment sets up JAX
-        jobs,
-        sharding,
-        sweep,
-    )
+    from alignment import registry as jobs
+    from alignment.engine import sharding
+    from alignment.runner import driver as sweep
     from sweeps import merge
 
     cfg = _CONFIG.value

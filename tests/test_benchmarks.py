@@ -9,10 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alignment import data, model
-from alignment.data import DataSpec
-from alignment.families import two_layer
-from alignment.families.two_layer import TwoLayer
+from alignment.two_layer import data, model
+from alignment.two_layer import family as two_layer
+from alignment.two_layer.data import DataSpec
+from alignment.two_layer.family import TwoLayer
 from benchmarks import throughput as tp
 from benchmarks import workloads
 
@@ -70,7 +70,8 @@ def test_results_json_shape_and_markdown_table(tmp_path, monkeypatch):
 def test_checkpoint_benchmark_times_every_save_and_cleans_up(tmp_path):
     from micro import micro_config
 
-    from alignment import grid, sweep
+    from alignment.runner import driver as sweep
+    from alignment.two_layer import grid
     from benchmarks import checkpoint as ckpt_bench
 
     cfg = micro_config()
@@ -85,7 +86,7 @@ def test_flop_count_matches_the_matmuls_of_a_relu_step():
     """XLA's count for one lane's loss and gradient: the two n x d x m matmuls (2 n d m FLOPs
     each) plus elementwise work that is O(n m + m d); nothing of order n d m is missed or
     doubled, so the count sits within [4 n d m, 4 n d m + 30 (n m + m d)]."""
-    from alignment import grid
+    from alignment.two_layer import grid
     from benchmarks import flop_budget
     from sweeps.configs import tiny
 
@@ -119,7 +120,7 @@ def test_verdict_pass_counts_its_compiles_and_repeats_its_verdicts():
     verdicts (the warm row of the benchmark)."""
     from micro import micro_config
 
-    from alignment import grid, verdicts
+    from alignment.two_layer import grid, verdicts
     from benchmarks import torch_baseline
 
     cfg = micro_config()

@@ -4,10 +4,11 @@ import jax
 import numpy as np
 import pytest
 
-from alignment import certificates, config, integrate, judge, verdict_loop
-from alignment import train as trainer
-from alignment.data import THREE_POINTS_X, THREE_POINTS_Y, DataSpec
-from alignment.families.two_layer import TwoLayer
+from alignment.engine import integrate
+from alignment.engine import train as trainer
+from alignment.two_layer import certificates, config, judge, verdict_loop
+from alignment.two_layer.data import THREE_POINTS_X, THREE_POINTS_Y, DataSpec
+from alignment.two_layer.family import TwoLayer
 
 
 def _program(data, d, m, n_pad, bias=False, dtype="float64", integ=None):
@@ -145,7 +146,7 @@ def test_constructed_saddle_is_called_saddle_and_escapes_when_predicted(dtype):
 
 
 def test_a_region_qp_that_did_not_solve_certifies_nothing():
-    from alignment import verdicts
+    from alignment.two_layer import verdicts
 
     times = np.array([0.0, 10.0, 100.0, 1000.0])
     loss = np.full((2, 4), 0.2)

@@ -9,8 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alignment import class_data, class_stats, integrate, train
-from alignment.families import classifier as cl
+from alignment.classifier import data as class_data
+from alignment.classifier import family as cl
+from alignment.classifier import stats as class_stats
+from alignment.engine import integrate, train
 
 
 def geometry_loop(h, labels, weight):

@@ -9,17 +9,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from alignment import (
-    class_data,
-    class_stats,
-    classifier_job,
-    cls_claims,
-    cls_config,
-    cls_report,
-    jobs,
-    results,
-    sweep,
-)
+from alignment import registry as jobs
+from alignment.classifier import claims as cls_claims
+from alignment.classifier import config as cls_config
+from alignment.classifier import data as class_data
+from alignment.classifier import job as classifier_job
+from alignment.classifier import report as cls_report
+from alignment.classifier import stats as class_stats
+from alignment.runner import driver as sweep
+from alignment.runner import results
 from figures import make
 
 
@@ -111,8 +109,8 @@ def test_a_retraining_equals_training_on_the_kept_points(finished, data_file):
     bank = classifier_job.bank_for(classifier_job.data_key(cfg))
     sub = int(traj["subset"].values[r])
     x_tr, y_tr = bank.x_train[sub : sub + 1, keep], bank.y_train[sub : sub + 1, keep]
-    from alignment import integrate, train
-    from alignment.families import classifier as cl
+    from alignment.classifier import family as cl
+    from alignment.engine import integrate, train
 
     small = cl.DataBank(x_tr, y_tr, bank.x_test[sub : sub + 1], bank.y_test[sub : sub + 1],
                         bank.x_noisy[sub : sub + 1], np.ones((1, keep.sum())))  # fmt: skip

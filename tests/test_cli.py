@@ -7,8 +7,9 @@ import sys
 import pytest
 from micro import micro_config
 
-from alignment import report as report_mod
-from alignment import results, sweep
+from alignment.runner import driver as sweep
+from alignment.runner import results
+from alignment.two_layer import report as report_mod
 
 TINY = "--config=sweeps/configs/tiny.py"
 

@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from alignment import curvature, data, model
-from alignment.data import DataSpec
+from alignment.engine import curvature
+from alignment.two_layer import data, model
+from alignment.two_layer.data import DataSpec
 
 
 def test_power_iteration_finds_lambda_max_of_the_dense_hessian():

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alignment import data
-from alignment.data import DataSpec
+from alignment.two_layer import data
+from alignment.two_layer.data import DataSpec
 
 
 def _make(spec, n, n_pad, sigma=0.3, seed=0, n_test=20):

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alignment import data, extremal
+from alignment.two_layer import data, extremal
 
 F64 = jnp.float64
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alignment import integrate, train
+from alignment.engine import integrate, train
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from alignment import checkpoint, results, workdir
+from alignment.runner import checkpoint, results, workdir
 
 CMD = [sys.executable, "-m", "sweeps.run", "--config=sweeps/configs/tiny.py",
        "--config.make_figures=False"]  # fmt: skip

@@ -12,7 +12,9 @@ import xarray as xr
 from PIL import Image
 from test_sweep import micro_config
 
-from alignment import grid, report, results, sweep
+from alignment.runner import driver as sweep
+from alignment.runner import results
+from alignment.two_layer import grid, report
 from figures import make
 from sweeps.configs import base
 

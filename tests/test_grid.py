@@ -3,7 +3,9 @@
 import ml_collections
 import pytest
 
-from alignment import grid, jobs, sweep
+from alignment import registry as jobs
+from alignment.runner import driver as sweep
+from alignment.two_layer import grid
 from sweeps.configs import base
 
 

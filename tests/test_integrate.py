@@ -8,9 +8,9 @@ import pytest
 import xarray as xr
 from test_families import Linear
 
-from alignment import integrate, train
-from alignment.data import DataSpec
-from alignment.families.two_layer import TwoLayer
+from alignment.engine import integrate, train
+from alignment.two_layer.data import DataSpec
+from alignment.two_layer.family import TwoLayer
 
 TIMES = np.array([0.0, 0.5, 2.0, 7.0])
 
@@ -85,7 +85,9 @@ def test_flow_runs_a_sweep_end_to_end(tmp_path):
     the cap, on time grids hit exactly."""
     from test_sweep import micro_config
 
-    from alignment import report, results, sweep
+    from alignment.runner import driver as sweep
+    from alignment.runner import results
+    from alignment.two_layer import report
 
     cfg = micro_config()
     cfg.integrator = "flow"
@@ -107,7 +109,9 @@ def test_gd_runs_continue_with_the_flow(tmp_path):
     still hit exactly and the loss continuous across the switch."""
     from test_sweep import micro_config
 
-    from alignment import report, results, sweep
+    from alignment.runner import driver as sweep
+    from alignment.runner import results
+    from alignment.two_layer import report
 
     cfg = micro_config()
     cfg.continue_integrator = "flow"

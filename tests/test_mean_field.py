@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alignment import integrate, train
-from alignment.families import mean_field as mf
+from alignment.engine import integrate, train
+from alignment.mean_field import family as mf
 
 FAMILY = mf.MeanField(d=5, m=8, n=60, act="hermite3", target="single_index")
 

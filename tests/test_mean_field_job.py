@@ -11,7 +11,13 @@ import pytest
 import xarray as xr
 from scipy.special import expit
 
-from alignment import jobs, mean_field_job, mf_claims, mf_config, mf_report, results, sweep
+from alignment import registry as jobs
+from alignment.mean_field import claims as mf_claims
+from alignment.mean_field import config as mf_config
+from alignment.mean_field import job as mean_field_job
+from alignment.mean_field import report as mf_report
+from alignment.runner import driver as sweep
+from alignment.runner import results
 
 
 def micro_mf():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from alignment import model
+from alignment.two_layer import model
 
 D, M, LAM = 5, 4000, 0.3
 S = LAM / np.sqrt(M)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from alignment import judge, results
+from alignment.runner import results
+from alignment.two_layer import judge
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):

@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 from micro import micro_config
 
-from alignment import checkpoint, grid, provenance, results, sweep, train, workdir
-from alignment import report as report_mod
+from alignment.engine import train
+from alignment.runner import checkpoint, provenance, results, workdir
+from alignment.runner import driver as sweep
+from alignment.two_layer import grid
+from alignment.two_layer import report as report_mod
 
 COMPARED = ("summary.csv", "threshold.json")
 

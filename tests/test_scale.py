@@ -6,7 +6,10 @@ import sys
 import jax
 import pytest
 
-from alignment import report, results, sharding, sweep
+from alignment.engine import sharding
+from alignment.runner import driver as sweep
+from alignment.runner import results
+from alignment.two_layer import report
 from sweeps import merge
 from sweeps.configs import base
 

@@ -4,10 +4,10 @@ import jax
 import numpy as np
 import pytest
 
-from alignment import integrate, sharding
-from alignment import train as trainer
-from alignment.data import DataSpec
-from alignment.families.two_layer import TwoLayer
+from alignment.engine import integrate, sharding
+from alignment.engine import train as trainer
+from alignment.two_layer.data import DataSpec
+from alignment.two_layer.family import TwoLayer
 
 # The program and snapshot count of tests/test_train.py, so that the sharded compile is shared.
 PROG = trainer.Program(

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from alignment import extremal, integrate, stats, train, trajectory
-from alignment.data import Dataset, DataSpec
-from alignment.families.two_layer import TwoLayer
+from alignment.engine import integrate, train
+from alignment.two_layer import extremal, stats, trajectory
+from alignment.two_layer.data import Dataset, DataSpec
+from alignment.two_layer.family import TwoLayer
 
 F64 = jnp.float64
 

@@ -7,10 +7,13 @@ import pytest
 import xarray as xr
 from micro import micro_config
 
-from alignment import data, grid, results, sweep, train, verdict_loop, verdicts
-from alignment import report as report_mod
-from alignment.data import DataSpec
-from alignment.families.two_layer import TwoLayer
+from alignment.engine import train
+from alignment.runner import driver as sweep
+from alignment.runner import results
+from alignment.two_layer import data, grid, verdict_loop, verdicts
+from alignment.two_layer import report as report_mod
+from alignment.two_layer.data import DataSpec
+from alignment.two_layer.family import TwoLayer
 
 OUTPUTS = ("config.json", "summary.csv", "threshold.json", "trajectories.nc")
 

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from alignment import powerlaw
-from alignment import threshold as th
-from alignment import verdicts as vd
+from alignment.two_layer import powerlaw
+from alignment.two_layer import threshold as th
+from alignment.two_layer import verdicts as vd
 
 # A trainer-like grid: duplicated leading zeros (steps rounded to 0), then log-spaced to 1e4.
 TIMES = np.concatenate([[0.0, 0.0], np.geomspace(1e-2, 1e4, 150)])

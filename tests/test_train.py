@@ -11,10 +11,12 @@ import numpy as np
 import optax
 import pytest
 
-from alignment import config, data, integrate, model, stats, sweep
-from alignment import train as trainer
-from alignment.data import DataSpec
-from alignment.families.two_layer import TwoLayer
+from alignment.engine import integrate
+from alignment.engine import train as trainer
+from alignment.runner import driver as sweep
+from alignment.two_layer import config, data, model, stats
+from alignment.two_layer.data import DataSpec
+from alignment.two_layer.family import TwoLayer
 
 
 def two_layer(dtype="float32", optimizer="gd", **family) -> trainer.Program:
@@ -135,7 +137,7 @@ def test_lanes_in_cache_blocks_equal_one_vmap():
 def test_lanes_at_once_follows_the_cache():
     """On a CPU, lanes per block = cache // per-lane bytes (at least 1); an explicit value wins;
     a family that states no per-lane size runs as one vmap."""
-    from alignment import sharding
+    from alignment.engine import sharding
 
     cache = sharding.cache_bytes()
     assert sharding.lanes_at_once(None, cache // 4) == 4

@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from alignment import integrate, rounds, train, verdict_loop
-from alignment.data import DataSpec
-from alignment.families.two_layer import TwoLayer
+from alignment.engine import integrate, train
+from alignment.two_layer import rounds, verdict_loop
+from alignment.two_layer.data import DataSpec
+from alignment.two_layer.family import TwoLayer
 
 PROG = train.Program(TwoLayer(data=DataSpec("linear", d=2), m=4, n_pad=8), integrate.GD())
 

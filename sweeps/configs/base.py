@@ -1,5 +1,5 @@
-"""The base sweep config (every field, with its meaning): defined in ``alignment/config.py``."""
+"""The base sweep config (every field, with its meaning): defined in ``alignment/two_layer/config.py``."""
 
-from alignment.config import get_config
+from alignment.two_layer.config import get_config
 
 __all__ = ["get_config"]

@@ -7,7 +7,7 @@ Result:   digits, 400 training points, 20 tanh units, 3 inits x 2 subsets, 120 G
           claims' numbers to mean much.
 """
 
-from alignment import cls_config
+from alignment.classifier import config as cls_config
 
 
 def get_config():

@@ -10,7 +10,7 @@ Result:   (measured; paper rule) GD: eps_inv = 0.0543 +- 0.0032 over 10 inits (C
           z-score peaks at 0.90-1.31 x eps_inv (claim iv holds).
 """
 
-from alignment import cls_config
+from alignment.classifier import config as cls_config
 
 
 def get_config():

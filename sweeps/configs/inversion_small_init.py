@@ -17,7 +17,7 @@ Result:   (measured, robust rule, medians of 10 seeds, balanced init) every run 
           rule fires on the plateau at small lambda (eps_inv 0.494 at 1e-6): read the robust one.
 """
 
-from alignment import cls_config
+from alignment.classifier import config as cls_config
 
 
 def get_config():

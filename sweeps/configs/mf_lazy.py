@@ -14,7 +14,7 @@ Result:   (measured, pure noise, medians over 4 seeds, m = 16/32/64) (v) final m
           then says "does not hold"), approaching -1 as m and gamma0 grow.
 """
 
-from alignment import mf_config
+from alignment.mean_field import config as mf_config
 
 
 def get_config():

@@ -15,7 +15,7 @@ Result:   (measured, medians over 4 seeds, m = 16/32/64/128) (iv) the train erro
           0.67/0.69/0.74/0.77): not decided; (vi) holds (slopes 0.22 ... 0.33).
 """
 
-from alignment import mf_config
+from alignment.mean_field import config as mf_config
 
 
 def get_config():

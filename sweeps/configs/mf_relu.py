@@ -12,7 +12,7 @@ Result:   (measured, medians over 4 seeds, m = 16/32/64) (i) test within 5% of i
           above the grid's 0.6 (final gamma 0.56/0.50/0.44): not decided; (vi) holds.
 """
 
-from alignment import mf_config
+from alignment.mean_field import config as mf_config
 
 
 def get_config():

@@ -19,7 +19,7 @@ Result:   (measured, medians over 4 seeds, m = 16/32/64/128)
           at m = 64, 128. (vi) slope of max|a| on t 0.14 ... 0.24: holds.
 """
 
-from alignment import mf_config
+from alignment.mean_field import config as mf_config
 
 
 def get_config():

@@ -6,7 +6,7 @@ Result:   d = 8, m in {8, 16}, both targets, mean-field, lazy and frozen-a runs,
           t = 20 m: every output and figure; too small for the claims' numbers to mean much.
 """
 
-from alignment import mf_config
+from alignment.mean_field import config as mf_config
 
 
 def get_config():

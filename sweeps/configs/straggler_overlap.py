@@ -7,7 +7,7 @@ Result:   (measured) eps_inv = 0.0555 +- 0.0033 (CV 0.059), t_inv 89 steps (CV 0
           0.0505 = 0.91 x eps_inv (claim iv holds); Jaccard peaks there too (0.85).
 """
 
-from alignment import cls_config
+from alignment.classifier import config as cls_config
 
 
 def get_config():

@@ -11,7 +11,7 @@ Result:   (measured) lr 0.1: every base run inverts; retrained without its strag
           random points does not; the noisy test error moves by less than 0.01 either way.
 """
 
-from alignment import cls_config
+from alignment.classifier import config as cls_config
 
 
 def get_config():

@@ -1,0 +1,299 @@
+"""The trainer: the one place where jit, vmap, scan and donation are arranged, for any family.
+
+A *program* (:class:`Program`) is a model family (``alignment/<family>/family.py``), an integrator
+(``alignment/engine/integrate.py``) and a dtype: everything that shapes the computation. Within a
+program every run is one lane of a ``jax.vmap``; its per-run values (seed, and the family's and
+integrator's lane axes) are :class:`Lanes`. A whole trajectory is one jitted call:
+``lax.scan`` over the segments of a snapshot time grid, each segment a ``lax.while_loop`` of
+integrator steps, the family's statistics reduced on device at the end of every segment. Time
+is accumulated in float64.
+
+A lane whose loss or parameters become non-finite (or whose loss exceeds ``diverge_loss``) is
+flagged with the time it diverged and frozen at its last finite parameters; the other lanes
+continue. Every snapshot also records the lane's step count and its parameter displacement
+since the previous snapshot, ``|theta(t_k) - theta(t_{k-1})|`` (float64), whatever the family.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from alignment.engine import curvature, integrate, sharding
+
+DTYPES = ("float32", "float64")
+SEED = "seed"
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """Static settings of one compiled program (hashable: it keys the compile cache)."""
+
+    family: Any  # a model family (alignment.families.base.Family)
+    integrator: Any = integrate.GD()  # an integrator (alignment.integrate)
+    dtype: str = "float32"  # float32 | float64
+    diverge_loss: float = 1e10  # a loss above this counts as divergence
+    sharpness_iters: int = 8  # power iterations of the Hessian per snapshot (warm-started)
+    # lanes a vmapped block runs at a time (0: all; None: on a CPU, as many as fit the cache,
+    # from the family's lane_bytes; sharding.lanes_at_once)
+    lane_batch: int | None = None
+
+    @property
+    def jnp_dtype(self):
+        return jnp.dtype(self.dtype)
+
+    @property
+    def lane_axes(self) -> tuple[str, ...]:
+        return (SEED, *self.family.lane_axes, *self.integrator.lane_axes)
+
+    def validate(self) -> None:
+        """Raises ValueError naming the bad value, before any compute."""
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype={self.dtype!r} is not one of {DTYPES}")
+        if not self.diverge_loss > 0:
+            raise ValueError(f"diverge_loss={self.diverge_loss} must be > 0")
+        if not isinstance(self.sharpness_iters, int) or self.sharpness_iters < 1:
+            raise ValueError(f"sharpness_iters={self.sharpness_iters!r} must be an integer >= 1")
+        if self.lane_batch is not None and not (
+            isinstance(self.lane_batch, int) and self.lane_batch >= 0
+        ):
+            raise ValueError(f"lane_batch={self.lane_batch!r} must be None or an integer >= 0")
+        self.family.validate()
+        self.integrator.validate()
+
+    def check_lanes(self, lanes: Lanes) -> None:
+        """Every per-run value the program reads is present and valid (ValueError if not)."""
+        missing = [k for k in self.lane_axes if k not in lanes.values]
+        if missing:
+            raise ValueError(f"per-run values {missing} missing (the program reads "
+                             f"{list(self.lane_axes)})")  # fmt: skip
+        seed = lanes.values[SEED]
+        if not np.all((np.mod(seed, 1) == 0) & (seed >= 0)):
+            raise ValueError(f"seed={seed[(np.mod(seed, 1) != 0) | (seed < 0)][0]!r} must be "
+                             "an integer >= 0")  # fmt: skip
+        self.family.check_lanes(lanes.values)
+        self.integrator.check_lanes(lanes.values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Lanes:
+    """Per-run values: axis name -> (R,) array, one entry per vmapped run."""
+
+    values: dict
+
+    @classmethod
+    def make(cls, **columns) -> Lanes:
+        """Broadcasts scalars/sequences to a common run axis (values are checked by a program)."""
+        arrays = [np.atleast_1d(np.asarray(v)) for v in columns.values()]
+        try:
+            arrays = np.broadcast_arrays(*arrays)
+        except ValueError:
+            shapes = {k: v.shape for k, v in zip(columns, arrays, strict=True)}
+            raise ValueError(f"per-run values have mismatched shapes {shapes}") from None
+        if arrays and arrays[0].ndim != 1:
+            raise ValueError(f"per-run values must be 1-D, got shape {arrays[0].shape}")
+        return cls({k: np.array(v) for k, v in zip(columns, arrays, strict=True)})
+
+    def __getattr__(self, name):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.values.values())))
+
+    def take(self, idx) -> Lanes:
+        return Lanes({k: v[np.asarray(idx)] for k, v in self.values.items()})
+
+
+class RunContext(NamedTuple):
+    """Per-run constants: the family's (data, references) and the lane's values."""
+
+    family: Any
+    lane: dict
+
+
+class TrainState(NamedTuple):
+    """The carried (and donated) state of one run."""
+
+    params: Any
+    istate: Any  # the integrator's state
+    step: jax.Array  # integrator steps taken (int64)
+    time: jax.Array  # float64
+    diverged: jax.Array  # bool
+    diverge_time: jax.Array  # time of the first non-finite step (inf if none), float64
+    probe: Any  # unit vector (params' pytree) of the sharpness power iteration, warm-started
+
+
+def time_grid(max_time: float, num: int = 200, t_min: float | None = None) -> np.ndarray:
+    """Snapshot times: 0, then ``num - 1`` log-spaced times from t_min to max_time."""
+    if not max_time > 0 or num < 2:
+        raise ValueError(f"need max_time > 0 and num >= 2, got max_time={max_time}, num={num}")
+    t_min = max_time * 1e-4 if t_min is None else t_min
+    if not 0 < t_min <= max_time:
+        raise ValueError(f"t_min={t_min} must be in (0, max_time={max_time}]")
+    return np.concatenate([[0.0], np.geomspace(t_min, max_time, num - 1)])
+
+
+def _init_run(prog: Program, lane: dict) -> tuple[TrainState, RunContext]:
+    """One run's parameters, integrator state and constants (vmapped over lanes)."""
+    dtype = prog.jnp_dtype
+    key = jax.random.key(lane[SEED])
+    params, fctx = prog.family.initialize(key, lane, dtype)
+    t64 = integrate.TIME_DTYPE
+    loss_and_grad = functools.partial(prog.family.loss_and_grad, ctx=fctx)
+    state = TrainState(
+        params,
+        prog.integrator.init(params, lane, dtype, loss_and_grad),
+        jnp.zeros((), jnp.int64),
+        jnp.zeros((), t64),
+        jnp.zeros((), bool),
+        jnp.asarray(jnp.inf, t64),
+        curvature.random_probe(jax.random.fold_in(key, 99), params),
+    )
+    return state, RunContext(fctx, lane)
+
+
+def _all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+def displacement(new, old) -> jax.Array:
+    """|new - old| over every parameter leaf, in float64."""
+    sq = [jnp.sum((a.astype(jnp.float64) - b.astype(jnp.float64)) ** 2)
+          for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(old),
+                          strict=True)]  # fmt: skip
+    return jnp.sqrt(sum(sq))
+
+
+def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
+    """Runs one lane to each snapshot's target time in turn, recording statistics."""
+    fam, integ, lane = prog.family, prog.integrator, ctx.lane
+    loss_and_grad = functools.partial(fam.loss_and_grad, ctx=ctx.family)
+    constrain = functools.partial(fam.constrain, ctx=ctx.family) if fam.constrained else None
+
+    def step(s: TrainState, goal) -> TrainState:
+        loss, params, istate, t_new = integ.step(
+            loss_and_grad, constrain, s.params, s.istate, s.step, s.time, goal, lane
+        )
+        ok = jnp.isfinite(loss) & (loss < prog.diverge_loss) & _all_finite(params)
+        keep = functools.partial(jnp.where, ok)
+        return TrainState(
+            params=jax.tree_util.tree_map(keep, params, s.params),
+            istate=jax.tree_util.tree_map(keep, istate, s.istate),
+            step=s.step + ok.astype(s.step.dtype),
+            time=jnp.where(ok, t_new, s.time),
+            diverged=~ok,
+            diverge_time=jnp.where(ok, s.diverge_time, s.time),
+            probe=s.probe,
+        )
+
+    def segment(s: TrainState, target):
+        before, goal = s.params, integ.goal(target, lane)
+        s = jax.lax.while_loop(
+            lambda s: integ.more(s.step, s.time, goal) & ~s.diverged,
+            functools.partial(step, goal=goal), s,
+        )  # fmt: skip
+        snap = fam.snapshot(s.params, ctx.family)
+        lam, probe = curvature.sharpness(loss_and_grad, s.params, s.probe, prog.sharpness_iters)
+        snap |= {"time": s.time, "step": s.step, "diverged": s.diverged,
+                 "displacement": displacement(s.params, before), "sharpness": lam,
+                 "step_sharpness": lam * integ.step_size(s.istate, lane)}  # fmt: skip
+        return s._replace(probe=probe), snap
+
+    return jax.lax.scan(segment, state, targets_K)
+
+
+@functools.lru_cache(maxsize=16)  # bounded: each program's executables hold code memory
+def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
+    """(init, train) for a program: jit(vmap(...)) over the run axis, state donated.
+
+    With a mesh, the run axis is split over its devices (``sharding.shard_runs``); the run
+    count must then be a multiple of the mesh size (``init_runs`` and ``train`` pad it).
+    """
+
+    lane_bytes = getattr(prog.family, "lane_bytes", lambda dtype: None)(prog.jnp_dtype)
+    block = sharding.lanes_at_once(prog.lane_batch, lane_bytes)
+
+    def batched(fn):
+        return sharding.blocked_vmap(fn, block) if mesh is None else sharding.shard_runs(fn, mesh)
+
+    init = jax.jit(batched(functools.partial(_init_run, prog)))
+    train = jax.jit(batched(functools.partial(_train_run, prog)), donate_argnums=0)
+    return init, train
+
+
+def _reinit_run(prog: Program, state: TrainState, ctx: RunContext) -> TrainState:
+    loss_and_grad = functools.partial(prog.family.loss_and_grad, ctx=ctx.family)
+    istate = prog.integrator.init(state.params, ctx.lane, prog.jnp_dtype, loss_and_grad)
+    return state._replace(istate=istate)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_switch(prog: Program, mesh):
+    fn = functools.partial(_reinit_run, prog)
+    return jax.jit(jax.vmap(fn) if mesh is None else sharding.shard_runs(fn, mesh))
+
+
+def switch_integrator(prog: Program, state: TrainState, ctx: RunContext, shard=None):
+    """``state`` carried on by ``prog``'s integrator: same parameters, time and step count, the
+    new integrator's state made at the current parameters (e.g. GD, then flow)."""
+    prog.validate()
+    num = sharding.num_runs(state)
+    mesh = sharding.default_mesh(shard)
+    run = _compiled_switch(prog, mesh)
+    return sharding.take_runs(run(*sharding.to_runs((state, ctx), mesh)), num)
+
+
+def _device_lanes(prog: Program, lanes: Lanes) -> dict:
+    """Lane values on device: seeds uint32, integer columns int64, the rest float64."""
+    out = {}
+    for k in prog.lane_axes:
+        v = np.asarray(lanes.values[k])
+        if k == SEED:
+            out[k] = jnp.asarray(v, jnp.uint32)
+        elif v.dtype.kind in "iub":
+            out[k] = jnp.asarray(v, jnp.int64)
+        else:
+            out[k] = jnp.asarray(v, jnp.float64)
+    return out
+
+
+def init_runs(
+    prog: Program, lanes: Lanes, shard: bool | None = None
+) -> tuple[TrainState, RunContext]:
+    """Initial state and per-run constants of every lane (checked before any compute).
+
+    ``shard`` splits the lanes over this process's devices (default: when it has several,
+    see ``sharding.default_mesh``); results equal the unsharded ones to rounding. Lanes are
+    padded so that no device runs a lone lane, which rounds differently (``sharding``).
+    """
+    prog.validate()
+    prog.check_lanes(lanes)
+    mesh = sharding.default_mesh(shard)
+    init, _ = compiled(prog, mesh)
+    lane = _device_lanes(prog, lanes)
+    return sharding.take_runs(init(sharding.to_runs(lane, mesh)), len(lanes))
+
+
+def train(prog: Program, state: TrainState, ctx: RunContext, times_K, shard=None):
+    """Continues every lane through the snapshot times (absolute times, non-decreasing).
+
+    ``state`` is donated: use the returned one. Returns (state, snapshots), snapshots a dict
+    of arrays with leading axes (R, K). ``shard`` as in ``init_runs``.
+    """
+    times_K = np.asarray(times_K, dtype=np.float64)
+    if times_K.ndim != 1 or np.any(np.diff(times_K) < 0) or np.any(times_K < 0):
+        raise ValueError("times must be a 1-D non-decreasing array of non-negative times")
+    num = sharding.num_runs(state)
+    mesh = sharding.default_mesh(shard)
+    _, run = compiled(prog, mesh)
+    targets_RxK = jnp.asarray(np.broadcast_to(times_K, (num, len(times_K))))
+    args = sharding.to_runs((state, ctx, targets_RxK), mesh)
+    return sharding.take_runs(run(*args), num)

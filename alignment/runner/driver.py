@@ -1,0 +1,212 @@
+"""The sweep driver: checks a config, then trains every chunk of a task that has no file yet.
+
+A finished chunk is written atomically to ``chunks/`` with its provenance (config hash, code
+hash, version, git revision); while a chunk trains, its checkpoint (``checkpoint.py``) is
+saved after every compiled call. A rerun skips finished chunks and resumes an unfinished one
+from its checkpoint, so a sweep killed at any moment loses at most one call's work and ends
+with the same files as an uninterrupted one. What a rerun keeps, refuses or recomputes is
+decided in ``workdir.py``. Each chunk goes through the verdict loop (``verdict_loop.py``);
+``report.py`` merges the chunks and estimates n* once all are done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from absl import logging
+
+from alignment.runner import checkpoint, provenance, results
+from alignment.runner import workdir as wd
+from alignment.two_layer import config, grid, records, verdict_loop
+
+NUMERIC_AXES = ("n", "lam", "lr", "sigma", "d", "m")
+
+
+def check_numbers(cfg) -> None:
+    """ValueError naming the first value of a numeric axis that is not a number (before the
+    grid is expanded, which would fail on it less clearly)."""
+    for name, sub in grid.sub_sweeps(cfg):
+        for k in NUMERIC_AXES:
+            for v in grid.as_list(sub[k]):
+                if isinstance(v, bool) or not isinstance(v, int | float | np.number):
+                    raise ValueError(
+                        f"{k}={_shown(v)} must be a finite number (sub-sweep {name!r})"
+                    )
+
+
+def _shown(v) -> str:
+    """A bad value as the user typed it: 'nan' and 'inf' arrive from the command line as
+    strings (ml_collections parses tuple overrides as literals), shown without quotes."""
+    if isinstance(v, str) and v.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        return v
+    return repr(v)
+
+
+def check_config(cfg) -> list[grid.Chunk]:
+    """Every field known (alignment/two_layer/config.py) and every value valid; returns the chunks.
+
+    Raises ValueError naming the first problem, before any compute.
+    """
+    grid.check_fields(cfg, config.get_config())
+    check_numbers(cfg)
+    per_call = cfg.snapshots_per_call
+    if isinstance(per_call, bool) or not isinstance(per_call, int) or per_call < 0:
+        raise ValueError(f"snapshots_per_call={per_call!r} must be an integer >= 0 (0: one decade)")
+    return grid.validate(cfg, grid.expand(cfg))
+
+
+def verdict_counts(verdict_R) -> dict[str, int]:
+    """How many runs have each verdict (only the verdicts present)."""
+    values, counts = np.unique(np.asarray(verdict_R, str), return_counts=True)
+    return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+
+def train_chunk(cfg, runs, chunk: grid.Chunk, store=None):
+    """One chunk through the verdict loop, as its dataset (the chunk file)."""
+    keep = records.neuron_runs(cfg, runs, chunk)
+    snaps, verdict, ctx, state, count, evidence = verdict_loop.train_chunk(
+        cfg, runs, chunk, store, keep_neurons=keep
+    )
+    attrs = {"steps_computed": count.computed, "steps_useful": count.useful}
+    ds = records.chunk_dataset(runs, chunk, snaps, verdict, ctx, state, keep, attrs)
+    for k, v in evidence.items():
+        ds[k] = ("run", np.asarray(v))
+    return ds
+
+
+class Progress:
+    """A one-line text progress bar with ETA (stderr), plus an absl log line per chunk.
+
+    The ETA averages two extrapolations of the time spent so far: by the remaining share of
+    the work (lanes x padded samples x width x dim) and by the remaining share of chunks (each
+    chunk also compiles its program). The verdict loop makes chunks of equal size take unequal
+    times, so it is an estimate that sharpens as chunks finish.
+    """
+
+    def __init__(self, total_cost: float, num_chunks: int, stream=None):
+        self.total, self.done, self.num, self.count = total_cost, 0.0, num_chunks, 0
+        self.start = time.time()
+        self.stream = sys.stderr if stream is None else stream
+
+    def bar(self) -> str:
+        elapsed = time.time() - self.start
+        by_work = elapsed * (self.total - self.done) / max(self.done, 1e-12)
+        by_count = elapsed * (self.num - self.count) / max(self.count, 1)
+        eta = 0.5 * (by_work + by_count)
+        frac = self.done / max(self.total, 1e-12)
+        filled = int(30 * frac)
+        return (
+            f"[{'#' * filled}{'-' * (30 - filled)}] {self.count}/{self.num} chunks  "
+            f"elapsed {elapsed:6.1f}s  ETA {eta:6.1f}s"
+        )
+
+    def update(self, cost: float, chunk: grid.Chunk, seconds: float, counts: dict) -> None:
+        self.done += cost
+        self.count += 1
+        p = chunk.program
+        logging.info(
+            "chunk %d/%d [%s] (%s, %d runs) in %.1fs: %s",
+            self.count, self.num, chunk.sweep, p.family.describe(), len(chunk.run_ids),
+            seconds, counts,
+        )  # fmt: skip
+        self.stream.write("\r" + self.bar() + ("\n" if self.count == self.num else ""))
+        self.stream.flush()
+
+
+def chunk_cost(chunk: grid.Chunk) -> float:
+    """Relative compute of a chunk (for the ETA): lanes x the family's cost of one lane."""
+    p = chunk.program
+    return max(chunk.lanes, len(chunk.run_ids)) * p.family.cost()
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What a kind of job (the threshold sweep, the mean-field job) plugs into the driver."""
+
+    check_config: Callable  # cfg -> chunks (ValueError names the first problem)
+    expand: Callable  # cfg -> run table (column -> (R,) array)
+    train_chunk: Callable  # (cfg, runs, chunk, store) -> the chunk's dataset
+    call_length: Callable  # cfg -> snapshots per compiled call (a checkpoint resumes only
+    # with its own call length)
+
+
+def prepare(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False,
+            job: Job | None = None):  # fmt: skip
+    """Every check before compute: the task, the config, the workdir and its chunk files.
+
+    Returns (runs, this task's chunks, the chunks still to train). ValueError names the first
+    problem; ``restart`` deletes the workdir's old results once the config is valid.
+    """
+    job = job or THRESHOLD_JOB
+    if not 0 <= task_index < num_tasks:
+        raise ValueError(f"task_index={task_index} must be in [0, num_tasks={num_tasks})")
+    chunks = job.check_config(cfg)
+    runs = job.expand(cfg)
+    workdir = wd.check_usable(workdir)
+    if restart:
+        wd.start_over(workdir)
+    wd.remove_stale_temporaries(workdir)
+    cfg_json = config_json(cfg)
+    wd.check_config(workdir, cfg_json)
+    mine = [c for c in chunks if c.index % num_tasks == task_index]
+    done = wd.usable_chunks(workdir, cfg_json, keep_old_chunks)
+    todo = [c for c in mine if c.index not in done]
+    logging.info(
+        "%d runs in %d chunks; this task: %d chunks, %d already finished",
+        len(next(iter(runs.values()))), len(chunks), len(mine), len(mine) - len(todo),
+    )  # fmt: skip
+    return runs, mine, todo
+
+
+def config_json(cfg) -> str:
+    """The resolved config as stored in config.json (sorted keys)."""
+    return cfg.to_json(indent=2, sort_keys=True)
+
+
+def run(cfg, workdir, task_index: int = 0, num_tasks: int = 1, after_chunk=None,
+        restart: bool = False, keep_old_chunks: bool = False, checkpoints: bool = True,
+        after_save=None, job: Job | None = None) -> list[int]:  # fmt: skip
+    """Checks everything (:func:`prepare`), then trains every chunk of this task that has no
+    usable file yet (:func:`train_chunks`); returns the chunk indices the task owns."""
+    runs, mine, todo = prepare(cfg, workdir, task_index, num_tasks, restart, keep_old_chunks, job)
+    train_chunks(cfg, workdir, runs, todo, after_chunk, checkpoints, after_save, job)
+    return [c.index for c in mine]
+
+
+def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, after_save=None,
+                 job: Job | None = None):  # fmt: skip
+    """Trains the chunks ``todo`` (from :func:`prepare`) and writes their files.
+
+    Each chunk resumes from its checkpoint, if an earlier process left one, and saves one
+    after every compiled call (``checkpoints=False``: neither, for measuring their cost).
+    ``after_chunk`` (tests, monitoring) is called with each chunk once its file is written,
+    ``after_save`` with the number of checkpoint saves of the chunk so far (tests: a kill).
+    """
+    job = job or THRESHOLD_JOB
+    workdir = Path(workdir)
+    stamp = provenance.stamp(config_json(cfg))
+    progress = Progress(sum(chunk_cost(c) for c in todo), len(todo))
+    for chunk in todo:
+        t0 = time.time()
+        path = checkpoint.checkpoint_path(workdir, chunk.index)
+        # a checkpoint's position counts calls: it resumes only with the same call length
+        meta = stamp | {"snapshots_per_call": str(job.call_length(cfg))}
+        store = checkpoint.Store(path, meta, after_save) if checkpoints else None
+        ds = job.train_chunk(cfg, runs, chunk, store)
+        ds.attrs |= stamp
+        results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)
+        if store is not None:
+            store.remove()
+            logging.info("chunk %d: %d checkpoint saves, %.2f s", chunk.index, store.saves,
+                         store.seconds)  # fmt: skip
+        progress.update(chunk_cost(chunk), chunk, time.time() - t0, verdict_counts(ds["verdict"]))
+        if after_chunk is not None:
+            after_chunk(chunk)
+
+
+THRESHOLD_JOB = Job(check_config, grid.expand, train_chunk, verdict_loop.calls_of)

@@ -1,0 +1,291 @@
+"""Run verdicts (interpolating / stuck / saddle / undetermined / diverged) from a run's record.
+
+Pure numpy on host arrays: this reads finished trajectories and the family's end-state
+certificates, it never trains. Everything that ends up in ``threshold.json`` is made of plain
+floats, ints, strings, bools, lists and None.
+
+Verdicts (DESIGN.md section 2, "Verdicts"), on the final snapshot of each run, with ``L`` the
+train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm or displacement):
+
+- ``diverged``: flagged by the trainer; never given another verdict.
+- ``interpolating``: finite ``L_final < max(abs_tol, rel_tol * scale)``, ``scale`` a loss scale
+  such as the initial loss (1/2n) sum y^2.
+- ``stuck``: certified to stay above that tolerance, by all three of
+  1. *region*: the region minimum (``alignment/two_layer/certificates.py``) is above the tolerance and
+     ``(L - region_min) / L < gap_tol``;
+  2. *no escape*: no small alive neuron's growth rate kappa climbs above ``kappa_tol``;
+  3. *stationary*: (a) ``t_final * g_final^2 / L_final < grad_tol`` -- along gradient flow
+     dL/dt = -g^2, so this is -d log L / d log t, the relative loss decrease per e-fold of time
+     at the end, the gradient against the scale sqrt(L / t) set by the loss and the time spent;
+     (b) *flat over the last decade*: ``max |L(t) - L_final| / L_final < flat_tol`` over every
+     snapshot with t in [t_anchor, t_final], t_anchor the latest positive snapshot time at or
+     before t_final / 10 (a record that does not span a decade cannot be called stuck).
+  A family without certificates is called stuck on 3 alone (``decided_by`` = 'stationary').
+- ``saddle``: 1 or 3 holds but a neuron escapes (2 fails): gradient flow leaves; continue.
+- ``undetermined``: anything else (still moving, a region minimum ~0 so that it may still
+  interpolate in place, a loss above its region's minimum, or too short a record). A final loss
+  that is not finite is missing information, so such a run is undetermined, never interpolating
+  (the trainer freezes a diverging lane at finite values and flags it instead).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+VERDICTS = ("interpolating", "stuck", "saddle", "undetermined", "diverged")
+
+
+@dataclasses.dataclass(frozen=True)
+class VerdictTolerances:
+    """Tolerances of the verdict; ``dataclasses.asdict`` gives the keyword arguments of
+    :func:`verdicts` and the record written to threshold.json."""
+
+    # Interpolating: L_final < max(abs_tol, rel_tol * scale). float32 losses bottom out around
+    # 1e-7 of the scale; a non-interpolating (OLS-like) solution sits at about
+    # (sigma^2 / 2)(1 - d/n), >= 1e-4 of the scale for sigma >= 0.01. 1e-5 is 100x above the
+    # float32 floor and 10x or more below any stuck loss of the suite.
+    rel_tol: float = 1e-5
+    # Only matters when the scale is ~0 (targets ~0); far below any loss of unit-scale data.
+    abs_tol: float = 1e-10
+    # Stuck, gradient: t g^2 / L (= -dlogL/dlogt under gradient flow) below this. A steady
+    # drift at this log-slope changes L by 2.3e-4 over a decade, under flat_tol; an approach
+    # L* + c/t that passes flat_tol has log-slope flat_tol / 9, about this value.
+    grad_tol: float = 1e-4
+    # Stuck, flatness: relative loss change over the last decade below this. 1e-3 is 1e4x above
+    # float32 rounding of the loss and 10x below the 1% a loss moves in a decade at log-slope 4e-3.
+    flat_tol: float = 1e-3
+    # Relative slack on t_final / 10 when looking for the start of the last decade: recorded
+    # times are steps * lr in float32, so a grid point meant to be t_final / 10 may land a hair
+    # above it.
+    decade_slack: float = 1e-3
+    # Stuck, region: (L - region_min) / L below this. The QP is solved to ~1e-8; a run within
+    # 1e-3 of its region's minimum has converged inside its region as far as flatness (1e-3 per
+    # decade) can tell.
+    gap_tol: float = 1e-3
+    # Saddle: a small neuron escapes when its growth rate kappa exceeds this (1 / time units).
+    # kappa is exactly 0 on a dead direction and is reached from below there; 1e-7 separates
+    # rounding at a kink (~1e-8 of a unit-scale residual in float32) from growth that shows within
+    # any time cap of the suite (escape time log(1/rho^2) / 2 kappa ~ 1e8 at 1e-7).
+    kappa_tol: float = 1e-7
+    # An undetermined GD run whose last eta * lambda_max is at least this is labelled
+    # 'gd_edge' rather than 'moving': GD follows gradient flow only while eta * lambda_max < 2,
+    # and a run that sharpened to within 5% of that edge no longer says what the flow does.
+    gd_edge: float = 1.9
+
+    def to_dict(self) -> dict:
+        return {k: float(v) for k, v in dataclasses.asdict(self).items()}
+
+
+DEFAULT_TOLERANCES = VerdictTolerances()
+
+
+def _as_runs_by_snapshots(times, loss, grad_norm):
+    """(R, K) float arrays; times may be (K,) shared by every run."""
+    loss = np.atleast_2d(np.asarray(loss, dtype=np.float64))
+    grad_norm = np.atleast_2d(np.asarray(grad_norm, dtype=np.float64))
+    times = np.broadcast_to(np.asarray(times, dtype=np.float64), loss.shape)
+    if loss.ndim != 2 or grad_norm.shape != loss.shape:
+        raise ValueError(
+            f"loss and grad_norm must both be (R, K), got {loss.shape} and {grad_norm.shape}"
+        )
+    if loss.shape[1] == 0:
+        raise ValueError("need at least one snapshot")
+    return times, loss, grad_norm
+
+
+def verdict_diagnostics(
+    times_RxK,
+    loss_RxK,
+    grad_norm_RxK,
+    y_scale_R,
+    *,
+    rel_tol: float = DEFAULT_TOLERANCES.rel_tol,
+    abs_tol: float = DEFAULT_TOLERANCES.abs_tol,
+    grad_tol: float = DEFAULT_TOLERANCES.grad_tol,
+    flat_tol: float = DEFAULT_TOLERANCES.flat_tol,
+    decade_slack: float = DEFAULT_TOLERANCES.decade_slack,
+) -> dict[str, np.ndarray]:
+    """The numbers a verdict is made of, per run (R,) float/bool arrays.
+
+    ``final_time``, ``final_loss``, ``final_grad_norm``: at the latest snapshot (the last column
+    among duplicates of the largest time; non-finite times are treated as absent snapshots).
+    ``loss_tol``: the interpolation tolerance. ``grad_slope``: t g^2 / L at the end.
+    ``spans_decade``: a positive snapshot time <= t_final / 10 exists. ``flat_change``: the
+    largest relative deviation from L_final over the last decade (inf when a loss there is not
+    finite or the record does not span a decade).
+    """
+    times, loss, grad = _as_runs_by_snapshots(times_RxK, loss_RxK, grad_norm_RxK)
+    R, K = loss.shape
+    scale = np.broadcast_to(np.asarray(y_scale_R, dtype=np.float64), (R,))
+    valid = np.isfinite(times)
+    t_max = np.max(np.where(valid, times, -np.inf), axis=1)
+    is_last = valid & (times == t_max[:, None])
+    # Last column holding the largest time: argmax on the reversed boolean rows.
+    k_final = K - 1 - np.argmax(is_last[:, ::-1], axis=1)
+    rows = np.arange(R)
+    has_any = valid.any(axis=1)
+    t_f = np.where(has_any, t_max, np.nan)
+    l_f = np.where(has_any, loss[rows, k_final], np.nan)
+    g_f = np.where(has_any, grad[rows, k_final], np.nan)
+    loss_tol = np.maximum(abs_tol, rel_tol * np.where(np.isfinite(scale), scale, 0.0))
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        grad_slope = t_f * g_f**2 / l_f
+        grad_slope = np.where(np.isfinite(grad_slope) & (l_f > 0), grad_slope, np.inf)
+        anchor_ok = valid & (times > 0) & (times <= t_f[:, None] / 10 * (1 + decade_slack))
+        spans = anchor_ok.any(axis=1)
+        t_anchor = np.max(np.where(anchor_ok, times, -np.inf), axis=1)
+        window = valid & (times >= t_anchor[:, None])
+        dev = np.abs(loss - l_f[:, None]) / l_f[:, None]
+        dev = np.where(np.isfinite(dev), dev, np.inf)
+        flat = np.max(np.where(window, dev, 0.0), axis=1)
+    flat = np.where(spans & np.isfinite(l_f) & (l_f > 0), flat, np.inf)
+    return {
+        "final_time": t_f,
+        "final_loss": l_f,
+        "final_grad_norm": g_f,
+        "loss_tol": loss_tol,
+        "grad_slope": grad_slope,
+        "spans_decade": spans,
+        "flat_change": flat,
+    }
+
+
+def certified(diag: dict, certs: dict | None, tol: VerdictTolerances) -> dict[str, np.ndarray]:
+    """Criteria 1 and 2 of DESIGN.md's stuck verdict, per run, from the certificates.
+
+    ``region_gap`` = (L - region_min) / L; ``region_ok``: region_min above the interpolation
+    tolerance and the loss within ``gap_tol`` of it; ``escapes``: a small alive neuron's growth
+    rate climbs above ``kappa_tol``. Without certificates (NaN, or a family without them) both
+    are False and ``certified`` is False.
+    """
+    R = diag["final_loss"].shape[0]
+    nan = np.full(R, np.nan)
+    region = np.asarray((certs or {}).get("region_min", nan), np.float64)
+    kappa = np.asarray((certs or {}).get("kappa_max", nan), np.float64)
+    l_f = diag["final_loss"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = (l_f - region) / l_f
+    solved = np.asarray((certs or {}).get("region_solved", np.ones(R)), np.float64)
+    have = np.isfinite(region) & (solved > 0)  # a QP that did not solve certifies nothing
+    region_ok = have & (region > diag["loss_tol"]) & (gap < tol.gap_tol)
+    return {
+        "region_min": region,
+        "region_gap": gap,
+        "region_ok": region_ok,
+        "escapes": np.isfinite(kappa) & (kappa > tol.kappa_tol),  # needs no region QP
+        "certified": have,
+        "qp_failed": np.isfinite(region) & ~have,
+    }
+
+
+def _reasons(out, d, stationary, cert, diverged, edge):
+    """Which criterion decided each run, or what kept it undecided (``decided_by``); ``edge``:
+    GD runs at the edge of stability (moving, but no longer along gradient flow)."""
+    why = np.full(len(out), "moving", dtype=object)
+    why[edge] = "gd_edge"
+    c, ok = cert["certified"], cert["region_ok"]
+    low = cert["region_min"] <= d["loss_tol"]
+    why[c & ~ok & low & stationary] = "region_min_zero"  # could still interpolate in place
+    why[c & ~ok & ~low & stationary] = "region_gap"  # flat, but above its region's minimum
+    why[c & ok & ~stationary] = "not_stationary"  # at its region's minimum, still moving
+    why[cert["qp_failed"]] = "qp_failed"  # the region QP did not solve: nothing certified
+    stuck = out == "stuck"
+    why[stuck] = np.where(c[stuck], "certified", "stationary")
+    why[out == "saddle"] = "escape"
+    why[out == "interpolating"] = "tolerance"
+    why[diverged] = "trainer"
+    return why.astype(str)
+
+
+def verdicts(
+    times_RxK,
+    loss_RxK,
+    grad_norm_RxK,
+    y_scale_R,
+    *,
+    diverged_R=None,
+    certs: dict | None = None,
+    gd_sharpness_R=None,
+    details: bool = False,
+    **tolerances: float,
+):
+    """Verdict of every run, an (R,) array of str from :data:`VERDICTS` (rules: module doc).
+
+    ``times_RxK`` may be (K,) when every run shares the grid; snapshot times may repeat and
+    start at 0. ``y_scale_R``: the loss scale of each run (e.g. its initial loss).
+    ``certs``: the family's end-state certificates (``region_min``, ``kappa_max``, (R,) with
+    NaN where not computed). ``gd_sharpness_R``: eta * lambda_max at the last snapshot of GD
+    runs (NaN or None where not GD), for the 'gd_edge' label. ``tolerances``: fields of
+    :class:`VerdictTolerances`. With ``details`` returns (verdicts, diagnostics) where the
+    diagnostics hold every number the verdict read and ``decided_by``, the criterion that
+    decided it.
+    """
+    tol = dataclasses.replace(DEFAULT_TOLERANCES, **tolerances)  # TypeError on an unknown name
+    d = verdict_diagnostics(
+        times_RxK, loss_RxK, grad_norm_RxK, y_scale_R,
+        **{k: v for k, v in tol.to_dict().items() if k in _DIAG_KEYS},
+    )  # fmt: skip
+    l_f = d["final_loss"]
+    R = l_f.shape[0]
+    diverged = np.zeros(R, bool) if diverged_R is None else np.broadcast_to(diverged_R, (R,))
+    diverged = np.asarray(diverged, bool)
+    finite = np.isfinite(l_f)
+    interp = finite & (l_f < d["loss_tol"])
+    stationary = (
+        finite & d["spans_decade"] & (d["grad_slope"] < tol.grad_tol)
+        & (d["flat_change"] < tol.flat_tol)
+    )  # fmt: skip
+    cert = certified(d, certs, tol)
+    # with certificates: stuck needs all three criteria; without (a family that has none):
+    # stationarity alone, as ``decided_by`` = 'stationary' says
+    stuck_ok = np.where(cert["certified"], cert["region_ok"], True) & ~cert["escapes"]
+    stuck_ok &= ~cert["qp_failed"]
+    stuck = finite & ~interp & stationary & stuck_ok
+    saddle = finite & ~interp & cert["escapes"] & (cert["region_ok"] | stationary)
+    out = np.full(R, "undetermined", dtype=object)
+    out[saddle] = "saddle"
+    out[stuck] = "stuck"
+    out[interp] = "interpolating"
+    out[diverged] = "diverged"
+    out = out.astype(str)
+    if not details:
+        return out
+    return out, _explained(out, d, stationary, cert, diverged, gd_sharpness_R, tol.gd_edge)
+
+
+def _explained(out, d, stationary, cert, diverged, gd_sharpness_R, gd_edge: float) -> dict:
+    """The diagnostics with the certificates' numbers and each run's ``decided_by``."""
+    d = d | {k: cert[k] for k in ("region_gap", "region_ok", "escapes")}
+    edge = np.zeros(out.shape[0], bool)
+    if gd_sharpness_R is not None:
+        with np.errstate(invalid="ignore"):
+            edge = np.asarray(gd_sharpness_R, np.float64) >= gd_edge
+    why = _reasons(out, d, stationary, cert, diverged, edge)
+    return d | {"stationary": stationary, "decided_by": why}
+
+
+_DIAG_KEYS = ("rel_tol", "abs_tol", "grad_tol", "flat_tol", "decade_slack")
+
+
+def verdict(times_K, loss_K, grad_norm_K, y_scale, *, diverged: bool = False, **tol) -> str:
+    """Verdict of one run (see :func:`verdicts`; ``tol`` as its keyword tolerances)."""
+    return str(
+        verdicts(
+            np.asarray(times_K)[None],
+            np.asarray(loss_K)[None],
+            np.asarray(grad_norm_K)[None],
+            np.asarray([y_scale]),
+            diverged_R=np.asarray([diverged]),
+            **tol,
+        )[0]
+    )
+
+
+def outcomes(verdicts_R) -> tuple[np.ndarray, np.ndarray]:
+    """(interpolating_R, determined_R) booleans: determined = interpolating or stuck (a saddle
+    says gradient flow goes on, not where it ends)."""
+    v = np.asarray(verdicts_R).astype(str)
+    return v == "interpolating", (v == "interpolating") | (v == "stuck")
