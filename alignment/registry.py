@@ -1,31 +1,27 @@
-"""Which job a config runs: the threshold sweep (family two_layer), the mean-field job or the
-classifier job.
+"""Which job a config runs: the only place that lists the families.
 
-The entry points (``sweeps.run``, ``sweeps.merge``, ``sweeps.launch``) go through here, so the
-same commands, workdir rules and checkpoints serve every job; the config's ``family`` decides.
+The entry points (``sweeps.run``, ``sweeps.merge``, ``sweeps.launch``) and the figures go
+through here, so the same commands, workdir rules and checkpoints serve every job; the
+config's ``family`` decides (no ``family``: the threshold job). Adding a family is a package
+with a :class:`~alignment.runner.job.Job` and one line here.
 """
 
 from __future__ import annotations
 
-from alignment.classifier import job as classifier_job
-from alignment.classifier import report as cls_report
-from alignment.mean_field import job as mean_field_job
-from alignment.mean_field import report as mf_report
-from alignment.runner import driver as sweep
-from alignment.two_layer import report
+from alignment.classifier.job import JOB as CLASSIFIER
+from alignment.mean_field.job import JOB as MEAN_FIELD
+from alignment.runner import job as job_mod
+from alignment.two_layer.job import JOB as THRESHOLD
 
-JOBS = {
-    "mean_field": (mean_field_job.JOB, mf_report),
-    "classifier": (classifier_job.JOB, cls_report),
-}
+JOBS = {job.name: job for job in (THRESHOLD, MEAN_FIELD, CLASSIFIER)}
 
 
-def _entry(cfg):
-    return JOBS.get(cfg.get("family"), (sweep.THRESHOLD_JOB, report))
-
-
-def job_for(cfg) -> sweep.Job:
-    return _entry(cfg)[0]
+def job_for(cfg) -> job_mod.Job:
+    """The job of a config (its ``family`` field; the threshold job without one)."""
+    family = cfg.get("family", THRESHOLD.name)
+    if family not in JOBS:
+        raise ValueError(f"family={family!r} is not one of {tuple(JOBS)}")
+    return JOBS[family]
 
 
 def check_config(cfg) -> list:
@@ -35,4 +31,24 @@ def check_config(cfg) -> list:
 
 def finish(cfg, workdir) -> dict:
     """The merged outputs and the job's report (n* per group, or the job's claims)."""
-    return _entry(cfg)[1].finish(cfg, workdir)
+    return job_for(cfg).finish(cfg, workdir)
+
+
+def run(cfg, workdir, task_index: int = 0, num_tasks: int = 1, **options) -> list[int]:
+    """Checks and trains every chunk of this task that has no usable file (``runner.job.run``
+    with the config's job); returns the chunk indices the task owns."""
+    return job_mod.run(job_for(cfg), cfg, workdir, task_index, num_tasks, **options)
+
+
+def prepare(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False):
+    """Every check before compute (``runner.job.prepare`` with the config's job)."""
+    job = job_for(cfg)
+    return job_mod.prepare(job, cfg, workdir, task_index, num_tasks, restart, keep_old_chunks)
+
+
+def train_chunks(cfg, workdir, runs, todo, **options) -> None:
+    """Trains the chunks ``todo`` (``runner.job.train_chunks`` with the config's job)."""
+    job_mod.train_chunks(job_for(cfg), cfg, workdir, runs, todo, **options)
+
+
+config_json = job_mod.config_json

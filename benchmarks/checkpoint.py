@@ -20,8 +20,8 @@ import time
 
 from absl import app, flags
 
+from alignment import registry as sweep
 from alignment.runner import checkpoint, provenance, results
-from alignment.runner import driver as sweep
 from alignment.two_layer import grid, records, verdict_loop
 from benchmarks import machine
 

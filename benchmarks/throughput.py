@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from alignment.runner import driver as sweep
+from alignment import registry as sweep
 from alignment.runner import results
 from alignment.two_layer import report
 from benchmarks.machine import load_avg, machine_info, replace_block

@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from alignment.runner import results
+from alignment.two_layer import report as threshold_report
 from alignment.two_layer.grid import GROUP_AXES, group_keys
 from figures import style as plotting
 
@@ -46,7 +47,7 @@ class Stored:
 def load(workdir) -> Stored:
     """Loads a finished sweep's outputs (summary.csv, threshold.json, trajectories.nc)."""
     workdir = Path(workdir)
-    for name in (results.CONFIG, results.SUMMARY, results.THRESHOLD, results.TRAJECTORIES):
+    for name in (results.CONFIG, results.SUMMARY, threshold_report.THRESHOLD, results.TRAJECTORIES):
         if not (workdir / name).exists():
             raise FileNotFoundError(
                 f"{workdir / name} is missing: figures are made from a finished sweep "
@@ -55,7 +56,7 @@ def load(workdir) -> Stored:
     config = json.loads((workdir / results.CONFIG).read_text())
     summary = results.read_csv(workdir / results.SUMMARY)
     summary["sweep"] = summary["sweep"].astype(str)
-    report = json.loads((workdir / results.THRESHOLD).read_text())
+    report = json.loads((workdir / threshold_report.THRESHOLD).read_text())
     with xr.open_dataset(workdir / results.TRAJECTORIES, engine="netcdf4") as ds:
         traj = ds.load()
     return Stored(workdir, config, summary, report, traj, group_keys(summary))

@@ -20,48 +20,33 @@ Figures (each only where the data supports it):
   nstar_vs_time_SWEEP  n*(T) against T beside the certified n* and its both-ways interval
   decided_by_SWEEP     every run (n, seed) coloured by the criterion that decided its verdict
 
-A mean-field job's workdir (config family mean_field) gets that job's figures instead
-(figures/mean_field_figs.py: mf_dynamics, mf_gamma_collapse, mf_v_gamma, mf_train_vs_gamma,
-mf_pure_noise, mf_lazy_cross), a classifier job's the classifier figures
-(figures/classifier_figs.py: cls_radius_vs_error, cls_dynamics, cls_stability, cls_removal,
-cls_overlap).
+Those are the threshold job's (figures/two_layer.py). A mean-field job's workdir (config family
+mean_field) gets that job's figures instead (figures/mean_field.py: mf_dynamics,
+mf_gamma_collapse, mf_v_gamma, mf_train_vs_gamma, mf_pure_noise, mf_lazy_cross), a classifier
+job's the classifier figures (figures/classifier.py: cls_radius_vs_error, cls_dynamics,
+cls_stability, cls_removal, cls_overlap). The job names the module (``Job.figures``).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 
+import ml_collections
 from absl import app, flags, logging
 
+from alignment import registry
 from alignment.runner import cli, results
-from figures import classifier_figs, mean_field_figs
 from figures import style as plotting
-from figures.axis_figs import fig_nstar_vs_axis
-from figures.dynamics import fig_directions, fig_loss_vs_time
-from figures.load import Made, Stored, load
-from figures.threshold_figs import fig_loss_vs_n, fig_nstar_vs_d, fig_p_of_n, fig_phase
-from figures.verdict_figs import fig_decided_by, fig_nstar_vs_time
 
 SUPPORTED_FORMATS = ("png", "pdf", "svg")
-FIGURES: dict[str, Callable[[Stored, Path, tuple], Made]] = {
-    "loss_vs_n": fig_loss_vs_n,
-    "p_of_n": fig_p_of_n,
-    "nstar_vs_d": fig_nstar_vs_d,
-    "nstar_vs_axis": fig_nstar_vs_axis,
-    "directions": fig_directions,
-    "loss_vs_time": fig_loss_vs_time,
-    "phase": fig_phase,
-    "nstar_vs_time": fig_nstar_vs_time,
-    "decided_by": fig_decided_by,
-}
 
 
 def make_all(workdir, only=None, formats=plotting.FORMATS) -> list[Path]:
     """Writes every figure the stored results support into WORKDIR/figures; returns the paths.
 
-    ``only``: names from :data:`FIGURES` (default: all). Figures the data cannot support are
+    ``only``: names from the job's ``FIGURES`` (default: all). Figures the data cannot support are
     skipped with a log line and listed in figures/index.md with the reason.
     """
     figures, st = _figures_of(workdir)
@@ -86,14 +71,11 @@ def make_all(workdir, only=None, formats=plotting.FORMATS) -> list[Path]:
 
 
 def _figures_of(workdir) -> tuple[dict, object]:
-    """The figures of the workdir's job (threshold sweep or mean-field job) and its data."""
+    """The figures of the workdir's job (``Job.figures`` names their module) and its data."""
     path = Path(workdir) / results.CONFIG
-    family = json.loads(path.read_text()).get("family") if path.exists() else None
-    if family == "mean_field":
-        return mean_field_figs.FIGURES, mean_field_figs.load(workdir)
-    if family == "classifier":
-        return classifier_figs.FIGURES, classifier_figs.load(workdir)
-    return FIGURES, load(workdir)
+    cfg = ml_collections.ConfigDict(json.loads(path.read_text()) if path.exists() else {})
+    module = importlib.import_module(registry.job_for(cfg).figures)
+    return module.FIGURES, module.load(workdir)
 
 
 def _index(st, captions: dict[str, str], skipped: dict[str, str]) -> str:
@@ -111,7 +93,7 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """The command's flags (defined only when run as a command: importing stays flag-free)."""
     flags.DEFINE_string("workdir", None, "A finished sweep's output folder.", required=True)
-    flags.DEFINE_list("only", None, f"Figures to make (default all): {', '.join(FIGURES)}.")
+    flags.DEFINE_list("only", None, "Figures to make (default all the workdir's job has).")
     flags.DEFINE_list("formats", list(plotting.FORMATS), "Image formats (png, pdf, svg).")
 
 

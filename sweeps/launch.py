@@ -28,12 +28,11 @@ FLAGS = flags.FLAGS
 
 def run_task(cfg, workdir: str, task_index: int, num_tasks: int, cache_dir: str | None):
     """What one array task runs: its share of the grid (returns the chunk indices it owns)."""
-    from alignment import registry as jobs
+    from alignment import registry  # in the task's process: set up JAX there
     from alignment.engine import sharding
-    from alignment.runner import driver as sweep  # in the task's process: set up JAX there
 
     sharding.use_compilation_cache(cache_dir)
-    return sweep.run(cfg, workdir, task_index, num_tasks, job=jobs.job_for(cfg))
+    return registry.run(cfg, workdir, task_index, num_tasks)
 
 
 def make_executor(folder, cluster: str | None = None, **params):
@@ -48,14 +47,15 @@ def make_executor(folder, cluster: str | None = None, **params):
 
 def submit(executor, cfg, workdir, num_tasks: int, cache_dir: str | None = None) -> list:
     """Checks the grid and the workdir, then submits one array of ``num_tasks`` tasks."""
-    from alignment import registry as jobs
-    from alignment.runner import driver as sweep
+    from alignment import registry
     from alignment.runner import workdir as workdir_mod
 
     if num_tasks < 1:
         raise ValueError(f"num_tasks={num_tasks} must be >= 1")
-    jobs.check_config(cfg)  # invalid configs fail here, not in the queue
-    workdir_mod.check_config(workdir_mod.check_usable(workdir), sweep.config_json(cfg))
+    registry.check_config(cfg)  # invalid configs fail here, not in the queue
+    neutral = registry.job_for(cfg).neutral
+    workdir = workdir_mod.check_usable(workdir)
+    workdir_mod.check_config(workdir, registry.config_json(cfg), neutral)
     k = num_tasks
     return executor.map_array(
         run_task, [cfg] * k, [str(workdir)] * k, range(k), [k] * k, [cache_dir] * k

@@ -63,8 +63,7 @@ def merge(workdir, cfg=None) -> dict:
 def check(workdir, cfg=None):
     """Before merging: the workdir's config (equal to ``cfg`` if given), every chunk present
     and readable. Returns (cfg, workdir); ValueError/OSError name the first problem."""
-    from alignment import registry as jobs
-    from alignment.runner import driver as sweep  # importing alignment sets up JAX
+    from alignment import registry  # importing alignment sets up JAX
     from alignment.runner import workdir as workdir_mod
 
     workdir = Path(workdir)
@@ -72,8 +71,9 @@ def check(workdir, cfg=None):
         raise ValueError(f"workdir {workdir} is not a folder")
     if cfg is None:
         cfg = load_config(workdir)
-    chunks = jobs.check_config(cfg)
-    workdir_mod.check_config(workdir, sweep.config_json(cfg))
+    chunks = registry.check_config(cfg)
+    neutral = registry.job_for(cfg).neutral
+    workdir_mod.check_config(workdir, registry.config_json(cfg), neutral)
     workdir_mod.check_merge(workdir, len(chunks))
     return cfg, workdir
 

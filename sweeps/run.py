@@ -51,15 +51,14 @@ _CACHE = flags.DEFINE_string(
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from alignment import registry as jobs
+    from alignment import registry  # after flag parsing: importing alignment sets up JAX
     from alignment.engine import sharding
-    from alignment.runner import driver as sweep
     from sweeps import merge
 
     cfg = _CONFIG.value
     workdir = Path(_WORKDIR.value or DEFAULT_WORKDIR.format(name=cfg.name))
     with cli.user_errors("invalid config"):
-        jobs.check_config(cfg)
+        registry.check_config(cfg)
     if _RESTART.value and (_NUM_TASKS.value > 1 or _DISTRIBUTED.value):
         cli.fail("--restart deletes every task's results: run it alone (one task), then the array")
     if _DISTRIBUTED.value:
@@ -67,13 +66,11 @@ def main(argv):
     sharding.use_compilation_cache(_CACHE.value)
     logging.info("config %s -> %s", cfg.name, workdir)
     task_index, num_tasks = sharding.process_share(_TASK_INDEX.value, _NUM_TASKS.value)
-    keep = _KEEP_OLD.value
     with cli.user_errors("cannot run"):
-        job = jobs.job_for(cfg)
-        runs, _, todo = sweep.prepare(
-            cfg, workdir, task_index, num_tasks, _RESTART.value, keep, job
+        runs, _, todo = registry.prepare(
+            cfg, workdir, task_index, num_tasks, _RESTART.value, _KEEP_OLD.value
         )
-    sweep.train_chunks(cfg, workdir, runs, todo, job=job)
+    registry.train_chunks(cfg, workdir, runs, todo)
     if _NUM_TASKS.value > 1:
         logging.info("task %d done; run sweeps.merge when all tasks finished", _TASK_INDEX.value)
         return

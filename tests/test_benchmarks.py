@@ -70,7 +70,7 @@ def test_results_json_shape_and_markdown_table(tmp_path, monkeypatch):
 def test_checkpoint_benchmark_times_every_save_and_cleans_up(tmp_path):
     from micro import micro_config
 
-    from alignment.runner import driver as sweep
+    from alignment import registry as sweep
     from alignment.two_layer import grid
     from benchmarks import checkpoint as ckpt_bench
 

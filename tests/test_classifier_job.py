@@ -10,13 +10,13 @@ import pytest
 import xarray as xr
 
 from alignment import registry as jobs
+from alignment import registry as sweep
+from alignment.classifier import chunks as classifier_job
 from alignment.classifier import claims as cls_claims
 from alignment.classifier import config as cls_config
 from alignment.classifier import data as class_data
-from alignment.classifier import job as classifier_job
 from alignment.classifier import report as cls_report
 from alignment.classifier import stats as class_stats
-from alignment.runner import driver as sweep
 from alignment.runner import results
 from figures import make
 
@@ -58,7 +58,7 @@ class KilledError(Exception):
 def finished(tmp_path_factory, data_file):
     cfg = micro_cls(data_file)
     workdir = tmp_path_factory.mktemp("cls")
-    sweep.run(cfg, workdir, job=jobs.job_for(cfg))
+    sweep.run(cfg, workdir)
     report = jobs.finish(cfg, workdir)
     traj = xr.open_dataset(workdir / results.TRAJECTORIES).load()
     return cfg, workdir, report, traj
@@ -138,8 +138,8 @@ def test_a_killed_job_resumes_to_the_same_files(finished, tmp_path):
                 raise KilledError
 
         with pytest.raises(KilledError):
-            sweep.run(cfg, wd, after_save=kill, job=jobs.job_for(cfg))
-        sweep.run(cfg, wd, job=jobs.job_for(cfg))
+            sweep.run(cfg, wd, after_save=kill)
+        sweep.run(cfg, wd)
         jobs.finish(cfg, wd)
         for name in (results.SUMMARY, cls_report.CLAIMS):
             assert (wd / name).read_bytes() == (workdir / name).read_bytes(), (kill_at, name)

@@ -7,7 +7,7 @@ import sys
 import pytest
 from micro import micro_config
 
-from alignment.runner import driver as sweep
+from alignment import registry as sweep
 from alignment.runner import results
 from alignment.two_layer import report as report_mod
 

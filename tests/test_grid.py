@@ -4,7 +4,7 @@ import ml_collections
 import pytest
 
 from alignment import registry as jobs
-from alignment.runner import driver as sweep
+from alignment import registry as sweep
 from alignment.two_layer import grid
 from sweeps.configs import base
 

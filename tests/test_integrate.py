@@ -85,7 +85,7 @@ def test_flow_runs_a_sweep_end_to_end(tmp_path):
     the cap, on time grids hit exactly."""
     from test_sweep import micro_config
 
-    from alignment.runner import driver as sweep
+    from alignment import registry as sweep
     from alignment.runner import results
     from alignment.two_layer import report
 
@@ -109,7 +109,7 @@ def test_gd_runs_continue_with_the_flow(tmp_path):
     still hit exactly and the loss continuous across the switch."""
     from test_sweep import micro_config
 
-    from alignment.runner import driver as sweep
+    from alignment import registry as sweep
     from alignment.runner import results
     from alignment.two_layer import report
 

@@ -12,11 +12,11 @@ import xarray as xr
 from scipy.special import expit
 
 from alignment import registry as jobs
+from alignment import registry as sweep
+from alignment.mean_field import chunks as mean_field_job
 from alignment.mean_field import claims as mf_claims
 from alignment.mean_field import config as mf_config
-from alignment.mean_field import job as mean_field_job
 from alignment.mean_field import report as mf_report
-from alignment.runner import driver as sweep
 from alignment.runner import results
 
 
@@ -49,7 +49,7 @@ class KilledError(Exception):
 def finished(tmp_path_factory):
     cfg = micro_mf()
     workdir = tmp_path_factory.mktemp("mf")
-    sweep.run(cfg, workdir, job=jobs.job_for(cfg))
+    sweep.run(cfg, workdir)
     report = jobs.finish(cfg, workdir)
     return cfg, workdir, report
 
@@ -101,9 +101,9 @@ def test_a_killed_job_resumes_to_the_same_files(finished, tmp_path):
             raise KilledError
 
     with pytest.raises(KilledError):
-        sweep.run(cfg, tmp_path, job=jobs.job_for(cfg), after_save=kill)
+        sweep.run(cfg, tmp_path, after_save=kill)
     assert list((tmp_path / "checkpoints").glob("chunk_*.npz"))
-    sweep.run(cfg, tmp_path, job=jobs.job_for(cfg))
+    sweep.run(cfg, tmp_path)
     jobs.finish(cfg, tmp_path)
     for name in (results.SUMMARY, mf_report.CLAIMS):
         assert (tmp_path / name).read_bytes() == (workdir / name).read_bytes(), name

@@ -53,10 +53,10 @@ def test_merge_pads_shorter_snapshot_axes_and_summary_reads_each_runs_last_snaps
     assert list(merged["run"].values) == [0, 1, 2, 3]  # sorted by run id
     assert merged.sizes["snapshot"] == 6 and "neuron_w" not in merged
     assert np.isnan(merged["loss"].sel(run=2).values[4:]).all()
-    table = results.summary_table(merged, results.summary_columns(merged, ()))
+    table = records.summary_table(merged, records.summary_columns(merged, ()))
     assert list(table["final_time"]) == [5.0, 5.0, 3.0, 3.0]
     np.testing.assert_allclose(table["train_loss"], [1 + 1 / 6, 1 + 1 / 6, 1 / 4, 1 / 4])
-    assert list(table) == ["run", *results.FINAL_COLUMNS, "alignment_time"]
+    assert list(table) == ["run", *records.FINAL_COLUMNS, "alignment_time"]
     assert np.isnan(table["alignment_time"]).all()  # not recorded: a NaN column, never dropped
     assert merged.attrs == {"summary_columns": "alignment_time"}  # chunk-specific attrs dropped
 

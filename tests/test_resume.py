@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from micro import micro_config
 
+from alignment import registry as sweep
 from alignment.engine import train
 from alignment.runner import checkpoint, provenance, results, workdir
-from alignment.runner import driver as sweep
 from alignment.two_layer import grid
 from alignment.two_layer import report as report_mod
 

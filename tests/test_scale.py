@@ -6,8 +6,8 @@ import sys
 import jax
 import pytest
 
+from alignment import registry as sweep
 from alignment.engine import sharding
-from alignment.runner import driver as sweep
 from alignment.runner import results
 from alignment.two_layer import report
 from sweeps import merge

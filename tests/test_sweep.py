@@ -7,8 +7,8 @@ import pytest
 import xarray as xr
 from micro import micro_config
 
+from alignment import registry as sweep
 from alignment.engine import train
-from alignment.runner import driver as sweep
 from alignment.runner import results
 from alignment.two_layer import data, grid, verdict_loop, verdicts
 from alignment.two_layer import report as report_mod
@@ -41,7 +41,7 @@ def test_writes_every_output(finished):
     assert results.finished_chunks(workdir) == [0, 1, 2]
     summary = results.read_csv(workdir / "summary.csv")
     family_cols = tuple(TwoLayer.summary_columns)
-    want = ("run", *grid.RUN_COLUMNS, *results.FINAL_COLUMNS, *family_cols)
+    want = ("run", *grid.RUN_COLUMNS, *records.FINAL_COLUMNS, *family_cols)
     assert list(summary.columns) == list(want)
     assert len(summary) == 6 and sorted(summary["run"]) == list(range(6))
     assert set(summary["verdict"]) <= set(verdicts.VERDICTS)

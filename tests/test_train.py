@@ -11,9 +11,9 @@ import numpy as np
 import optax
 import pytest
 
+from alignment import registry as sweep
 from alignment.engine import integrate
 from alignment.engine import train as trainer
-from alignment.runner import driver as sweep
 from alignment.two_layer import config, data, model, stats
 from alignment.two_layer.data import DataSpec
 from alignment.two_layer.family import TwoLayer

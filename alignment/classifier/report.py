@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from alignment.classifier import chunks as classifier_job
 from alignment.classifier import claims as cls_claims
-from alignment.classifier import job as classifier_job
 from alignment.runner import results
 
 CLAIMS = "classifier.json"

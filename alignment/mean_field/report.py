@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from alignment.mean_field import chunks as mean_field_job
 from alignment.mean_field import claims as mf_claims
-from alignment.mean_field import job as mean_field_job
 from alignment.runner import results
 
 CLAIMS = "mean_field.json"

@@ -14,21 +14,19 @@ from pathlib import Path
 import alignment
 
 PACKAGE_DIR = Path(alignment.__file__).resolve().parent
-# fields that do not change any chunk's results (snapshots_per_call: tests/test_resume.py; the
-# mean-field job's *_level fields only change how its report reads the finished chunks)
-NEUTRAL_FIELDS = ("make_figures", "n_boot", "snapshots_per_call", "near_min_level",
-                  "collapse_level", "plateau_level", "interp_level", "overlap_points",
-                  "overlap_min_set", "align_drop")  # fmt: skip
+# fields of every job that change no chunk's results (snapshots_per_call: tests/test_resume.py);
+# a job adds its own (Job.neutral_fields: fields only its report reads)
+NEUTRAL_FIELDS = ("make_figures", "snapshots_per_call")
 
 
-def relevant_config(cfg_dict: dict) -> dict:
-    """The config's fields that can change a chunk's results."""
-    return {k: v for k, v in cfg_dict.items() if k not in NEUTRAL_FIELDS}
+def relevant_config(cfg_dict: dict, neutral=NEUTRAL_FIELDS) -> dict:
+    """The config's fields that can change a chunk's results (all but ``neutral``)."""
+    return {k: v for k, v in cfg_dict.items() if k not in neutral}
 
 
-def config_hash(cfg_json: str) -> str:
+def config_hash(cfg_json: str, neutral=NEUTRAL_FIELDS) -> str:
     """sha256 (first 16 hex digits) of the result-relevant fields of a resolved config."""
-    fields = relevant_config(json.loads(cfg_json))
+    fields = relevant_config(json.loads(cfg_json), neutral)
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -73,10 +71,10 @@ def git_revision() -> str:
     return rev + ("+dirty" if dirty else "")
 
 
-def stamp(cfg_json: str) -> dict[str, str]:
+def stamp(cfg_json: str, neutral=NEUTRAL_FIELDS) -> dict[str, str]:
     """The provenance attributes of a chunk or checkpoint written now under this config."""
     return {
-        "config_hash": config_hash(cfg_json),
+        "config_hash": config_hash(cfg_json, neutral),
         "code_hash": code_hash(),
         "package_version": alignment.__version__,
         "git_revision": git_revision(),

@@ -22,7 +22,7 @@ from absl import logging
 from alignment.runner import checkpoint, provenance, results
 
 STALE_TMP_S = 600.0  # a temporary file this old belongs to no live write (they take seconds)
-MERGED = (results.SUMMARY, results.THRESHOLD, results.TRAJECTORIES, results.CONFIG)
+MERGED = (results.SUMMARY, results.TRAJECTORIES, results.CONFIG)  # and every job's *.json
 
 
 def check_usable(workdir) -> Path:
@@ -56,10 +56,10 @@ def remove_stale_temporaries(workdir, older_than_s: float = STALE_TMP_S) -> list
     return gone
 
 
-def check_config(workdir, cfg_json: str) -> None:
+def check_config(workdir, cfg_json: str, neutral=provenance.NEUTRAL_FIELDS) -> None:
     """Refuses to mix results of different configs in one workdir; writes config.json.
 
-    Fields that change no chunk (``provenance.NEUTRAL_FIELDS``) may differ; config.json then
+    Fields that change no chunk (``neutral``: the job's) may differ; config.json then
     takes the new values.
     """
     path = Path(workdir) / results.CONFIG
@@ -70,7 +70,7 @@ def check_config(workdir, cfg_json: str) -> None:
         except (OSError, ValueError) as e:
             raise ValueError(f"{path} is unreadable ({e}); use --restart to start over") from e
         diff = provenance.first_difference(
-            provenance.relevant_config(old), provenance.relevant_config(new)
+            provenance.relevant_config(old, neutral), provenance.relevant_config(new, neutral)
         )
         if diff is not None:
             raise ValueError(
@@ -87,8 +87,8 @@ def start_over(workdir) -> None:
     workdir = Path(workdir)
     for folder in (results.CHUNK_DIR, checkpoint.CHECKPOINT_DIR, results.FIGURES):
         shutil.rmtree(workdir / folder, ignore_errors=True)
-    for name in MERGED:
-        (workdir / name).unlink(missing_ok=True)
+    for path in [*(workdir / name for name in MERGED), *workdir.glob("*.json")]:
+        path.unlink(missing_ok=True)
     logging.info("%s: previous results deleted (restart)", workdir)
 
 
@@ -105,9 +105,11 @@ def chunk_attrs(workdir, index: int) -> dict:
         raise ValueError(f"chunk file {path} is unreadable ({type(e).__name__}: {e})") from e
 
 
-def usable_chunks(workdir, cfg_json: str, keep_old_chunks: bool = False) -> set[int]:
+def usable_chunks(
+    workdir, cfg_json: str, keep_old_chunks: bool = False, neutral=provenance.NEUTRAL_FIELDS
+) -> set[int]:
     """Finished chunks a rerun keeps: intact, of this config, of this code (or kept)."""
-    stamp = provenance.stamp(cfg_json)
+    stamp = provenance.stamp(cfg_json, neutral)
     keep, other_code = set(), []
     for index in results.finished_chunks(workdir):
         try:

@@ -12,14 +12,13 @@ work, of resumption and of task partitioning; their order is a pure function of 
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import math
 
 import ml_collections
 import numpy as np
 
 from alignment.engine import integrate, train
+from alignment.runner.chunks import Chunk, as_list, check_known_fields, even_parts
 from alignment.two_layer import family as two_layer
 from alignment.two_layer.programs import program_for
 
@@ -41,28 +40,13 @@ SWEEP_FIELDS = (
     "family", "integrator", "dtype",
 )  # fmt: skip
 BUCKET_MULTIPLE = 8  # padded sample counts are multiples of this
-
-
-def as_list(value) -> list:
-    """A config field that may be a scalar or a sequence, as a list."""
-    if isinstance(value, str | int | float | bool | np.number):
-        return [value]
-    return list(value)
+SCHEMA = "alignment/two_layer/config.py"  # where every field is defined, with its meaning
 
 
 def check_fields(cfg, reference, where: str = "config") -> None:
     """Raises ValueError naming every field of ``cfg`` that ``reference`` (the base config)
     does not define, recursively; sub-sweep overrides may only set :data:`SWEEP_FIELDS`."""
-    known = set(reference.keys())
-    unknown = sorted(set(cfg.keys()) - known)
-    if unknown:
-        raise ValueError(
-            f"unknown {where} field(s) {unknown}; every field is defined, with its meaning, in "
-            "alignment/two_layer/config.py"
-        )
-    for key, value in cfg.items():
-        if isinstance(reference[key], ml_collections.ConfigDict) and key != "sweeps":
-            check_fields(value, reference[key], f"{where}.{key}")
+    check_known_fields(cfg, reference, SCHEMA, where, skip=("sweeps",))
     for name, over in sub_sweep_overrides(cfg).items():
         bad = sorted(set(over) - set(SWEEP_FIELDS))
         if bad:
@@ -163,23 +147,6 @@ def buckets(
                 continue
         out.append(([n], pad_size(n, multiple)))
     return out
-
-
-@dataclasses.dataclass(frozen=True)
-class Chunk:
-    """A set of runs trained together by one compiled program (``lanes`` >= len(run_ids):
-    the lane count it is compiled for; extra lanes repeat the last run and are dropped)."""
-
-    index: int
-    program: train.Program
-    run_ids: tuple[int, ...]
-    sweep: str = ""
-    lanes: int = 0
-
-
-def even_parts(ids: np.ndarray, max_size: int) -> list[np.ndarray]:
-    """Splits ids into the fewest consecutive parts of at most max_size, sizes within one."""
-    return np.array_split(ids, max(1, math.ceil(len(ids) / max_size)))
 
 
 def plan(cfg, runs: dict[str, np.ndarray]) -> list[Chunk]:

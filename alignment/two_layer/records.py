@@ -85,3 +85,35 @@ def chunk_dataset(runs, chunk, snaps, verdict, ctx, state, keep_neurons=None, at
     if keep.any():
         coords["neuron_run"] = ids[keep]
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+# Columns every summary.csv has, in this order, after "run" and the run settings
+# (grid.RUN_COLUMNS); a family's own columns follow (the chunk attribute summary_columns).
+FINAL_COLUMNS = ("final_time", "train_loss", "grad_norm", "speed", "verdict", "diverged",
+                 "diverge_time", "decided_by", "grad_slope", "flat_change", "region_min",
+                 "region_gap", "region_groups", "kappa_max", "predicted_escape_time",
+                 "small_alive", "zero_neurons", "sharpness", "step_sharpness")  # fmt: skip
+RENAMED = {"train_loss": "loss", "final_time": "time"}  # summary column -> snapshot variable
+
+
+def summary_columns(traj: xr.Dataset, run_columns) -> tuple[str, ...]:
+    """run, the run settings, the generic final columns, then the family's columns."""
+    family = [c for c in str(traj.attrs.get("summary_columns", "")).split(",") if c]
+    return ("run", *run_columns, *FINAL_COLUMNS, *family)
+
+
+def summary_table(traj: xr.Dataset, columns) -> dict[str, np.ndarray]:
+    """One row per run: each column the variable's value at the run's last snapshot (or the
+    per-run variable); NaN where the trajectories do not hold it."""
+    last = traj["last_snapshot"].values.astype(int)
+    rows = np.arange(traj.sizes["run"])
+    cols: dict[str, np.ndarray] = {"run": traj["run"].values}
+    for k in columns[1:]:
+        name = RENAMED.get(k, k)
+        if name in traj and "snapshot" in traj[name].dims:
+            cols[k] = traj[name].values[rows, last]
+        elif name in traj:
+            cols[k] = traj[name].values
+        else:
+            cols[k] = np.full(len(rows), np.nan)
+    return cols

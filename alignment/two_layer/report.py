@@ -13,17 +13,18 @@ import numpy as np
 import xarray as xr
 
 from alignment.runner import results
-from alignment.two_layer import grid, judge, powerlaw, threshold, verdicts
+from alignment.two_layer import grid, judge, powerlaw, records, threshold, verdicts
 
 GROUP_AXES = grid.GROUP_AXES
+THRESHOLD = "threshold.json"  # the job's report: n* per group, n*(T), power laws
 
 
 def collect(cfg, workdir) -> xr.Dataset:
     """Merges every chunk's file into trajectories.nc and summary.csv (all chunks must exist)."""
     workdir = Path(workdir)
     traj = results.write_trajectories(workdir, len(grid.plan(cfg, grid.expand(cfg))))
-    columns = results.summary_columns(traj, grid.RUN_COLUMNS)
-    results.write_csv(workdir / results.SUMMARY, results.summary_table(traj, columns))
+    columns = records.summary_columns(traj, grid.RUN_COLUMNS)
+    results.write_csv(workdir / results.SUMMARY, records.summary_table(traj, columns))
     return traj
 
 
@@ -166,7 +167,7 @@ def _fit_d(gs: list[dict], ests: list[dict]) -> dict:
 def loss_columns(summary) -> list[str]:
     """The losses the printed table shows: train_loss, then every other ``*_loss`` column the
     family wrote (for two_layer: test_loss and the OLS references)."""
-    skip = {"run", "train_loss", *grid.RUN_COLUMNS, *results.FINAL_COLUMNS}
+    skip = {"run", "train_loss", *grid.RUN_COLUMNS, *records.FINAL_COLUMNS}
     return ["train_loss"] + [c for c in summary.columns if c.endswith("_loss") and c not in skip]
 
 
@@ -227,7 +228,7 @@ def finish(cfg, workdir) -> dict:
     traj = collect(cfg, workdir)
     summary = results.read_csv(workdir / results.SUMMARY)
     report = threshold_report(cfg, summary, traj)
-    results.write_json(workdir / results.THRESHOLD, report)
+    results.write_json(workdir / THRESHOLD, report)
     print(per_n_table(summary))
     for g in report["groups"]:
         print(describe_group(g))

@@ -2,21 +2,17 @@
 
 The loop is a sequence of rounds (0: the pass to ``max_time``; then one per continuation, by
 ``continue_factor`` up to ``time_cap``), each a fixed list of compiled calls. :class:`Loop` is
-everything the loop carries besides the lanes' TrainState; :func:`saver` writes both to the
-chunk's checkpoint after every call and :func:`resume` reads them back in a new process.
+everything the loop carries besides the lanes' TrainState (the chunk loop saves both after every
+call, ``runner/chunk_loop.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from absl import logging
 
 from alignment.engine import integrate, train
-from alignment.runner import checkpoint
 from alignment.two_layer import judge as judge_mod
 
 
@@ -125,78 +121,3 @@ class Loop:
         return cls(keep, int(tree["round"]), int(tree["call"]),
                    tree.get("snaps") or None, tree.get("new") or None, tree.get("verdict"),
                    count)  # fmt: skip
-
-
-def _switched(cfg, prog, loop: Loop) -> bool:
-    """Whether the state at ``loop``'s position was carried over to the continuation program."""
-    moved = loop.round > 1 or (loop.round == 1 and loop.call > 0)
-    return moved and continuation_program(cfg, prog) is not prog
-
-
-def state_from(tree: dict, template):
-    """A TrainState from a checkpoint's leaves, checked against ``template``'s structure."""
-    leaves, treedef = jax.tree_util.tree_flatten(template)
-    if len(tree) != len(leaves):
-        raise checkpoint.CheckpointError(f"{len(tree)} state arrays, expected {len(leaves)}")
-    saved = [np.asarray(tree[f"{i:04d}"]) for i in range(len(leaves))]
-    for i, (s, t) in enumerate(zip(saved, leaves, strict=True)):
-        if s.shape != t.shape or s.dtype != t.dtype:
-            raise checkpoint.CheckpointError(
-                f"state array {i} is {s.dtype}{list(s.shape)}, expected {t.dtype}{list(t.shape)}"
-            )
-    return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(s) for s in saved])
-
-
-def resume(store, cfg, chunk, state, ctx, judge, keep) -> tuple:
-    """(state, loop) where an earlier process left the chunk, or the fresh ones; an unusable
-    checkpoint is reported (one log line) and the chunk starts over."""
-    fresh = Loop(keep)
-    try:
-        tree = None if store is None else store.load()
-        if tree is None:
-            return state, fresh
-        loop = Loop.from_tree(tree["loop"], keep)
-        template = state
-        if _switched(cfg, chunk.program, loop):
-            template = train.switch_integrator(continuation_program(cfg, chunk.program), state, ctx)
-        restored = state_from(tree["state"], template)
-        judge.restore(tree.get("judge", {}))
-    except (checkpoint.CheckpointError, KeyError, ValueError) as e:
-        logging.warning("chunk %d: checkpoint not used (%s); starting it over", chunk.index, e)
-        judge.restore({})
-        return state, fresh
-    logging.info("chunk %d: resumed at round %d after %d calls", chunk.index, loop.round, loop.call)
-    return restored, loop
-
-
-def saver(store, judge):
-    """save(loop, state): the checkpoint of this moment (nothing without a store)."""
-
-    def save(loop: Loop, state) -> None:
-        if store is not None:
-            # device arrays: the store copies them to the host inside its timed save
-            leaves = jax.tree_util.tree_leaves(state)
-            state_tree = {f"{i:04d}": x for i, x in enumerate(leaves)}
-            store.save({"loop": loop.to_tree(), "judge": judge.to_tree(), "state": state_tree})
-
-    return save
-
-
-def state_leaves(state) -> dict[str, jax.Array]:
-    """A TrainState's leaves keyed for a checkpoint (the inverse of :func:`state_from`)."""
-    return {f"{j:04d}": x for j, x in enumerate(jax.tree_util.tree_leaves(state))}
-
-
-def train_calls(prog, state, ctx, calls, keys, done: int = 0, joined=None, save=None):
-    """Trains through ``calls[done:]`` (snapshot-time arrays), appending each call's snapshots
-    ``keys`` (host arrays, run x snapshot) to ``joined``; ``save(calls_done, joined, state)``
-    after every call (a checkpoint). Returns (state, joined)."""
-    for i in range(done, len(calls)):
-        state, snaps = train.train(prog, state, ctx, calls[i])
-        new = {k: np.asarray(jax.device_get(snaps[k])) for k in keys}
-        joined = new if joined is None else {
-            k: np.concatenate([joined[k], new[k]], axis=1) for k in keys
-        }  # fmt: skip
-        if save is not None:
-            save(i + 1, joined, state)
-    return state, joined

@@ -1,12 +1,13 @@
-"""The sweep driver: checks a config, then trains every chunk of a task that has no file yet.
+"""The Job protocol and the one driver every job runs through: checks a config, then trains
+every chunk of a task that has no file yet.
 
 A finished chunk is written atomically to ``chunks/`` with its provenance (config hash, code
 hash, version, git revision); while a chunk trains, its checkpoint (``checkpoint.py``) is
 saved after every compiled call. A rerun skips finished chunks and resumes an unfinished one
 from its checkpoint, so a sweep killed at any moment loses at most one call's work and ends
 with the same files as an uninterrupted one. What a rerun keeps, refuses or recomputes is
-decided in ``workdir.py``. Each chunk goes through the verdict loop (``verdict_loop.py``);
-``report.py`` merges the chunks and estimates n* once all are done.
+decided in ``workdir.py``. Each chunk goes through the one chunk loop (``chunk_loop.py``) with
+the task its job makes; the job's ``finish`` merges the chunks and writes its report.
 """
 
 from __future__ import annotations
@@ -20,63 +21,15 @@ from pathlib import Path
 import numpy as np
 from absl import logging
 
-from alignment.runner import checkpoint, provenance, results
+from alignment.runner import checkpoint, chunk_loop, provenance, results
 from alignment.runner import workdir as wd
-from alignment.two_layer import config, grid, records, verdict_loop
-
-NUMERIC_AXES = ("n", "lam", "lr", "sigma", "d", "m")
-
-
-def check_numbers(cfg) -> None:
-    """ValueError naming the first value of a numeric axis that is not a number (before the
-    grid is expanded, which would fail on it less clearly)."""
-    for name, sub in grid.sub_sweeps(cfg):
-        for k in NUMERIC_AXES:
-            for v in grid.as_list(sub[k]):
-                if isinstance(v, bool) or not isinstance(v, int | float | np.number):
-                    raise ValueError(
-                        f"{k}={_shown(v)} must be a finite number (sub-sweep {name!r})"
-                    )
-
-
-def _shown(v) -> str:
-    """A bad value as the user typed it: 'nan' and 'inf' arrive from the command line as
-    strings (ml_collections parses tuple overrides as literals), shown without quotes."""
-    if isinstance(v, str) and v.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
-        return v
-    return repr(v)
-
-
-def check_config(cfg) -> list[grid.Chunk]:
-    """Every field known (alignment/two_layer/config.py) and every value valid; returns the chunks.
-
-    Raises ValueError naming the first problem, before any compute.
-    """
-    grid.check_fields(cfg, config.get_config())
-    check_numbers(cfg)
-    per_call = cfg.snapshots_per_call
-    if isinstance(per_call, bool) or not isinstance(per_call, int) or per_call < 0:
-        raise ValueError(f"snapshots_per_call={per_call!r} must be an integer >= 0 (0: one decade)")
-    return grid.validate(cfg, grid.expand(cfg))
+from alignment.runner.chunks import Chunk
 
 
 def verdict_counts(verdict_R) -> dict[str, int]:
     """How many runs have each verdict (only the verdicts present)."""
     values, counts = np.unique(np.asarray(verdict_R, str), return_counts=True)
     return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
-
-
-def train_chunk(cfg, runs, chunk: grid.Chunk, store=None):
-    """One chunk through the verdict loop, as its dataset (the chunk file)."""
-    keep = records.neuron_runs(cfg, runs, chunk)
-    snaps, verdict, ctx, state, count, evidence = verdict_loop.train_chunk(
-        cfg, runs, chunk, store, keep_neurons=keep
-    )
-    attrs = {"steps_computed": count.computed, "steps_useful": count.useful}
-    ds = records.chunk_dataset(runs, chunk, snaps, verdict, ctx, state, keep, attrs)
-    for k, v in evidence.items():
-        ds[k] = ("run", np.asarray(v))
-    return ds
 
 
 class Progress:
@@ -105,7 +58,7 @@ class Progress:
             f"elapsed {elapsed:6.1f}s  ETA {eta:6.1f}s"
         )
 
-    def update(self, cost: float, chunk: grid.Chunk, seconds: float, counts: dict) -> None:
+    def update(self, cost: float, chunk: Chunk, seconds: float, counts: dict) -> None:
         self.done += cost
         self.count += 1
         p = chunk.program
@@ -118,7 +71,7 @@ class Progress:
         self.stream.flush()
 
 
-def chunk_cost(chunk: grid.Chunk) -> float:
+def chunk_cost(chunk: Chunk) -> float:
     """Relative compute of a chunk (for the ETA): lanes x the family's cost of one lane."""
     p = chunk.program
     return max(chunk.lanes, len(chunk.run_ids)) * p.family.cost()
@@ -126,23 +79,37 @@ def chunk_cost(chunk: grid.Chunk) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """What a kind of job (the threshold sweep, the mean-field job) plugs into the driver."""
+    """What a kind of job plugs into the driver: the registry maps a config's ``family`` to
+    one. Nothing in the runner knows a family; everything family-specific comes from here."""
 
+    name: str  # the config's ``family`` value
+    schema: Callable  # () -> the base config: every field with its default and meaning
     check_config: Callable  # cfg -> chunks (ValueError names the first problem)
     expand: Callable  # cfg -> run table (column -> (R,) array)
-    train_chunk: Callable  # (cfg, runs, chunk, store) -> the chunk's dataset
+    chunk_task: Callable  # (cfg, runs, chunk) -> a chunk_loop.ChunkTask
     call_length: Callable  # cfg -> snapshots per compiled call (a checkpoint resumes only
     # with its own call length)
+    finish: Callable  # (cfg, workdir) -> the job's report, after merging every chunk
+    figures: str = ""  # the module that draws the job's figures (figures.make imports it)
+    neutral_fields: tuple[str, ...] = ()  # fields that change no chunk (besides the runner's)
+
+    @property
+    def neutral(self) -> tuple[str, ...]:
+        return (*provenance.NEUTRAL_FIELDS, *self.neutral_fields)
+
+    def train_chunk(self, cfg, runs, chunk: Chunk, store=None):
+        """One chunk through the chunk loop, as its dataset (the chunk file)."""
+        return chunk_loop.run(self.chunk_task(cfg, runs, chunk), store, chunk.index)
 
 
-def prepare(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False,
-            job: Job | None = None):  # fmt: skip
+def prepare(
+    job: Job, cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False
+):
     """Every check before compute: the task, the config, the workdir and its chunk files.
 
     Returns (runs, this task's chunks, the chunks still to train). ValueError names the first
     problem; ``restart`` deletes the workdir's old results once the config is valid.
     """
-    job = job or THRESHOLD_JOB
     if not 0 <= task_index < num_tasks:
         raise ValueError(f"task_index={task_index} must be in [0, num_tasks={num_tasks})")
     chunks = job.check_config(cfg)
@@ -152,9 +119,9 @@ def prepare(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chu
         wd.start_over(workdir)
     wd.remove_stale_temporaries(workdir)
     cfg_json = config_json(cfg)
-    wd.check_config(workdir, cfg_json)
+    wd.check_config(workdir, cfg_json, job.neutral)
     mine = [c for c in chunks if c.index % num_tasks == task_index]
-    done = wd.usable_chunks(workdir, cfg_json, keep_old_chunks)
+    done = wd.usable_chunks(workdir, cfg_json, keep_old_chunks, job.neutral)
     todo = [c for c in mine if c.index not in done]
     logging.info(
         "%d runs in %d chunks; this task: %d chunks, %d already finished",
@@ -168,18 +135,21 @@ def config_json(cfg) -> str:
     return cfg.to_json(indent=2, sort_keys=True)
 
 
-def run(cfg, workdir, task_index: int = 0, num_tasks: int = 1, after_chunk=None,
-        restart: bool = False, keep_old_chunks: bool = False, checkpoints: bool = True,
-        after_save=None, job: Job | None = None) -> list[int]:  # fmt: skip
+def run(job: Job, cfg, workdir, task_index: int = 0, num_tasks: int = 1, **options) -> list[int]:
     """Checks everything (:func:`prepare`), then trains every chunk of this task that has no
-    usable file yet (:func:`train_chunks`); returns the chunk indices the task owns."""
-    runs, mine, todo = prepare(cfg, workdir, task_index, num_tasks, restart, keep_old_chunks, job)
-    train_chunks(cfg, workdir, runs, todo, after_chunk, checkpoints, after_save, job)
+    usable file yet (:func:`train_chunks`); returns the chunk indices the task owns.
+
+    ``options``: ``restart`` and ``keep_old_chunks`` (:func:`prepare`), ``after_chunk``,
+    ``checkpoints`` and ``after_save`` (:func:`train_chunks`)."""
+    restart, keep = options.pop("restart", False), options.pop("keep_old_chunks", False)
+    runs, mine, todo = prepare(job, cfg, workdir, task_index, num_tasks, restart, keep)
+    train_chunks(job, cfg, workdir, runs, todo, **options)
     return [c.index for c in mine]
 
 
-def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, after_save=None,
-                 job: Job | None = None):  # fmt: skip
+def train_chunks(
+    job: Job, cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, after_save=None
+):
     """Trains the chunks ``todo`` (from :func:`prepare`) and writes their files.
 
     Each chunk resumes from its checkpoint, if an earlier process left one, and saves one
@@ -187,9 +157,8 @@ def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, a
     ``after_chunk`` (tests, monitoring) is called with each chunk once its file is written,
     ``after_save`` with the number of checkpoint saves of the chunk so far (tests: a kill).
     """
-    job = job or THRESHOLD_JOB
     workdir = Path(workdir)
-    stamp = provenance.stamp(config_json(cfg))
+    stamp = provenance.stamp(config_json(cfg), job.neutral)
     progress = Progress(sum(chunk_cost(c) for c in todo), len(todo))
     for chunk in todo:
         t0 = time.time()
@@ -208,5 +177,3 @@ def train_chunks(cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, a
         if after_chunk is not None:
             after_chunk(chunk)
 
-
-THRESHOLD_JOB = Job(check_config, grid.expand, train_chunk, verdict_loop.calls_of)
