@@ -49,7 +49,10 @@ SHAPES = (
 )
 SWEEP_SCRIPT = """
 import json, sys, time
-from alignment import sweep
+try:
+    from alignment import registry as sweep  # the packages' layout
+except ImportError:
+    from alignment import sweep  # before it
 from sweeps.configs import threshold_quick
 cfg = threshold_quick.get_config()
 cfg.make_figures = False

@@ -44,14 +44,14 @@ def workload_config(name: str):
 
 def one_pass(cfg, runs, chunks, folder, with_checkpoints: bool) -> dict:
     """Wall time of every chunk through the verdict loop; saves and their time."""
-    stamp = provenance.stamp(sweep.config_json(cfg))
+    stamp = provenance.stamp(sweep.config_json(cfg), sweep.job_for(cfg).neutral)
     wall, saves, save_s = 0.0, 0, 0.0
     for chunk in chunks:
         store = None
         if with_checkpoints:
             store = checkpoint.Store(checkpoint.checkpoint_path(folder, chunk.index), stamp)
         start = time.perf_counter()
-        keep = records.neuron_runs(cfg, runs, chunk)  # as sweep.py passes it
+        keep = records.neuron_runs(cfg, runs, chunk)  # as the threshold job's task keeps them
         verdict_loop.train_chunk(cfg, runs, chunk, store, keep_neurons=keep)
         wall += time.perf_counter() - start
         if store is not None:

@@ -12,7 +12,7 @@ markers). Workloads (issue 5):
   baseline: one network after another, a Python loop calling a jitted single GD step on the
   same data and initial parameters;
 - W3: the default sweep (``sweeps/configs/threshold_quick.py``) end to end via
-  ``alignment.sweep.run`` in a temporary workdir, until every run has a verdict.
+  ``alignment.registry.run`` in a temporary workdir, until every run has a verdict.
 
 Compilation is excluded from W1, W2, their baselines and the peak (a warm-up call first);
 W3 is a cold real job and includes it. FLOPs per net-step (one GD step of one network):

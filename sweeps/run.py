@@ -51,32 +51,39 @@ _CACHE = flags.DEFINE_string(
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from alignment import registry  # after flag parsing: importing alignment sets up JAX
-    from alignment.engine import sharding
-    from sweeps import merge
+    from alignment.engine import sharding  # after flag parsing: importing alignment sets up JAX
 
     cfg = _CONFIG.value
     workdir = Path(_WORKDIR.value or DEFAULT_WORKDIR.format(name=cfg.name))
-    with cli.user_errors("invalid config"):
-        registry.check_config(cfg)
     if _RESTART.value and (_NUM_TASKS.value > 1 or _DISTRIBUTED.value):
         cli.fail("--restart deletes every task's results: run it alone (one task), then the array")
     if _DISTRIBUTED.value:
         sharding.initialize_distributed()
     sharding.use_compilation_cache(_CACHE.value)
+    execute(cfg, workdir, _TASK_INDEX.value, _NUM_TASKS.value, _RESTART.value, _KEEP_OLD.value)
+
+
+def execute(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False):
+    """What the command does once its flags are read: checks the config (one line on a
+    mistake), trains this task's chunks (its process's share of them), and, when the task is
+    the whole grid, merges and reports (process 0, once every process is done)."""
+    from alignment import registry
+    from alignment.engine import sharding
+    from sweeps import merge
+
+    with cli.user_errors("invalid config"):
+        registry.check_config(cfg)
     logging.info("config %s -> %s", cfg.name, workdir)
-    task_index, num_tasks = sharding.process_share(_TASK_INDEX.value, _NUM_TASKS.value)
+    share, shares = sharding.process_share(task_index, num_tasks)
     with cli.user_errors("cannot run"):
-        runs, _, todo = registry.prepare(
-            cfg, workdir, task_index, num_tasks, _RESTART.value, _KEEP_OLD.value
-        )
+        runs, _, todo = registry.prepare(cfg, workdir, share, shares, restart, keep_old_chunks)
     registry.train_chunks(cfg, workdir, runs, todo)
-    if _NUM_TASKS.value > 1:
-        logging.info("task %d done; run sweeps.merge when all tasks finished", _TASK_INDEX.value)
-        return
+    if num_tasks > 1:
+        logging.info("task %d done; run sweeps.merge when all tasks finished", task_index)
+        return None
     if not sharding.all_processes_done():
-        return  # the other processes' shares are merged by process 0
-    merge.finish(cfg, workdir)
+        return None  # the other processes' shares are merged by process 0
+    return merge.finish(cfg, workdir)
 
 
 if __name__ == "__main__":

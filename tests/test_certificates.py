@@ -6,7 +6,8 @@ import pytest
 
 from alignment.engine import integrate
 from alignment.engine import train as trainer
-from alignment.two_layer import certificates, config, judge, verdict_loop
+from alignment.runner import chunk_loop
+from alignment.two_layer import certificates, config, judge
 from alignment.two_layer.data import THREE_POINTS_X, THREE_POINTS_Y, DataSpec
 from alignment.two_layer.family import TwoLayer
 
@@ -27,7 +28,7 @@ def _trained(prog, times, **lanes):
     lanes = trainer.Lanes.make(**lanes)
     state, ctx = trainer.init_runs(prog, lanes)
     state, snaps = trainer.train(prog, state, ctx, times)
-    return state, ctx, verdict_loop._host(snaps)
+    return state, ctx, chunk_loop.host_snapshots(snaps)
 
 
 def _affine_fit_loss(x, y):
@@ -131,7 +132,7 @@ def test_constructed_saddle_is_called_saddle_and_escapes_when_predicted(dtype):
     early = np.linspace(0, 0.5 * t_esc, 51)
     state, snaps = trainer.train(prog, state, ctx, early)
     jg = _judge(prog, 1)
-    assert list(jg(verdict_loop._host(snaps), state, ctx, np.ones(1, bool))) == ["saddle"]
+    assert list(jg(chunk_loop.host_snapshots(snaps), state, ctx, np.ones(1, bool))) == ["saddle"]
     ev = jg.columns(slice(None))
     assert ev["decided_by"][0] == "escape"
     assert np.isnan(ev["region_min"][0])  # a neuron escapes: the region QP is not needed

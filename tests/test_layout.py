@@ -1,87 +1,21 @@
-"""The import graph runs one way: no module imports a module above it (DESIGN.md section 5).
+"""The house: imports run one way, a family is a package, the runner names no family.
 
-Run it alone with ``python -m pytest tests/test_layout.py``. Levels are listed bottom-up; a
-module may import only modules of a lower level (or its own package's ``__init__``).
+Floors, bottom-up (DESIGN.md section 5): the engine; a family's science (its modules that do
+not reach the runner); the runner; a family's job (its modules that do, directly or through
+its own package); the registry (the only place that lists families); figures; sweeps. A module
+imports only modules of its own floor within its own package, or of lower floors; the graph
+has no circle; no family imports another family's modules, except the borrowings listed.
 """
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LEVELS = [
-    [
-        "alignment",
-        "alignment.classifier",
-        "alignment.classifier.config",
-        "alignment.classifier.data",
-        "alignment.classifier.stats",
-        "alignment.engine",
-        "alignment.engine.curvature",
-        "alignment.engine.family",
-        "alignment.engine.integrate",
-        "alignment.engine.sharding",
-        "alignment.mean_field",
-        "alignment.mean_field.claims",
-        "alignment.mean_field.config",
-        "alignment.mean_field.family",
-        "alignment.runner",
-        "alignment.runner.cli",
-        "alignment.runner.provenance",
-        "alignment.runner.results",
-        "alignment.two_layer",
-        "alignment.two_layer.certificates",
-        "alignment.two_layer.crossing",
-        "alignment.two_layer.data",
-        "alignment.two_layer.extremal",
-        "alignment.two_layer.model",
-        "alignment.two_layer.powerlaw",
-        "alignment.two_layer.verdicts",
-        "figures",
-        "sweeps",
-        "sweeps.configs",
-    ],
-    [
-        "alignment.classifier.claims",
-        "alignment.classifier.family",
-        "alignment.engine.train",
-        "alignment.runner.checkpoint",
-        "alignment.two_layer.judge",
-        "alignment.two_layer.stats",
-        "alignment.two_layer.threshold",
-        "figures.style",
-    ],
-    [
-        "alignment.runner.workdir",
-        "alignment.two_layer.config",
-        "alignment.two_layer.family",
-        "alignment.two_layer.rounds",
-        "alignment.two_layer.trajectory",
-    ],
-    ["alignment.two_layer.programs", "sweeps.configs.base"],
-    ["alignment.two_layer.grid"],
-    [
-        "alignment.two_layer.records",
-        "alignment.two_layer.report",
-        "alignment.two_layer.verdict_loop",
-        "figures.load",
-    ],
-    [
-        "alignment.runner.driver",
-        "figures.axis_figs",
-        "figures.classifier_figs",
-        "figures.dynamics",
-        "figures.mean_field_figs",
-        "figures.threshold_figs",
-        "figures.verdict_figs",
-    ],
-    ["alignment.classifier.job", "alignment.mean_field.job", "figures.make"],
-    ["alignment.classifier.report", "alignment.mean_field.report"],
-    ["alignment.registry"],
-    ["sweeps.merge"],
-    ["sweeps.launch", "sweeps.run"],
-]
-LEVEL = {name: i for i, names in enumerate(LEVELS) for name in names}
 PACKAGES = ("alignment", "figures", "sweeps")
+FAMILIES = ("two_layer", "mean_field", "classifier")
+FLOORS = ("engine", "science", "runner", "job", "registry", "figures", "sweeps")
+# one wing borrowing another's science: the classifier's small-init schemes are the core's
+BORROWED = {("alignment.classifier.family", "alignment.two_layer.model")}
 
 
 def module_name(path: Path) -> str:
@@ -91,35 +25,106 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def project_imports(path: Path) -> set[str]:
+def project_imports(path: Path, known: set[str]) -> set[str]:
     """Every project module ``path`` imports (``from a import b`` counts a.b when b is one)."""
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.add(node.module)
-            out |= {f"{node.module}.{a.name}" for a in node.names}
-    return {m for m in out if m.split(".")[0] in PACKAGES and m in LEVEL}
+            subs = {f"{node.module}.{a.name}" for a in node.names} & known
+            out |= subs or {node.module}  # a package's face counts only for its own names
+    name = module_name(path)
+    return {m for m in out if m in known and m != name and not name.startswith(m + ".")}
 
 
-def sources():
-    for pkg in PACKAGES:
-        yield from sorted((ROOT / pkg).rglob("*.py"))
+def graph() -> dict[str, set[str]]:
+    paths = [p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))]
+    known = {module_name(p) for p in paths}
+    return {module_name(p): project_imports(p, known) for p in paths}
 
 
-def test_every_module_has_a_level():
-    missing = [module_name(p) for p in sources() if module_name(p) not in LEVEL]
-    missing = [m for m in missing if not m.startswith("sweeps.configs.")]  # configs: leaves
-    assert not missing, f"add these modules to LEVELS: {missing}"
+def family_of(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "alignment" and parts[1] in FAMILIES else None
+
+
+def floors(deps: dict[str, set[str]]) -> dict[str, str]:
+    """Each module's floor; a family module is 'job' when it reaches the runner through
+    itself or its own package, else 'science'."""
+
+    def reaches_runner(name, seen=()):
+        for d in deps[name]:
+            if d.startswith("alignment.runner"):
+                return True
+            if family_of(d) == family_of(name) and d not in seen:
+                if reaches_runner(d, (*seen, name)):
+                    return True
+        return False
+
+    out = {}
+    for name in deps:
+        top, *rest = name.split(".")
+        sub = rest[0] if rest else ""
+        if top in ("figures", "sweeps"):
+            out[name] = top
+        elif sub in ("engine", "runner", "registry"):
+            out[name] = sub
+        elif family_of(name):
+            out[name] = "job" if reaches_runner(name) else "science"
+        else:
+            out[name] = "engine"  # the package's face: alignment/__init__.py
+    return out
 
 
 def test_imports_run_one_way():
+    deps = graph()
+    floor = {k: FLOORS.index(v) for k, v in floors(deps).items()}
     bad = []
-    for path in sources():
-        name = module_name(path)
-        level = LEVEL.get(name, len(LEVELS))  # config files sit above everything
-        for dep in project_imports(path):
-            if dep != name and LEVEL[dep] >= level and not name.startswith(dep + "."):
-                bad.append(f"{name} (level {level}) imports {dep} (level {LEVEL[dep]})")
+    for name, ds in deps.items():
+        for d in ds:
+            same_package = name.rsplit(".", 1)[0] == d.rsplit(".", 1)[0] or (name, d) in BORROWED
+            if floor[d] > floor[name] or (
+                floor[d] == floor[name] and not same_package and floor[d] not in (5, 6)
+            ):
+                bad.append(f"{name} ({FLOORS[floor[name]]}) imports {d} ({FLOORS[floor[d]]})")
+    assert not bad, "\n".join(sorted(bad))
+
+
+def test_no_circles():
+    deps, done, bad = graph(), set(), []
+
+    def visit(name, stack):
+        if name in stack:
+            bad.append(" -> ".join([*stack[stack.index(name) :], name]))
+            return
+        if name in done:
+            return
+        for d in sorted(deps[name]):
+            visit(d, [*stack, name])
+        done.add(name)
+
+    for name in sorted(deps):
+        visit(name, [])
+    assert not bad, "\n".join(bad)
+
+
+def test_a_family_imports_no_other_family():
+    bad = [
+        f"{a} imports {b}"
+        for a, ds in graph().items()
+        for b in ds
+        if family_of(a) and family_of(b) and family_of(a) != family_of(b) and (a, b) not in BORROWED
+    ]
+    assert not bad, "\n".join(sorted(bad))
+
+
+def test_engine_and_runner_name_no_family():
+    """Nothing generic names a family: not its package, its fields or its outputs."""
+    words = (*FAMILIES, "threshold", "n_boot", "mean-field")
+    bad = []
+    for part in ("engine", "runner"):
+        for path in sorted((ROOT / "alignment" / part).glob("*.py")):
+            text = path.read_text().lower()
+            bad += [f"{path.name}: {w}" for w in words if w in text]
     assert not bad, "\n".join(bad)

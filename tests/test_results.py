@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from alignment.runner import results
-from alignment.two_layer import judge
+from alignment.two_layer import judge, records
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):

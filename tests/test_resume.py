@@ -116,7 +116,7 @@ def test_unusable_checkpoint_starts_the_chunk_over(reference, tmp_path):
     sweep.run(cfg, tmp_path)
     assert finish(cfg, tmp_path) == want
     # a checkpoint written by other code is not used either
-    stamp = provenance.stamp(sweep.config_json(cfg))
+    stamp = provenance.stamp(sweep.config_json(cfg), sweep.job_for(cfg).neutral)
     checkpoint.Store(ckpt, stamp | {"code_hash": "another"}).save({"loop": {"round": 0}})
     with pytest.raises(checkpoint.CheckpointError, match="code_hash='another'"):
         checkpoint.Store(ckpt, stamp).load()
@@ -152,7 +152,7 @@ def test_lane_going_nan_mid_chunk_is_diverged_and_spares_its_neighbour(reference
 
 def test_changed_config_is_refused_naming_the_field_and_restart_starts_over(tmp_path):
     cfg = micro_config()
-    workdir.check_config(tmp_path, sweep.config_json(cfg))
+    workdir.check_config(tmp_path, sweep.config_json(cfg), sweep.job_for(cfg).neutral)
     cfg.lr = (0.1,)
     with pytest.raises(
         ValueError, match=r"first differing field: lr \(\[0.2\] there, \[0.1\] now\)"
@@ -173,7 +173,8 @@ def test_chunks_of_other_code_are_recomputed_unless_kept(reference, tmp_path):
     ds = results.load_chunk(tmp_path, 1)
     ds.attrs["code_hash"] = "0123456789abcdef"
     results.write_netcdf(path, ds)
-    assert workdir.usable_chunks(tmp_path, sweep.config_json(cfg), keep_old_chunks=True) == {
+    neutral = sweep.job_for(cfg).neutral
+    assert workdir.usable_chunks(tmp_path, sweep.config_json(cfg), True, neutral) == {
         0,
         1,
         2,

@@ -9,8 +9,8 @@ from micro import micro_config
 
 from alignment import registry as sweep
 from alignment.engine import train
-from alignment.runner import results
-from alignment.two_layer import data, grid, verdict_loop, verdicts
+from alignment.runner import chunk_loop, results
+from alignment.two_layer import data, grid, records, verdicts
 from alignment.two_layer import report as report_mod
 from alignment.two_layer.data import DataSpec
 from alignment.two_layer.family import TwoLayer
@@ -86,9 +86,9 @@ def test_verdict_loop_continues_without_restarting(finished):
     lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
     state, ctx = train.init_runs(chunk.program, lanes)
     parts = []  # one uninterrupted training through the recorded times, call by call
-    for call in verdict_loop.snapshot_calls(t_rec, cfg.snapshots_per_decade):
+    for call in chunk_loop.snapshot_calls(t_rec, cfg.snapshots_per_decade):
         state, part = train.train(chunk.program, state, ctx, call)
-        parts.append(verdict_loop._host(part))
+        parts.append(chunk_loop.host_snapshots(part))
     snaps = {k: np.concatenate([p[k] for p in parts], axis=1)[:, : len(t_rec)] for k in parts[0]}
     lane = chunk.run_ids.index(run_id)
     np.testing.assert_allclose(snaps["loss"][lane], loss_rec, rtol=1e-12, atol=0)

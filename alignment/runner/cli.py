@@ -45,8 +45,8 @@ def parse_flags(argv):
         given = [a.split("=")[0] for a in argv[1:] if a.startswith("--config.")]
         fail(
             f"unknown config field {e} among the overrides {given}; every field is defined, "
-            "with its meaning, in alignment/two_layer/config.py (alignment/mean_field/config.py for the "
-            "mean-field job)"
+            "with its meaning, in the config module of the config's job "
+            "(alignment/FAMILY/config.py)"
         )
     except flags.Error as e:
         if "Unknown command line flag 'config." in str(e):

@@ -9,8 +9,8 @@ Layout of a workdir::
     checkpoints/          chunk_NNNNN.npz of the chunk being trained (checkpoint.py), removed
                           once its chunk file exists: a rerun resumes from it
     trajectories.nc       per-run snapshot statistics of all chunks (dims run x snapshot)
-    summary.csv           one row per run (columns: SUMMARY_COLUMNS)
-    threshold.json        n* per group
+    summary.csv           one row per run (the job's columns)
+    NAME.json             the job's report (the job names it)
     figures/              PNG and PDF (and GIF animations)
 
 The schema is documented in docs/results_schema.md.

@@ -9,8 +9,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from alignment.classifier import data as class_data
-from alignment.engine import integrate, train
+from alignment.engine import data_file, integrate, train
 from alignment.two_layer import family as two_layer
 from alignment.two_layer.data import DataSpec, FileArrays
 
@@ -69,5 +68,5 @@ def user_data(path: str) -> FileArrays:
 @functools.lru_cache(maxsize=4)
 def _read_user_data(path: str, mtime_ns: int, size: int) -> FileArrays:
     del mtime_ns, size  # part of the cache key only
-    x, y, xt, yt = class_data.load_file(path, real=True)
+    x, y, xt, yt = data_file.load_file(path, real=True)
     return FileArrays(x, y, xt, yt, Path(path).name)
