@@ -21,7 +21,7 @@ from absl import app, flags
 
 from alignment.engine import integrate, sharding, train
 from alignment.runner import results
-from alignment.two_layer import grid, records, rounds, verdict_loop
+from alignment.two_layer import grid, records, verdict_loop
 from benchmarks import machine
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
@@ -39,7 +39,7 @@ def continue_stuck(cfg, prog, state, ctx, verdict, t_final, factor: float, how: 
     """Relative loss drop (L(t_v) - L(factor t_v)) / L(t_v) of each stuck run (NaN otherwise)."""
     drop = np.full(len(verdict), np.nan)
     if "dt" in state.istate:  # the verdict loop already switched the chunk to the flow
-        prog = rounds.continuation_program(cfg, prog)
+        prog = verdict_loop.continuation_program(cfg, prog)
     flow = prog
     if how == "flow":
         flow = dataclasses.replace(prog, integrator=integrate.Flow(**dict(cfg.flow)))

@@ -7,7 +7,7 @@ import pytest
 from alignment.engine import integrate
 from alignment.engine import train as trainer
 from alignment.runner import chunk_loop
-from alignment.two_layer import certificates, config, judge
+from alignment.two_layer import certificates, config, verdict_loop
 from alignment.two_layer.data import THREE_POINTS_X, THREE_POINTS_Y, DataSpec
 from alignment.two_layer.family import TwoLayer
 
@@ -17,11 +17,15 @@ def _program(data, d, m, n_pad, bias=False, dtype="float64", integ=None):
     return trainer.Program(fam, integ or integrate.GD(), dtype)
 
 
-def _judge(prog, num, **cfg_fields):
+def _verdicts(prog, snaps, state, ctx, **cfg_fields):
+    """(verdict, evidence) of a round's end as the verdict loop takes them (every run live)."""
     cfg = config.get_config()
     for k, v in cfg_fields.items():
         cfg[k] = v
-    return judge.Judge(cfg, prog.family, num)
+    params, fctx = jax.device_get((state.params, ctx.family))
+    live = np.ones(len(snaps["loss"]), bool)
+    verdict, _, ev = verdict_loop.round_verdicts(cfg, prog.family, snaps, params, fctx, live, None)
+    return verdict, ev
 
 
 def _trained(prog, times, **lanes):
@@ -42,9 +46,7 @@ def test_three_points_is_certified_stuck_at_the_affine_fit(dtype):
     prog = _program("three_points", 1, 20, 3, bias=True, dtype=dtype)
     times = trainer.time_grid(1e4, 30, 1.0)
     state, ctx, snaps = _trained(prog, times, seed=[0, 1, 2], n=3, lam=1e-4, lr=0.2, sigma=0.0)
-    jg = _judge(prog, 3)
-    verdict = jg(snaps, state, ctx, np.ones(3, bool))
-    ev = jg.columns(slice(None))
+    verdict, ev = _verdicts(prog, snaps, state, ctx)
     ref = _affine_fit_loss(np.array(THREE_POINTS_X), np.array(THREE_POINTS_Y))
     assert ref == pytest.approx(0.0875213675, rel=1e-9)  # the issue's constant
     assert list(verdict) == ["stuck"] * 3
@@ -58,9 +60,7 @@ def test_symmetric_data_is_stuck_at_ols_along_plus_minus_beta_hat():
     prog = _program("symmetric", 3, 16, 24)
     times = trainer.time_grid(2e3, 30, 1.0)
     state, ctx, snaps = _trained(prog, times, seed=[0, 1], n=24, lam=1e-3, lr=0.1, sigma=0.3)
-    jg = _judge(prog, 2)
-    verdict = jg(snaps, state, ctx, np.ones(2, bool))
-    ev = jg.columns(slice(None))
+    verdict, ev = _verdicts(prog, snaps, state, ctx)
     ols = np.asarray(ctx.family.ref.train_loss)
     assert list(verdict) == ["stuck", "stuck"]
     # nothing beats least squares on symmetric data, and the run sits at it: region min = OLS
@@ -80,7 +80,7 @@ def test_few_points_in_high_dimension_interpolate():
     prog = _program("linear", 5, 20, 3)
     times = trainer.time_grid(2e3, 30, 1.0)
     state, ctx, snaps = _trained(prog, times, seed=[0, 1], n=3, lam=1e-3, lr=0.2, sigma=0.5)
-    verdict = _judge(prog, 2)(snaps, state, ctx, np.ones(2, bool))
+    verdict, _ = _verdicts(prog, snaps, state, ctx)
     assert list(verdict) == ["interpolating", "interpolating"]
 
 
@@ -131,9 +131,8 @@ def test_constructed_saddle_is_called_saddle_and_escapes_when_predicted(dtype):
     # stationary, yet a neuron escapes -> saddle, not stuck
     early = np.linspace(0, 0.5 * t_esc, 51)
     state, snaps = trainer.train(prog, state, ctx, early)
-    jg = _judge(prog, 1)
-    assert list(jg(chunk_loop.host_snapshots(snaps), state, ctx, np.ones(1, bool))) == ["saddle"]
-    ev = jg.columns(slice(None))
+    verdict, ev = _verdicts(prog, chunk_loop.host_snapshots(snaps), state, ctx)
+    assert list(verdict) == ["saddle"]
     assert ev["decided_by"][0] == "escape"
     assert np.isnan(ev["region_min"][0])  # a neuron escapes: the region QP is not needed
     later = np.linspace(0.5 * t_esc, 2 * t_esc, 301)

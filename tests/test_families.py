@@ -72,6 +72,12 @@ class Linear:
     def describe(self):
         return f"d={self.d} n={self.n}"
 
+    def certify(self, params, ctx, runs, kappa_tol=None):
+        return {}
+
+    def lane_bytes(self, dtype):
+        return None
+
     def cost(self):
         return float(self.n * self.d)
 

@@ -15,6 +15,7 @@ from test_sweep import micro_config
 from alignment import registry as sweep
 from alignment.runner import results
 from alignment.two_layer import grid, report
+from alignment.two_layer.report import THRESHOLD
 from figures import make
 from sweeps.configs import base
 
@@ -101,7 +102,7 @@ def _synthetic_store(workdir):
     summary["ols_test_loss"] = 0.15
     summary.to_csv(workdir / results.SUMMARY, index=False)
     rep = report.threshold_report(c, results.read_csv(workdir / results.SUMMARY))
-    results.write_json(workdir / report.THRESHOLD, rep)
+    results.write_json(workdir / THRESHOLD, rep)
     t = np.tile(np.geomspace(1, 100, 5), (R, 1))
     traj = xr.Dataset(
         {"time": (("run", "snapshot"), t), "loss": (("run", "snapshot"), 1 / t),
@@ -126,7 +127,7 @@ def test_threshold_against_d_and_phase_diagram(tmp_path):
     assert "phase_n_lr_synthetic.png" not in names  # lr was not swept
     index = (tmp_path / "figures" / "index.md").read_text()
     assert "phase_n_lr_synthetic" in index and "p_of_n_synthetic" in index
-    assert json.loads((tmp_path / report.THRESHOLD).read_text())["groups"][0]["n_star"]
+    assert json.loads((tmp_path / THRESHOLD).read_text())["groups"][0]["n_star"]
     for g in report["groups"]:  # the per-n certificate counts agree with the p(n) table
         for row, why in zip(g["table"], g["decided_by_n"], strict=True):
             assert why["n"] == row["n"]

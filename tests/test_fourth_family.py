@@ -19,7 +19,7 @@ from alignment.runner.job import Job
 from sweeps import run as run_cmd
 
 
-class Killed(Exception):
+class KilledError(Exception):
     """Stands in for a kill inside a chunk (raised between two checkpoint saves)."""
 
 
@@ -70,6 +70,12 @@ class LeastSquares:
 
     def describe(self):
         return f"least squares d={self.d} n={self.n}"
+
+    def certify(self, params, ctx, runs, kappa_tol=None):
+        return {}
+
+    def lane_bytes(self, dtype):
+        return None
 
     def cost(self):
         return float(self.n * self.d)
@@ -139,7 +145,7 @@ class Task:
         call = int(book["call"])
         if call == Task.kill_at:
             Task.kill_at = None
-            raise Killed(f"killed before call {call}")
+            raise KilledError(f"killed before call {call}")
         state, snaps = train.train(self.chunk.program, state, self.ctx, self.calls[call])
         new = {k: np.asarray(snaps[k]) for k in ("loss", "time")}
         return {"call": call + 1, "snaps": chunk_loop.joined(book["snaps"], new)}, state
@@ -198,7 +204,7 @@ def test_fourth_family_runs_through_the_command_and_matches_the_closed_form(regi
 def test_fourth_family_resumes_a_kill_inside_a_chunk_byte_identically(registered, tmp_path):
     run_cmd.execute(get_config(), tmp_path / "whole")
     Task.kill_at = 2  # after two calls (two checkpoint saves) of the first chunk
-    with pytest.raises(Killed):
+    with pytest.raises(KilledError):
         run_cmd.execute(get_config(), tmp_path / "killed")
     saved = checkpoint.load(checkpoint.checkpoint_path(tmp_path / "killed", 0))
     assert int(saved["book"]["call"]) == 2

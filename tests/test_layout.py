@@ -57,9 +57,9 @@ def floors(deps: dict[str, set[str]]) -> dict[str, str]:
         for d in deps[name]:
             if d.startswith("alignment.runner"):
                 return True
-            if family_of(d) == family_of(name) and d not in seen:
-                if reaches_runner(d, (*seen, name)):
-                    return True
+            own = family_of(d) == family_of(name) and d not in seen
+            if own and reaches_runner(d, (*seen, name)):
+                return True
         return False
 
     out = {}

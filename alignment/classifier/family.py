@@ -180,6 +180,13 @@ class Classifier:
     def describe(self) -> str:
         return f"classifier n={self.n} m={self.m} {self.act} {self.head} init={self.init}"
 
+    def certify(self, params, ctx, runs, kappa_tol=None) -> dict:
+        """No end-state certificates: its runs have no verdicts beyond finished/diverged."""
+        return {}
+
+    def lane_bytes(self, dtype) -> None:
+        return None  # the trainer runs all lanes of a call in one block
+
     def cost(self) -> float:
         return float(self.n * self.m * self.bank.x_train.shape[2])
 

@@ -12,8 +12,11 @@ Device side (pure functions of one lane, vmapped by ``train.py``):
 
 Host side (numpy, on finished records): ``outputs(ctx) -> {name: (dims, array)}`` per-run
 variables for the chunk file (dims start with "run"), ``event_times(snaps) -> {name: (R,)}``,
-``describe()`` and ``cost()`` (logs and the progress ETA), and ``summary_columns``: which
-variables summary.csv takes (beyond the generic ones).
+``describe()`` and ``cost()`` (logs and the progress ETA), ``summary_columns``: which
+variables summary.csv takes (beyond the generic ones), ``certify(params, ctx, runs, kappa_tol)``:
+end-state certificates of the runs ``runs`` ({} for a family without any), and
+``lane_bytes(dtype)``: the bytes of one lane's largest per-step array, so that the trainer
+runs lanes in blocks that fit the CPU's cache (None: one block).
 """
 
 from __future__ import annotations
@@ -47,3 +50,7 @@ class Family(Protocol):
     def cost(self) -> float: ...  # relative compute of one lane-step (progress ETA)
 
     def event_times(self, snaps: dict) -> dict: ...
+
+    def certify(self, params, ctx, runs, kappa_tol=None) -> dict: ...
+
+    def lane_bytes(self, dtype) -> int | None: ...

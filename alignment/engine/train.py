@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from alignment.engine import curvature, integrate, sharding
+from alignment.engine.family import Family
 
 DTYPES = ("float32", "float64")
 SEED = "seed"
@@ -34,8 +35,8 @@ SEED = "seed"
 class Program:
     """Static settings of one compiled program (hashable: it keys the compile cache)."""
 
-    family: Any  # a model family (alignment.families.base.Family)
-    integrator: Any = integrate.GD()  # an integrator (alignment.integrate)
+    family: Family  # a model family (the protocol of alignment/engine/family.py)
+    integrator: Any = integrate.GD()  # an integrator (alignment/engine/integrate.py)
     dtype: str = "float32"  # float32 | float64
     diverge_loss: float = 1e10  # a loss above this counts as divergence
     sharpness_iters: int = 8  # power iterations of the Hessian per snapshot (warm-started)
@@ -218,7 +219,7 @@ def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
     count must then be a multiple of the mesh size (``init_runs`` and ``train`` pad it).
     """
 
-    lane_bytes = getattr(prog.family, "lane_bytes", lambda dtype: None)(prog.jnp_dtype)
+    lane_bytes = prog.family.lane_bytes(prog.jnp_dtype)
     block = sharding.lanes_at_once(prog.lane_batch, lane_bytes)
 
     def batched(fn):

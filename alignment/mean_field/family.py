@@ -167,6 +167,13 @@ class MeanField:
     def describe(self) -> str:
         return f"mean_field d={self.d} m={self.m} n={self.n} {self.act} {self.target}"
 
+    def certify(self, params, ctx, runs, kappa_tol=None) -> dict:
+        """No end-state certificates: its runs have no verdicts beyond finished/diverged."""
+        return {}
+
+    def lane_bytes(self, dtype) -> None:
+        return None  # the trainer runs all lanes of a call in one block
+
     def cost(self) -> float:
         return float(self.n * self.m * self.d)
 

@@ -125,3 +125,51 @@ def escape_test(theta_MxD, a_M, x_NxD, y_N, small_share: float = SMALL_SHARE) ->
     grow = np.log(r_rms / (r[small][j] * x_rms))
     t_esc = grow / (2 * k[j]) if k[j] > 0 else np.inf
     return out | {"kappa_max": float(k[j]), "escape_time": float(t_esc)}
+
+
+def criteria(diag: dict, certs: dict | None, gap_tol: float, kappa_tol: float) -> dict:
+    """Criteria 1 and 2 of DESIGN.md's stuck verdict, per run, from the certificates and the
+    verdict's diagnostics ``diag`` (its ``final_loss`` and ``loss_tol``).
+
+    ``region_gap`` = (L - region_min) / L; ``region_ok``: region_min above the interpolation
+    tolerance and the loss within ``gap_tol`` of it; ``escapes``: a small alive neuron's growth
+    rate climbs above ``kappa_tol``. Without certificates (NaN, or a family without them) both
+    are False and ``certified`` is False.
+    """
+    R = diag["final_loss"].shape[0]
+    nan = np.full(R, np.nan)
+    region = np.asarray((certs or {}).get("region_min", nan), np.float64)
+    kappa = np.asarray((certs or {}).get("kappa_max", nan), np.float64)
+    l_f = diag["final_loss"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = (l_f - region) / l_f
+    solved = np.asarray((certs or {}).get("region_solved", np.ones(R)), np.float64)
+    have = np.isfinite(region) & (solved > 0)  # a QP that did not solve certifies nothing
+    region_ok = have & (region > diag["loss_tol"]) & (gap < gap_tol)
+    return {
+        "region_min": region,
+        "region_gap": gap,
+        "region_ok": region_ok,
+        "escapes": np.isfinite(kappa) & (kappa > kappa_tol),  # needs no region QP
+        "certified": have,
+        "qp_failed": np.isfinite(region) & ~have,
+    }
+
+
+def decided_by(out, d, stationary, cert, diverged, edge) -> np.ndarray:
+    """Which criterion decided each run, or what kept it undecided (``decided_by``); ``edge``:
+    GD runs at the edge of stability (moving, but no longer along gradient flow)."""
+    why = np.full(len(out), "moving", dtype=object)
+    why[edge] = "gd_edge"
+    c, ok = cert["certified"], cert["region_ok"]
+    low = cert["region_min"] <= d["loss_tol"]
+    why[c & ~ok & low & stationary] = "region_min_zero"  # could still interpolate in place
+    why[c & ~ok & ~low & stationary] = "region_gap"  # flat, but above its region's minimum
+    why[c & ok & ~stationary] = "not_stationary"  # at its region's minimum, still moving
+    why[cert["qp_failed"]] = "qp_failed"  # the region QP did not solve: nothing certified
+    stuck = out == "stuck"
+    why[stuck] = np.where(c[stuck], "certified", "stationary")
+    why[out == "saddle"] = "escape"
+    why[out == "interpolating"] = "tolerance"
+    why[diverged] = "trainer"
+    return why.astype(str)

@@ -185,8 +185,8 @@ class TwoLayer:
         }
 
     def certify(self, params, ctx: Context, runs, kappa_tol=None) -> dict[str, np.ndarray]:
-        """End-state certificates (``alignment/two_layer/certificates.py``) of the runs ``runs`` (indices
-        into the host arrays ``params``, ``ctx``), float64 (R,) arrays, NaN for other runs.
+        """End-state certificates (``certificates.py``) of the runs ``runs`` (indices into the
+        host arrays ``params``, ``ctx``), float64 (R,) arrays, NaN for other runs.
 
         The escape test runs first: where a neuron escapes (kappa_max > ``kappa_tol``) the run
         cannot be stuck whatever its region minimum, so the region QP (the costly part: one

@@ -17,7 +17,7 @@ import itertools
 import ml_collections
 import numpy as np
 
-from alignment.engine import integrate, train
+from alignment.engine import integrate, sharding, train
 from alignment.runner.chunks import Chunk, as_list, check_known_fields, even_parts
 from alignment.two_layer import family as two_layer
 from alignment.two_layer.programs import program_for
@@ -179,6 +179,34 @@ def integrator_groups(prog: train.Program, runs, ids: np.ndarray) -> list[np.nda
     different step counts to reach a time would idle in one while loop otherwise."""
     keys = [tuple(runs[a][i] for a in prog.integrator.group_axes) for i in ids]
     return [ids[[k == key for k in keys]] for key in dict.fromkeys(keys)]
+
+
+def lane_ladder(full: int) -> list[int]:
+    """Lane counts a continuation call may have: ``full``, and below it the counts
+    u, 1.5u, 2u, 3u, 4u, 6u, ... (u = two lanes a device, ``sharding.padded_count``), so a
+    call carries at most a third of padding copies and a chunk compiles a few sizes at most."""
+    mesh = sharding.default_mesh()
+    ndev = 1 if mesh is None else mesh.size
+    unit = sharding.padded_count(1, ndev)
+    sizes, size = {full}, unit
+    while size < full:
+        sizes.add(size)
+        sizes.add(min(full, sharding.padded_count(-(-3 * size // 2), ndev)))
+        size *= 2
+    return sorted(sizes)
+
+
+def batches(prog, lanes: train.Lanes, live_ids: np.ndarray, full: int) -> list[np.ndarray]:
+    """Live runs grouped by the integrator's group axes, each group in calls of ladder sizes
+    (lane ids padded by repeating the last: the copies are dropped)."""
+    out = []
+    ladder = lane_ladder(full)
+    for group in integrator_groups(prog, lanes.values, live_ids):
+        for start in range(0, len(group), ladder[-1]):
+            part = group[start : start + ladder[-1]]
+            size = next(s for s in ladder if s >= len(part))
+            out.append(np.concatenate([part, np.full(size - len(part), part[-1])]))
+    return out
 
 
 def lanes_for(runs: dict[str, np.ndarray], run_ids, num_lanes: int = 0) -> train.Lanes:

@@ -1,4 +1,5 @@
-"""A trained chunk as a labelled dataset (the chunk file), for any family.
+"""A threshold chunk's record: as it grows over the verdict loop's rounds (:class:`Loop`, its
+step counts), as a labelled dataset (the chunk file), and as rows of summary.csv.
 
 Dims: run, snapshot; per-neuron arrays (kept for ``neuron_runs`` only) have dims
 (neuron_run, snapshot, neuron[, coord]), neuron_run a coordinate holding run ids. The family
@@ -6,6 +7,8 @@ adds its per-run variables (``outputs``) and event times; the grid adds the run 
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import xarray as xr
@@ -117,3 +120,74 @@ def summary_table(traj: xr.Dataset, columns) -> dict[str, np.ndarray]:
         else:
             cols[k] = np.full(len(rows), np.nan)
     return cols
+
+
+@dataclasses.dataclass
+class StepCount:
+    """Integrator steps of a chunk: ``computed`` = lanes x the longest lane's steps in every
+    segment (what a vmapped while loop executes), ``useful`` = steps of the chunk's real runs."""
+
+    computed: int = 0
+    useful: int = 0
+
+    def add(self, steps_before, steps_RxK, real: int) -> None:
+        steps = np.concatenate([np.asarray(steps_before, np.float64)[:, None], steps_RxK], axis=1)
+        inc = np.diff(steps, axis=1)
+        self.computed += int(np.sum(inc.max(axis=0)) * inc.shape[0])
+        self.useful += int(np.sum(inc[:real]))
+
+
+@dataclasses.dataclass
+class Loop:
+    """Where a chunk's verdict loop stands: everything a checkpoint keeps besides the state."""
+
+    keep: np.ndarray  # (lanes,) bool: lanes whose per-neuron arrays are kept (compact rows)
+    round: int = 0  # 0: the pass to max_time; r >= 1: the r-th continuation
+    call: int = 0  # compiled calls finished in this round
+    snaps: dict | None = None  # snapshots of the finished rounds, (lanes, K, ...)
+    new: dict | None = None  # this round's snapshots so far (NaN where not run yet)
+    verdict: np.ndarray | None = None  # after the last finished round
+    count: StepCount = dataclasses.field(default_factory=StepCount)
+
+    @property
+    def lanes(self) -> int:
+        return len(self.keep)
+
+    def record(self, ids, start: int, host: dict, width: int) -> None:
+        """Snapshots ``host`` of lanes ``ids`` (first len(ids) rows) at columns from start.
+
+        Per-snapshot scalars keep a row per lane; per-neuron arrays (more than 2 axes) a row
+        per kept lane only (``keep``): they are most of the bytes, and the chunk file keeps
+        nothing else of them."""
+        if self.new is None:
+            rows = {k: self.lanes if v.ndim == 2 else int(self.keep.sum()) for k, v in host.items()}
+            self.new = {k: np.full((rows[k], width, *v.shape[2:]), np.nan, v.dtype)
+                        for k, v in host.items()}  # fmt: skip
+        stop = min(start + next(iter(host.values())).shape[1], width)
+        compact = np.cumsum(self.keep) - 1  # lane -> its row among the kept lanes
+        kept = self.keep[ids]
+        for k, v in host.items():
+            v = v[: len(ids), : stop - start]
+            if v.ndim == 2:
+                self.new[k][ids, start:stop] = v
+            elif kept.any():
+                self.new[k][compact[ids[kept]], start:stop] = v[kept]
+
+    def end_round(self) -> None:
+        new = self.new
+        self.snaps = new if self.snaps is None else {
+            k: np.concatenate([self.snaps[k], new[k]], axis=1) for k in self.snaps}  # fmt: skip
+        self.new, self.round, self.call = None, self.round + 1, 0
+
+    def to_tree(self) -> dict:
+        tree = {"round": self.round, "call": self.call, "snaps": self.snaps or {},
+                "new": self.new or {}, "computed": self.count.computed,
+                "useful": self.count.useful}  # fmt: skip
+        return tree if self.verdict is None else tree | {"verdict": self.verdict}
+
+    @classmethod
+    def from_tree(cls, tree: dict, keep: np.ndarray) -> Loop:
+        count = StepCount(int(tree["computed"]), int(tree["useful"]))
+        return cls(keep, int(tree["round"]), int(tree["call"]),
+                   tree.get("snaps") or None, tree.get("new") or None, tree.get("verdict"),
+                   count)  # fmt: skip

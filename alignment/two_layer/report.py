@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from alignment.runner import results
-from alignment.two_layer import grid, judge, powerlaw, records, threshold, verdicts
+from alignment.two_layer import grid, powerlaw, records, threshold, verdicts
 
 GROUP_AXES = grid.GROUP_AXES
 THRESHOLD = "threshold.json"  # the job's report: n* per group, n*(T), power laws
@@ -32,7 +32,6 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
-WITHOUT_VERDICT = ("undetermined", "saddle")  # runs whose gradient-flow end is not known
 
 
 def _short(est: dict) -> dict:
@@ -61,7 +60,7 @@ def group_threshold(cfg, rows) -> dict:
     v = rows["verdict"].to_numpy().astype(str)
     n_R, seeds_R = rows["n"].to_numpy(), rows["seed"].to_numpy()
     interp, determined = verdicts.outcomes(v)
-    open_R = np.isin(v, WITHOUT_VERDICT)
+    open_R = np.isin(v, verdicts.OPEN)
     est = _estimate(n_R, interp, determined, seeds_R, cfg)
     if_interp = _estimate(n_R, interp | open_R, determined | open_R, seeds_R, cfg)
     if_stuck = _estimate(n_R, interp, determined | open_R, seeds_R, cfg)
@@ -85,12 +84,12 @@ def decided_by_table(rows) -> list[dict]:
     return out
 
 
-def reached_by(traj, T: float, tol: dict) -> np.ndarray:
+def reached_by(traj, T: float, tol: verdicts.VerdictTolerances) -> np.ndarray:
     """Per run: the train loss fell below the interpolation tolerance at some time <= T."""
     time = traj["time"].values
     loss = traj["loss"].values
     scale = loss[:, 0]
-    loss_tol = np.maximum(tol["abs_tol"], tol["rel_tol"] * np.where(np.isfinite(scale), scale, 0))
+    loss_tol = np.maximum(tol.abs_tol, tol.rel_tol * np.where(np.isfinite(scale), scale, 0))
     with np.errstate(invalid="ignore"):
         hit = (time <= T * (1 + 1e-9)) & (loss < loss_tol[:, None])
     return hit.any(axis=1)
@@ -103,7 +102,7 @@ def threshold_by_time(cfg, traj, rows_idx) -> list[dict]:
     t_end = float(np.nanmax(time))
     decades = 10.0 ** np.arange(np.ceil(np.log10(max(cfg.t_min, 1e-12))), np.log10(t_end) + 1e-9)
     Ts = sorted({*decades.tolist(), t_end})
-    tol = judge.verdict_tolerances(cfg)
+    tol = verdicts.VerdictTolerances.from_config(cfg.verdict)
     sub = traj.isel(run=rows_idx)
     n_R, seeds_R = sub["n"].values, sub["seed"].values
     alive = ~sub["diverged"].values.astype(bool)
@@ -126,10 +125,11 @@ def threshold_report(cfg, summary, traj=None) -> dict:
             est["n_star_by_time"] = threshold_by_time(cfg, traj, np.flatnonzero(rows))
         first = summary[rows].iloc[0]
         groups.append({**{k: _plain(first[k]) for k in GROUP_AXES}, **est})
+    tol = verdicts.VerdictTolerances.from_config(cfg.verdict)
     report = {
         "config": cfg.name,
         "group_axes": list(GROUP_AXES),
-        "tolerances": judge.verdict_tolerances(cfg),
+        "tolerances": dict(sorted(tol.to_dict().items())),
         "speed": cfg.speed,
         "groups": groups,
     }
@@ -194,7 +194,7 @@ def per_n_table(summary) -> str:
             det = (v == "interpolating") | (v == "stuck")
             p = (v == "interpolating").sum() / det.sum() if det.any() else float("nan")
             vals = [n, len(rows), *(float(rows[c].median()) for c in losses), p,
-                    np.isin(v, WITHOUT_VERDICT).sum()]  # fmt: skip
+                    np.isin(v, verdicts.OPEN).sum()]  # fmt: skip
             lines.append(
                 "".join(f"{x:>12.4g}" if isinstance(x, float) else f"{x:>12}" for x in vals)
             )

@@ -1,76 +1,36 @@
-"""One chunk through the verdict loop: train, take verdicts, continue only the undecided runs.
+"""One threshold chunk through the verdict loop: train, take verdicts, continue only the open runs.
 
 A chunk's runs are trained on the snapshot grid up to ``max_time`` in one program. Runs without
-a verdict (undetermined, saddle) then continue (never restarted: the same parameters carry on,
-with the chunk's integrator or, with ``continue_integrator='flow'``, the flow) by a factor
-``continue_factor`` of time at a time until each has a verdict or ``time_cap`` is reached.
-Verdicts read the family's end-state certificates (:class:`Judge`, ``certificates.py``). Runs
-with a verdict *leave*: the undecided ones are gathered into smaller calls whose lane counts
-come from a short ladder (the chunk's lane count, then halvings down to two lanes a device),
-so compiles stay few and no step is spent on a decided run. Lanes are grouped by the
-integrator's group axes (e.g. the step size) so that no lane idles in a while loop waiting for
-a slower one. A run's snapshots after it left are NaN (``last_snapshot`` marks its last).
+a verdict (``verdicts.OPEN``: undetermined, saddle) then continue (never restarted: the same
+parameters carry on, with the chunk's integrator or, with ``continue_integrator='flow'``, the
+flow) by a factor ``continue_factor`` of time at a time until each has a verdict or ``time_cap``
+is reached. Runs with a verdict *leave*: the open ones are gathered into smaller calls whose lane
+counts come from a short ladder (``grid.lane_ladder``), so compiles stay few and no step is spent
+on a decided run. Lanes are grouped by the integrator's group axes (e.g. the step size) so that
+no lane idles in a while loop waiting for a slower one. A run's snapshots after it left are NaN
+(``last_snapshot`` marks its last).
 
 The loop is a sequence of rounds (0: the pass to ``max_time``; then one per continuation), each
-a fixed list of compiled calls. After every call the carried state (every lane's TrainState,
-the snapshots so far, the position, the certificates, the step counts: ``rounds.Loop``)
-is saved to the chunk's checkpoint (``checkpoint.Store``); a new process resumes at the same
-position and, the programs being deterministic, ends with the same results.
+a fixed list of compiled calls, then the round's verdicts: the certificates of the runs that can
+be stuck (``certificates.py``, through the family's ``certify``) and one call of the pure
+``verdicts.judge``. :class:`Task` is the chunk loop's task (``runner/chunk_loop.py``): its book
+holds the record so far (``records.Loop``), the certificates and the evidence, saved with the
+lanes' state after every call; a new process resumes at the same position and, the programs
+being deterministic, ends with the same results.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import numpy as np
 from absl import logging
 
-from alignment.engine import sharding, train
+from alignment.engine import integrate, sharding, train
 from alignment.runner import chunk_loop
 from alignment.runner.chunks import Chunk
-from alignment.two_layer import grid, records, rounds
-from alignment.two_layer import judge as judge_mod
-
-
-def lane_ladder(full: int) -> list[int]:
-    """Lane counts a continuation call may have: ``full``, and below it the counts
-    u, 1.5u, 2u, 3u, 4u, 6u, ... (u = two lanes a device, ``sharding.padded_count``), so a
-    call carries at most a third of padding copies and a chunk compiles a few sizes at most."""
-    mesh = sharding.default_mesh()
-    ndev = 1 if mesh is None else mesh.size
-    unit = sharding.padded_count(1, ndev)
-    sizes, size = {full}, unit
-    while size < full:
-        sizes.add(size)
-        sizes.add(min(full, sharding.padded_count(-(-3 * size // 2), ndev)))
-        size *= 2
-    return sorted(sizes)
-
-
-def batches(prog, lanes: train.Lanes, live_ids: np.ndarray, full: int) -> list[np.ndarray]:
-    """Live runs grouped by the integrator's group axes, each group in calls of ladder sizes
-    (lane ids padded by repeating the last: the copies are dropped)."""
-    out = []
-    ladder = lane_ladder(full)
-    for group in grid.integrator_groups(prog, lanes.values, live_ids):
-        for start in range(0, len(group), ladder[-1]):
-            part = group[start : start + ladder[-1]]
-            size = next(s for s in ladder if s >= len(part))
-            out.append(np.concatenate([part, np.full(size - len(part), part[-1])]))
-    return out
-
-
-def round_batches(prog, lanes, loop: rounds.Loop, real: int) -> list[tuple[np.ndarray, int, int]]:
-    """(lane ids, lanes to keep, real lanes) of each call series of this round: all lanes in
-    round 0, then the live runs in ladder-sized batches."""
-    if loop.round == 0:
-        return [(np.arange(loop.lanes), loop.lanes, real)]
-    live = np.isin(loop.verdict, judge_mod.CONTINUE)
-    live[real:] = False  # padding lanes never continue
-    out = []
-    for ids in batches(prog, lanes, np.flatnonzero(live), loop.lanes):
-        k = len(np.unique(ids))
-        out.append((ids, k, k))
-    return out
+from alignment.two_layer import grid, records, verdicts
 
 
 def calls_of(cfg) -> int:
@@ -78,12 +38,131 @@ def calls_of(cfg) -> int:
     return int(cfg.snapshots_per_call) or int(cfg.snapshots_per_decade)
 
 
+def continuation_program(cfg, prog):
+    """The program live runs continue with: the chunk's own (``same``) or the flow integrator."""
+    if cfg.continue_integrator == "same" or prog.integrator.name == "flow":
+        return prog
+    flow = integrate.Flow(**{k: float(v) for k, v in cfg.flow.items()})
+    return dataclasses.replace(prog, integrator=flow)
+
+
+def round_end(cfg, r: int) -> float:
+    """The time round ``r`` of the loop ends at (round 0: ``max_time``; then x continue_factor
+    each round, up to ``time_cap``)."""
+    t = float(cfg.max_time)
+    for _ in range(r):
+        t = min(t * cfg.continue_factor, float(cfg.time_cap))
+    return t
+
+
+def round_times(cfg, r: int) -> np.ndarray:
+    """Snapshot times of round ``r``: the chunk's grid, then per_call snapshots per decade
+    (at least one) from the previous round's end."""
+    if r == 0:
+        return train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)
+    t0, t1 = round_end(cfg, r - 1), round_end(cfg, r)
+    num = max(1, round(cfg.snapshots_per_decade * np.log10(t1 / t0)))
+    return np.geomspace(t0, t1, num + 1)[1:]
+
+
+def wants_more(cfg, loop: records.Loop, real: int) -> bool:
+    """Whether round ``loop.round`` runs: always the first; later ones while a real run has
+    no verdict and the cap is not reached."""
+    if loop.round == 0:
+        return True
+    open_runs = np.any(np.isin(loop.verdict[:real], verdicts.OPEN))
+    return bool(open_runs) and round_end(cfg, loop.round - 1) < cfg.time_cap * (1 - 1e-12)
+
+
+def round_batches(prog, lanes, loop: records.Loop, real: int) -> list[tuple]:
+    """(lane ids, lanes to keep, real lanes) of each call series of this round: all lanes in
+    round 0, then the open runs in ladder-sized batches."""
+    if loop.round == 0:
+        return [(np.arange(loop.lanes), loop.lanes, real)]
+    live = np.isin(loop.verdict, verdicts.OPEN)
+    live[real:] = False  # padding lanes never continue
+    out = []
+    for ids in grid.batches(prog, lanes, np.flatnonzero(live), loop.lanes):
+        k = len(np.unique(ids))
+        out.append((ids, k, k))
+    return out
+
+
+def live_lanes(plan, lanes: int, real: int) -> np.ndarray:
+    """(lanes,) bool: the lanes a round's call series train (padding lanes never live)."""
+    live = np.zeros(lanes, bool)
+    for ids, keep, _ in plan:
+        live[ids[:keep]] = True
+    live[real:] = False
+    return live
+
+
+def forward_fill(v_RxK: np.ndarray) -> np.ndarray:
+    """NaN entries replaced by the last finite value to their left (NaN before any)."""
+    ok = np.isfinite(v_RxK)
+    idx = np.where(ok, np.arange(v_RxK.shape[1])[None, :], 0)
+    idx = np.maximum.accumulate(idx, axis=1)
+    out = np.take_along_axis(v_RxK, idx, axis=1)
+    return np.where(ok.any(axis=1, keepdims=True) & (np.cumsum(ok, axis=1) > 0), out, np.nan)
+
+
+def displacement_speed(time_RxK, displacement_RxK) -> np.ndarray:
+    """|theta(t_k) - theta(t_{k-1})| / (t_k - t_{k-1}) per run and snapshot, shape (R, K).
+
+    At a ReLU kink GD zig-zags: the loss is flat and the parameters stand still, but the
+    one-sided gradient stays finite; this speed equals the gradient norm along gradient flow
+    at a smooth point and vanishes where GD no longer moves. Snapshots that repeat the previous
+    time (padded calls) or are absent (NaN: the run left) carry the last speed forward; the
+    first snapshot is NaN.
+    """
+    time_RxK = np.asarray(time_RxK, np.float64)
+    out = np.full(time_RxK.shape, np.nan)
+    dt = np.diff(time_RxK, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.asarray(displacement_RxK, np.float64)[:, 1:]
+        out[:, 1:] = np.where(dt > 0, step / dt, np.nan)
+    return forward_fill(out)
+
+
+def stationarity_speed(cfg, snaps: dict[str, np.ndarray]) -> np.ndarray:
+    """What the verdict's gradient test reads: the displacement speed, or |grad L|."""
+    if cfg.speed == "displacement":
+        return displacement_speed(snaps["time"], snaps["displacement"])
+    return np.asarray(snaps["grad_norm"], np.float64)
+
+
+def run_record(cfg, snaps: dict[str, np.ndarray]) -> verdicts.Record:
+    """The runs' record as the verdict reads it, from the snapshots so far."""
+    diverged = forward_fill(np.asarray(snaps["diverged"], np.float64))[:, -1] > 0
+    edge = None  # eta * lambda_max when every step is GD (else dt * lambda_max: not an edge)
+    all_gd = cfg.get("integrator") == "gd" and cfg.get("continue_integrator") == "same"
+    if all_gd and "step_sharpness" in snaps:
+        edge = forward_fill(np.asarray(snaps["step_sharpness"], np.float64))[:, -1]
+    speed = stationarity_speed(cfg, snaps)
+    return verdicts.Record(snaps["time"], snaps["loss"], speed, snaps["loss"][:, 0], diverged, edge)
+
+
+def round_verdicts(cfg, family, snaps, params, fctx, live, certs):
+    """(verdict, certificates, evidence) at a round's end: the live runs that can be stuck
+    (``verdicts.needs_certificates``) are certified at their current parameters (host arrays),
+    the other live runs' certificates are dropped as stale; then one call of the verdict."""
+    tol = verdicts.VerdictTolerances.from_config(cfg.verdict)
+    record = run_record(cfg, snaps)
+    cand = live & verdicts.needs_certificates(record, tol)
+    new = family.certify(params, fctx, np.flatnonzero(cand), kappa_tol=tol.kappa_tol)
+    old = certs or new
+    certs = {k: np.where(cand, v, np.where(live, np.nan, old[k])) for k, v in new.items()}
+    verdict, details = verdicts.judge(record, certs, tol)
+    return verdict, certs, verdicts.evidence(details)
+
+
 class Task:
     """One chunk of the threshold job for the chunk loop (``runner/chunk_loop.py``).
 
-    ``book`` = {loop: :class:`rounds.Loop` as a tree, judge: the certificates and evidence}.
-    Each :meth:`advance` is one compiled call of the current round, or, once the round's calls
-    are done, the round's verdicts (``Judge``), which decide the next round's live runs.
+    ``book`` = {loop: the record so far (``records.Loop`` as a tree), certs: the certificates,
+    evidence: the last verdicts' numbers}. Each :meth:`advance` is one compiled call of the
+    current round or, once the round's calls are done, its verdicts (:func:`round_verdicts`),
+    which decide the next round's live runs.
     """
 
     def __init__(self, cfg, runs, chunk: Chunk, keep_neurons=None):
@@ -91,27 +170,22 @@ class Task:
         self.real = len(chunk.run_ids)
         self.lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
         self.state0, self.ctx = train.init_runs(self.first, self.lanes)
-        self.judge = judge_mod.Judge(cfg, self.first.family, chunk.lanes)
         self.keep = np.zeros(chunk.lanes, bool)
         self.keep[: self.real] = True if keep_neurons is None else np.asarray(keep_neurons, bool)
         self.current = None  # ((round, batch), its lanes' state and constants) between calls
 
-    def loop(self, book) -> rounds.Loop:
-        return rounds.Loop.from_tree(book["loop"], self.keep)
-
-    def book(self, loop: rounds.Loop) -> dict:
-        return {"loop": loop.to_tree(), "judge": self.judge.to_tree()}
+    def loop(self, book) -> records.Loop:
+        return records.Loop.from_tree(book["loop"], self.keep)
 
     def fresh(self):
-        self.judge.restore({})
-        return self.book(rounds.Loop(self.keep)), self.state0
+        return {"loop": records.Loop(self.keep).to_tree()}, self.state0
 
     def template(self, book):
         """The state's structure at ``book``: switched to the continuation integrator once
         round 1 has made a call."""
         loop = self.loop(book)
         moved = loop.round > 1 or (loop.round == 1 and loop.call > 0)
-        prog = rounds.continuation_program(self.cfg, self.first)
+        prog = continuation_program(self.cfg, self.first)
         if moved and prog is not self.first:
             return train.switch_integrator(prog, self.state0, self.ctx)
         return self.state0
@@ -119,18 +193,17 @@ class Task:
     def _round(self, loop):
         """(program, call series, snapshot calls, times) of the loop's current round."""
         first = self.first
-        prog = first if loop.round == 0 else rounds.continuation_program(self.cfg, first)
+        prog = first if loop.round == 0 else continuation_program(self.cfg, first)
         plan = round_batches(prog, self.lanes, loop, self.real)
-        times = rounds.round_times(self.cfg, loop.round)
+        times = round_times(self.cfg, loop.round)
         return prog, plan, chunk_loop.snapshot_calls(times, calls_of(self.cfg)), times
 
     def done(self, book) -> bool:
         loop = self.loop(book)
-        return loop.call == 0 and not rounds.wants_more(self.cfg, loop, self.real)
+        return loop.call == 0 and not wants_more(self.cfg, loop, self.real)
 
     def advance(self, book, state):
         loop = self.loop(book)
-        self.judge.restore(book.get("judge", {}))
         prog, plan, calls, times = self._round(loop)
         steps = [(b, j) for b in range(len(plan)) for j in range(len(calls))]
         if loop.call < len(steps):
@@ -138,11 +211,14 @@ class Task:
                 state = self._start_round(prog, state, loop, plan)
             state = self._call(prog, state, plan, steps[loop.call], calls, loop, len(times))
             loop.call += 1
-        else:
-            live = live_lanes(plan, loop.lanes, self.real)
-            loop.end_round()
-            loop.verdict = self.judge(loop.snaps, state, self.ctx, live)
-        return self.book(loop), state
+            return {**book, "loop": loop.to_tree()}, state
+        live = live_lanes(plan, loop.lanes, self.real)
+        loop.end_round()
+        params, fctx = jax.device_get((state.params, self.ctx.family))
+        family, certs = self.first.family, book.get("certs")
+        verdict, certs, ev = round_verdicts(self.cfg, family, loop.snaps, params, fctx, live, certs)
+        loop.verdict = verdict
+        return {"loop": loop.to_tree(), "certs": certs, "evidence": ev}, state
 
     def _start_round(self, prog, state, loop, plan):
         """Before a round's first call: switch integrator (round 1) and say what continues."""
@@ -154,8 +230,8 @@ class Task:
                 self.chunk.index,
                 int(live_lanes(plan, loop.lanes, self.real).sum()),
                 self.real,
-                rounds.round_end(self.cfg, loop.round - 1),
-                rounds.round_end(self.cfg, loop.round),
+                round_end(self.cfg, loop.round - 1),
+                round_end(self.cfg, loop.round),
             )
         return state
 
@@ -184,14 +260,14 @@ class Task:
         """(snaps, verdict, ctx, state, count, evidence) of the chunk's real runs, on the
         host; per-neuron snapshot arrays hold the kept runs only, in their order."""
         loop = self.loop(book)
-        self.judge.restore(book.get("judge", {}))
         snaps = dict(loop.snaps)
-        snaps["speed"] = judge_mod.stationarity_speed(self.cfg, snaps)
+        snaps["speed"] = stationarity_speed(self.cfg, snaps)
         out = slice(0, self.real)
         snaps = {k: v[out] if v.ndim == 2 else v for k, v in snaps.items()}
         ctx, state = jax.device_get((self.ctx, state))
         ctx, state = jax.tree_util.tree_map(lambda x: np.asarray(x)[out], (ctx, state))
-        return snaps, loop.verdict[out], ctx, state, loop.count, self.judge.columns(out)
+        evidence = {k: np.asarray(v)[out] for k, v in book["evidence"].items()}
+        return snaps, loop.verdict[out], ctx, state, loop.count, evidence
 
     def dataset(self, book, state):
         """The chunk file: the snapshots, verdicts, evidence and step counts of its runs."""
@@ -204,22 +280,12 @@ class Task:
         return ds
 
 
-def live_lanes(plan, lanes: int, real: int) -> np.ndarray:
-    """(lanes,) bool: the lanes a round's call series train (padding lanes never live)."""
-    live = np.zeros(lanes, bool)
-    for ids, keep, _ in plan:
-        live[ids[:keep]] = True
-    live[real:] = False
-    return live
-
-
 def train_chunk(cfg, runs, chunk: Chunk, store=None, keep_neurons=None):
     """Trains one chunk through the verdict loop (the chunk loop with a :class:`Task`),
     resuming from ``store`` and saving after every call; returns :meth:`Task.result`.
 
     Verdicts are first taken at ``max_time`` (never earlier: during early alignment the loss
-    sits flat at its initial value with a tiny gradient, which is not a stuck run). Runs without
-    a verdict (undetermined, saddle) continue, with ``rounds.continuation_program``.
+    sits flat at its initial value with a tiny gradient, which is not a stuck run).
     """
     task = Task(cfg, runs, chunk, keep_neurons)
     book, state = chunk_loop.train(task, store, chunk.index)

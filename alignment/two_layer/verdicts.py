@@ -11,7 +11,7 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
 - ``interpolating``: finite ``L_final < max(abs_tol, rel_tol * scale)``, ``scale`` a loss scale
   such as the initial loss (1/2n) sum y^2.
 - ``stuck``: certified to stay above that tolerance, by all three of
-  1. *region*: the region minimum (``alignment/two_layer/certificates.py``) is above the tolerance and
+  1. *region*: the region minimum (``certificates.py``) is above the tolerance and
      ``(L - region_min) / L < gap_tol``;
   2. *no escape*: no small alive neuron's growth rate kappa climbs above ``kappa_tol``;
   3. *stationary*: (a) ``t_final * g_final^2 / L_final < grad_tol`` -- along gradient flow
@@ -31,10 +31,27 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 
+from alignment.two_layer import certificates
+
 VERDICTS = ("interpolating", "stuck", "saddle", "undetermined", "diverged")
+OPEN = ("undetermined", "saddle")  # say nothing yet about the flow's end: such runs continue
+# per-run evidence of a verdict, in summary.csv and the chunk files (NaN where absent)
+EVIDENCE = (
+    "decided_by",
+    "grad_slope",
+    "flat_change",
+    "region_min",
+    "region_gap",
+    "region_groups",
+    "kappa_max",
+    "predicted_escape_time",
+    "small_alive",
+    "zero_neurons",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +94,11 @@ class VerdictTolerances:
     def to_dict(self) -> dict:
         return {k: float(v) for k, v in dataclasses.asdict(self).items()}
 
+    @classmethod
+    def from_config(cls, section) -> VerdictTolerances:
+        """The tolerances of a config's ``verdict`` section (every field, as floats)."""
+        return cls(**{k: float(v) for k, v in section.items()})
+
 
 DEFAULT_TOLERANCES = VerdictTolerances()
 
@@ -96,16 +118,7 @@ def _as_runs_by_snapshots(times, loss, grad_norm):
 
 
 def verdict_diagnostics(
-    times_RxK,
-    loss_RxK,
-    grad_norm_RxK,
-    y_scale_R,
-    *,
-    rel_tol: float = DEFAULT_TOLERANCES.rel_tol,
-    abs_tol: float = DEFAULT_TOLERANCES.abs_tol,
-    grad_tol: float = DEFAULT_TOLERANCES.grad_tol,
-    flat_tol: float = DEFAULT_TOLERANCES.flat_tol,
-    decade_slack: float = DEFAULT_TOLERANCES.decade_slack,
+    times_RxK, loss_RxK, grad_norm_RxK, y_scale_R, tol=DEFAULT_TOLERANCES
 ) -> dict[str, np.ndarray]:
     """The numbers a verdict is made of, per run (R,) float/bool arrays.
 
@@ -129,12 +142,12 @@ def verdict_diagnostics(
     t_f = np.where(has_any, t_max, np.nan)
     l_f = np.where(has_any, loss[rows, k_final], np.nan)
     g_f = np.where(has_any, grad[rows, k_final], np.nan)
-    loss_tol = np.maximum(abs_tol, rel_tol * np.where(np.isfinite(scale), scale, 0.0))
+    loss_tol = np.maximum(tol.abs_tol, tol.rel_tol * np.where(np.isfinite(scale), scale, 0.0))
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         grad_slope = t_f * g_f**2 / l_f
         grad_slope = np.where(np.isfinite(grad_slope) & (l_f > 0), grad_slope, np.inf)
-        anchor_ok = valid & (times > 0) & (times <= t_f[:, None] / 10 * (1 + decade_slack))
+        anchor_ok = valid & (times > 0) & (times <= t_f[:, None] / 10 * (1 + tol.decade_slack))
         spans = anchor_ok.any(axis=1)
         t_anchor = np.max(np.where(anchor_ok, times, -np.inf), axis=1)
         window = valid & (times >= t_anchor[:, None])
@@ -153,92 +166,34 @@ def verdict_diagnostics(
     }
 
 
-def certified(diag: dict, certs: dict | None, tol: VerdictTolerances) -> dict[str, np.ndarray]:
-    """Criteria 1 and 2 of DESIGN.md's stuck verdict, per run, from the certificates.
+class Record(NamedTuple):
+    """A run's record as the verdict reads it (host arrays, R runs, K snapshots)."""
 
-    ``region_gap`` = (L - region_min) / L; ``region_ok``: region_min above the interpolation
-    tolerance and the loss within ``gap_tol`` of it; ``escapes``: a small alive neuron's growth
-    rate climbs above ``kappa_tol``. Without certificates (NaN, or a family without them) both
-    are False and ``certified`` is False.
+    time_RxK: np.ndarray  # or (K,) shared by every run; may repeat and start at 0
+    loss_RxK: np.ndarray
+    speed_RxK: np.ndarray  # the stationarity speed: displacement speed or |grad L|
+    scale_R: np.ndarray  # the loss scale of each run (e.g. its initial loss)
+    diverged_R: np.ndarray | None = None  # flagged by the trainer
+    gd_sharpness_R: np.ndarray | None = None  # eta * lambda_max of GD runs, NaN/None elsewhere
+
+
+def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_TOLERANCES):
+    """(verdict (R,) str from :data:`VERDICTS`, details) of every run (rules: module doc).
+
+    ``certs``: the family's end-state certificates (``region_min``, ``kappa_max``, ... (R,),
+    NaN where not computed). ``details`` holds every number the verdict read, ``decided_by``
+    (the criterion that decided it) and :func:`evidence` picks its columns for the outputs.
     """
-    R = diag["final_loss"].shape[0]
-    nan = np.full(R, np.nan)
-    region = np.asarray((certs or {}).get("region_min", nan), np.float64)
-    kappa = np.asarray((certs or {}).get("kappa_max", nan), np.float64)
-    l_f = diag["final_loss"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gap = (l_f - region) / l_f
-    solved = np.asarray((certs or {}).get("region_solved", np.ones(R)), np.float64)
-    have = np.isfinite(region) & (solved > 0)  # a QP that did not solve certifies nothing
-    region_ok = have & (region > diag["loss_tol"]) & (gap < tol.gap_tol)
-    return {
-        "region_min": region,
-        "region_gap": gap,
-        "region_ok": region_ok,
-        "escapes": np.isfinite(kappa) & (kappa > tol.kappa_tol),  # needs no region QP
-        "certified": have,
-        "qp_failed": np.isfinite(region) & ~have,
-    }
-
-
-def _reasons(out, d, stationary, cert, diverged, edge):
-    """Which criterion decided each run, or what kept it undecided (``decided_by``); ``edge``:
-    GD runs at the edge of stability (moving, but no longer along gradient flow)."""
-    why = np.full(len(out), "moving", dtype=object)
-    why[edge] = "gd_edge"
-    c, ok = cert["certified"], cert["region_ok"]
-    low = cert["region_min"] <= d["loss_tol"]
-    why[c & ~ok & low & stationary] = "region_min_zero"  # could still interpolate in place
-    why[c & ~ok & ~low & stationary] = "region_gap"  # flat, but above its region's minimum
-    why[c & ok & ~stationary] = "not_stationary"  # at its region's minimum, still moving
-    why[cert["qp_failed"]] = "qp_failed"  # the region QP did not solve: nothing certified
-    stuck = out == "stuck"
-    why[stuck] = np.where(c[stuck], "certified", "stationary")
-    why[out == "saddle"] = "escape"
-    why[out == "interpolating"] = "tolerance"
-    why[diverged] = "trainer"
-    return why.astype(str)
-
-
-def verdicts(
-    times_RxK,
-    loss_RxK,
-    grad_norm_RxK,
-    y_scale_R,
-    *,
-    diverged_R=None,
-    certs: dict | None = None,
-    gd_sharpness_R=None,
-    details: bool = False,
-    **tolerances: float,
-):
-    """Verdict of every run, an (R,) array of str from :data:`VERDICTS` (rules: module doc).
-
-    ``times_RxK`` may be (K,) when every run shares the grid; snapshot times may repeat and
-    start at 0. ``y_scale_R``: the loss scale of each run (e.g. its initial loss).
-    ``certs``: the family's end-state certificates (``region_min``, ``kappa_max``, (R,) with
-    NaN where not computed). ``gd_sharpness_R``: eta * lambda_max at the last snapshot of GD
-    runs (NaN or None where not GD), for the 'gd_edge' label. ``tolerances``: fields of
-    :class:`VerdictTolerances`. With ``details`` returns (verdicts, diagnostics) where the
-    diagnostics hold every number the verdict read and ``decided_by``, the criterion that
-    decided it.
-    """
-    tol = dataclasses.replace(DEFAULT_TOLERANCES, **tolerances)  # TypeError on an unknown name
-    d = verdict_diagnostics(
-        times_RxK, loss_RxK, grad_norm_RxK, y_scale_R,
-        **{k: v for k, v in tol.to_dict().items() if k in _DIAG_KEYS},
-    )  # fmt: skip
+    d = verdict_diagnostics(record.time_RxK, record.loss_RxK, record.speed_RxK, record.scale_R, tol)
     l_f = d["final_loss"]
     R = l_f.shape[0]
-    diverged = np.zeros(R, bool) if diverged_R is None else np.broadcast_to(diverged_R, (R,))
-    diverged = np.asarray(diverged, bool)
+    diverged = np.zeros(R, bool) if record.diverged_R is None else record.diverged_R
+    diverged = np.asarray(np.broadcast_to(diverged, (R,)), bool)
     finite = np.isfinite(l_f)
     interp = finite & (l_f < d["loss_tol"])
-    stationary = (
-        finite & d["spans_decade"] & (d["grad_slope"] < tol.grad_tol)
-        & (d["flat_change"] < tol.flat_tol)
-    )  # fmt: skip
-    cert = certified(d, certs, tol)
+    flat = d["flat_change"] < tol.flat_tol
+    stationary = finite & d["spans_decade"] & (d["grad_slope"] < tol.grad_tol) & flat
+    cert = certificates.criteria(d, certs, tol.gap_tol, tol.kappa_tol)
     # with certificates: stuck needs all three criteria; without (a family that has none):
     # stationarity alone, as ``decided_by`` = 'stationary' says
     stuck_ok = np.where(cert["certified"], cert["region_ok"], True) & ~cert["escapes"]
@@ -251,23 +206,53 @@ def verdicts(
     out[interp] = "interpolating"
     out[diverged] = "diverged"
     out = out.astype(str)
-    if not details:
-        return out
-    return out, _explained(out, d, stationary, cert, diverged, gd_sharpness_R, tol.gd_edge)
-
-
-def _explained(out, d, stationary, cert, diverged, gd_sharpness_R, gd_edge: float) -> dict:
-    """The diagnostics with the certificates' numbers and each run's ``decided_by``."""
-    d = d | {k: cert[k] for k in ("region_gap", "region_ok", "escapes")}
-    edge = np.zeros(out.shape[0], bool)
-    if gd_sharpness_R is not None:
+    edge = np.zeros(R, bool)
+    if record.gd_sharpness_R is not None:
         with np.errstate(invalid="ignore"):
-            edge = np.asarray(gd_sharpness_R, np.float64) >= gd_edge
-    why = _reasons(out, d, stationary, cert, diverged, edge)
-    return d | {"stationary": stationary, "decided_by": why}
+            edge = np.asarray(record.gd_sharpness_R, np.float64) >= tol.gd_edge
+    d = d | {k: cert[k] for k in ("region_min", "region_gap", "region_ok", "escapes")}
+    why = certificates.decided_by(out, d, stationary, cert, diverged, edge)
+    return out, d | {"stationary": stationary, "decided_by": why, "certs": certs or {}}
 
 
-_DIAG_KEYS = ("rel_tol", "abs_tol", "grad_tol", "flat_tol", "decade_slack")
+def evidence(details: dict) -> dict[str, np.ndarray]:
+    """The per-run evidence columns of a verdict (every key of :data:`EVIDENCE`, NaN where
+    absent): the diagnostics' and the certificates' numbers."""
+    R = len(details["decided_by"])
+    certs = details["certs"]
+    out = {k: details[k] for k in ("decided_by", "grad_slope", "flat_change", "region_gap")}
+    out |= {k: np.asarray(certs[k]) for k in EVIDENCE if k in certs}
+    return {k: out.get(k, np.full(R, np.nan)) for k in EVIDENCE}
+
+
+def needs_certificates(record: Record, tol: VerdictTolerances = DEFAULT_TOLERANCES):
+    """(R,) bool: the runs that can be stuck or a saddle, the only ones worth certifying:
+    finite, not interpolating, not diverged and flat over the last decade."""
+    d = verdict_diagnostics(record.time_RxK, record.loss_RxK, record.speed_RxK, record.scale_R, tol)
+    interp = np.isfinite(d["final_loss"]) & (d["final_loss"] < d["loss_tol"])
+    diverged = False if record.diverged_R is None else np.asarray(record.diverged_R, bool)
+    return (d["flat_change"] < tol.flat_tol) & ~interp & ~diverged
+
+
+def verdicts(
+    times_RxK,
+    loss_RxK,
+    grad_norm_RxK,
+    y_scale_R,
+    *,
+    diverged_R=None,
+    certs=None,
+    gd_sharpness_R=None,
+    details: bool = False,
+    **tolerances: float,
+):
+    """:func:`judge` on arrays, with ``tolerances`` as keyword fields of
+    :class:`VerdictTolerances` (TypeError on an unknown name); (verdicts, details) with
+    ``details``, else the verdicts."""
+    tol = VerdictTolerances(**tolerances)
+    record = Record(times_RxK, loss_RxK, grad_norm_RxK, y_scale_R, diverged_R, gd_sharpness_R)
+    out, d = judge(record, certs, tol)
+    return (out, d) if details else out
 
 
 def verdict(times_K, loss_K, grad_norm_K, y_scale, *, diverged: bool = False, **tol) -> str:

@@ -1,4 +1,5 @@
-"""The base sweep config (every field, with its meaning): defined in ``alignment/two_layer/config.py``."""
+"""The base sweep config of the threshold job (every field, with its meaning): defined in
+``alignment/two_layer/config.py``."""
 
 from alignment.two_layer.config import get_config
 
