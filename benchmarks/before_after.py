@@ -146,8 +146,12 @@ def run_sweep(src: Path, workdir: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src), ALIGNMENT_SHARD="0")
     out = subprocess.run(
         [sys.executable, "-c", SWEEP_SCRIPT, str(workdir)],
-        cwd=src, env=env, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        cwd=src,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     res = json.loads(out.strip().splitlines()[-1])
     computed = useful = 0
     verdicts = []
@@ -173,14 +177,19 @@ def compare_sweeps(rev: str) -> dict:
     """W3 at ``rev`` (a temporary git worktree) and at this checkout, one after the other."""
     with tempfile.TemporaryDirectory(prefix="before_after_") as tmp:
         old = Path(tmp) / "src"
-        subprocess.run(["git", "worktree", "add", "--detach", str(old), rev], cwd=ROOT,
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(old), rev],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         try:
             before = run_sweep(old, Path(tmp) / "before")
             after = run_sweep(ROOT, Path(tmp) / "after")
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT,
-                           capture_output=True)  # fmt: skip
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True
+            )
     return {
         "before": before,
         "after": after,
@@ -257,8 +266,10 @@ def main(argv):
     if "W3" in res:
         w3 = res["W3"]
         for k in ("before", "after"):
-            print(f"W3 {k}: {w3[k]['wall_s']:.1f} s, steps computed {w3[k]['steps_computed']}, "
-                  f"useful {w3[k]['steps_useful']}, {w3[k]['verdicts']}")  # fmt: skip
+            print(
+                f"W3 {k}: {w3[k]['wall_s']:.1f} s, steps computed {w3[k]['steps_computed']}, "
+                f"useful {w3[k]['steps_useful']}, {w3[k]['verdicts']}"
+            )
 
 
 if __name__ == "__main__":

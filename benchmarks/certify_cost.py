@@ -50,15 +50,25 @@ def measure(m: int, n: int, full: bool) -> dict:
     fam, params, fctx, loss = plateau_run(m, n)
     tol = verdicts.DEFAULT_TOLERANCES.kappa_tol
     skip_s, skip = timed(lambda: fam.certify(params, fctx, [0], kappa_tol=tol))
-    res = {"m": m, "n": n, "loss_t1_t10": loss.tolist(), "machine": machine.machine_info(),
-           "load_avg": machine.load_avg(), "kappa_max": float(skip["kappa_max"][0]),
-           "small_alive": int(skip["small_alive"][0]), "with_skip_s": round(skip_s, 3),
-           "region_skipped": bool(np.isnan(skip["region_min"][0]))}  # fmt: skip
+    res = {
+        "m": m,
+        "n": n,
+        "loss_t1_t10": loss.tolist(),
+        "machine": machine.machine_info(),
+        "load_avg": machine.load_avg(),
+        "kappa_max": float(skip["kappa_max"][0]),
+        "small_alive": int(skip["small_alive"][0]),
+        "with_skip_s": round(skip_s, 3),
+        "region_skipped": bool(np.isnan(skip["region_min"][0])),
+    }
     if full:
         full_s, out = timed(lambda: fam.certify(params, fctx, [0]))
-        res |= {"region_qp_s": round(full_s, 3), "region_groups": int(out["region_groups"][0]),
-                "region_min": float(out["region_min"][0]),
-                "ratio": round(full_s / skip_s, 1)}  # fmt: skip
+        res |= {
+            "region_qp_s": round(full_s, 3),
+            "region_groups": int(out["region_groups"][0]),
+            "region_min": float(out["region_min"][0]),
+            "ratio": round(full_s / skip_s, 1),
+        }
     return res
 
 
@@ -76,9 +86,11 @@ def table(res: dict) -> str:
         f"{res['kappa_max']:.3g} over {res['small_alive']} small alive neurons: saddle |",
     ]
     if "region_qp_s" in res:
-        lines.append(f"| region QP always solved (before) | {res['region_qp_s']} | "
-                     f"{res['region_groups']} (pattern, sign) groups; "
-                     f"{res['ratio']}x |")  # fmt: skip
+        lines.append(
+            f"| region QP always solved (before) | {res['region_qp_s']} | "
+            f"{res['region_groups']} (pattern, sign) groups; "
+            f"{res['ratio']}x |"
+        )
     return "\n".join(lines)
 
 

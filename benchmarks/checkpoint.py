@@ -76,7 +76,7 @@ def run(name: str) -> dict:
         "config": WORKLOADS[name][0],
         "overrides": {
             k: list(v) if isinstance(v, tuple) else v for k, v in WORKLOADS[name][1].items()
-        },  # fmt: skip
+        },
         "machine": machine.machine_info(),
         "chunks": len(chunks),
         "wall_without_s": round(off["wall_s"], 2),
@@ -93,19 +93,21 @@ def run(name: str) -> dict:
 
 def table(res: dict) -> str:
     over = ", ".join(f"{k}={v}" for k, v in res["overrides"].items()) or "as shipped"
-    return "\n".join([
-        f"`python -m benchmarks.checkpoint --workload={res['workload']}` ({res['config']}, "
-        f"{over}; {res['chunks']} chunks) on {res['machine']['cpu']}, "
-        f"{res['machine']['cores']} cores (load {res['load_avg']}):",
-        "",
-        "| quantity | value |",
-        "|---|---|",
-        f"| verdict loop without checkpoints (s, compiled) | {res['wall_without_s']} |",
-        f"| verdict loop with a checkpoint after every call (s) | {res['wall_with_s']} |",
-        f"| checkpoint saves / their total time (s) | {res['saves']} / {res['save_s']} |",
-        f"| overhead: wall with / without - 1 | {res['overhead_wall']:.2%} |",
-        f"| overhead: save time / wall time | {res['overhead_saves']:.2%} |",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"`python -m benchmarks.checkpoint --workload={res['workload']}` ({res['config']}, "
+            f"{over}; {res['chunks']} chunks) on {res['machine']['cpu']}, "
+            f"{res['machine']['cores']} cores (load {res['load_avg']}):",
+            "",
+            "| quantity | value |",
+            "|---|---|",
+            f"| verdict loop without checkpoints (s, compiled) | {res['wall_without_s']} |",
+            f"| verdict loop with a checkpoint after every call (s) | {res['wall_with_s']} |",
+            f"| checkpoint saves / their total time (s) | {res['saves']} / {res['save_s']} |",
+            f"| overhead: wall with / without - 1 | {res['overhead_wall']:.2%} |",
+            f"| overhead: save time / wall time | {res['overhead_saves']:.2%} |",
+        ]
+    )
 
 
 def main(argv):

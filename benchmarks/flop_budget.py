@@ -25,6 +25,7 @@ from absl import app, flags
 from alignment.engine import train
 from alignment.runner import results
 from alignment.two_layer import grid
+from alignment.two_layer import job as threshold_job
 from benchmarks import machine
 
 _CONFIGS = flags.DEFINE_list(
@@ -60,7 +61,7 @@ def budget(name: str) -> dict:
     if cfg.integrator != "gd":
         raise ValueError(f"{name}: integrator={cfg.integrator!r}; only gd configs are counted")
     runs = grid.expand(cfg)
-    chunks = grid.validate(cfg, runs)
+    chunks = threshold_job.validate(cfg, runs)
     lo = hi = 0.0
     seq_lo = seq_hi = 0
     rows = []
@@ -74,11 +75,24 @@ def budget(name: str) -> dict:
         # the chunk's lanes step together: its slowest lane sets the sequential step count
         seq_lo += int(np.max(np.rint(cfg.max_time / lr)))
         seq_hi += int(np.max(np.rint(cfg.time_cap / lr)))
-        rows.append({"chunk": chunk.index, "runs": len(chunk.run_ids),
-                     "flops_per_net_step": per_step, "flops_first_pass": first,
-                     "flops_to_cap": capped})  # fmt: skip
-    return {"config": name, "runs": len(runs["n"]), "chunks": rows, "flops_low": lo,
-            "flops_high": hi, "steps_low": seq_lo, "steps_high": seq_hi}  # fmt: skip
+        rows.append(
+            {
+                "chunk": chunk.index,
+                "runs": len(chunk.run_ids),
+                "flops_per_net_step": per_step,
+                "flops_first_pass": first,
+                "flops_to_cap": capped,
+            }
+        )
+    return {
+        "config": name,
+        "runs": len(runs["n"]),
+        "chunks": rows,
+        "flops_low": lo,
+        "flops_high": hi,
+        "steps_low": seq_lo,
+        "steps_high": seq_hi,
+    }
 
 
 def cpu_rate() -> float | None:

@@ -39,8 +39,9 @@ REF_RTOL, REF_ATOL = 1e-6, 1e-12  # the reference (diffrax Tsit5, float64; tight
 
 
 def setup(runs: int, dtype: str):
-    fam = TwoLayer(DataSpec("linear", d=5), m=50, n_pad=64, n_test=64, extremal_starts=4,
-                   extremal_steps=50)  # fmt: skip
+    fam = TwoLayer(
+        DataSpec("linear", d=5), m=50, n_pad=64, n_test=64, extremal_starts=4, extremal_steps=50
+    )
     n = np.resize([8, 11, 16, 23, 32, 45, 64], runs)
     lanes = train.Lanes.make(seed=np.arange(runs), n=n, lam=1e-6, sigma=0.5)
     return fam, lanes, dtype
@@ -56,8 +57,11 @@ def ours(fam, lanes, dtype, t_end, rtol):
         state, snaps = train.train(prog, state, ctx, np.array([t_end]), shard=False)
         loss = np.asarray(jax.block_until_ready(snaps["loss"]))[:, -1]
         best = min(best, time.perf_counter() - start)
-        out = {"loss": loss, "attempts": np.asarray(state.step),
-               "accepted": np.asarray(state.istate["accepted"])}  # fmt: skip
+        out = {
+            "loss": loss,
+            "attempts": np.asarray(state.step),
+            "accepted": np.asarray(state.istate["accepted"]),
+        }
     return best, out
 
 
@@ -72,13 +76,24 @@ def with_diffrax(fam, lanes, dtype, t_end, rtol, solver=None, atol=ATOL):
 
     def one(params, fctx):
         sol = diffrax.diffeqsolve(
-            field, solver or diffrax.Bosh3(), 0.0, t_end, DT0, params, args=fctx,
+            field,
+            solver or diffrax.Bosh3(),
+            0.0,
+            t_end,
+            DT0,
+            params,
+            args=fctx,
             stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-            saveat=diffrax.SaveAt(t1=True), max_steps=MAX_STEPS, throw=False,
-        )  # fmt: skip
+            saveat=diffrax.SaveAt(t1=True),
+            max_steps=MAX_STEPS,
+            throw=False,
+        )
         final = jax.tree_util.tree_map(lambda v: v[-1], sol.ys)
-        return fam.loss_and_grad(final, fctx)[0], sol.stats["num_steps"], sol.stats[
-            "num_accepted_steps"]  # fmt: skip
+        return (
+            fam.loss_and_grad(final, fctx)[0],
+            sol.stats["num_steps"],
+            sol.stats["num_accepted_steps"],
+        )
 
     run = jax.jit(jax.vmap(one))
     best, out = np.inf, None
@@ -86,8 +101,11 @@ def with_diffrax(fam, lanes, dtype, t_end, rtol, solver=None, atol=ATOL):
         start = time.perf_counter()
         loss, steps, accepted = jax.block_until_ready(run(state.params, ctx.family))
         best = min(best, time.perf_counter() - start)
-        out = {"loss": np.asarray(loss), "attempts": np.asarray(steps),
-               "accepted": np.asarray(accepted)}  # fmt: skip
+        out = {
+            "loss": np.asarray(loss),
+            "attempts": np.asarray(steps),
+            "accepted": np.asarray(accepted),
+        }
     return best, out
 
 
@@ -96,19 +114,31 @@ def measure(t_end: float, rtol: float, runs: int) -> dict:
 
     ref_setup = setup(runs, "float64")
     _, ref = with_diffrax(*ref_setup, t_end, REF_RTOL, diffrax.Tsit5(), atol=REF_ATOL)
-    res = {"t_end": t_end, "rtol": rtol, "atol": ATOL, "runs": runs, "rows": [],
-           "machine": machine.machine_info(), "load_avg": machine.load_avg()}  # fmt: skip
+    res = {
+        "t_end": t_end,
+        "rtol": rtol,
+        "atol": ATOL,
+        "runs": runs,
+        "rows": [],
+        "machine": machine.machine_info(),
+        "load_avg": machine.load_avg(),
+    }
     for dtype in ("float32", "float64"):
         for name, fn in (("integrate.Flow", ours), ("diffrax Bosh3", with_diffrax)):
             wall, out = fn(*setup(runs, dtype), t_end, rtol)
             err = np.abs(out["loss"] - ref["loss"]) / np.abs(ref["loss"])
-            res["rows"].append({
-                "integrator": name, "dtype": dtype, "wall_s": round(wall, 3),
-                "attempts_median": float(np.median(out["attempts"])),
-                "attempts_max": int(np.max(out["attempts"])),
-                "accepted_median": float(np.median(out["accepted"])),
-                "loss_rel_err_median": float(np.median(err)), "loss_rel_err_max": float(err.max()),
-            })  # fmt: skip
+            res["rows"].append(
+                {
+                    "integrator": name,
+                    "dtype": dtype,
+                    "wall_s": round(wall, 3),
+                    "attempts_median": float(np.median(out["attempts"])),
+                    "attempts_max": int(np.max(out["attempts"])),
+                    "accepted_median": float(np.median(out["accepted"])),
+                    "loss_rel_err_median": float(np.median(err)),
+                    "loss_rel_err_max": float(err.max()),
+                }
+            )
     for dtype in ("float32", "float64"):
         rows = {r["integrator"]: r for r in res["rows"] if r["dtype"] == dtype}
         res[f"diffrax_over_ours_{dtype}"] = round(
@@ -134,8 +164,11 @@ def table(res: dict) -> str:
             f"{r['attempts_max']} | {r['accepted_median']:g} | {r['loss_rel_err_median']:.2g} / "
             f"{r['loss_rel_err_max']:.2g} |"
         )
-    lines += ["", f"diffrax / ours, wall time: float32 {res['diffrax_over_ours_float32']}x, "
-              f"float64 {res['diffrax_over_ours_float64']}x."]  # fmt: skip
+    lines += [
+        "",
+        f"diffrax / ours, wall time: float32 {res['diffrax_over_ours_float32']}x, "
+        f"float64 {res['diffrax_over_ours_float64']}x.",
+    ]
     return "\n".join(lines)
 
 

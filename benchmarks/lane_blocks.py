@@ -46,8 +46,14 @@ def matmul_sweep(n=1000, d=100, m=1000, lanes=(1, 2, 4, 8, 12, 16)) -> list[dict
         x = jnp.asarray(rng.normal(size=(L, n, d)), jnp.float32)
         w = jnp.asarray(rng.normal(size=(L, m, d)), jnp.float32)
         t = _best(mm, w, x) / L
-        out.append({"lanes": L, "per_lane_ms": t * 1e3, "gflops": 2 * n * d * m / t / 1e9,
-                    "output_mib": L * n * m * 4 / 2**20})  # fmt: skip
+        out.append(
+            {
+                "lanes": L,
+                "per_lane_ms": t * 1e3,
+                "gflops": 2 * n * d * m / t / 1e9,
+                "output_mib": L * n * m * 4 / 2**20,
+            }
+        )
     return out
 
 
@@ -75,20 +81,29 @@ def w2_blocks() -> dict:
 
 def table(res: dict) -> str:
     mib = res["cache_bytes"] / 2**20
-    lines = [f"`python -m benchmarks.lane_blocks` on {res['machine']['cpu']} (last-level cache "
-             f"{mib:.0f} MiB; load {res['load_avg']}):", "",
-             "| lanes L | forward matmul per lane (ms) | GFLOP/s | output (MiB) |",
-             "|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"`python -m benchmarks.lane_blocks` on {res['machine']['cpu']} (last-level cache "
+        f"{mib:.0f} MiB; load {res['load_avg']}):",
+        "",
+        "| lanes L | forward matmul per lane (ms) | GFLOP/s | output (MiB) |",
+        "|---|---|---|---|",
+    ]
     for r in res["matmul"]:
-        lines.append(f"| {r['lanes']} | {r['per_lane_ms']:.2f} | {r['gflops']:.0f} | "
-                     f"{r['output_mib']:.0f} |")  # fmt: skip
+        lines.append(
+            f"| {r['lanes']} | {r['per_lane_ms']:.2f} | {r['gflops']:.0f} | {r['output_mib']:.0f} |"
+        )
     b = res["w2"]
-    lines += ["", "| W2, 16 lanes in one call | wall (s) | net-steps/s | statistics share |",
-              "|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "| W2, 16 lanes in one call | wall (s) | net-steps/s | statistics share |",
+        "|---|---|---|---|",
+    ]
     for k, name in (("one_vmap", "one vmap"), ("cache_blocks", f"blocks of {b['block']}")):
         r = b[k]
-        lines.append(f"| {name} | {r['wall_s']:.2f} | {r['net_steps_per_s']:.1f} | "
-                     f"{r['stats_s'] / r['wall_s']:.0%} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {r['wall_s']:.2f} | {r['net_steps_per_s']:.1f} | "
+            f"{r['stats_s'] / r['wall_s']:.0%} |"
+        )
     lines += ["", f"Blocks against one vmap: {b['speedup']:.2f}x in this run."]
     return "\n".join(lines)
 

@@ -29,13 +29,20 @@ def probe(m: int) -> dict:
     state, ctx = train.init_runs(prog, lanes, shard=False)
     state, snaps = train.train(prog, state, ctx, times, shard=False)
     test = np.asarray(snaps["test_loss"], np.float64)
-    end = {k: np.round(np.asarray(snaps[k], np.float64)[:, -1], 4).tolist()
-           for k in ("loss", "test_loss", "gamma", "overlap")}  # fmt: skip
-    return {"m": m, "n": fam.n, "wall_s": round(time.perf_counter() - start, 1),
-            "steps": np.asarray(state.step).tolist(),
-            "t_test_min": np.round(times[np.argmin(test, axis=1)], 3).tolist(),
-            "test_min": np.round(test.min(axis=1), 4).tolist(), "end": end,
-            "bayes": TAU**2 / 2}  # fmt: skip
+    end = {
+        k: np.round(np.asarray(snaps[k], np.float64)[:, -1], 4).tolist()
+        for k in ("loss", "test_loss", "gamma", "overlap")
+    }
+    return {
+        "m": m,
+        "n": fam.n,
+        "wall_s": round(time.perf_counter() - start, 1),
+        "steps": np.asarray(state.step).tolist(),
+        "t_test_min": np.round(times[np.argmin(test, axis=1)], 3).tolist(),
+        "test_min": np.round(test.min(axis=1), 4).tolist(),
+        "end": end,
+        "bayes": TAU**2 / 2,
+    }
 
 
 if __name__ == "__main__":

@@ -116,12 +116,24 @@ def bench_sweep(cfg, workdir=None) -> dict:
         "verdicts": {str(k): int(c) for k, c in zip(names, counts, strict=True)},
         "chunks": len(done),
         "finish_s": finish_s,
-        "config": {k: cfg[k] for k in ("name", "n", "num_seeds", "lr", "lam", "max_time",
-                                       "time_cap", "num_snapshots", "snapshots_per_decade")},
+        "config": {
+            k: cfg[k]
+            for k in (
+                "name",
+                "n",
+                "num_seeds",
+                "lr",
+                "lam",
+                "max_time",
+                "time_cap",
+                "num_snapshots",
+                "snapshots_per_decade",
+            )
+        },
         "includes_compile": True,
         "load_avg_before": load,
         "load_avg_after": load_avg(),
-    }  # fmt: skip
+    }
 
 
 def _fmt(x, spec=".3g"):
@@ -228,9 +240,13 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     res = run(
-        _ONLY.value, _OUT.value, _MARKDOWN.value, _CONFIG.value,
-        _BASELINE_NETS.value, _BASELINE_STEPS.value,
-    )  # fmt: skip
+        _ONLY.value,
+        _OUT.value,
+        _MARKDOWN.value,
+        _CONFIG.value,
+        _BASELINE_NETS.value,
+        _BASELINE_STEPS.value,
+    )
     print(markdown_table(res))
 
 

@@ -33,6 +33,7 @@ from absl import app, flags, logging
 from alignment.engine import train
 from alignment.runner import results
 from alignment.two_layer import grid, verdict_loop
+from alignment.two_layer import job as threshold_job
 from benchmarks import machine
 from benchmarks.workloads import WORKLOADS, bench_trainer
 from sweeps.configs import threshold_quick
@@ -143,7 +144,7 @@ def bench_time_to_verdict(nets: int) -> dict:
     """threshold_quick: our verdict loop (every chunk) against torch GD to the cap."""
     cfg = threshold_quick.get_config()
     runs = grid.expand(cfg)
-    chunks = grid.validate(cfg, runs)
+    chunks = threshold_job.validate(cfg, runs)
     ours, compile_s, verdicts = _verdict_pass(cfg, runs, chunks)  # cold: compiles included
     warm, warm_compile_s, again = _verdict_pass(cfg, runs, chunks)  # the same programs again
     if list(again) != list(verdicts):
@@ -160,8 +161,14 @@ def bench_time_to_verdict(nets: int) -> dict:
         t, loss = torch_run(params["w"][r], params["a"][r], x, y, cfg.lr[0], steps)
         logging.info("torch n=%d: %.1f s for %d steps, final loss %.3g", len(y), t, steps, loss)
         wall += t
-        timed.append({"n": int(runs["n"][rid]), "seed": int(runs["seed"][rid]), "wall_s": t,
-                      "final_loss": loss})  # fmt: skip
+        timed.append(
+            {
+                "n": int(runs["n"][rid]),
+                "seed": int(runs["seed"][rid]),
+                "wall_s": t,
+                "final_loss": loss,
+            }
+        )
     total = len(runs["n"])
     theirs = wall * total / nets
     v, c = np.unique(verdicts, return_counts=True)
@@ -184,26 +191,28 @@ def bench_time_to_verdict(nets: int) -> dict:
 
 def table(res: dict) -> str:
     w1, tv = res["W1"], res["time_to_verdict"]
-    return "\n".join([
-        f"`python -m benchmarks.torch_baseline` on {res['machine']['cpu']}, "
-        f"{res['machine']['cores']} cores, torch {res['torch']} (load {res['load_avg']}):",
-        "",
-        "| measure | ours | torch, one network at a time | ours / theirs |",
-        "|---|---|---|---|",
-        f"| W1 net-steps per second ({w1['ours_lanes_per_call']} lanes a call) | "
-        f"{w1['ours_net_steps_per_s']:.0f} | "
-        f"{w1['torch_net_steps_per_s']:.0f} | {w1['ratio']:.1f}x |",
-        f"| threshold_quick, {tv['runs']} runs: wall time to the end (s) | "
-        f"{tv['ours_wall_s']:.1f} (every verdict, cold: {tv['ours_compile_s']:.1f} s of it "
-        f"compiling) | {tv['torch_wall_s_all_runs']:.0f} "
-        f"(GD to the cap; {tv['torch_timed_nets']} nets timed, scaled) | {tv['ratio']:.1f}x |",
-        f"| the same, programs already compiled (a second pass in the process) | "
-        f"{tv['ours_warm_wall_s']:.1f} ({tv['ours_warm_compile_s']:.1f} s compiling) | "
-        f"{tv['torch_wall_s_all_runs']:.0f} | {tv['ratio_warm']:.1f}x |",
-        "",
-        f"W1 final losses, torch against ours from the same init: largest relative difference "
-        f"{w1['final_loss_rel_diff_max']:.2g}.",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"`python -m benchmarks.torch_baseline` on {res['machine']['cpu']}, "
+            f"{res['machine']['cores']} cores, torch {res['torch']} (load {res['load_avg']}):",
+            "",
+            "| measure | ours | torch, one network at a time | ours / theirs |",
+            "|---|---|---|---|",
+            f"| W1 net-steps per second ({w1['ours_lanes_per_call']} lanes a call) | "
+            f"{w1['ours_net_steps_per_s']:.0f} | "
+            f"{w1['torch_net_steps_per_s']:.0f} | {w1['ratio']:.1f}x |",
+            f"| threshold_quick, {tv['runs']} runs: wall time to the end (s) | "
+            f"{tv['ours_wall_s']:.1f} (every verdict, cold: {tv['ours_compile_s']:.1f} s of it "
+            f"compiling) | {tv['torch_wall_s_all_runs']:.0f} "
+            f"(GD to the cap; {tv['torch_timed_nets']} nets timed, scaled) | {tv['ratio']:.1f}x |",
+            f"| the same, programs already compiled (a second pass in the process) | "
+            f"{tv['ours_warm_wall_s']:.1f} ({tv['ours_warm_compile_s']:.1f} s compiling) | "
+            f"{tv['torch_wall_s_all_runs']:.0f} | {tv['ratio_warm']:.1f}x |",
+            "",
+            f"W1 final losses, torch against ours from the same init: largest relative difference "
+            f"{w1['final_loss_rel_diff_max']:.2g}.",
+        ]
+    )
 
 
 def main(argv):
@@ -212,10 +221,19 @@ def main(argv):
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)  # warm-up: torch's first steps pay one-off set-up costs
-    torch_run(rng.normal(size=(8, 3)), rng.normal(size=8), rng.normal(size=(16, 3)),
-              rng.normal(size=16), 0.1, 200)  # fmt: skip
-    res = {"machine": machine.machine_info(), "torch": torch.__version__,
-           "torch_threads": torch.get_num_threads()}  # fmt: skip
+    torch_run(
+        rng.normal(size=(8, 3)),
+        rng.normal(size=8),
+        rng.normal(size=(16, 3)),
+        rng.normal(size=16),
+        0.1,
+        200,
+    )
+    res = {
+        "machine": machine.machine_info(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
     res["W1"] = bench_w1()
     logging.info("W1: %s", res["W1"])
     res["time_to_verdict"] = bench_time_to_verdict(_VERDICT_NETS.value)

@@ -22,6 +22,7 @@ from absl import app, flags
 from alignment.engine import integrate, sharding, train
 from alignment.runner import results
 from alignment.two_layer import grid, records, verdict_loop
+from alignment.two_layer import job as threshold_job
 from benchmarks import machine
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
@@ -56,10 +57,31 @@ def continue_stuck(cfg, prog, state, ctx, verdict, t_final, factor: float, how: 
     return drop
 
 
+EVIDENCE_SHOWN = ("region_gap", "kappa_max", "grad_slope", "flat_change", "small_alive")
+
+
+def stuck_rows(runs, chunk, t_final, drop, ev) -> list[dict]:
+    """One row per stuck run of a chunk: its (n, seed), when it was judged, the loss drop
+    when continued and the evidence of its verdict."""
+    rows = []
+    for r in np.flatnonzero(np.isfinite(drop)):
+        run_id = chunk.run_ids[r]
+        rows.append(
+            {
+                "n": int(runs["n"][run_id]),
+                "seed": int(runs["seed"][run_id]),
+                "t_verdict": float(t_final[r]),
+                "loss_drop": float(drop[r]),
+                **{k: float(ev[k][r]) for k in EVIDENCE_SHOWN},
+            }
+        )
+    return rows
+
+
 def run(name: str, factor: float, how: str) -> dict:
     cfg = importlib.import_module(f"sweeps.configs.{name}").get_config()
     runs = grid.expand(cfg)
-    chunks = grid.validate(cfg, runs)
+    chunks = threshold_job.validate(cfg, runs)
     out = {
         "config": name,
         "factor": factor,
@@ -82,13 +104,7 @@ def run(name: str, factor: float, how: str) -> dict:
                 "steps_useful": count.useful,
             }
         )
-        for r in np.flatnonzero(np.isfinite(drop)):
-            out.setdefault("stuck_runs", []).append({
-                "n": int(runs["n"][chunk.run_ids[r]]), "seed": int(runs["seed"][chunk.run_ids[r]]),
-                "t_verdict": float(t_final[r]), "loss_drop": float(drop[r]),
-                **{k: float(ev[k][r]) for k in ("region_gap", "kappa_max", "grad_slope",
-                                                  "flat_change", "small_alive")},
-            })  # fmt: skip
+        out.setdefault("stuck_runs", []).extend(stuck_rows(runs, chunk, t_final, drop, ev))
         verdicts_all += list(verdict)
         decided_all += list(ev["decided_by"])
         drops += list(drop)

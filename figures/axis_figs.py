@@ -37,11 +37,26 @@ def _bars(gs: list[dict], key: str | None):
 def _draw(ax, gs: list[dict], axis: str) -> None:
     x = np.array([float(g[axis]) for g in gs])
     ns, err = _bars(gs, None)
-    ax.errorbar(x, ns, yerr=err, fmt="o", color=plotting.SERIES_COLORS[0], capsize=2,
-                label="n*, certified runs (95% CI)")  # fmt: skip
+    ax.errorbar(
+        x,
+        ns,
+        yerr=err,
+        fmt="o",
+        color=plotting.SERIES_COLORS[0],
+        capsize=2,
+        label="n*, certified runs (95% CI)",
+    )
     alt, alt_err = _bars(gs, "if_stuck")
-    ax.errorbar(x * 1.03, alt, yerr=alt_err, fmt="s", color="0.55", capsize=2, ms=3,
-                label="runs without a verdict counted as not interpolating")  # fmt: skip
+    ax.errorbar(
+        x * 1.03,
+        alt,
+        yerr=alt_err,
+        fmt="s",
+        color="0.55",
+        capsize=2,
+        ms=3,
+        label="runs without a verdict counted as not interpolating",
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     plotting.log_ticks_n(ax, "x")

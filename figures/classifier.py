@@ -29,8 +29,11 @@ from figures.load import Made, add_figure, read_job, series_color
 
 CLAIMS = "classifier.json"
 PHASES = ("base", "no_stragglers", "random")
-PHASE_LABELS = {"base": "all points", "no_stragglers": "stragglers removed",
-                "random": "as many random points removed"}  # fmt: skip
+PHASE_LABELS = {
+    "base": "all points",
+    "no_stragglers": "stragglers removed",
+    "random": "as many random points removed",
+}
 
 
 @dataclasses.dataclass
@@ -44,11 +47,15 @@ class ClsStored:
     def groups(self):
         """(tag, title, row mask) of each (optimizer, lr, scale)."""
         t = self.traj
-        keys = zip(t["optimizer"].values.astype(str), t["lr"].values, t["scale"].values,
-                   strict=True)  # fmt: skip
+        keys = zip(
+            t["optimizer"].values.astype(str), t["lr"].values, t["scale"].values, strict=True
+        )
         for opt, lr, scale in dict.fromkeys(keys):
-            rows = ((t["optimizer"].values == opt) & (t["lr"].values == lr)
-                    & (t["scale"].values == scale))  # fmt: skip
+            rows = (
+                (t["optimizer"].values == opt)
+                & (t["lr"].values == lr)
+                & (t["scale"].values == scale)
+            )
             yield f"{opt}_lr{lr:g}_s{scale:g}", f"{opt}, lr {lr:g}, init scale {scale:g}", rows
 
     def phase(self, rows, phase: str):
@@ -83,18 +90,25 @@ def fig_radius_vs_error(st: ClsStored, out: Path, formats) -> Made:
                 ax.plot(err, y, color=series_color(j), lw=0.8, alpha=0.8)
                 if k is not None:
                     ax.plot(err[k], y[k], "o", ms=3.5, color=series_color(j), mec="k", mew=0.5)
-        for ax, lab in zip(axes[0], ("R_0 (class 0: even)", "R_1 (class 1: odd)", "D"),
-                           strict=True):  # fmt: skip
+        for ax, lab in zip(
+            axes[0], ("R_0 (class 0: even)", "R_1 (class 1: odd)", "D"), strict=True
+        ):
             ax.set_xscale("log")
             plotting.log_ticks_n(ax)
             ax.invert_xaxis()
             ax.set_xlabel("training error (training runs right)")
             ax.set_ylabel(lab)
         fig.suptitle(f"{title}: class manifolds of the hidden layer ({len(sel)} inits)")
-        add_figure(fig, out, f"cls_radius_vs_error_{tag}", formats,
-                f"{title}: class radii R_0, R_1 and centre distance D of the normalized hidden "
-                "representations against the training error, one line per init (subset 0); "
-                "dots: the inversion by the paper's rule (paper Fig 1c,d)", made)  # fmt: skip
+        add_figure(
+            fig,
+            out,
+            f"cls_radius_vs_error_{tag}",
+            formats,
+            f"{title}: class radii R_0, R_1 and centre distance D of the normalized hidden "
+            "representations against the training error, one line per init (subset 0); "
+            "dots: the inversion by the paper's rule (paper Fig 1c,d)",
+            made,
+        )
     return made
 
 
@@ -116,19 +130,25 @@ def fig_dynamics(st: ClsStored, out: Path, formats) -> Made:
                     t = st.summary[key].values[r]
                     if np.isfinite(t):
                         ax.axvline(t, color=c, ls=ls, lw=0.7, alpha=0.7)
-        for ax, lab in zip(axes[0], ("error (train solid, test dashed)", "mean radius",
-                                     "|(W, b)|"), strict=True):  # fmt: skip
+        for ax, lab in zip(
+            axes[0], ("error (train solid, test dashed)", "mean radius", "|(W, b)|"), strict=True
+        ):
             ax.set_xlabel("step")
             ax.set_ylabel(lab)
             ax.set_xscale("symlog", linthresh=10)
             ax.set_xlim(0, step[-1])
         axes[0, 2].set_yscale("log")
         fig.suptitle(f"{title}: solid verticals t_inv (robust), dotted the end of alignment")
-        add_figure(fig, out, f"cls_dynamics_{tag}", formats,
-                f"{title}: errors, mean class radius and hidden-layer norm against the step per "
-                "init (subset 0); solid verticals mark t_inv (robust rule), dotted ones the end "
-                "of early alignment (the loss below (1 - align_drop) x its initial value)",
-                made)  # fmt: skip
+        add_figure(
+            fig,
+            out,
+            f"cls_dynamics_{tag}",
+            formats,
+            f"{title}: errors, mean class radius and hidden-layer norm against the step per "
+            "init (subset 0); solid verticals mark t_inv (robust rule), dotted ones the end "
+            "of early alignment (the loss below (1 - align_drop) x its initial value)",
+            made,
+        )
     return made
 
 
@@ -145,18 +165,30 @@ def fig_stability(st: ClsStored, out: Path, formats) -> Made:
             jitter = 0.08 * (sub - sub.mean()) / max(sub.std(), 1)
             ax.plot(g + jitter, rel, "o", ms=3, color=series_color(g), alpha=0.7)
             cv = np.nanstd(v, ddof=1) / np.nanmean(v) if np.isfinite(v).sum() > 1 else np.nan
-            ax.text(g, np.nanmax(rel) * 1.02 if np.isfinite(rel).any() else 1, f"CV {cv:.3f}",
-                    ha="center", va="bottom", fontsize="small")  # fmt: skip
+            ax.text(
+                g,
+                np.nanmax(rel) * 1.02 if np.isfinite(rel).any() else 1,
+                f"CV {cv:.3f}",
+                ha="center",
+                va="bottom",
+                fontsize="small",
+            )
         labels.append(tag.replace("_", "\n"))
     for ax, lab in zip(axes[0], ("ε_inv / mean", "t_inv / mean"), strict=True):
         ax.set_xticks(range(len(labels)), labels, fontsize="small")
         ax.axhline(1, color="0.5", lw=0.8)
         ax.set_ylabel(lab)
     fig.suptitle("training error and step at inversion (paper rule), every base run")
-    add_figure(fig, out, "cls_stability", formats,
-            "eps_inv and t_inv of every base run divided by their group's mean, all subsets "
-            "(spread within a column); the coefficient of variation above (claim i: eps_inv "
-            "varies less than t_inv)", made)  # fmt: skip
+    add_figure(
+        fig,
+        out,
+        "cls_stability",
+        formats,
+        "eps_inv and t_inv of every base run divided by their group's mean, all subsets "
+        "(spread within a column); the coefficient of variation above (claim i: eps_inv "
+        "varies less than t_inv)",
+        made,
+    )
     return made
 
 
@@ -173,8 +205,9 @@ def fig_removal(st: ClsStored, out: Path, formats) -> Made:
             r0 = st.traj["R_0"].values[sel]
             c = series_color(j)
             axes[0, 0].plot(step, np.median(r0, axis=0), color=c, label=PHASE_LABELS[phase])
-            axes[0, 0].fill_between(step, *np.percentile(r0, [25, 75], axis=0), color=c,
-                                    alpha=0.2, lw=0)  # fmt: skip
+            axes[0, 0].fill_between(
+                step, *np.percentile(r0, [25, 75], axis=0), color=c, alpha=0.2, lw=0
+            )
             for k, key in enumerate(("final_test_error", "final_noisy_test_error")):
                 v = st.col(key, sel)
                 x = 3 * k + j
@@ -186,11 +219,17 @@ def fig_removal(st: ClsStored, out: Path, formats) -> Made:
         axes[0, 1].set_xticks([1, 4], ["test", "noisy test"])
         axes[0, 1].set_ylabel("final error (bar: mean)")
         fig.suptitle(f"{title}: retrained from the same inits")
-        add_figure(fig, out, f"cls_removal_{tag}", formats,
-                f"{title}: (left) class-0 radius against the step for the base runs, the runs "
-                "retrained without their stragglers and without as many random points (paper "
-                "Fig 2a); (right) their final test errors, clean and with Gaussian pixel noise "
-                "(paper Fig 2c)", made)  # fmt: skip
+        add_figure(
+            fig,
+            out,
+            f"cls_removal_{tag}",
+            formats,
+            f"{title}: (left) class-0 radius against the step for the base runs, the runs "
+            "retrained without their stragglers and without as many random points (paper "
+            "Fig 2a); (right) their final test errors, clean and with Gaussian pixel noise "
+            "(paper Fig 2c)",
+            made,
+        )
     return made
 
 
@@ -203,8 +242,14 @@ def fig_overlap(st: ClsStored, out: Path, formats) -> Made:
         err = np.asarray(c["train_error"], float)
         ax.plot(err, np.asarray(c["z_median"], float), "o-", ms=3, color=series_color(0), label="z")
         twin = ax.twinx()
-        twin.plot(err, np.asarray(c["jaccard_median"], float), "s--", ms=2.5, color=series_color(1),
-                  label="Jaccard")  # fmt: skip
+        twin.plot(
+            err,
+            np.asarray(c["jaccard_median"], float),
+            "s--",
+            ms=2.5,
+            color=series_color(1),
+            label="Jaccard",
+        )
         if c["eps_inv_mean"] is not None:
             ax.axvline(c["eps_inv_mean"], color="0.3", ls=":", label="mean ε_inv")
         ax.set_xscale("log")
@@ -216,11 +261,17 @@ def fig_overlap(st: ClsStored, out: Path, formats) -> Made:
         lines = ax.get_legend_handles_labels()
         more = twin.get_legend_handles_labels()
         ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize="small", loc="lower left")
-        add_figure(fig, out, f"cls_overlap_{tag}", formats,
-                f"{c['optimizer']}, lr {c['lr']:g}, scale {c['scale']:g}, subset {c['subset']}: "
-                f"overlap of the misclassified sets of {c['pairs']} seed pairs as a z-score "
-                "against the hypergeometric null and as Jaccard, against the training error; "
-                "dotted: mean eps_inv (paper Fig 2d)", made)  # fmt: skip
+        add_figure(
+            fig,
+            out,
+            f"cls_overlap_{tag}",
+            formats,
+            f"{c['optimizer']}, lr {c['lr']:g}, scale {c['scale']:g}, subset {c['subset']}: "
+            f"overlap of the misclassified sets of {c['pairs']} seed pairs as a z-score "
+            "against the hypergeometric null and as Jaccard, against the training error; "
+            "dotted: mean eps_inv (paper Fig 2d)",
+            made,
+        )
     return made
 
 

@@ -20,7 +20,7 @@ from figures.load import (
     pick_runs,
     run_series,
     run_value,
-)  # fmt: skip
+)
 
 
 def _directions_2d(st: Stored, run_id: int, nd: xr.Dataset, out: Path, name: str, formats):
@@ -38,8 +38,13 @@ def _directions_2d(st: Stored, run_id: int, nd: xr.Dataset, out: Path, name: str
     ext = _extremal(st, run_id)
     ncols = 3
     nrows = -(-len(picks) // ncols)
-    fig, axes = plotting.subplots(ncols, nrows, width=plotting.PAGE_WIDTH * 0.85, aspect=1.1,
-                                  subplot_kw={"projection": "polar"})  # fmt: skip
+    fig, axes = plotting.subplots(
+        ncols,
+        nrows,
+        width=plotting.PAGE_WIDTH * 0.85,
+        aspect=1.1,
+        subplot_kw={"projection": "polar"},
+    )
     flat = axes.ravel()
     for ax, k in zip(flat, picks, strict=False):
         _polar_frame(ax, w[k], a[k], ext, t[k])
@@ -176,8 +181,9 @@ def fig_loss_vs_time(st: Stored, out: Path, formats) -> Made:
     for sweep in st.sweeps():
         name = f"loss_vs_time_{sweep}"
         runs = pick_runs(st, sweep)
-        fig, axes = plotting.subplots(len(runs), width=min(plotting.PAGE_WIDTH, 3.5 * len(runs)),
-                                      aspect=0.8)  # fmt: skip
+        fig, axes = plotting.subplots(
+            len(runs), width=min(plotting.PAGE_WIDTH, 3.5 * len(runs)), aspect=0.8
+        )
         for ax, run_id in zip(axes[0], runs, strict=True):
             t, loss = run_series(st, run_id, "loss")
             _, test = run_series(st, run_id, "test_loss")

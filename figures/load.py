@@ -198,6 +198,9 @@ def read_job(workdir, claims: str, job: str) -> tuple[dict, pd.DataFrame, dict, 
             )
     with xr.open_dataset(workdir / results.TRAJECTORIES, engine="netcdf4") as ds:
         traj = ds.load()
-    return (json.loads((workdir / results.CONFIG).read_text()),
-            results.read_csv(workdir / results.SUMMARY),
-            json.loads((workdir / claims).read_text()), traj)  # fmt: skip
+    return (
+        json.loads((workdir / results.CONFIG).read_text()),
+        results.read_csv(workdir / results.SUMMARY),
+        json.loads((workdir / claims).read_text()),
+        traj,
+    )

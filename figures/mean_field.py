@@ -49,8 +49,10 @@ class MFStored:
     def median(self, rows, name: str, m: int) -> tuple[np.ndarray, np.ndarray]:
         """(time, median of ``name`` over the runs ``rows`` of width m) per snapshot."""
         sel = rows & (self.traj["m"].values == m)
-        return (np.median(self.traj["time"].values[sel], axis=0),
-                np.median(self.traj[name].values[sel], axis=0))  # fmt: skip
+        return (
+            np.median(self.traj["time"].values[sel], axis=0),
+            np.median(self.traj[name].values[sel], axis=0),
+        )
 
     def widths(self, rows) -> list[int]:
         return [int(m) for m in np.unique(self.traj["m"].values[rows])]
@@ -76,8 +78,9 @@ def fig_dynamics(st: MFStored, out: Path, formats) -> Made:
                 t, test = st.median(rows, "test_loss", m)
                 ax.plot(t / scale, test, color=c, label=f"test, m={m}")
                 ax.plot(t / scale, st.median(rows, "loss", m)[1], color=c, ls="--", lw=1)
-        for ax, ylab in zip(axes.flat, ("mean |a_i|", "γ = mean|a_i| / √m", "error", "error"),
-                            strict=True):  # fmt: skip
+        for ax, ylab in zip(
+            axes.flat, ("mean |a_i|", "γ = mean|a_i| / √m", "error", "error"), strict=True
+        ):
             ax.set_xscale("log")
             ax.set_ylabel(ylab)
         for ax in axes[1]:
@@ -88,9 +91,15 @@ def fig_dynamics(st: MFStored, out: Path, formats) -> Made:
         axes[0, 0].legend(fontsize="small")
         axes[1, 1].legend(fontsize="small")
         fig.suptitle(f"{tg}, τ={tau:g}: mean-field init (test solid, train dashed)")
-        add_figure(fig, out, f"mf_dynamics_{_tag(tg, tau)}", formats,
-                f"{tg}, tau={tau:g}: second-layer size and train/test error against t and t/m "
-                "per width (median over seeds)", made)  # fmt: skip
+        add_figure(
+            fig,
+            out,
+            f"mf_dynamics_{_tag(tg, tau)}",
+            formats,
+            f"{tg}, tau={tau:g}: second-layer size and train/test error against t and t/m "
+            "per width (median over seeds)",
+            made,
+        )
     return made
 
 
@@ -109,10 +118,15 @@ def fig_gamma_collapse(st: MFStored, out: Path, formats) -> Made:
         ax.set_xlabel("t / m")
         ax.set_ylabel("γ")
         ax.legend(fontsize="small", title="dotted: t_c / m")
-        add_figure(fig, out, f"mf_gamma_collapse_{_tag(tg, tau)}", formats,
-                f"{tg}, tau={tau:g}: gamma against t/m per width; dotted lines mark t_c/m, "
-                "when gamma has covered its collapse_level share of its rise (claim ii)",
-                made)  # fmt: skip
+        add_figure(
+            fig,
+            out,
+            f"mf_gamma_collapse_{_tag(tg, tau)}",
+            formats,
+            f"{tg}, tau={tau:g}: gamma against t/m per width; dotted lines mark t_c/m, "
+            "when gamma has covered its collapse_level share of its rise (claim ii)",
+            made,
+        )
     return made
 
 
@@ -129,16 +143,24 @@ def fig_v_gamma(st: MFStored, out: Path, formats) -> Made:
         ax.set_xlabel("γ")
         ax.set_ylabel("v √m γ")
         ax.legend(fontsize="small")
-        add_figure(fig, out, f"mf_v_gamma_{_tag(tg, tau)}", formats,
-                f"{tg}, tau={tau:g}: v sqrt(m) gamma against gamma along training (v = mean "
-                "<w_i, w*>); feature unlearning predicts ~1 late", made)  # fmt: skip
+        add_figure(
+            fig,
+            out,
+            f"mf_v_gamma_{_tag(tg, tau)}",
+            formats,
+            f"{tg}, tau={tau:g}: v sqrt(m) gamma against gamma along training (v = mean "
+            "<w_i, w*>); feature unlearning predicts ~1 late",
+            made,
+        )
     return made
 
 
 def fig_train_vs_gamma(st: MFStored, out: Path, formats) -> Made:
     made: Made = ([], {}, {})
-    frozen = {(g["target"], g["tau"], g["m"]): g
-              for g in st.claims["claims"]["iii_frozen_a_threshold"]["groups"]}  # fmt: skip
+    frozen = {
+        (g["target"], g["tau"], g["m"]): g
+        for g in st.claims["claims"]["iii_frozen_a_threshold"]["groups"]
+    }
     for tg, tau, rows in st.cells("mean_field"):
         name = f"mf_train_vs_gamma_{_tag(tg, tau)}"
         fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.3)
@@ -155,10 +177,16 @@ def fig_train_vs_gamma(st: MFStored, out: Path, formats) -> Made:
         ax.set_xlabel("γ")
         ax.set_ylabel("train error")
         ax.legend(fontsize="small", title="o--: frozen-a e_tr,∞(γ)")
-        add_figure(fig, out, name, formats,
-                f"{tg}, tau={tau:g}: train error against gamma along training, with the "
-                "frozen-a curve e_tr(gamma) (circles) and gamma_GF* (dotted) per width "
-                "(claim iii)", made)  # fmt: skip
+        add_figure(
+            fig,
+            out,
+            name,
+            formats,
+            f"{tg}, tau={tau:g}: train error against gamma along training, with the "
+            "frozen-a curve e_tr(gamma) (circles) and gamma_GF* (dotted) per width "
+            "(claim iii)",
+            made,
+        )
     return made
 
 
@@ -176,9 +204,15 @@ def fig_pure_noise(st: MFStored, out: Path, formats) -> Made:
         ax.set_xlabel("t / m")
         ax.set_ylabel("train error")
         ax.legend(fontsize="small")
-        add_figure(fig, out, f"mf_pure_noise_tau{tau:g}", formats,
-                f"pure noise, tau={tau:g}: train error against t/m per width; the plateau at "
-                "tau^2/2 should end at t ~ m (claim iv)", made)  # fmt: skip
+        add_figure(
+            fig,
+            out,
+            f"mf_pure_noise_tau{tau:g}",
+            formats,
+            f"pure noise, tau={tau:g}: train error against t/m per width; the plateau at "
+            "tau^2/2 should end at t ~ m (claim iv)",
+            made,
+        )
     return made
 
 
@@ -193,16 +227,28 @@ def fig_lazy_cross(st: MFStored, out: Path, formats) -> Made:
             for j, g0 in enumerate(scales):
                 sel = rows & (st.traj["scale"].values == g0)
                 t, c = st.median(sel, "m_cross", m)
-                ax.plot(t * m, c, color=series_color(i), ls=styles[j % len(styles)], lw=1.2,
-                        label=f"m={m}, γ0={g0:g}")  # fmt: skip
+                ax.plot(
+                    t * m,
+                    c,
+                    color=series_color(i),
+                    ls=styles[j % len(styles)],
+                    lw=1.2,
+                    label=f"m={m}, γ0={g0:g}",
+                )
         ax.axhline(-1.0, color="0.4", ls=":", lw=1)
         ax.set_xscale("log")
         ax.set_xlabel("t · m")
         ax.set_ylabel("m C_o")
         ax.legend(fontsize="x-small", ncol=2)
-        add_figure(fig, out, f"mf_lazy_cross_{_tag(tg, tau)}", formats,
-                f"lazy init, {tg}, tau={tau:g}: m C_o (C_o = mean_(i!=j) <w_i, w_j>) against "
-                "t m per width and gamma0; claim (v): -> -1 for pure noise", made)  # fmt: skip
+        add_figure(
+            fig,
+            out,
+            f"mf_lazy_cross_{_tag(tg, tau)}",
+            formats,
+            f"lazy init, {tg}, tau={tau:g}: m C_o (C_o = mean_(i!=j) <w_i, w_j>) against "
+            "t m per width and gamma0; claim (v): -> -1 for pure noise",
+            made,
+        )
     return made
 
 

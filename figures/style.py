@@ -66,8 +66,7 @@ def style():
         yield
 
 
-def subplots(ncols: int = 1, nrows: int = 1, width: float = PAGE_WIDTH, aspect: float = 0.75,
-             **kw):  # fmt: skip
+def subplots(ncols: int = 1, nrows: int = 1, width: float = PAGE_WIDTH, aspect: float = 0.75, **kw):
     """A figure of ``nrows x ncols`` panels, ``width`` inches wide, panels ``aspect`` high/wide."""
     height = width / ncols * aspect * nrows
     fig = Figure(figsize=(width, height), layout="constrained")
@@ -104,8 +103,9 @@ def log_ticks_n(ax, axis: str = "x") -> None:
     target.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
-def band(ax, lo, hi, label: str | None = None, color: str = "0.5", alpha: float = 0.18,
-         axis: str = "x") -> None:  # fmt: skip
+def band(
+    ax, lo, hi, label: str | None = None, color: str = "0.5", alpha: float = 0.18, axis: str = "x"
+) -> None:
     """A shaded interval [lo, hi] across the axes (skipped when a bound is missing)."""
     if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
         return

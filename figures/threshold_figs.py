@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alignment.two_layer import threshold, verdicts
+from alignment.two_layer import threshold
 from alignment.two_layer.grid import GROUP_AXES
 from figures import style as plotting
 from figures.load import (
@@ -18,7 +18,48 @@ from figures.load import (
     nstar_text,
     varying_axes,
     wilson,
-)  # fmt: skip
+)
+
+
+def _runs_by_verdict(ax, rows, mse, floor: float) -> None:
+    """Per-seed points coloured by verdict; runs below ``floor`` drawn at it as triangles."""
+    for verdict, c in plotting.VERDICT_COLORS.items():
+        sel = rows["verdict"].to_numpy() == verdict
+        if not sel.any():
+            continue
+        low = mse[sel] < floor
+        n = rows["n"][sel]
+        style = {"color": c, "alpha": 0.6, "lw": 0}
+        ax.scatter(n[~low], mse[sel][~low], s=9, label=f"run: {verdict}", **style)
+        if low.any():
+            ax.scatter(n[low], np.full(low.sum(), floor), s=12, marker="v", **style)
+
+
+def _loss_panel(ax, groups, col: str, ols_col: str, title: str, varying) -> None:
+    """One panel of loss_vs_n: every group's runs (one group), medians, OLS and noise."""
+    for i, (g, rows) in enumerate(groups):
+        color = plotting.SERIES_COLORS[i] if len(groups) > 1 else "k"
+        sigma2 = float(g["sigma"]) ** 2
+        floor = MSE_FLOOR * sigma2 if sigma2 > 0 else 1e-12
+        mse = 2 * rows[col].to_numpy(float)
+        if len(groups) == 1:
+            _runs_by_verdict(ax, rows, mse, floor)
+        med = rows.assign(mse=mse).groupby("n")["mse"].median()
+        label = "median" if len(groups) == 1 else group_label(g, varying)
+        ax.plot(med.index, np.maximum(med.to_numpy(), floor), "-o", color=color, ms=3, label=label)
+        ols = rows.assign(o=2 * rows[ols_col]).groupby("n")["o"].median()
+        ols_label = "OLS (median)" if i == 0 else None
+        ax.plot(ols.index, ols.to_numpy(), "--", color=color, lw=1.0, label=ols_label)
+        if sigma2 > 0 and i == 0:
+            ax.axhline(sigma2, color="0.4", ls=":", lw=1.0, label="σ² (noise)")
+        if len(groups) == 1:
+            mark_nstar(ax, g)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plotting.log_ticks_n(ax)
+    ax.set_xlabel("training samples n")
+    ax.set_ylabel(f"{title} MSE  (2L)")
+    ax.set_title(f"{title} error")
 
 
 def fig_loss_vs_n(st: Stored, out: Path, formats) -> Made:
@@ -34,42 +75,8 @@ def fig_loss_vs_n(st: Stored, out: Path, formats) -> Made:
             continue
         varying = varying_axes([g for g, _ in groups])
         fig, axes = plotting.subplots(2, width=plotting.PAGE_WIDTH, aspect=0.8)
-        for ax, col, ols_col, title in (
-            (axes[0, 0], "train_loss", "ols_train_loss", "train"),
-            (axes[0, 1], "test_loss", "ols_test_loss", "test"),
-        ):
-            for i, (g, rows) in enumerate(groups):
-                color = plotting.SERIES_COLORS[i] if len(groups) > 1 else "k"
-                sigma2 = float(g["sigma"]) ** 2
-                floor = MSE_FLOOR * sigma2 if sigma2 > 0 else 1e-12
-                mse = 2 * rows[col].to_numpy(float)
-                if len(groups) == 1:
-                    for verdict, c in plotting.VERDICT_COLORS.items():
-                        sel = rows["verdict"].to_numpy() == verdict
-                        if sel.any():
-                            low = mse[sel] < floor
-                            ax.scatter(rows["n"][sel][~low], mse[sel][~low], s=9, color=c,
-                                       alpha=0.6, lw=0, label=f"run: {verdict}")  # fmt: skip
-                            if low.any():
-                                ax.scatter(rows["n"][sel][low], np.full(low.sum(), floor), s=12,
-                                           marker="v", color=c, alpha=0.6, lw=0)  # fmt: skip
-                med = rows.assign(mse=mse).groupby("n")["mse"].median()
-                label = "median" if len(groups) == 1 else group_label(g, varying)
-                ax.plot(med.index, np.maximum(med.to_numpy(), floor), "-o", color=color, ms=3,
-                        label=label)  # fmt: skip
-                ols = rows.assign(o=2 * rows[ols_col]).groupby("n")["o"].median()
-                ax.plot(ols.index, ols.to_numpy(), "--", color=color, lw=1.0,
-                        label="OLS (median)" if i == 0 else None)  # fmt: skip
-                if sigma2 > 0 and i == 0:
-                    ax.axhline(sigma2, color="0.4", ls=":", lw=1.0, label="σ² (noise)")
-                if len(groups) == 1:
-                    mark_nstar(ax, g)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            plotting.log_ticks_n(ax)
-            ax.set_xlabel("training samples n")
-            ax.set_ylabel(f"{title} MSE  (2L)")
-            ax.set_title(f"{title} error")
+        _loss_panel(axes[0, 0], groups, "train_loss", "ols_train_loss", "train", varying)
+        _loss_panel(axes[0, 1], groups, "test_loss", "ols_test_loss", "test", varying)
         axes[0, 0].legend(loc="best")
         if len(groups) == 1:
             fig.suptitle(f"{sweep}: {nstar_text(groups[0][0])}", fontsize=9)
@@ -107,13 +114,18 @@ def fig_p_of_n(st: Stored, out: Path, formats) -> Made:
             p = k / m
             label = group_label(g, varying) if varying else "p(n) (95% Wilson)"
             err = np.maximum([p - lo, hi - p], 0.0)  # Wilson bounds can round past p = 0, 1
-            ax.errorbar(n, p, yerr=err, fmt="o", color=color, ms=4, capsize=2,
-                        label=label)  # fmt: skip
+            ax.errorbar(n, p, yerr=err, fmt="o", color=color, ms=4, capsize=2, label=label)
             if g["n_star"] is not None:
                 grid_n = np.geomspace(n.min(), n.max(), 300)
                 slope = np.inf if g["slope"] is None else g["slope"]
-                ax.plot(grid_n, threshold.predict_p(grid_n, g["n_star"], slope), "-",
-                        color=color, lw=1.2, label="logistic fit" if i == 0 else None)  # fmt: skip
+                ax.plot(
+                    grid_n,
+                    threshold.predict_p(grid_n, g["n_star"], slope),
+                    "-",
+                    color=color,
+                    lw=1.2,
+                    label="logistic fit" if i == 0 else None,
+                )
                 mark_nstar(ax, g, color=color if len(groups) > 1 else "0.3", label=i == 0)
         ax.axhline(0.5, color="0.5", lw=0.6, ls=":")
         ax.set_xscale("log")
@@ -155,12 +167,24 @@ def fig_nstar_vs_d(st: Stored, out: Path, formats) -> Made:
         hi = np.array([np.nan if g["ci_high"] is None else g["ci_high"] for g in gs], float)
         yerr = [np.nan_to_num(ns - lo), np.nan_to_num(hi - ns)]
         setting = group_label(fit, varying)
-        ax.errorbar(d, ns, yerr=yerr, fmt="o", color=color, capsize=2,
-                    label=f"n* (95% CI){', ' + setting if varying else ''}")  # fmt: skip
+        ax.errorbar(
+            d,
+            ns,
+            yerr=yerr,
+            fmt="o",
+            color=color,
+            capsize=2,
+            label=f"n* (95% CI){', ' + setting if varying else ''}",
+        )
         dd = np.geomspace(d.min() / 1.2, d.max() * 1.2, 50)
-        ax.plot(dd, fit["prefactor"] * dd ** fit["k"], "-", color=color,
-                label=f"fit n* ∝ d^k: k = {fit['k']:.2f} [{fit['k_ci_low']:.2f}, "
-                f"{fit['k_ci_high']:.2f}]")  # fmt: skip
+        ax.plot(
+            dd,
+            fit["prefactor"] * dd ** fit["k"],
+            "-",
+            color=color,
+            label=f"fit n* ∝ d^k: k = {fit['k']:.2f} [{fit['k_ci_low']:.2f}, "
+            f"{fit['k_ci_high']:.2f}]",
+        )
         all_d |= set(d.tolist())
         same = [g for g in st.report["groups"] if all(str(g[k]) == str(fit[k]) for k in others)]
         all_d |= _longest(ax, fit, same)
@@ -197,8 +221,13 @@ def _longest(ax, fit: dict, gs_all: list[dict]) -> set[float]:
     ax.plot(d * 1.02, ns, "s", color="0.5", ms=3, label=f"n*(T = {at['T']:g})")
     dd = np.geomspace(d.min() / 1.2, d.max() * 1.2, 50)
     k, lo, hi = at["k"], at["k_ci_low"], at["k_ci_high"]
-    ax.plot(dd, at["prefactor"] * dd**k, "--", color="0.5",
-            label=f"fit: k = {k:.2f} [{lo:.2f}, {hi:.2f}]")  # fmt: skip
+    ax.plot(
+        dd,
+        at["prefactor"] * dd**k,
+        "--",
+        color="0.5",
+        label=f"fit: k = {k:.2f} [{lo:.2f}, {hi:.2f}]",
+    )
     return set(d.tolist())
 
 
@@ -210,87 +239,3 @@ def _d_cubed(ax, ds: list[float], groups: list[dict]) -> None:
     g0 = min(first, key=lambda g: g["d"])
     dd = np.geomspace(min(ds) / 1.2, max(ds) * 1.2, 50)
     ax.plot(dd, g0["n_star"] * (dd / g0["d"]) ** 3, ":", color="k", lw=0.8, label="∝ d^3")
-
-
-def _p_grid(rows, axis: str, values, n_values) -> np.ndarray:
-    """p(n, axis value) over determined runs (NaN where none is determined)."""
-    interp, det = verdicts.outcomes(rows["verdict"].to_numpy())
-    p = np.full((len(values), len(n_values)), np.nan)
-    for i, v in enumerate(values):
-        for j, n in enumerate(n_values):
-            sel = (rows[axis].to_numpy() == v) & (rows["n"].to_numpy() == n)
-            if det[sel].any():
-                p[i, j] = interp[sel].sum() / det[sel].sum()
-    return p
-
-
-def _nstar_points(ax, found: list[dict], axis: str) -> None:
-    """Each group's n* with its interval, at its value of ``axis`` (an open bound: no bar)."""
-    if not found:
-        return
-    ns = np.array([g["n_star"] for g in found], float)
-    gv = np.array([g[axis] for g in found], float)
-    lo = np.array([np.nan if g["ci_low"] is None else g["ci_low"] for g in found], float)
-    hi = np.array([np.nan if g["ci_high"] is None else g["ci_high"] for g in found], float)
-    xerr = [np.nan_to_num(ns - lo), np.nan_to_num(hi - ns)]
-    ax.errorbar(ns, gv, xerr=xerr, fmt="o", color="k", ms=3, capsize=2, label="n* (95% CI)")
-    ax.legend(loc="best")
-
-
-def fig_phase(st: Stored, out: Path, formats) -> Made:
-    paths, captions, skipped = [], {}, {}
-    symbols = {"lam": "initialization scale λ", "lr": "step size η"}
-    for sweep in st.sweeps():
-        rows = st.summary[st.summary["sweep"] == sweep]
-        groups = st.groups(sweep)
-        for axis, symbol in symbols.items():
-            name = f"phase_n_{axis}_{sweep}"
-            values = np.sort(rows[axis].unique())
-            if len(values) < 2 or rows["n"].nunique() < 2:
-                skipped[name] = f"{axis} or n takes a single value"
-                continue
-            others = [k for k in varying_axes([g for g, _ in groups]) if k != axis]
-            panels = list(dict.fromkeys(tuple(str(g[k]) for k in others) for g, _ in groups))
-            if len(panels) > 4:
-                skipped[name] = f"{len(panels)} settings of {others}: too many panels"
-                continue
-            n_values = np.sort(rows["n"].unique())
-            fig, axes = plotting.subplots(
-                len(panels), width=min(plotting.PAGE_WIDTH, 3.4 * len(panels)), aspect=0.8
-            )
-            for ax, panel in zip(axes[0], panels, strict=True):
-                sel = np.ones(len(rows), bool)
-                for k, v in zip(others, panel, strict=True):
-                    sel &= rows[k].astype(str).to_numpy() == v
-                p = _p_grid(rows[sel], axis, values, n_values)
-                mesh = ax.pcolormesh(_edges(n_values), _edges(values), np.ma.masked_invalid(p),
-                                     vmin=0, vmax=1, cmap="coolwarm_r", shading="flat")  # fmt: skip
-                keys = [tuple(str(g[k]) for k in others) for g, _ in groups]
-                found = [g for (g, _), key in zip(groups, keys, strict=True)
-                         if g["n_star"] is not None and key == panel]  # fmt: skip
-                _nstar_points(ax, found, axis)
-                ax.set_xscale("log")
-                ax.set_yscale("log")
-                plotting.log_ticks_n(ax)
-                ax.set_xlabel("training samples n")
-                ax.set_ylabel(symbol)
-                title = ", ".join(f"{k}={v}" for k, v in zip(others, panel, strict=True))
-                ax.set_title(title or sweep)
-            fig.colorbar(mesh, ax=axes[0, -1], label="p = P(interpolating)")
-            fig.suptitle(f"{sweep}: interpolation probability over n and {symbol}", fontsize=9)
-            paths += plotting.save(fig, out, name, formats)
-            captions[name] = (
-                f"Phase diagram: fraction of determined runs that interpolate over n and the "
-                f"{symbol} (white: no determined run), with n* and its interval at each value "
-                "(a panel per setting of the other swept axes)."
-            )
-    return paths, captions, skipped
-
-
-def _edges(values) -> np.ndarray:
-    """Cell edges on a log axis around sorted positive centres."""
-    lv = np.log(np.asarray(values, float))
-    if lv.size == 1:
-        return np.exp(np.array([lv[0] - 0.5, lv[0] + 0.5]))
-    mids = 0.5 * (lv[1:] + lv[:-1])
-    return np.exp(np.concatenate([[2 * lv[0] - mids[0]], mids, [2 * lv[-1] - mids[-1]]]))

@@ -9,7 +9,8 @@ from pathlib import Path
 from figures.axis_figs import fig_nstar_vs_axis
 from figures.dynamics import fig_directions, fig_loss_vs_time
 from figures.load import Made, Stored, load
-from figures.threshold_figs import fig_loss_vs_n, fig_nstar_vs_d, fig_p_of_n, fig_phase
+from figures.phase_figs import fig_phase
+from figures.threshold_figs import fig_loss_vs_n, fig_nstar_vs_d, fig_p_of_n
 from figures.verdict_figs import fig_decided_by, fig_nstar_vs_time
 
 FIGURES: dict[str, Callable[[Stored, Path, tuple], Made]] = {

@@ -45,17 +45,29 @@ def fig_nstar_vs_time(st: Stored, out: Path, formats) -> Made:
                 ns = np.array([e["n_star"] for e in by_t])
                 lo = np.array([np.nan if e["ci_low"] is None else e["ci_low"] for e in by_t])
                 hi = np.array([np.nan if e["ci_high"] is None else e["ci_high"] for e in by_t])
-                ax.errorbar(T, ns, yerr=[ns - np.where(np.isnan(lo), ns, lo),
-                                         np.where(np.isnan(hi), ns, hi) - ns],
-                            fmt="o-", color=color, ms=4, capsize=2,
-                            label="n*(T): loss < tol by T" + (f", {group_label(g, varying)}"
-                                                              if varying else ""))  # fmt: skip
+                ax.errorbar(
+                    T,
+                    ns,
+                    yerr=[ns - np.where(np.isnan(lo), ns, lo), np.where(np.isnan(hi), ns, hi) - ns],
+                    fmt="o-",
+                    color=color,
+                    ms=4,
+                    capsize=2,
+                    label="n*(T): loss < tol by T"
+                    + (f", {group_label(g, varying)}" if varying else ""),
+                )
             if g["n_star"] is not None:
                 ax.axhline(g["n_star"], color=color, ls="--", lw=1.0, label="certified n*")
                 both = g.get("interval_both", {})
                 if both.get("ci_low") is not None and both.get("ci_high") is not None:
-                    ax.axhspan(both["ci_low"], both["ci_high"], color=color, alpha=0.12, lw=0,
-                               label="interval, open runs both ways")  # fmt: skip
+                    ax.axhspan(
+                        both["ci_low"],
+                        both["ci_high"],
+                        color=color,
+                        alpha=0.12,
+                        lw=0,
+                        label="interval, open runs both ways",
+                    )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("training time T")
@@ -97,8 +109,9 @@ def fig_decided_by(st: Stored, out: Path, formats) -> Made:
             ax.set_xlabel("training samples n")
             ax.set_ylabel("seed")
             ax.set_title(group_label(g, varying) if varying else sweep)
-        handles = [Patch(color=DECIDED_BY[k][1], label=DECIDED_BY[k][0])
-                   for k in DECIDED_BY if k in used]  # fmt: skip
+        handles = [
+            Patch(color=DECIDED_BY[k][1], label=DECIDED_BY[k][0]) for k in DECIDED_BY if k in used
+        ]
         fig.legend(handles=handles, loc="outside right center", fontsize="small")
         paths += plotting.save(fig, out, name, formats)
         captions[name] = (

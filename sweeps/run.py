@@ -32,17 +32,23 @@ _WORKDIR = flags.DEFINE_string(
 _TASK_INDEX = flags.DEFINE_integer("task_index", 0, "This task's index in a job array.")
 _NUM_TASKS = flags.DEFINE_integer("num_tasks", 1, "Number of tasks the grid is split into.")
 _DISTRIBUTED = flags.DEFINE_bool(
-    "distributed", False, "Call jax.distributed.initialize() first (multi-process jobs, e.g. "
-    "srun): each process trains its share of the task on its own devices; process 0 merges."
-)  # fmt: skip
+    "distributed",
+    False,
+    "Call jax.distributed.initialize() first (multi-process jobs, e.g. "
+    "srun): each process trains its share of the task on its own devices; process 0 merges.",
+)
 _RESTART = flags.DEFINE_bool(
-    "restart", False, "Delete the workdir's results (chunks, checkpoints, outputs) and start over; "
-    "needed when the config changed."
-)  # fmt: skip
+    "restart",
+    False,
+    "Delete the workdir's results (chunks, checkpoints, outputs) and start over; "
+    "needed when the config changed.",
+)
 _KEEP_OLD = flags.DEFINE_bool(
-    "keep_old_chunks", False, "Keep finished chunks written by other code (another version or "
-    "edited sources) instead of recomputing them."
-)  # fmt: skip
+    "keep_old_chunks",
+    False,
+    "Keep finished chunks written by other code (another version or "
+    "edited sources) instead of recomputing them.",
+)
 _CACHE = flags.DEFINE_string(
     "compilation_cache_dir", None, "Persistent compilation cache (or $JAX_COMPILATION_CACHE_DIR)."
 )

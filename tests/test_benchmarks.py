@@ -11,6 +11,7 @@ import pytest
 
 from alignment.two_layer import data, model
 from alignment.two_layer import family as two_layer
+from alignment.two_layer import job as threshold_job
 from alignment.two_layer.data import DataSpec
 from alignment.two_layer.family import TwoLayer
 from benchmarks import throughput as tp
@@ -92,7 +93,7 @@ def test_flop_count_matches_the_matmuls_of_a_relu_step():
 
     cfg = tiny.get_config()
     runs = grid.expand(cfg)
-    chunk = grid.validate(cfg, runs)[0]
+    chunk = threshold_job.validate(cfg, runs)[0]
     fam = chunk.program.family
     n, d, m = fam.n_pad, fam.data.d, fam.m
     lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
@@ -126,7 +127,7 @@ def test_verdict_pass_counts_its_compiles_and_repeats_its_verdicts():
     cfg = micro_config()
     cfg.m = (7,)
     runs = grid.expand(cfg)
-    chunks = grid.validate(cfg, runs)[:1]
+    chunks = threshold_job.validate(cfg, runs)[:1]
     cold_s, cold_compile_s, cold = torch_baseline._verdict_pass(cfg, runs, chunks)
     warm_s, warm_compile_s, warm = torch_baseline._verdict_pass(cfg, runs, chunks)
     assert 0 < cold_compile_s < cold_s

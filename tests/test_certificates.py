@@ -119,8 +119,9 @@ def test_constructed_saddle_is_called_saddle_and_escapes_when_predicted(dtype):
     theta, a, x, y, kappa_best = _saddle_state()
     esc = certificates.escape_test(theta, a, x, y)
     assert esc["small_alive"] == 1 and esc["kappa_max"] == pytest.approx(kappa_best, rel=1e-6)
-    prog = _program("three_points", 1, 2, 3, bias=True, dtype=dtype,
-                    integ=integrate.Flow(rtol=1e-6, atol=1e-12))  # fmt: skip
+    prog = _program(
+        "three_points", 1, 2, 3, bias=True, dtype=dtype, integ=integrate.Flow(rtol=1e-6, atol=1e-12)
+    )
     lanes = trainer.Lanes.make(seed=[0], n=3, lam=1e-3, lr=0.1, sigma=0.0)
     state, ctx = trainer.init_runs(prog, lanes)
     params = {"w": theta[None, :, :1], "b": theta[None, :, 1], "a": a[None]}
@@ -151,8 +152,11 @@ def test_a_region_qp_that_did_not_solve_certifies_nothing():
     times = np.array([0.0, 10.0, 100.0, 1000.0])
     loss = np.full((2, 4), 0.2)
     speed = np.zeros((2, 4))
-    certs = {"region_min": np.array([0.2, 0.2]), "kappa_max": np.array([-1.0, -1.0]),
-             "region_solved": np.array([1.0, 0.0])}  # fmt: skip
+    certs = {
+        "region_min": np.array([0.2, 0.2]),
+        "kappa_max": np.array([-1.0, -1.0]),
+        "region_solved": np.array([1.0, 0.0]),
+    }
     v, d = verdicts.verdicts(times, loss, speed, np.ones(2), certs=certs, details=True)
     assert list(v) == ["stuck", "undetermined"]
     assert list(d["decided_by"]) == ["certified", "qp_failed"]

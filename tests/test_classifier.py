@@ -93,15 +93,24 @@ def test_digits_split_statistics():
 
 @pytest.mark.parametrize(
     ("arrays", "says"),
-    [({"x": np.zeros((4, 2))}, "lacks ['y']"),
-     ({"x": np.zeros(4), "y": np.zeros(4)}, "x must be 2-D"),
-     ({"x": np.zeros((4, 2)), "y": np.zeros(3)}, "x has 4 rows but y has 3"),
-     ({"x": np.zeros((4, 2)), "y": np.array([0, 1, 2, 1])}, "labels [0, 1, 2]"),
-     ({"x": np.array([[0, 1], [np.nan, 2]]), "y": np.array([0, 1])}, "row 1, column 0"),
-     ({"x": np.zeros((4, 2)), "y": np.zeros(4), "x_test": np.zeros((2, 2))}, "both x_test"),
-     ({"x": np.zeros((4, 2)), "y": np.zeros(4), "x_test": np.zeros((2, 3)),
-       "y_test": np.zeros(2)}, "must have 2 columns")],
-)  # fmt: skip
+    [
+        ({"x": np.zeros((4, 2))}, "lacks ['y']"),
+        ({"x": np.zeros(4), "y": np.zeros(4)}, "x must be 2-D"),
+        ({"x": np.zeros((4, 2)), "y": np.zeros(3)}, "x has 4 rows but y has 3"),
+        ({"x": np.zeros((4, 2)), "y": np.array([0, 1, 2, 1])}, "labels [0, 1, 2]"),
+        ({"x": np.array([[0, 1], [np.nan, 2]]), "y": np.array([0, 1])}, "row 1, column 0"),
+        ({"x": np.zeros((4, 2)), "y": np.zeros(4), "x_test": np.zeros((2, 2))}, "both x_test"),
+        (
+            {
+                "x": np.zeros((4, 2)),
+                "y": np.zeros(4),
+                "x_test": np.zeros((2, 3)),
+                "y_test": np.zeros(2),
+            },
+            "must have 2 columns",
+        ),
+    ],
+)
 def test_file_data_errors_name_the_problem(tmp_path, arrays, says):
     path = tmp_path / "data.npz"
     np.savez(path, **arrays)
@@ -121,8 +130,9 @@ def test_weight_zero_equals_training_without_the_points(dtype, rtol):
     keep[[2, 7, 30]] = 0
 
     def run(xt, yt, weights):
-        bank = cl.DataBank(xt[None], yt[None], sp.x_test[None], sp.y_test[None],
-                           sp.x_test[None], weights[None])  # fmt: skip
+        bank = cl.DataBank(
+            xt[None], yt[None], sp.x_test[None], sp.y_test[None], sp.x_test[None], weights[None]
+        )
         prog = train.Program(cl.Classifier(bank, 6, "tanh", "softmax"), integrate.GD(), dtype)
         lanes = train.Lanes.make(seed=[4], data_index=0, weight_index=0, scale=1.0, lr=0.2)
         state, ctx = train.init_runs(prog, lanes, shard=False)
@@ -132,8 +142,9 @@ def test_weight_zero_equals_training_without_the_points(dtype, rtol):
     p_w, s_w = run(sp.x_train, sp.y_train, keep)
     p_k, s_k = run(sp.x_train[keep > 0], sp.y_train[keep > 0], np.ones(37))
     for k in p_w:
-        np.testing.assert_allclose(np.asarray(p_w[k]), np.asarray(p_k[k]), rtol=rtol,
-                                   atol=rtol * 1e-2)  # fmt: skip
+        np.testing.assert_allclose(
+            np.asarray(p_w[k]), np.asarray(p_k[k]), rtol=rtol, atol=rtol * 1e-2
+        )
     for k in ("loss", "train_error", "R_0", "R_1", "D"):
         np.testing.assert_allclose(np.asarray(s_w[k]), np.asarray(s_k[k]), rtol=rtol)
 

@@ -88,8 +88,11 @@ def test_removal_takes_the_parents_stragglers_from_the_same_init(finished):
         p = run_ids.index(parent[r])
         t = class_stats.paper_inversion(traj["R_0"].values[p], cfg.burn_in)
         removed = class_stats.unpack(traj["removed_bits"].values[r], n)
-        stragglers = (np.zeros(n, bool) if t is None
-                      else class_stats.unpack(traj["miss_bits"].values[p, t], n))  # fmt: skip
+        stragglers = (
+            np.zeros(n, bool)
+            if t is None
+            else class_stats.unpack(traj["miss_bits"].values[p, t], n)
+        )
         assert removed.sum() == stragglers.sum() == traj["removed"].values[r]
         if phase[r] == "no_stragglers":
             np.testing.assert_array_equal(removed, stragglers)
@@ -112,12 +115,23 @@ def test_a_retraining_equals_training_on_the_kept_points(finished, data_file):
     from alignment.classifier import family as cl
     from alignment.engine import integrate, train
 
-    small = cl.DataBank(x_tr, y_tr, bank.x_test[sub : sub + 1], bank.y_test[sub : sub + 1],
-                        bank.x_noisy[sub : sub + 1], np.ones((1, keep.sum())))  # fmt: skip
-    prog = train.Program(cl.Classifier(small, cfg.m, cfg.activation, cfg.head),
-                         integrate.GD(), dtype="float64", sharpness_iters=1)  # fmt: skip
-    lanes = train.Lanes.make(seed=[int(traj["seed"].values[r])], data_index=[0],
-                             weight_index=[0], scale=[1.0], lr=[0.5])  # fmt: skip
+    small = cl.DataBank(
+        x_tr,
+        y_tr,
+        bank.x_test[sub : sub + 1],
+        bank.y_test[sub : sub + 1],
+        bank.x_noisy[sub : sub + 1],
+        np.ones((1, keep.sum())),
+    )
+    prog = train.Program(
+        cl.Classifier(small, cfg.m, cfg.activation, cfg.head),
+        integrate.GD(),
+        dtype="float64",
+        sharpness_iters=1,
+    )
+    lanes = train.Lanes.make(
+        seed=[int(traj["seed"].values[r])], data_index=[0], weight_index=[0], scale=[1.0], lr=[0.5]
+    )
     state, ctx = train.init_runs(prog, lanes, shard=False)
     _, snaps = train.train(prog, state, ctx, 0.5 * np.arange(61), shard=False)
     # float64, 60 steps of the same arithmetic up to summation order: 1e-10 relative
@@ -149,8 +163,13 @@ def test_figures_from_the_stored_results(finished):
     _, workdir, _, _ = finished
     paths = make.make_all(workdir, formats=("png",))
     names = {p.stem.split("_gd")[0] for p in paths}
-    assert names == {"cls_radius_vs_error", "cls_dynamics", "cls_stability", "cls_removal",
-                     "cls_overlap"}  # fmt: skip
+    assert names == {
+        "cls_radius_vs_error",
+        "cls_dynamics",
+        "cls_stability",
+        "cls_removal",
+        "cls_overlap",
+    }
     index = (workdir / "figures" / "index.md").read_text()
     assert "paper Fig 2a" in index and "paper Fig 2d" in index
 
@@ -183,14 +202,16 @@ def test_digits_bank_is_standardized_on_the_training_block():
 
 @pytest.mark.parametrize(
     "field, value, says",
-    [("source", "mnist", "source='mnist' is not one of"),
-     ("lr", (0.1, -1.0), "lr=-1.0 must be a finite number > 0"),
-     ("optimizer", ("sgd",), "optimizer='sgd' is not one of"),
-     ("steps", 0, "steps=0 must be an integer >= 1"),
-     ("n_train", 5000, "n_train=5000 must be in [1, 1796] for 1797 rows"),
-     ("removal_rule", "first", "removal_rule='first' is not one of"),
-     ("align_drop", 1.5, "align_drop=1.5 must be a finite number in (0, 1)")],
-)  # fmt: skip
+    [
+        ("source", "mnist", "source='mnist' is not one of"),
+        ("lr", (0.1, -1.0), "lr=-1.0 must be a finite number > 0"),
+        ("optimizer", ("sgd",), "optimizer='sgd' is not one of"),
+        ("steps", 0, "steps=0 must be an integer >= 1"),
+        ("n_train", 5000, "n_train=5000 must be in [1, 1796] for 1797 rows"),
+        ("removal_rule", "first", "removal_rule='first' is not one of"),
+        ("align_drop", 1.5, "align_drop=1.5 must be a finite number in (0, 1)"),
+    ],
+)
 def test_bad_values_are_named(field, value, says):
     cfg = cls_config.get_config()
     cfg[field] = value
@@ -203,10 +224,19 @@ def test_cli_refuses_a_bad_data_file_in_one_line(tmp_path):
     bad = tmp_path / "bad.npz"
     np.savez(bad, x=np.ones((10, 3)), y=np.array([0, 1, 2] + [0] * 7))
     out = subprocess.run(
-        [sys.executable, "-m", "sweeps.run", "--config=sweeps/configs/cls_tiny.py",
-         f"--workdir={tmp_path / 'w'}", "--config.source=file", f"--config.data_file={bad}"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "sweeps.run",
+            "--config=sweeps/configs/cls_tiny.py",
+            f"--workdir={tmp_path / 'w'}",
+            "--config.source=file",
+            f"--config.data_file={bad}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1] == (
         "error: invalid config: bad.npz: y holds labels [0, 1, 2]: allowed are 0/1 or -1/+1"
@@ -232,9 +262,15 @@ def test_stability_statistics_on_a_constructed_table():
     CV of the two subset means (numbers worked by hand)."""
     eps = np.array([0.1, 0.12, 0.14, 0.2, 0.2, 0.2])
     t = np.array([100.0, 200.0, 300.0, 150.0, 150.0, 150.0])
-    runs = {"phase": np.array(["base"] * 6), "optimizer": np.array(["gd"] * 6),
-            "lr": np.full(6, 0.1), "scale": np.ones(6), "subset": np.array([0, 0, 0, 1, 1, 1]),
-            "eps_inv_paper": eps, "t_inv_paper": t}  # fmt: skip
+    runs = {
+        "phase": np.array(["base"] * 6),
+        "optimizer": np.array(["gd"] * 6),
+        "lr": np.full(6, 0.1),
+        "scale": np.ones(6),
+        "subset": np.array([0, 0, 0, 1, 1, 1]),
+        "eps_inv_paper": eps,
+        "t_inv_paper": t,
+    }
     out = cls_claims.stability(runs, "paper")
     seeds = out["across_seeds"][0]
     assert seeds["eps_inv"]["cv"] == pytest.approx(0.02 / 0.12)

@@ -132,8 +132,9 @@ def test_file_rows_nested_in_n_and_test_rows_disjoint():
 
 def test_file_test_arrays_are_used_when_given():
     f = _user_arrays(with_test=True)
-    _, test, _ = data.make_data(jax.random.key(0), DataSpec("file", d=3, file=f), 20, 24, 0.0,
-                                 9, jnp.float64)  # fmt: skip
+    _, test, _ = data.make_data(
+        jax.random.key(0), DataSpec("file", d=3, file=f), 20, 24, 0.0, 9, jnp.float64
+    )
     np.testing.assert_array_equal(np.asarray(test.x_NxD), f.x_test)
     np.testing.assert_array_equal(np.asarray(test.y_N), f.y_test)
 
@@ -146,11 +147,13 @@ def test_file_arrays_hash_by_content():
 
 @pytest.mark.parametrize(
     "d, n_max, n_test, with_test, says",
-    [(4, 10, 10, False, "d=4 does not match the 3 columns of mine.npz"),
-     (3, 45, 10, False, "n=45 exceeds the 40 rows of mine.npz left for training"),
-     (3, 10, 60, False, "n_test=60 leaves none of the 50 rows of mine.npz"),
-     (3, 10, 12, True, "n_test=12 exceeds the 9 test rows of mine.npz")],
-)  # fmt: skip
+    [
+        (4, 10, 10, False, "d=4 does not match the 3 columns of mine.npz"),
+        (3, 45, 10, False, "n=45 exceeds the 40 rows of mine.npz left for training"),
+        (3, 10, 60, False, "n_test=60 leaves none of the 50 rows of mine.npz"),
+        (3, 10, 12, True, "n_test=12 exceeds the 9 test rows of mine.npz"),
+    ],
+)
 def test_file_sizes_checked(d, n_max, n_test, with_test, says):
     f = _user_arrays(with_test=with_test)
     with pytest.raises(ValueError, match=None) as err:

@@ -60,8 +60,11 @@ class Linear:
 
     def snapshot(self, params, ctx):
         loss, _ = self.loss_and_grad(params, ctx)
-        return {"loss": loss, "w_err": jnp.linalg.norm(params["w"] - ctx["w_star"]),
-                "w_norm": jnp.linalg.norm(params["w"])}  # fmt: skip
+        return {
+            "loss": loss,
+            "w_err": jnp.linalg.norm(params["w"] - ctx["w_star"]),
+            "w_norm": jnp.linalg.norm(params["w"]),
+        }
 
     def outputs(self, ctx):
         return {"w_star": (("run", "coord"), np.asarray(ctx["w_star"]))}
@@ -94,8 +97,9 @@ def _closed_form(family, r):
     out = []
     for t in TIMES:
         k = int(round(t / lr))
-        out.append(0.5 * np.mean((x @ (w_star + np.linalg.matrix_power(step, k) @ (w - w_star))
-                                  - y) ** 2))  # fmt: skip
+        out.append(
+            0.5 * np.mean((x @ (w_star + np.linalg.matrix_power(step, k) @ (w - w_star)) - y) ** 2)
+        )
     return np.array(out)
 
 
@@ -111,8 +115,9 @@ def test_toy_family_matches_the_closed_form(toy_run):
     state, snaps = toy_run
     for r in range(3):
         # the same float64 recursion in another order: agreement to ~1e-13 relative
-        np.testing.assert_allclose(snaps["loss"][r], _closed_form(Linear(), r), rtol=1e-9,
-                                   atol=1e-14)  # fmt: skip
+        np.testing.assert_allclose(
+            snaps["loss"][r], _closed_form(Linear(), r), rtol=1e-9, atol=1e-14
+        )
     np.testing.assert_allclose(snaps["time"][:, -1], TIMES[-1], rtol=1e-12)
     np.testing.assert_array_equal(state.step, np.rint(TIMES[-1] / LANES.lr))
 

@@ -17,8 +17,13 @@ import xarray as xr
 
 from alignment.runner import checkpoint, results, workdir
 
-CMD = [sys.executable, "-m", "sweeps.run", "--config=sweeps/configs/tiny.py",
-       "--config.make_figures=False"]  # fmt: skip
+CMD = [
+    sys.executable,
+    "-m",
+    "sweeps.run",
+    "--config=sweeps/configs/tiny.py",
+    "--config.make_figures=False",
+]
 COMPARED = ("summary.csv", "threshold.json")
 
 

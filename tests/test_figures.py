@@ -72,8 +72,14 @@ def test_missing_results_are_named(tmp_path):
 
 
 def test_command_line(stored):
-    cmd = [sys.executable, "-m", "figures.make", f"--workdir={stored}", "--only=p_of_n",
-           "--formats=png"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "figures.make",
+        f"--workdir={stored}",
+        "--only=p_of_n",
+        "--formats=png",
+    ]
     got = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
     assert got.stdout.strip().endswith("p_of_n_micro.png")
 
@@ -105,10 +111,13 @@ def _synthetic_store(workdir):
     results.write_json(workdir / THRESHOLD, rep)
     t = np.tile(np.geomspace(1, 100, 5), (R, 1))
     traj = xr.Dataset(
-        {"time": (("run", "snapshot"), t), "loss": (("run", "snapshot"), 1 / t),
-         "test_loss": (("run", "snapshot"), 2 / t)},
+        {
+            "time": (("run", "snapshot"), t),
+            "loss": (("run", "snapshot"), 1 / t),
+            "test_loss": (("run", "snapshot"), 2 / t),
+        },
         coords={"run": np.arange(R)},
-    )  # fmt: skip
+    )
     results.write_netcdf(workdir / results.TRAJECTORIES, traj)
     results.write_text(workdir / results.CONFIG, c.to_json())
     return rep
@@ -142,9 +151,14 @@ def test_power_law_in_d_also_fits_the_threshold_at_the_longest_time():
     for d in (2, 4, 8, 16):
         g = {k: 0 for k in report.GROUP_AXES} | {"d": d, "sweep": "s"}
         cert, late = 3.0 * d**2, 2.0 * d**1.5
-        g |= {"n_star": cert, "ci_low": 0.9 * cert, "ci_high": 1.1 * cert,
-              "n_star_by_time": [{"T": 100.0, "n_star": late, "ci_low": 0.9 * late,
-                                  "ci_high": 1.1 * late}]}  # fmt: skip
+        g |= {
+            "n_star": cert,
+            "ci_low": 0.9 * cert,
+            "ci_high": 1.1 * cert,
+            "n_star_by_time": [
+                {"T": 100.0, "n_star": late, "ci_low": 0.9 * late, "ci_high": 1.1 * late}
+            ],
+        }
         groups.append(g)
     (fit,) = report._power_laws(groups)
     assert fit["k"] == pytest.approx(2.0, abs=1e-9)

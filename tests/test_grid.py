@@ -6,6 +6,7 @@ import pytest
 from alignment import registry as jobs
 from alignment import registry as sweep
 from alignment.two_layer import grid
+from alignment.two_layer import job as threshold_job
 from sweeps.configs import base
 
 
@@ -28,8 +29,9 @@ def test_expand_is_the_product_in_canonical_order():
 
 def test_sub_sweeps_override_fields_and_sort_by_name():
     c = _cfg(n=(8, 16), num_seeds=2)
-    c.sweeps.zeta = ml_collections.ConfigDict({"data": "three_points", "d": (1,), "n": (3,),
-                                               "bias": True})  # fmt: skip
+    c.sweeps.zeta = ml_collections.ConfigDict(
+        {"data": "three_points", "d": (1,), "n": (3,), "bias": True}
+    )
     c.sweeps.alpha = ml_collections.ConfigDict({"n": (32,), "num_seeds": 3})
     runs = grid.expand(c)
     assert list(dict.fromkeys(runs["sweep"])) == ["alpha", "zeta"]
@@ -37,7 +39,7 @@ def test_sub_sweeps_override_fields_and_sort_by_name():
     assert list(runs["n"][alpha]) == [32, 32, 32] and set(runs["data"][alpha]) == {"linear"}
     assert list(runs["n"][zeta]) == [3, 3] and set(runs["d"][zeta]) == {1}
     assert runs["bias"][zeta].all() and not runs["bias"][alpha].any()
-    chunks = grid.validate(c, runs)
+    chunks = threshold_job.validate(c, runs)
     progs = {ch.sweep: ch.program.family for ch in chunks}
     assert progs["zeta"].data.name == "three_points" and progs["zeta"].bias
     assert progs["alpha"].data.name == "linear" and progs["alpha"].data.d == 5
@@ -116,8 +118,14 @@ def test_every_config_file_is_valid():
 
     folder = pathlib.Path(base.__file__).parent
     names = sorted(p.stem for p in folder.glob("*.py") if p.stem not in ("__init__",))
-    assert {"tiny", "threshold_quick", "threshold_paper", "threshold_vs_d", "alignment_dynamics",
-            "phase_diagram"} <= set(names)  # fmt: skip
+    assert {
+        "tiny",
+        "threshold_quick",
+        "threshold_paper",
+        "threshold_vs_d",
+        "alignment_dynamics",
+        "phase_diagram",
+    } <= set(names)
     for name in names:
         cfg = importlib.import_module(f"sweeps.configs.{name}").get_config()
         chunks = jobs.check_config(cfg)  # the threshold sweep or the mean-field job

@@ -29,8 +29,9 @@ def test_flow_on_a_quadratic_equals_the_matrix_exponential():
             w = w_star + vec @ (np.exp(-lam * t) * (vec.T @ (w0 - w_star)))
             # local error 1e-9 of the parameters' size (O(1)) per step, a few hundred steps:
             # ~1e-8 absolute, which is a larger share of w - w* once it has decayed
-            np.testing.assert_allclose(snaps["w_err"][r, k], np.linalg.norm(w - w_star),
-                                       rtol=1e-6, atol=1e-8)  # fmt: skip
+            np.testing.assert_allclose(
+                snaps["w_err"][r, k], np.linalg.norm(w - w_star), rtol=1e-6, atol=1e-8
+            )
     np.testing.assert_array_equal(snaps["time"], np.broadcast_to(TIMES, (2, 4)))  # exact hits
     assert np.all(state.istate["accepted"] < state.step + 1)  # some steps may be rejected
 
@@ -59,8 +60,7 @@ def test_gd_approaches_the_flow_linearly_in_the_step(flow_reference):
     _, ref = flow_reference
     lrs = np.array([0.04, 0.02, 0.01, 0.005])
     prog = train.Program(TWO, integrate.GD(), "float64")
-    lanes = train.Lanes.make(seed=np.tile([0, 1], 4), n=8, lam=0.5, sigma=0.3,
-                             lr=np.repeat(lrs, 2))  # fmt: skip
+    lanes = train.Lanes.make(seed=np.tile([0, 1], 4), n=8, lam=0.5, sigma=0.3, lr=np.repeat(lrs, 2))
     state, ctx = train.init_runs(prog, lanes, shard=False)
     _, snaps = jax.device_get(train.train(prog, state, ctx, T_END, shard=False))
     dw = snaps["neuron_w"][:, -1].reshape(4, 2, -1) - ref["neuron_w"][:, -1].reshape(1, 2, -1)

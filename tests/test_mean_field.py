@@ -41,8 +41,11 @@ def test_centered_relu_kernel_closed_form_values():
 def test_closed_form_test_error_matches_fresh_samples(target):
     fam = mf.MeanField(d=5, m=8, n=40, act="relu_centered", target=target)
     key = jax.random.key(1)
-    params, ctx = fam.initialize(key, {"tau": jnp.float64(0.4), "a0": jnp.float64(1.0),
-                                       "train_a": jnp.float64(1.0)}, jnp.float64)  # fmt: skip
+    params, ctx = fam.initialize(
+        key,
+        {"tau": jnp.float64(0.4), "a0": jnp.float64(1.0), "train_a": jnp.float64(1.0)},
+        jnp.float64,
+    )
     params["a"] = jax.random.normal(jax.random.key(2), (8,), jnp.float64) * 3
     rng = np.random.default_rng(3)
     x = rng.standard_normal((400_000, 5))
@@ -107,8 +110,9 @@ def test_gd_in_paper_time_approaches_the_flow_linearly_in_eta():
 
 def test_symmetric_init_stays_symmetric_and_frozen_a_stays_frozen():
     prog = train.Program(FAMILY, integrate.GD(), "float64")
-    state, ctx = train.init_runs(prog, lanes(num=2, lr=0.05, train_a=[1.0, 0.0], a0=2.0),
-                                 shard=False)  # fmt: skip
+    state, ctx = train.init_runs(
+        prog, lanes(num=2, lr=0.05, train_a=[1.0, 0.0], a0=2.0), shard=False
+    )
     w = np.array(state.params["w"])
     w[:] = w[:, :1]  # every row equal to the first
     state = state._replace(params={"a": state.params["a"], "w": jnp.asarray(w)})

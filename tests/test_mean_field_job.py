@@ -16,6 +16,7 @@ from alignment import registry as sweep
 from alignment.mean_field import chunks as mean_field_job
 from alignment.mean_field import claims as mf_claims
 from alignment.mean_field import config as mf_config
+from alignment.mean_field import frozen
 from alignment.mean_field import report as mf_report
 from alignment.runner import results
 
@@ -115,20 +116,26 @@ def test_figures_from_the_stored_results(finished):
     _, workdir, _ = finished
     paths = make.make_all(workdir, formats=("png",))
     names = {p.stem for p in paths}
-    assert {"mf_dynamics_pure_noise_tau0.5", "mf_gamma_collapse_pure_noise_tau0.5",
-            "mf_train_vs_gamma_pure_noise_tau0.5", "mf_pure_noise_tau0.5",
-            "mf_lazy_cross_pure_noise_tau0.5"} <= names  # fmt: skip
+    assert {
+        "mf_dynamics_pure_noise_tau0.5",
+        "mf_gamma_collapse_pure_noise_tau0.5",
+        "mf_train_vs_gamma_pure_noise_tau0.5",
+        "mf_pure_noise_tau0.5",
+        "mf_lazy_cross_pure_noise_tau0.5",
+    } <= names
 
 
 @pytest.mark.parametrize(
     ("field", "value", "says"),
-    [("tau", (-1.0,), "tau=-1.0 must be a finite number >= 0"),
-     ("m", (8, 1), "m=1 must be an integer >= 2"),
-     ("target", ("teacher",), "target='teacher' is not one of"),
-     ("activation", "tanh", "activation='tanh' is not one of"),
-     ("frozen_gamma", (0.0,), "frozen_gamma=0.0 must be a finite number > 0"),
-     ("collapse_level", 1.5, "collapse_level=1.5 must be in (0, 1)")],
-)  # fmt: skip
+    [
+        ("tau", (-1.0,), "tau=-1.0 must be a finite number >= 0"),
+        ("m", (8, 1), "m=1 must be an integer >= 2"),
+        ("target", ("teacher",), "target='teacher' is not one of"),
+        ("activation", "tanh", "activation='tanh' is not one of"),
+        ("frozen_gamma", (0.0,), "frozen_gamma=0.0 must be a finite number > 0"),
+        ("collapse_level", 1.5, "collapse_level=1.5 must be in (0, 1)"),
+    ],
+)
 def test_bad_values_are_named(field, value, says):
     cfg = micro_mf()
     cfg[field] = value
@@ -139,10 +146,18 @@ def test_bad_values_are_named(field, value, says):
 
 def test_cli_refuses_a_bad_value_in_one_line(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "sweeps.run", "--config=sweeps/configs/mf_tiny.py",
-         f"--workdir={tmp_path}", "--config.alpha=-0.3"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "sweeps.run",
+            "--config=sweeps/configs/mf_tiny.py",
+            f"--workdir={tmp_path}",
+            "--config.alpha=-0.3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1] == (
         "error: invalid config: alpha=-0.3 must be a finite number > 0"
@@ -164,10 +179,10 @@ def test_gamma_threshold_on_a_power_law_curve():
     """e_tr(gamma) = gamma^-4: level 1e-2 is reached at gamma = 1e-2^(-1/4) = 3.1623 exactly
     (log-log interpolation is exact on a power law)."""
     gammas = np.array([1.0, 2.0, 4.0, 8.0])
-    g_star, how = mf_claims.gamma_threshold(gammas, gammas**-4.0, 1e-2)
+    g_star, how = frozen.gamma_threshold(gammas, gammas**-4.0, 1e-2)
     assert how == "interpolated"
     assert g_star == pytest.approx(10**0.5, rel=1e-12)
-    assert np.isnan(mf_claims.gamma_threshold(gammas, gammas * 0 + 1, 1e-2)[0])
+    assert np.isnan(frozen.gamma_threshold(gammas, gammas * 0 + 1, 1e-2)[0])
 
 
 def _synthetic(t_c_of_m):
@@ -179,12 +194,20 @@ def _synthetic(t_c_of_m):
         rows.append((m, t, gamma))
     k = len(rows[0][1])
     ds = xr.Dataset(
-        {"gamma": (("run", "snapshot"), np.stack([r[2] for r in rows])),
-         "time": (("run", "snapshot"), np.stack([r[1] for r in rows]))},
+        {
+            "gamma": (("run", "snapshot"), np.stack([r[2] for r in rows])),
+            "time": (("run", "snapshot"), np.stack([r[1] for r in rows])),
+        },
         coords={"run": np.arange(3)},
-    )  # fmt: skip
-    for name, fill in (("test_loss", 0.2), ("loss", 0.1), ("overlap", 0.5), ("m_cross", 0.0),
-                       ("max_abs_a", 1.0), ("self_overlap", 0.5)):  # fmt: skip
+    )
+    for name, fill in (
+        ("test_loss", 0.2),
+        ("loss", 0.1),
+        ("overlap", 0.5),
+        ("m_cross", 0.0),
+        ("max_abs_a", 1.0),
+        ("self_overlap", 0.5),
+    ):
         ds[name] = (("run", "snapshot"), np.full((3, k), fill))
     ds["m"] = ("run", [r[0] for r in rows])
     ds["tau"] = ("run", np.full(3, 0.3))

@@ -91,8 +91,10 @@ def test_merge_keeps_strings_wider_than_the_first_chunks(tmp_path):
     """A chunk file read back carries its string width as an encoding (<U5 for "stuck"); the
     merged file must not cut a later chunk's "interpolating" to "inter"."""
     for i, verdicts in enumerate((["stuck", "stuck"], ["interpolating"])):
-        ds = xr.Dataset({"verdict": ("run", np.array(verdicts))},
-                        coords={"run": np.arange(len(verdicts)) + 2 * i})  # fmt: skip
+        ds = xr.Dataset(
+            {"verdict": ("run", np.array(verdicts))},
+            coords={"run": np.arange(len(verdicts)) + 2 * i},
+        )
         results.write_netcdf(results.chunk_path(tmp_path, i), ds)
     results.write_trajectories(tmp_path, 2)
     with xr.open_dataset(tmp_path / results.TRAJECTORIES) as back:

@@ -348,9 +348,8 @@ def test_snapshot_bytes_matches_the_record(trained):
     _, snaps = trained
     R, K = snaps["loss"].shape
     assert set(snaps) == set(
-        stats.SCALAR_FLOAT_KEYS + stats.SCALAR_INT_KEYS + stats.PER_NEURON_KEYS
-        + stats.TRAINER_KEYS
-    )  # fmt: skip
+        stats.SCALAR_FLOAT_KEYS + stats.SCALAR_INT_KEYS + stats.PER_NEURON_KEYS + stats.TRAINER_KEYS
+    )
     total = sum(v.nbytes for v in snaps.values())
     assert total == R * K * stats.snapshot_bytes(20, 3, 8, store_neurons=True)
     scalars = sum(v.nbytes for k, v in snaps.items() if k not in stats.PER_NEURON_KEYS)
@@ -368,8 +367,11 @@ def test_trajectory_loader_dict_and_dataset_agree(trained):
     # the results store's layout: dims (run, snapshot, neuron, coord), run ids as coordinate,
     # NaN-padded snapshots at the end (merged chunks of different lengths)
     dims = ("run", "snapshot", "neuron", "coord")
-    pad = {k: np.concatenate([v, np.full_like(v[:, :3], np.nan)], 1) for k, v in snaps.items()
-           if v.dtype.kind == "f"}  # fmt: skip
+    pad = {
+        k: np.concatenate([v, np.full_like(v[:, :3], np.nan)], 1)
+        for k, v in snaps.items()
+        if v.dtype.kind == "f"
+    }
     ds = xr.Dataset(
         {k: (dims[: v.ndim], v) for k, v in pad.items()}
         | {"beta_hat": (("run", "coord_ols"), np.asarray(ctx.ref.beta_hat))},

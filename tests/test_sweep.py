@@ -51,8 +51,9 @@ def test_writes_every_output(finished):
     row = summary.iloc[-1]
     spec = DataSpec("linear", d=2)
     key = jax.random.fold_in(jax.random.key(int(row["seed"])), 0)
-    tr, _, _ = data.make_data(key, spec, int(row["n"]), int(row["n"]), row["sigma"], 16,
-                              jnp.float64)  # fmt: skip
+    tr, _, _ = data.make_data(
+        key, spec, int(row["n"]), int(row["n"]), row["sigma"], 16, jnp.float64
+    )
     x, y = np.asarray(tr.x_NxD), np.asarray(tr.y_N)
     beta = np.linalg.lstsq(x, y, rcond=None)[0]
     # float64 throughout: pinv and lstsq agree to ~1e-14 relative on a well-posed 2-D fit
@@ -118,8 +119,9 @@ def test_interrupted_run_resumes_to_identical_results(finished, tmp_path):
     xr.testing.assert_identical(got.pop("trajectories"), want.pop("trajectories"))
     assert got == want
     for index in range(3):
-        xr.testing.assert_identical(results.load_chunk(tmp_path, index),
-                                    results.load_chunk(workdir, index))  # fmt: skip
+        xr.testing.assert_identical(
+            results.load_chunk(tmp_path, index), results.load_chunk(workdir, index)
+        )
 
 
 def test_workdir_of_another_config_is_refused(finished):
@@ -178,8 +180,10 @@ def test_float32_pipeline_matches_float64(finished, tmp_path):
     cfg.dtype = "float32"
     sweep.run(cfg, tmp_path)
     report_mod.finish(cfg, tmp_path)
-    with (xr.open_dataset(tmp_path / "trajectories.nc") as t32,
-          xr.open_dataset(workdir / "trajectories.nc") as t64):  # fmt: skip
+    with (
+        xr.open_dataset(tmp_path / "trajectories.nc") as t32,
+        xr.open_dataset(workdir / "trajectories.nc") as t64,
+    ):
         assert t32["loss"].dtype == np.float32 and t64["loss"].dtype == np.float64
         k = cfg.num_snapshots  # the first-stage grid, shared by every run
         l32, l64 = t32["loss"].values[:, :k], t64["loss"].values[:, :k]
@@ -189,5 +193,8 @@ def test_float32_pipeline_matches_float64(finished, tmp_path):
         np.testing.assert_allclose(l32, l64, rtol=1e-3, atol=1e-5 * scale.max())
     s32 = results.read_csv(tmp_path / "summary.csv")
     assert set(s32["dtype"]) == {"float32"}
-    np.testing.assert_allclose(s32["ols_train_loss"], results.read_csv(
-        workdir / "summary.csv")["ols_train_loss"], rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        s32["ols_train_loss"],
+        results.read_csv(workdir / "summary.csv")["ols_train_loss"],
+        rtol=1e-5,
+    )

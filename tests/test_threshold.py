@@ -66,8 +66,14 @@ def test_gd_at_the_edge_of_stability_is_labelled():
     interp = Y_SCALE * np.exp(-rate * TIMES)
     loss = np.stack([moving, moving, interp])
     grad = np.stack([g_moving, g_moving, np.sqrt(rate * interp)])
-    out, d = vd.verdicts(TIMES, loss, grad, np.full(3, Y_SCALE),
-                         gd_sharpness_R=np.array([1.95, 1.5, 2.0]), details=True)  # fmt: skip
+    out, d = vd.verdicts(
+        TIMES,
+        loss,
+        grad,
+        np.full(3, Y_SCALE),
+        gd_sharpness_R=np.array([1.95, 1.5, 2.0]),
+        details=True,
+    )
     assert list(out) == ["undetermined", "undetermined", "interpolating"]
     assert list(d["decided_by"]) == ["gd_edge", "moving", "tolerance"]
     _, d = vd.verdicts(TIMES, loss, grad, np.full(3, Y_SCALE), details=True)

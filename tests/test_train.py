@@ -55,8 +55,13 @@ def test_gradient_matches_central_differences():
 
 
 PROG64 = two_layer(data=DataSpec("linear", d=4), m=12, n_pad=24, n_test=30, dtype="float64")
-GRID = dict(seed=[0, 1, 2, 3], n=[9, 17, 24, 13], lam=[0.5, 0.1, 1.0, 0.3],
-            lr=[0.05, 0.1, 0.02, 0.07], sigma=[0.1, 0.0, 0.3, 0.2])  # fmt: skip
+GRID = dict(
+    seed=[0, 1, 2, 3],
+    n=[9, 17, 24, 13],
+    lam=[0.5, 0.1, 1.0, 0.3],
+    lr=[0.05, 0.1, 0.02, 0.07],
+    sigma=[0.1, 0.0, 0.3, 0.2],
+)
 TIMES = np.array([0.0, 0.5, 1.0, 2.0, 4.0])
 _GRAD = jax.jit(jax.grad(model.loss))  # the plain loop's step: one compile per sample count
 
@@ -76,10 +81,14 @@ def test_vmapped_grid_equals_plain_loop(opt_name, grid_run):
         train, _, _ = data.make_data(
             jax.random.fold_in(key, 0), prog.family.data, n, n, GRID["sigma"][r], 30, jnp.float64
         )
-        p = model.init_params(jax.random.fold_in(key, 1), 4, 12, GRID["lam"][r], "balanced",
-                              dtype=jnp.float64)  # fmt: skip
-        opt = {"gd": optax.sgd(lr), "momentum": optax.sgd(lr, momentum=0.9),
-               "adam": optax.adam(lr)}[opt_name]  # fmt: skip
+        p = model.init_params(
+            jax.random.fold_in(key, 1), 4, 12, GRID["lam"][r], "balanced", dtype=jnp.float64
+        )
+        opt = {
+            "gd": optax.sgd(lr),
+            "momentum": optax.sgd(lr, momentum=0.9),
+            "adam": optax.adam(lr),
+        }[opt_name]
         opt_state = opt.init(p)
         steps_done = 0
         for k, t in enumerate(TIMES):
@@ -162,8 +171,9 @@ def test_balancedness_drift_is_order_lr():
 
 def test_symmetric_data_ends_at_ols():
     prog = two_layer(data=DataSpec("symmetric", d=3), m=20, n_pad=40, n_test=20, dtype="float64")
-    state, ctx, snaps = _run(prog, trainer.time_grid(3e4, 40, 1.0), seed=[0, 1], n=40, lam=1e-4,
-                             lr=0.5, sigma=0.5)  # fmt: skip
+    state, ctx, snaps = _run(
+        prog, trainer.time_grid(3e4, 40, 1.0), seed=[0, 1], n=40, lam=1e-4, lr=0.5, sigma=0.5
+    )
     ref = np.asarray(ctx.family.ref.train_loss)
     np.testing.assert_allclose(snaps["loss"][:, -1], ref, rtol=1e-3)
     beta = np.asarray(ctx.family.ref.beta_hat)
@@ -181,10 +191,12 @@ def test_symmetric_data_ends_at_ols():
 
 
 def test_three_points_gets_stuck():
-    prog = two_layer(data=DataSpec("three_points", d=1), m=20, n_pad=3, bias=True, n_test=3,
-                     dtype="float64")  # fmt: skip
-    _, _, snaps = _run(prog, trainer.time_grid(1e4, 30, 1.0), seed=[0, 1, 2], n=3, lam=1e-4, lr=0.2,
-                       sigma=0.0)  # fmt: skip
+    prog = two_layer(
+        data=DataSpec("three_points", d=1), m=20, n_pad=3, bias=True, n_test=3, dtype="float64"
+    )
+    _, _, snaps = _run(
+        prog, trainer.time_grid(1e4, 30, 1.0), seed=[0, 1, 2], n=3, lam=1e-4, lr=0.2, sigma=0.0
+    )
     # Two ReLU neurons with bias can fit 3 points exactly (min loss 0): a positive final loss
     # with a vanishing gradient and a flat last decade is a spurious stationary point.
     assert np.all(snaps["loss"][:, -1] > 0.05)
@@ -209,8 +221,15 @@ def test_float32_matches_float64():
 
 def test_divergence_is_flagged_and_frozen():
     prog = two_layer(data=DataSpec("linear", d=3), m=8, n_pad=8, n_test=8)
-    state, _, snaps = _run(prog, np.array([0.0, 5.0, 2500.0, 5000.0]), seed=[0, 0], n=8, lam=1.0,
-                           lr=[0.05, 50.0], sigma=0.1)  # fmt: skip
+    state, _, snaps = _run(
+        prog,
+        np.array([0.0, 5.0, 2500.0, 5000.0]),
+        seed=[0, 0],
+        n=8,
+        lam=1.0,
+        lr=[0.05, 50.0],
+        sigma=0.1,
+    )
     assert not snaps["diverged"][0, -1] and np.isinf(state.diverge_time[0])
     assert snaps["diverged"][1, -1] and 0 < state.diverge_time[1] < 2500
     assert np.all(np.isfinite(snaps["loss"]))  # frozen at the last finite parameters
@@ -266,8 +285,9 @@ def test_n_beyond_padding_raises():
 
 
 def test_ols_reference_matches_numpy():
-    train, test, _ = data.make_data(jax.random.key(5), DataSpec("linear", d=3), 11, 16, 0.3, 50,
-                                    jnp.float64)  # fmt: skip
+    train, test, _ = data.make_data(
+        jax.random.key(5), DataSpec("linear", d=3), 11, 16, 0.3, 50, jnp.float64
+    )
     ref = stats.ols_reference(train, test, bias=False)
     x, y = np.asarray(train.x_NxD[:11]), np.asarray(train.y_N[:11])
     beta = np.linalg.lstsq(x, y, rcond=None)[0]

@@ -26,8 +26,7 @@ def test_lane_ladder_on_four_devices_keeps_two_lanes_a_device():
 
 def test_batches_group_by_step_size_and_cover_every_live_run_once(monkeypatch):
     monkeypatch.setenv("ALIGNMENT_SHARD", "0")
-    lanes = train.Lanes.make(seed=range(10), n=8, lam=1e-3, sigma=0.1,
-                             lr=[0.1, 0.2] * 5)  # fmt: skip
+    lanes = train.Lanes.make(seed=range(10), n=8, lam=1e-3, sigma=0.1, lr=[0.1, 0.2] * 5)
     live = np.array([0, 1, 2, 3, 4, 6, 8, 9])
     batches = grid.batches(PROG, lanes, live, full=10)
     seen = []

@@ -22,8 +22,9 @@ def inversion_at(cfg, r0, r1, rule: str) -> int | None:
     """The inversion snapshot of one run by ``rule`` with the config's burn-in (in steps,
     rounded up to snapshots), window and tolerance; None: no inversion."""
     every = cfg.snapshot_every
-    return class_stats.inversion_index(r0, r1, rule, -(-cfg.burn_in // every),
-                                       cfg.smooth_window, cfg.rise_tol)  # fmt: skip
+    return class_stats.inversion_index(
+        r0, r1, rule, -(-cfg.burn_in // every), cfg.smooth_window, cfg.rise_tol
+    )
 
 
 def align_end(loss_K, drop: float) -> int | None:
@@ -39,9 +40,18 @@ def per_run(traj: xr.Dataset, cfg) -> dict[str, np.ndarray]:
     final and minimum errors, and the end of early alignment (steps; NaN: none)."""
     num, n, every = traj.sizes["run"], int(traj.attrs["n_train"]), cfg.snapshot_every
     err = traj["train_error"].values
-    out = {k: np.full(num, np.nan) for k in ("t_inv_paper", "eps_inv_paper", "t_inv_robust",
-                                             "eps_inv_robust", "stragglers", "t_align_end",
-                                             "eps_align_end")}  # fmt: skip
+    out = {
+        k: np.full(num, np.nan)
+        for k in (
+            "t_inv_paper",
+            "eps_inv_paper",
+            "t_inv_robust",
+            "eps_inv_robust",
+            "stragglers",
+            "t_align_end",
+            "eps_align_end",
+        )
+    }
     for r in range(num):
         r0, r1 = traj["R_0"].values[r], traj["R_1"].values[r]
         for rule in class_stats.RULES:
@@ -75,8 +85,10 @@ def groups(runs: dict, phase: str = "base"):
     keys = sorted({tuple(runs[k][i] for k in GROUP) for i in rows}, key=str)
     for key in keys:
         sel = [i for i in rows if tuple(runs[k][i] for k in GROUP) == key]
-        yield {k: (v if isinstance(v, str) else float(v)) for k, v in zip(GROUP, key,
-               strict=True)}, np.asarray(sel)  # fmt: skip
+        yield (
+            {k: (v if isinstance(v, str) else float(v)) for k, v in zip(GROUP, key, strict=True)},
+            np.asarray(sel),
+        )
 
 
 def stability(runs: dict, rule: str) -> dict:
@@ -89,14 +101,20 @@ def stability(runs: dict, rule: str) -> dict:
     for g, rows in groups(runs):
         first = rows[sub[rows] == 0]
         out["across_seeds"].append(
-            g | {"eps_inv": _stats(eps[first]), "t_inv": _stats(tinv[first]),
-                 "no_inversion": int(np.isnan(tinv[first]).sum())}
-        )  # fmt: skip
+            g
+            | {
+                "eps_inv": _stats(eps[first]),
+                "t_inv": _stats(tinv[first]),
+                "no_inversion": int(np.isnan(tinv[first]).sum()),
+            }
+        )
         out["all_runs"].append(g | {"eps_inv": _stats(eps[rows]), "t_inv": _stats(tinv[rows])})
         subsets = sorted(set(sub[rows]))
         if len(subsets) > 1:
-            means = [(np.nanmean(eps[rows[sub[rows] == s]]),
-                      np.nanmean(tinv[rows[sub[rows] == s]])) for s in subsets]  # fmt: skip
+            means = [
+                (np.nanmean(eps[rows[sub[rows] == s]]), np.nanmean(tinv[rows[sub[rows] == s]]))
+                for s in subsets
+            ]
             e, t = zip(*means, strict=True)
             out["across_subsets"].append(g | {"eps_inv": _stats(e), "t_inv": _stats(t)})
     by_setting: dict = {}
@@ -107,9 +125,15 @@ def stability(runs: dict, rule: str) -> dict:
     for (lr, scale), items in by_setting.items():
         if len(items) > 1:
             _, e, t = zip(*items, strict=True)
-            out["across_optimizers"].append({"lr": lr, "scale": scale, "optimizers":
-                                             [i[0] for i in items], "eps_inv": _stats(e),
-                                             "t_inv": _stats(t)})  # fmt: skip
+            out["across_optimizers"].append(
+                {
+                    "lr": lr,
+                    "scale": scale,
+                    "optimizers": [i[0] for i in items],
+                    "eps_inv": _stats(e),
+                    "t_inv": _stats(t),
+                }
+            )
     return out
 
 
@@ -134,20 +158,34 @@ def removal(runs: dict) -> dict:
             entry[phase] = {
                 "runs": len(rows),
                 "removed_mean": float(np.mean(np.asarray(runs["removed"])[rows])),
-                **{f"inverted_{r}": _share_finite(np.asarray(runs[f"t_inv_{r}"])[rows])
-                   for r in class_stats.RULES},
-                **{k: _stats(np.asarray(runs[f"final_{k}"])[rows]) for k in
-                   ("test_error", "noisy_test_error", "train_error")},
-                **{f"delta_{k}": _stats(np.asarray(runs[f"final_{k}"])[rows]
-                                        - np.asarray(runs[f"final_{k}"])[parents])
-                   for k in ("test_error", "noisy_test_error")},
-            }  # fmt: skip
+                **{
+                    f"inverted_{r}": _share_finite(np.asarray(runs[f"t_inv_{r}"])[rows])
+                    for r in class_stats.RULES
+                },
+                **{
+                    k: _stats(np.asarray(runs[f"final_{k}"])[rows])
+                    for k in ("test_error", "noisy_test_error", "train_error")
+                },
+                **{
+                    f"delta_{k}": _stats(
+                        np.asarray(runs[f"final_{k}"])[rows]
+                        - np.asarray(runs[f"final_{k}"])[parents]
+                    )
+                    for k in ("test_error", "noisy_test_error")
+                },
+            }
         out.append(entry)
     ii = [e["no_stragglers"]["inverted_robust"] < e["random"]["inverted_robust"] for e in out]
-    iii = [abs(e["no_stragglers"]["delta_test_error"]["mean"])
-           > abs(e["random"]["delta_test_error"]["mean"]) for e in out]  # fmt: skip
-    return {"groups": out, "holds_ii": all(ii) if ii else None,
-            "holds_iii": all(iii) if iii else None}  # fmt: skip
+    iii = [
+        abs(e["no_stragglers"]["delta_test_error"]["mean"])
+        > abs(e["random"]["delta_test_error"]["mean"])
+        for e in out
+    ]
+    return {
+        "groups": out,
+        "holds_ii": all(ii) if ii else None,
+        "holds_iii": all(iii) if iii else None,
+    }
 
 
 def _share_finite(v) -> float:
@@ -185,10 +223,18 @@ def overlap_curves(traj: xr.Dataset, runs: dict, cfg) -> list[dict]:
             peak = int(np.nanargmax(z_med)) if np.isfinite(z_med).any() else None
             eps = _stats(np.asarray(runs["eps_inv_paper"])[members])["mean"]
             steps = ks * cfg.snapshot_every
-            out.append(g | {"subset": int(s), "pairs": len(z), "step": steps.tolist(),
-                            "train_error": err.tolist(), "z_median": z_med.tolist(),
-                            "jaccard_median": np.nanmedian(np.asarray(jac, float), 0).tolist(),
-                            "peak_step": None if peak is None else int(steps[peak]),
-                            "peak_train_error": None if peak is None else float(err[peak]),
-                            "eps_inv_mean": eps})  # fmt: skip
+            out.append(
+                g
+                | {
+                    "subset": int(s),
+                    "pairs": len(z),
+                    "step": steps.tolist(),
+                    "train_error": err.tolist(),
+                    "z_median": z_med.tolist(),
+                    "jaccard_median": np.nanmedian(np.asarray(jac, float), 0).tolist(),
+                    "peak_step": None if peak is None else int(steps[peak]),
+                    "peak_train_error": None if peak is None else float(err[peak]),
+                    "eps_inv_mean": eps,
+                }
+            )
     return out

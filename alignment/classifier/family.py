@@ -87,8 +87,10 @@ class Classifier:
             raise ValueError(f"init={self.init!r} is not one of {INITS}")
 
     def check_lanes(self, lanes) -> None:
-        for k, top in (("data_index", len(self.bank.x_train)),
-                       ("weight_index", len(self.bank.weights))):  # fmt: skip
+        for k, top in (
+            ("data_index", len(self.bank.x_train)),
+            ("weight_index", len(self.bank.weights)),
+        ):
             v = np.asarray(lanes[k])
             if np.any((v < 0) | (v >= top) | (np.mod(v, 1) != 0)):
                 raise ValueError(f"{k} values must be integers in [0, {top})")
@@ -112,18 +114,25 @@ class Classifier:
             bound = scale / math.sqrt(fan_in)
             return (jax.random.uniform(k, shape, jnp.float64, -1, 1) * bound).astype(dtype)
 
-        return {"w": uniform(keys[0], (self.m, d), d), "b": uniform(keys[1], (self.m,), d),
-                "v": uniform(keys[2], (outs, self.m), self.m),
-                "c": uniform(keys[3], (outs,), self.m)}  # fmt: skip
+        return {
+            "w": uniform(keys[0], (self.m, d), d),
+            "b": uniform(keys[1], (self.m,), d),
+            "v": uniform(keys[2], (outs, self.m), self.m),
+            "c": uniform(keys[3], (outs,), self.m),
+        }
 
     def initialize(self, key, lane: dict, dtype):
         params = self.init_params(key, lane["scale"], dtype)
         i = lane["data_index"]
         bank = self.bank
-        ctx = {"x": jnp.asarray(bank.x_train, dtype)[i], "y": jnp.asarray(bank.y_train)[i],
-               "xt": jnp.asarray(bank.x_test, dtype)[i], "yt": jnp.asarray(bank.y_test)[i],
-               "xn": jnp.asarray(bank.x_noisy, dtype)[i],
-               "w8": jnp.asarray(bank.weights, dtype)[lane["weight_index"]]}  # fmt: skip
+        ctx = {
+            "x": jnp.asarray(bank.x_train, dtype)[i],
+            "y": jnp.asarray(bank.y_train)[i],
+            "xt": jnp.asarray(bank.x_test, dtype)[i],
+            "yt": jnp.asarray(bank.y_test)[i],
+            "xn": jnp.asarray(bank.x_noisy, dtype)[i],
+            "w8": jnp.asarray(bank.weights, dtype)[lane["weight_index"]],
+        }
         return params, ctx
 
     def hidden(self, params, x_NxD):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alignment.classifier import chunks, config, report
+from alignment.classifier import chunks, config, report, task
 from alignment.runner.job import Job
 
 JOB = Job(
@@ -10,7 +10,7 @@ JOB = Job(
     schema=config.get_config,
     check_config=chunks.check_config,
     expand=chunks.expand,
-    chunk_task=chunks.Task,
+    chunk_task=task.Task,
     call_length=chunks.call_length,
     finish=report.finish,
     figures="figures.classifier",

@@ -52,16 +52,23 @@ def small_init(rows: dict) -> list[dict]:
         t_al = np.asarray(rows["t_align_end"], float)[base]
         ratio = t_inv / t_al
         ok = np.isfinite(ratio)
-        out.append(g | {
-            "runs": len(base), "inverted_robust": float(np.mean(np.isfinite(t_inv))),
-            "inverted_paper": float(np.mean(np.isfinite(np.asarray(rows["t_inv_paper"])[base]))),
-            "t_inv_robust_median": _median(t_inv), "t_align_end_median": _median(t_al),
-            "ratio_median": _median(ratio),
-            "ratio_min": float(ratio[ok].min()) if ok.any() else None,
-            "ratio_max": float(ratio[ok].max()) if ok.any() else None,
-            "eps_inv_robust_median": _median(np.asarray(rows["eps_inv_robust"])[base]),
-            "eps_align_end_median": _median(np.asarray(rows["eps_align_end"])[base]),
-        })  # fmt: skip
+        out.append(
+            g
+            | {
+                "runs": len(base),
+                "inverted_robust": float(np.mean(np.isfinite(t_inv))),
+                "inverted_paper": float(
+                    np.mean(np.isfinite(np.asarray(rows["t_inv_paper"])[base]))
+                ),
+                "t_inv_robust_median": _median(t_inv),
+                "t_align_end_median": _median(t_al),
+                "ratio_median": _median(ratio),
+                "ratio_min": float(ratio[ok].min()) if ok.any() else None,
+                "ratio_max": float(ratio[ok].max()) if ok.any() else None,
+                "eps_inv_robust_median": _median(np.asarray(rows["eps_inv_robust"])[base]),
+                "eps_align_end_median": _median(np.asarray(rows["eps_align_end"])[base]),
+            }
+        )
     return out
 
 
@@ -77,27 +84,50 @@ def claims(traj: xr.Dataset, cfg, rows: dict) -> dict:
         part: cls_claims.smaller_cv(e) for part, e in stab["paper"].items() if part != "all_runs"
     }  # pooled: reported, not part of the rule
     decided = [v for v in by_comparison.values() if v is not None]
-    rem = cls_claims.removal(rows) if cfg.removal else {"groups": [], "holds_ii": None,
-                                                         "holds_iii": None}  # fmt: skip
+    rem = (
+        cls_claims.removal(rows)
+        if cfg.removal
+        else {"groups": [], "holds_ii": None, "holds_iii": None}
+    )
     curves = cls_claims.overlap_curves(traj, rows, cfg)
-    near = [c["peak_train_error"] / c["eps_inv_mean"] for c in curves
-            if c["peak_train_error"] is not None and c["eps_inv_mean"]]  # fmt: skip
+    near = [
+        c["peak_train_error"] / c["eps_inv_mean"]
+        for c in curves
+        if c["peak_train_error"] is not None and c["eps_inv_mean"]
+    ]
     small = small_init(rows)
     judged = [g for g in small if g["scale"] < 1]
-    v = None if not judged else all(
-        g["inverted_robust"] >= 0.5 and g["ratio_median"] is not None
-        and 0.5 <= g["ratio_median"] <= 2 for g in judged)  # fmt: skip
+    v = (
+        None
+        if not judged
+        else all(
+            g["inverted_robust"] >= 0.5
+            and g["ratio_median"] is not None
+            and 0.5 <= g["ratio_median"] <= 2
+            for g in judged
+        )
+    )
     return {
-        "i_eps_inv_stable": {"rule": RULES["i"], "holds": all(decided) if decided else None,
-                             "holds_by_comparison": by_comparison, **stab},
-        "ii_no_inversion_without_stragglers": {"rule": RULES["ii"], "holds": rem["holds_ii"],
-                                               "groups": rem["groups"]},
+        "i_eps_inv_stable": {
+            "rule": RULES["i"],
+            "holds": all(decided) if decided else None,
+            "holds_by_comparison": by_comparison,
+            **stab,
+        },
+        "ii_no_inversion_without_stragglers": {
+            "rule": RULES["ii"],
+            "holds": rem["holds_ii"],
+            "groups": rem["groups"],
+        },
         "iii_test_error_after_removal": {"rule": RULES["iii"], "holds": rem["holds_iii"]},
-        "iv_overlap_peaks_at_eps_inv": {"rule": RULES["iv"],
-                                        "holds": all(0.5 <= x <= 2 for x in near) if near else None,
-                                        "peak_error_over_eps_inv": near, "curves": curves},
+        "iv_overlap_peaks_at_eps_inv": {
+            "rule": RULES["iv"],
+            "holds": all(0.5 <= x <= 2 for x in near) if near else None,
+            "peak_error_over_eps_inv": near,
+            "curves": curves,
+        },
         "v_small_init_inversion": {"rule": RULES["v"], "holds": v, "groups": small},
-    }  # fmt: skip
+    }
 
 
 def _g(c: dict) -> str:
@@ -120,14 +150,18 @@ def describe(cl: dict) -> list[str]:
         + ", ".join(f"{k} {word[v].split(' (')[0]}" for k, v in i["holds_by_comparison"].items())
     )
     for e in i["paper"]["across_seeds"]:
-        lines.append(f"  {_g(e)}: eps_inv {_num(e['eps_inv']['mean'])} +- "
-                     f"{_num(e['eps_inv']['sd'])} (CV {_num(e['eps_inv']['cv'])}), t_inv "
-                     f"{_num(e['t_inv']['mean'])} (CV {_num(e['t_inv']['cv'])})")  # fmt: skip
+        lines.append(
+            f"  {_g(e)}: eps_inv {_num(e['eps_inv']['mean'])} +- "
+            f"{_num(e['eps_inv']['sd'])} (CV {_num(e['eps_inv']['cv'])}), t_inv "
+            f"{_num(e['t_inv']['mean'])} (CV {_num(e['t_inv']['cv'])})"
+        )
     for e in cl["ii_no_inversion_without_stragglers"]["groups"]:
-        parts = [f"{p}: inverted {e[p]['inverted_robust']:.2f}, test "
-                 f"{_num(e[p]['test_error']['mean'])}, noisy "
-                 f"{_num(e[p]['noisy_test_error']['mean'])}"
-                 for p in ("base", "no_stragglers", "random")]  # fmt: skip
+        parts = [
+            f"{p}: inverted {e[p]['inverted_robust']:.2f}, test "
+            f"{_num(e[p]['test_error']['mean'])}, noisy "
+            f"{_num(e[p]['noisy_test_error']['mean'])}"
+            for p in ("base", "no_stragglers", "random")
+        ]
         lines.append(f"  {_g(e)}: " + "; ".join(parts))
     for c in cl["iv_overlap_peaks_at_eps_inv"]["curves"]:
         lines.append(
@@ -135,9 +169,11 @@ def describe(cl: dict) -> list[str]:
             f"error {_num(c['peak_train_error'])} (eps_inv {_num(c['eps_inv_mean'])})"
         )
     for g in cl["v_small_init_inversion"]["groups"]:
-        lines.append(f"  {_g(g)}: inverted {g['inverted_robust']:.2f}, t_inv "
-                     f"{_num(g['t_inv_robust_median'])}, t_align_end "
-                     f"{_num(g['t_align_end_median'])}")  # fmt: skip
+        lines.append(
+            f"  {_g(g)}: inverted {g['inverted_robust']:.2f}, t_inv "
+            f"{_num(g['t_inv_robust_median'])}, t_align_end "
+            f"{_num(g['t_align_end_median'])}"
+        )
     return lines
 
 
@@ -147,11 +183,16 @@ def finish(cfg, workdir) -> dict:
     traj = collect(cfg, workdir)
     rows = summary(traj, cfg)
     results.write_csv(workdir / results.SUMMARY, rows)
-    verdicts = dict(zip(*np.unique(traj["verdict"].values.astype(str), return_counts=True),
-                        strict=True))  # fmt: skip
-    report = {"name": cfg.name, "runs": int(traj.sizes["run"]), "n_train": traj.attrs["n_train"],
-              "verdicts": {str(k): int(v) for k, v in verdicts.items()},
-              "claims": claims(traj, cfg, rows)}  # fmt: skip
+    verdicts = dict(
+        zip(*np.unique(traj["verdict"].values.astype(str), return_counts=True), strict=True)
+    )
+    report = {
+        "name": cfg.name,
+        "runs": int(traj.sizes["run"]),
+        "n_train": traj.attrs["n_train"],
+        "verdicts": {str(k): int(v) for k, v in verdicts.items()},
+        "claims": claims(traj, cfg, rows),
+    }
     results.write_json(workdir / CLAIMS, report)
     print(f"{report['runs']} runs: {report['verdicts']}")
     for line in describe(report["claims"]):

@@ -53,8 +53,9 @@ def smooth(series_K, window: int) -> np.ndarray:
     return (c[hi] - c[lo]) / (hi - lo)
 
 
-def robust_inversion(r_K, burn_in: int = PAPER_BURN_IN, window: int = 5,
-                     rise_tol: float = 1e-3) -> int | None:  # fmt: skip
+def robust_inversion(
+    r_K, burn_in: int = PAPER_BURN_IN, window: int = 5, rise_tol: float = 1e-3
+) -> int | None:
     """The argmin of the smoothed radius after ``burn_in``; None ("no inversion") when the
     radius does not rise after it by more than ``rise_tol`` of its value."""
     s = smooth(r_K, window)
@@ -68,8 +69,9 @@ def robust_inversion(r_K, burn_in: int = PAPER_BURN_IN, window: int = 5,
 RULES = ("paper", "robust")
 
 
-def inversion_index(r0_K, r1_K, rule: str, burn_in: int = PAPER_BURN_IN, window: int = 5,
-                    rise_tol: float = 1e-3) -> int | None:  # fmt: skip
+def inversion_index(
+    r0_K, r1_K, rule: str, burn_in: int = PAPER_BURN_IN, window: int = 5, rise_tol: float = 1e-3
+) -> int | None:
     """The inversion snapshot by ``rule``: the paper's on R_0, the robust one on the mean
     radius (R_0 + R_1) / 2; None when there is none."""
     if rule == "paper":
@@ -96,5 +98,8 @@ def overlap(a_N, b_N) -> dict:
     c = int(np.sum(a_N & b_N))
     mean, var = hypergeom_null(int(a_N.sum()), int(b_N.sum()), len(a_N))
     union = int(np.sum(a_N | b_N))
-    return {"overlap": c, "z": (c - mean) / np.sqrt(var) if var > 0 else np.nan,
-            "jaccard": c / union if union else np.nan}  # fmt: skip
+    return {
+        "overlap": c,
+        "z": (c - mean) / np.sqrt(var) if var > 0 else np.nan,
+        "jaccard": c / union if union else np.nan,
+    }

@@ -64,6 +64,8 @@ def load_file(path, real: bool = False):
     xt, yt = _inputs(arrays["x_test"], f"{path.name}: x_test"), None
     yt = _labels(arrays["y_test"], f"{path.name}: y_test", real)
     if xt.shape[1] != x.shape[1] or len(yt) != len(xt):
-        raise ValueError(f"{path.name}: x_test is {xt.shape} and y_test {yt.shape}; they must "
-                         f"have {x.shape[1]} columns and one label per row")  # fmt: skip
+        raise ValueError(
+            f"{path.name}: x_test is {xt.shape} and y_test {yt.shape}; they must "
+            f"have {x.shape[1]} columns and one label per row"
+        )
     return x, y, xt, yt

@@ -186,8 +186,10 @@ def initialize_distributed() -> None:
     jax.distributed.initialize()
     logging.info(
         "process %d of %d, %d local devices",
-        jax.process_index(), jax.process_count(), jax.local_device_count(),
-    )  # fmt: skip
+        jax.process_index(),
+        jax.process_count(),
+        jax.local_device_count(),
+    )
 
 
 def all_processes_done() -> bool:

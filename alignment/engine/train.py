@@ -26,6 +26,7 @@ import numpy as np
 
 from alignment.engine import curvature, integrate, sharding
 from alignment.engine.family import Family
+from alignment.engine.lanes import Lanes
 
 DTYPES = ("float32", "float64")
 SEED = "seed"
@@ -71,46 +72,16 @@ class Program:
         """Every per-run value the program reads is present and valid (ValueError if not)."""
         missing = [k for k in self.lane_axes if k not in lanes.values]
         if missing:
-            raise ValueError(f"per-run values {missing} missing (the program reads "
-                             f"{list(self.lane_axes)})")  # fmt: skip
+            raise ValueError(
+                f"per-run values {missing} missing (the program reads {list(self.lane_axes)})"
+            )
         seed = lanes.values[SEED]
         if not np.all((np.mod(seed, 1) == 0) & (seed >= 0)):
-            raise ValueError(f"seed={seed[(np.mod(seed, 1) != 0) | (seed < 0)][0]!r} must be "
-                             "an integer >= 0")  # fmt: skip
+            raise ValueError(
+                f"seed={seed[(np.mod(seed, 1) != 0) | (seed < 0)][0]!r} must be an integer >= 0"
+            )
         self.family.check_lanes(lanes.values)
         self.integrator.check_lanes(lanes.values)
-
-
-@dataclasses.dataclass(frozen=True)
-class Lanes:
-    """Per-run values: axis name -> (R,) array, one entry per vmapped run."""
-
-    values: dict
-
-    @classmethod
-    def make(cls, **columns) -> Lanes:
-        """Broadcasts scalars/sequences to a common run axis (values are checked by a program)."""
-        arrays = [np.atleast_1d(np.asarray(v)) for v in columns.values()]
-        try:
-            arrays = np.broadcast_arrays(*arrays)
-        except ValueError:
-            shapes = {k: v.shape for k, v in zip(columns, arrays, strict=True)}
-            raise ValueError(f"per-run values have mismatched shapes {shapes}") from None
-        if arrays and arrays[0].ndim != 1:
-            raise ValueError(f"per-run values must be 1-D, got shape {arrays[0].shape}")
-        return cls({k: np.array(v) for k, v in zip(columns, arrays, strict=True)})
-
-    def __getattr__(self, name):
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __len__(self) -> int:
-        return len(next(iter(self.values.values())))
-
-    def take(self, idx) -> Lanes:
-        return Lanes({k: v[np.asarray(idx)] for k, v in self.values.items()})
 
 
 class RunContext(NamedTuple):
@@ -167,9 +138,10 @@ def _all_finite(tree) -> jax.Array:
 
 def displacement(new, old) -> jax.Array:
     """|new - old| over every parameter leaf, in float64."""
-    sq = [jnp.sum((a.astype(jnp.float64) - b.astype(jnp.float64)) ** 2)
-          for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(old),
-                          strict=True)]  # fmt: skip
+    sq = [
+        jnp.sum((a.astype(jnp.float64) - b.astype(jnp.float64)) ** 2)
+        for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(old), strict=True)
+    ]
     return jnp.sqrt(sum(sq))
 
 
@@ -199,13 +171,19 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
         before, goal = s.params, integ.goal(target, lane)
         s = jax.lax.while_loop(
             lambda s: integ.more(s.step, s.time, goal) & ~s.diverged,
-            functools.partial(step, goal=goal), s,
-        )  # fmt: skip
+            functools.partial(step, goal=goal),
+            s,
+        )
         snap = fam.snapshot(s.params, ctx.family)
         lam, probe = curvature.sharpness(loss_and_grad, s.params, s.probe, prog.sharpness_iters)
-        snap |= {"time": s.time, "step": s.step, "diverged": s.diverged,
-                 "displacement": displacement(s.params, before), "sharpness": lam,
-                 "step_sharpness": lam * integ.step_size(s.istate, lane)}  # fmt: skip
+        snap |= {
+            "time": s.time,
+            "step": s.step,
+            "diverged": s.diverged,
+            "displacement": displacement(s.params, before),
+            "sharpness": lam,
+            "step_sharpness": lam * integ.step_size(s.istate, lane),
+        }
         return s._replace(probe=probe), snap
 
     return jax.lax.scan(segment, state, targets_K)

@@ -55,8 +55,11 @@ def check_values(cfg) -> None:
     _check(cfg, "a0", lambda v: True, "a finite number")
     for k in ("near_min_level", "collapse_level", "plateau_level", "interp_level"):
         _check(cfg, k, lambda v: 0 < v < 1, "in (0, 1)")
-    for k, allowed in (("activation", mf.ACTIVATIONS), ("integrator", tuple(integrate.INTEGRATORS)),
-                       ("dtype", train.DTYPES)):  # fmt: skip
+    for k, allowed in (
+        ("activation", mf.ACTIVATIONS),
+        ("integrator", tuple(integrate.INTEGRATORS)),
+        ("dtype", train.DTYPES),
+    ):
         if cfg[k] not in allowed:
             raise ValueError(f"{k}={cfg[k]!r} is not one of {allowed}")
     for t in as_list(cfg.target):
@@ -72,8 +75,11 @@ def check_values(cfg) -> None:
 def expand(cfg) -> dict[str, np.ndarray]:
     """The run table: one row per (m, target, init kind and value, tau, seed)."""
     rows = []
-    kinds = (("mean_field", cfg.a0, cfg.num_seeds), ("lazy", cfg.lazy_gamma0, cfg.num_seeds),
-             ("frozen", cfg.frozen_gamma, cfg.frozen_seeds))  # fmt: skip
+    kinds = (
+        ("mean_field", cfg.a0, cfg.num_seeds),
+        ("lazy", cfg.lazy_gamma0, cfg.num_seeds),
+        ("frozen", cfg.frozen_gamma, cfg.frozen_seeds),
+    )
     for m in as_list(cfg.m):
         n = round(cfg.alpha * m * cfg.d)
         for target in as_list(cfg.target):
@@ -194,7 +200,7 @@ def chunk_dataset(cfg, runs, chunk, snaps: dict, state) -> xr.Dataset:
             "time": (dims, t_RxK),
             "t_over_m": (dims, t_RxK / m),
             "t_times_m": (dims, t_RxK * m),
-        },  # fmt: skip
+        },
     )
     for k in RUN_COLUMNS:
         ds[k] = ("run", runs[k][ids])
@@ -218,4 +224,3 @@ def chunk_dataset(cfg, runs, chunk, snaps: dict, state) -> xr.Dataset:
 
 def call_length(cfg) -> int:
     return cfg.snapshots_per_call or cfg.num_snapshots
-

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from alignment.mean_field import frozen
+
 SLOPE_BAND = (0.7, 1.3)  # "scales like m": 30% either way at widths spanning a factor 8
 
 
@@ -51,8 +53,9 @@ def loglog_slope(x, y) -> float:
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
-def per_run(traj: xr.Dataset, collapse_level: float, plateau_level: float,
-            near_min: float = 0.05) -> dict:  # fmt: skip
+def per_run(
+    traj: xr.Dataset, collapse_level: float, plateau_level: float, near_min: float = 0.05
+) -> dict:
     """Derived per-run numbers (summary.csv): the test minimum and its time, the end values,
     v sqrt(m) gamma at the end, and t_c / t_p of claims (ii) and (iv)."""
     t = traj["time"].values
@@ -62,24 +65,38 @@ def per_run(traj: xr.Dataset, collapse_level: float, plateau_level: float,
     rows = np.arange(len(k_min))
     m, tau = traj["m"].values.astype(float), traj["tau"].values
     rise = gamma[:, -1] - gamma[:, 0]
-    t_c = [crossing_time(t[i], gamma[i], gamma[i, 0] + collapse_level * rise[i], rise[i] >= 0)
-           for i in rows]  # fmt: skip
-    t_p = [crossing_time(t[i], loss[i], plateau_level * tau[i] ** 2 / 2, rising=False)
-           for i in rows]  # fmt: skip
-    end = {k: traj[k].values[:, -1] for k in ("loss", "test_loss", "gamma", "overlap",
-                                              "m_cross", "max_abs_a", "self_overlap")}  # fmt: skip
+    t_c = [
+        crossing_time(t[i], gamma[i], gamma[i, 0] + collapse_level * rise[i], rise[i] >= 0)
+        for i in rows
+    ]
+    t_p = [
+        crossing_time(t[i], loss[i], plateau_level * tau[i] ** 2 / 2, rising=False) for i in rows
+    ]
+    end = {
+        k: traj[k].values[:, -1]
+        for k in ("loss", "test_loss", "gamma", "overlap", "m_cross", "max_abs_a", "self_overlap")
+    }
     return {
-        "test_min": test[rows, k_min], "t_test_min": t[rows, k_min],
-        "t_test_near_min": np.array([crossing_time(t[i], test[i], (1 + near_min) * lo,
-                                                   rising=False)
-                                     for i, lo in zip(rows, test[rows, k_min], strict=True)]),
-        "final_train": end["loss"], "final_test": end["test_loss"], "final_gamma": end["gamma"],
-        "final_overlap": end["overlap"], "final_m_cross": end["m_cross"],
-        "final_max_abs_a": end["max_abs_a"], "final_self_overlap": end["self_overlap"],
+        "test_min": test[rows, k_min],
+        "t_test_min": t[rows, k_min],
+        "t_test_near_min": np.array(
+            [
+                crossing_time(t[i], test[i], (1 + near_min) * lo, rising=False)
+                for i, lo in zip(rows, test[rows, k_min], strict=True)
+            ]
+        ),
+        "final_train": end["loss"],
+        "final_test": end["test_loss"],
+        "final_gamma": end["gamma"],
+        "final_overlap": end["overlap"],
+        "final_m_cross": end["m_cross"],
+        "final_max_abs_a": end["max_abs_a"],
+        "final_self_overlap": end["self_overlap"],
         "v_sqrt_m_gamma": end["overlap"] * np.sqrt(m) * end["gamma"],
         "max_overlap": np.nanmax(traj["overlap"].values, axis=1),
-        "t_half_gamma": np.asarray(t_c), "t_plateau_end": np.asarray(t_p),
-    }  # fmt: skip
+        "t_half_gamma": np.asarray(t_c),
+        "t_plateau_end": np.asarray(t_p),
+    }
 
 
 def _by_m(m_R, values_R) -> dict:
@@ -106,8 +123,9 @@ def _spread(values: np.ndarray) -> float:
 
 def _groups(traj: xr.Dataset, kind: str, target: str | None = None):
     """(target, tau, row mask) of every (target, tau) holding runs of ``kind``."""
-    kinds, targets, taus = (traj[k].values.astype(str if k != "tau" else float)
-                            for k in ("kind", "target", "tau"))  # fmt: skip
+    kinds, targets, taus = (
+        traj[k].values.astype(str if k != "tau" else float) for k in ("kind", "target", "tau")
+    )
     for tg in dict.fromkeys(targets):
         for tau in dict.fromkeys(taus):
             rows = (kinds == kind) & (targets == tg) & (taus == tau)
@@ -123,11 +141,18 @@ def test_minimum(traj, derived) -> dict:
         near, at_min = (_by_m(m, derived[k][rows]) for k in ("t_test_near_min", "t_test_min"))
         slope = loglog_slope(*_medians(near))
         verdicts.append(None if not np.isfinite(slope) else slope < 0.5)
-        out.append({"target": tg, "tau": tau, "bayes": tau**2 / 2, "t_test_near_min": near,
-                    "t_test_min": at_min,
-                    "test_min": _by_m(m, derived["test_min"][rows]),
-                    "slope_t_test_near_min_vs_m": slope,
-                    "slope_t_test_min_vs_m": loglog_slope(*_medians(at_min))})  # fmt: skip
+        out.append(
+            {
+                "target": tg,
+                "tau": tau,
+                "bayes": tau**2 / 2,
+                "t_test_near_min": near,
+                "t_test_min": at_min,
+                "test_min": _by_m(m, derived["test_min"][rows]),
+                "slope_t_test_near_min_vs_m": slope,
+                "slope_t_test_min_vs_m": loglog_slope(*_medians(at_min)),
+            }
+        )
     return _claim(
         out,
         verdicts,
@@ -145,75 +170,25 @@ def overfitting(traj, derived) -> dict:
         by_m, over_m = _by_m(m, t_c), _by_m(m, t_c / m)
         slope = loglog_slope(*_medians(by_m))
         verdicts.append(_in_band(slope))
-        out.append({
-            "target": tg, "tau": tau, "t_c": by_m, "t_c_over_m": over_m,
-            "slope_t_c_vs_m": slope, "spread_t_c_over_m": _spread(_medians(over_m)[1]),
-            "spread_t_c": _spread(_medians(by_m)[1]),
-            "final_gamma": _by_m(m, derived["final_gamma"][rows]),
-            "max_overlap": _by_m(m, derived["max_overlap"][rows]),
-            "final_overlap": _by_m(m, derived["final_overlap"][rows]),
-            "inverse_sqrt_m": {int(k): float(k**-0.5) for k in np.unique(m)},
-            "v_sqrt_m_gamma": _by_m(m, derived["v_sqrt_m_gamma"][rows]),
-            "final_train": _by_m(m, derived["final_train"][rows]),
-            "test_rise": _by_m(m, derived["final_test"][rows] - derived["test_min"][rows]),
-        })  # fmt: skip
+        out.append(
+            {
+                "target": tg,
+                "tau": tau,
+                "t_c": by_m,
+                "t_c_over_m": over_m,
+                "slope_t_c_vs_m": slope,
+                "spread_t_c_over_m": _spread(_medians(over_m)[1]),
+                "spread_t_c": _spread(_medians(by_m)[1]),
+                "final_gamma": _by_m(m, derived["final_gamma"][rows]),
+                "max_overlap": _by_m(m, derived["max_overlap"][rows]),
+                "final_overlap": _by_m(m, derived["final_overlap"][rows]),
+                "inverse_sqrt_m": {int(k): float(k**-0.5) for k in np.unique(m)},
+                "v_sqrt_m_gamma": _by_m(m, derived["v_sqrt_m_gamma"][rows]),
+                "final_train": _by_m(m, derived["final_train"][rows]),
+                "test_rise": _by_m(m, derived["final_test"][rows] - derived["test_min"][rows]),
+            }
+        )
     return _claim(out, verdicts, f"log-log slope of t_c against m in {list(SLOPE_BAND)}")
-
-
-def frozen_curve(scale_R, train_R) -> tuple[np.ndarray, np.ndarray]:
-    """e_tr,inf(gamma): the median converged train error of the frozen runs at each gamma."""
-    gammas = np.unique(scale_R)
-    return gammas, np.array([np.median(train_R[scale_R == g]) for g in gammas])
-
-
-def gamma_threshold(gammas, e_tr, level: float) -> tuple[float, str]:
-    """gamma_GF*: where e_tr(gamma) first falls to ``level`` (log-log interpolation between
-    the bracketing grid points); (nan, why) when the grid does not bracket it."""
-    below = np.flatnonzero(e_tr <= level)
-    if not below.size:
-        return float("nan"), "no frozen gamma of the grid interpolates: gamma* is above it"
-    k = below[0]
-    if k == 0:
-        return float(gammas[0]), "the smallest frozen gamma already interpolates: gamma* <= it"
-    lg, le = np.log(gammas[k - 1 : k + 1]), np.log(np.maximum(e_tr[k - 1 : k + 1], 1e-300))
-    frac = (np.log(level) - le[0]) / (le[1] - le[0])
-    return float(np.exp(lg[0] + frac * (lg[1] - lg[0]))), "interpolated"
-
-
-def _late_ratio(traj, rows, gammas, e_tr) -> list | None:
-    """log10 of train(t) / e_tr(gamma(t)) over late snapshots (t >= m) inside the grid."""
-    t, g, loss = (traj[k].values[rows] for k in ("time", "gamma", "loss"))
-    m = traj["m"].values[rows][:, None]
-    late = (t >= m) & (g >= gammas[0]) & (g <= gammas[-1]) & (loss > 0)
-    if not late.any() or len(gammas) < 2:
-        return None
-    curve = np.exp(np.interp(np.log(g[late]), np.log(gammas), np.log(np.maximum(e_tr, 1e-300))))
-    r = np.log10(loss[late] / curve)
-    return [float(np.median(r)), float(r.min()), float(r.max())]
-
-
-def _end_over_tenth(t_RxK, loss_RxK) -> float:
-    """Convergence evidence: the largest train(t_end) / train(t_end / 10) over the runs."""
-    tenth = [np.interp(t[-1] / 10, t, x) for t, x in zip(t_RxK, loss_RxK, strict=True)]
-    return float(np.max(loss_RxK[:, -1] / np.maximum(tenth, 1e-300)))
-
-
-def _frozen_cell(traj, derived, frozen, trained, level: float) -> dict:
-    """One (target, tau, m): the frozen curve, gamma_GF* and the trained runs against it."""
-    gammas, e_tr = frozen_curve(traj["scale"].values[frozen], derived["final_train"][frozen])
-    g_star, how = gamma_threshold(gammas, e_tr, level)
-    final = derived["final_gamma"][trained]
-    ratio = float(np.median(final) / g_star) if final.size and np.isfinite(g_star) else None
-    return {
-        "gamma": gammas.tolist(), "e_tr": e_tr.tolist(), "gamma_star": g_star,
-        "gamma_star_how": how,
-        "final_gamma": [float(np.median(final)), float(final.min()), float(final.max())]
-        if final.size else None,
-        "final_gamma_over_gamma_star": ratio,
-        "late_log10_train_over_curve": _late_ratio(traj, trained, gammas, e_tr),
-        "frozen_train_end_over_tenth": _end_over_tenth(traj["time"].values[frozen],
-                                                       traj["loss"].values[frozen]),
-    }  # fmt: skip
 
 
 def frozen_control(traj, derived, interp_level: float) -> dict:
@@ -225,9 +200,7 @@ def frozen_control(traj, derived, interp_level: float) -> dict:
     for tg, tau, rows in _groups(traj, "frozen"):
         for m in np.unique(m_R[rows]):
             trained = (kind == "mean_field") & (m_R == m) & (target_R == tg) & (tau_R == tau)
-            cell = _frozen_cell(
-                traj, derived, rows & (m_R == m), trained, interp_level * tau**2 / 2
-            )
+            cell = frozen.cell(traj, derived, rows & (m_R == m), trained, interp_level * tau**2 / 2)
             ratio = cell["final_gamma_over_gamma_star"]
             ok = ratio is not None and cell["gamma_star_how"] == "interpolated"
             verdicts.append(bool(abs(np.log(ratio)) <= np.log(1.25)) if ok else None)
@@ -244,8 +217,16 @@ def pure_noise_plateau(traj, derived) -> dict:
         by_m = _by_m(m, t_p)
         slope = loglog_slope(*_medians(by_m))
         verdicts.append(_in_band(slope))
-        out.append({"target": tg, "tau": tau, "plateau": tau**2 / 2, "t_p": by_m,
-                    "t_p_over_m": _by_m(m, t_p / m), "slope_t_p_vs_m": slope})  # fmt: skip
+        out.append(
+            {
+                "target": tg,
+                "tau": tau,
+                "plateau": tau**2 / 2,
+                "t_p": by_m,
+                "t_p_over_m": _by_m(m, t_p / m),
+                "slope_t_p_vs_m": slope,
+            }
+        )
     return _claim(out, verdicts, f"log-log slope of t_p against m in {list(SLOPE_BAND)}")
 
 
@@ -257,12 +238,24 @@ def lazy_cross_overlap(traj, derived) -> dict:
             sel = rows & (traj["scale"].values == g0)
             m = traj["m"].values[sel]
             final = _by_m(m, derived["final_m_cross"][sel])
-            t_half = np.array([crossing_time(tm, c, -0.5, rising=False) for tm, c in
-                               zip(traj["t_times_m"].values[sel], traj["m_cross"].values[sel],
-                                   strict=True)])  # fmt: skip
+            t_half = np.array(
+                [
+                    crossing_time(tm, c, -0.5, rising=False)
+                    for tm, c in zip(
+                        traj["t_times_m"].values[sel], traj["m_cross"].values[sel], strict=True
+                    )
+                ]
+            )
             verdicts.append(all(abs(v[0] + 1) <= 0.25 for v in final.values() if v))
-            out.append({"target": tg, "tau": tau, "gamma0": float(g0), "final_m_cross": final,
-                        "t_times_m_at_minus_half": _by_m(m, t_half)})  # fmt: skip
+            out.append(
+                {
+                    "target": tg,
+                    "tau": tau,
+                    "gamma0": float(g0),
+                    "final_m_cross": final,
+                    "t_times_m_at_minus_half": _by_m(m, t_half),
+                }
+            )
     return _claim(out, verdicts, "median final m C_o within 0.25 of -1 at every m")
 
 

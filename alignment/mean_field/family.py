@@ -29,8 +29,18 @@ import numpy as np
 
 ACTIVATIONS = ("relu_centered", "hermite3", "hermite2")
 TARGETS = ("single_index", "pure_noise")
-STAT_KEYS = ("loss", "test_loss", "gap", "complexity", "gamma", "overlap", "a_overlap",
-             "m_cross", "self_overlap", "max_abs_a")  # fmt: skip
+STAT_KEYS = (
+    "loss",
+    "test_loss",
+    "gap",
+    "complexity",
+    "gamma",
+    "overlap",
+    "a_overlap",
+    "m_cross",
+    "self_overlap",
+    "max_abs_a",
+)
 
 
 def activation(name: str, z):
@@ -99,8 +109,11 @@ class MeanField:
             raise ValueError(f"target={self.target!r} is not one of {TARGETS}")
 
     def check_lanes(self, lanes) -> None:
-        for k, ok, rule in (("tau", lambda v: v >= 0, ">= 0"), ("a0", lambda v: v == v, "a number"),
-                            ("train_a", lambda v: (v == 0) | (v == 1), "0 or 1")):  # fmt: skip
+        for k, ok, rule in (
+            ("tau", lambda v: v >= 0, ">= 0"),
+            ("a0", lambda v: v == v, "a number"),
+            ("train_a", lambda v: (v == 0) | (v == 1), "0 or 1"),
+        ):
             v = np.asarray(lanes[k], np.float64)
             bad = v[~(np.isfinite(v) & ok(v))]
             if bad.size:
@@ -155,12 +168,17 @@ class MeanField:
         gram = w_MxD @ w_MxD.T
         c_o = (jnp.sum(gram) - jnp.trace(gram)) / max(m * (m - 1), 1)
         return {
-            "loss": loss, "test_loss": test, "gap": test - loss,
-            "complexity": jnp.mean(jnp.abs(a_M)), "gamma": jnp.mean(jnp.abs(a_M)) / math.sqrt(m),
-            "overlap": jnp.mean(v_M), "a_overlap": jnp.mean(a_M * v_M), "m_cross": m * c_o,
+            "loss": loss,
+            "test_loss": test,
+            "gap": test - loss,
+            "complexity": jnp.mean(jnp.abs(a_M)),
+            "gamma": jnp.mean(jnp.abs(a_M)) / math.sqrt(m),
+            "overlap": jnp.mean(v_M),
+            "a_overlap": jnp.mean(a_M * v_M),
+            "m_cross": m * c_o,
             "self_overlap": jnp.mean(jnp.sum(w_MxD * ctx.w0_MxD, axis=1)),
             "max_abs_a": jnp.max(jnp.abs(a_M)),
-        }  # fmt: skip
+        }
 
     # ---- host side ----
 

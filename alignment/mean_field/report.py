@@ -16,8 +16,14 @@ from alignment.mean_field import claims as mf_claims
 from alignment.runner import results
 
 CLAIMS = "mean_field.json"
-RUN_COLUMNS = ("run", *mean_field_job.RUN_COLUMNS, "verdict", "diverge_time", "steps",
-               "floored_steps")  # fmt: skip
+RUN_COLUMNS = (
+    "run",
+    *mean_field_job.RUN_COLUMNS,
+    "verdict",
+    "diverge_time",
+    "steps",
+    "floored_steps",
+)
 
 
 def collect(cfg, workdir) -> xr.Dataset:
@@ -39,9 +45,13 @@ def _fmt(by_m: dict) -> str:
 def describe(claims: dict) -> list[str]:
     """One printed line per claim: whether it holds by its rule, and its main numbers."""
     lines = []
-    main = {"i_test_minimum": "t_test_near_min", "ii_overfitting_at_t_over_m": "t_c_over_m",
-            "iv_pure_noise_plateau": "t_p_over_m", "v_lazy_cross_overlap": "final_m_cross",
-            "vi_max_a_linear": "slope"}  # fmt: skip
+    main = {
+        "i_test_minimum": "t_test_near_min",
+        "ii_overfitting_at_t_over_m": "t_c_over_m",
+        "iv_pure_noise_plateau": "t_p_over_m",
+        "v_lazy_cross_overlap": "final_m_cross",
+        "vi_max_a_linear": "slope",
+    }
     for name, c in claims.items():
         state = {True: "holds", False: "does not hold", None: "no runs for it"}[c["holds"]]
         lines.append(f"claim {name}: {state} ({c['rule']})")
@@ -64,15 +74,21 @@ def finish(cfg, workdir) -> dict:
     traj = collect(cfg, workdir)
     results.write_csv(workdir / results.SUMMARY, summary(traj, cfg))
     claims = mf_claims.claims(traj, cfg)
-    verdicts = dict(zip(*np.unique(traj["verdict"].values.astype(str), return_counts=True),
-                        strict=True))  # fmt: skip
-    report = {"name": cfg.name, "runs": int(traj.sizes["run"]),
-              "verdicts": {str(k): int(v) for k, v in verdicts.items()},
-              "steps": {"median": float(np.median(traj["steps"])), "max": int(traj["steps"].max())},
-              "claims": claims}  # fmt: skip
+    verdicts = dict(
+        zip(*np.unique(traj["verdict"].values.astype(str), return_counts=True), strict=True)
+    )
+    report = {
+        "name": cfg.name,
+        "runs": int(traj.sizes["run"]),
+        "verdicts": {str(k): int(v) for k, v in verdicts.items()},
+        "steps": {"median": float(np.median(traj["steps"])), "max": int(traj["steps"].max())},
+        "claims": claims,
+    }
     results.write_json(workdir / CLAIMS, report)
-    print(f"{report['runs']} runs: {report['verdicts']}; integrator steps median "
-          f"{report['steps']['median']:.0f}, max {report['steps']['max']}")  # fmt: skip
+    print(
+        f"{report['runs']} runs: {report['verdicts']}; integrator steps median "
+        f"{report['steps']['median']:.0f}, max {report['steps']['max']}"
+    )
     for line in describe(claims):
         print(line)
     return report

@@ -34,6 +34,7 @@ class ChunkTask(Protocol):
     def done(self, book: Book) -> bool: ...
 
     def advance(self, book: Book, state) -> tuple[Book, Any]: ...  # one compiled call (or
+
     # the bookkeeping between two, such as a round's verdicts)
 
     def dataset(self, book: Book, state): ...  # the chunk file (an xarray Dataset)

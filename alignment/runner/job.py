@@ -64,9 +64,14 @@ class Progress:
         p = chunk.program
         logging.info(
             "chunk %d/%d [%s] (%s, %d runs) in %.1fs: %s",
-            self.count, self.num, chunk.sweep, p.family.describe(), len(chunk.run_ids),
-            seconds, counts,
-        )  # fmt: skip
+            self.count,
+            self.num,
+            chunk.sweep,
+            p.family.describe(),
+            len(chunk.run_ids),
+            seconds,
+            counts,
+        )
         self.stream.write("\r" + self.bar() + ("\n" if self.count == self.num else ""))
         self.stream.flush()
 
@@ -125,8 +130,11 @@ def prepare(
     todo = [c for c in mine if c.index not in done]
     logging.info(
         "%d runs in %d chunks; this task: %d chunks, %d already finished",
-        len(next(iter(runs.values()))), len(chunks), len(mine), len(mine) - len(todo),
-    )  # fmt: skip
+        len(next(iter(runs.values()))),
+        len(chunks),
+        len(mine),
+        len(mine) - len(todo),
+    )
     return runs, mine, todo
 
 
@@ -171,9 +179,9 @@ def train_chunks(
         results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)
         if store is not None:
             store.remove()
-            logging.info("chunk %d: %d checkpoint saves, %.2f s", chunk.index, store.saves,
-                         store.seconds)  # fmt: skip
+            logging.info(
+                "chunk %d: %d checkpoint saves, %.2f s", chunk.index, store.saves, store.seconds
+            )
         progress.update(chunk_cost(chunk), chunk, time.time() - t0, verdict_counts(ds["verdict"]))
         if after_chunk is not None:
             after_chunk(chunk)
-

@@ -60,8 +60,14 @@ def git_revision() -> str:
     """The checkout's git revision (``+dirty`` with uncommitted changes), or '' without git."""
 
     def git(*args: str) -> str:
-        out = subprocess.run(["git", *args], cwd=PACKAGE_DIR.parent, capture_output=True,
-                             text=True, timeout=10, check=True)  # fmt: skip
+        out = subprocess.run(
+            ["git", *args],
+            cwd=PACKAGE_DIR.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
         return out.stdout.strip()
 
     try:

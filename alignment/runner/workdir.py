@@ -134,10 +134,15 @@ def usable_chunks(
         logging.warning(
             "%d chunk files (first: %d) were written by other code (version %s, git %s, code "
             "%s; now %s, %s, %s): recomputing them (--keep_old_chunks to keep them)",
-            len(other_code), index, attrs.get("package_version", "?"),
-            attrs.get("git_revision", "?") or "-", attrs.get("code_hash", "?"),
-            stamp["package_version"], stamp["git_revision"] or "-", stamp["code_hash"],
-        )  # fmt: skip
+            len(other_code),
+            index,
+            attrs.get("package_version", "?"),
+            attrs.get("git_revision", "?") or "-",
+            attrs.get("code_hash", "?"),
+            stamp["package_version"],
+            stamp["git_revision"] or "-",
+            stamp["code_hash"],
+        )
     return keep
 
 

@@ -78,12 +78,21 @@ def crossing(logn_N, k_N, m_N) -> Crossing:
     p = k / m
     if np.all(p > 0.5):  # (only n with determined runs count: say which range that is)
         top = f"{np.exp(x.max()):.4g}"
-        return Crossing("above", nan, nan, f"p(n) > 1/2 at every n with determined runs (up "
-                         f"to n = {top}): n* lies above n = {top}")  # fmt: skip
+        return Crossing(
+            "above",
+            nan,
+            nan,
+            f"p(n) > 1/2 at every n with determined runs (up "
+            f"to n = {top}): n* lies above n = {top}",
+        )
     if np.all(p < 0.5):
         low = f"{np.exp(x.min()):.4g}"
-        return Crossing("below", nan, nan, f"p(n) < 1/2 at every n with determined runs (from "
-                         f"n = {low}): n* lies below n = {low}")  # fmt: skip
+        return Crossing(
+            "below",
+            nan,
+            nan,
+            f"p(n) < 1/2 at every n with determined runs (from n = {low}): n* lies below n = {low}",
+        )
     if np.unique(x).size < 2:
         return Crossing("invalid", nan, nan, "determined runs at a single n only")
     interp_x, stuck_x = x[k > 0], x[k < m]

@@ -69,17 +69,22 @@ class FileArrays:
         rows, name = len(self.x_NxD), self.path or "the data file"
         if self.x_test is not None:
             if n_test > len(self.x_test):
-                raise ValueError(f"n_test={n_test} exceeds the {len(self.x_test)} test rows "
-                                 f"of {name}")  # fmt: skip
+                raise ValueError(
+                    f"n_test={n_test} exceeds the {len(self.x_test)} test rows of {name}"
+                )
             top = rows
         else:
             top = rows - n_test  # the last n_test rows of each run's permutation are its test set
             if top < 1:
-                raise ValueError(f"n_test={n_test} leaves none of the {rows} rows of {name} "
-                                 "for training (it has no x_test, y_test)")  # fmt: skip
+                raise ValueError(
+                    f"n_test={n_test} leaves none of the {rows} rows of {name} "
+                    "for training (it has no x_test, y_test)"
+                )
         if n_max > top:
-            raise ValueError(f"n={n_max} exceeds the {top} rows of {name} left for training "
-                             f"({rows} rows, n_test={n_test})")  # fmt: skip
+            raise ValueError(
+                f"n={n_max} exceeds the {top} rows of {name} left for training "
+                f"({rows} rows, n_test={n_test})"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,8 +120,10 @@ class DataSpec:
             if self.file is None:
                 raise ValueError("data='file' needs data_file=PATH (an npz with x and y)")
             if self.d != self.file.x_NxD.shape[1]:
-                raise ValueError(f"d={self.d} does not match the {self.file.x_NxD.shape[1]} "
-                                 f"columns of {self.file.path}: set d to it")  # fmt: skip
+                raise ValueError(
+                    f"d={self.d} does not match the {self.file.x_NxD.shape[1]} "
+                    f"columns of {self.file.path}: set d to it"
+                )
             if self.is_symmetric:
                 raise ValueError("data='file' cannot be symmetric (the file gives the data)")
         if n is not None:
@@ -244,8 +251,13 @@ def _from_file(key, spec: DataSpec, n, n_pad: int, sigma, n_test: int, dtype):
     mask = (jnp.arange(n_pad) < n).astype(dtype)
     noise = jax.random.normal(jax.random.fold_in(key, 1), (n_pad,), DRAW_DTYPE).astype(dtype)
     y_clean = y_all[idx] * mask
-    train = Dataset(x_all[idx] * mask[:, None], (y_all[idx] + sigma * noise) * mask, y_clean,
-                    mask, jnp.asarray(n, dtype))  # fmt: skip
+    train = Dataset(
+        x_all[idx] * mask[:, None],
+        (y_all[idx] + sigma * noise) * mask,
+        y_clean,
+        mask,
+        jnp.asarray(n, dtype),
+    )
     if f.x_test is None:
         xt, yt = x_all[perm[rows - n_test :]], y_all[perm[rows - n_test :]]
     else:

@@ -23,8 +23,15 @@ EVENT_KEYS = ("alignment_time", "escape_time", "loss_drop_time")
 # certify(): region minimum (and its number of (pattern, sign) groups, whether the QP solved)
 # and the escape test's largest growth rate, predicted escape time, neurons tested, and
 # neurons that are exactly zero (underflow)
-CERT_KEYS = ("region_min", "region_groups", "region_solved", "kappa_max",
-             "predicted_escape_time", "small_alive", "zero_neurons")  # fmt: skip
+CERT_KEYS = (
+    "region_min",
+    "region_groups",
+    "region_solved",
+    "kappa_max",
+    "predicted_escape_time",
+    "small_alive",
+    "zero_neurons",
+)
 
 
 class Context(NamedTuple):
@@ -81,9 +88,15 @@ class TwoLayer:
     lane_axes = ("n", "lam", "sigma")
     per_neuron_keys = stats.PER_NEURON_KEYS
     summary_columns = (
-        "test_loss", "test_excess", "ols_train_loss", "ols_test_loss", "ols_test_excess",
-        "n_directions", "aligned_fraction", *EVENT_KEYS,
-    )  # fmt: skip
+        "test_loss",
+        "test_excess",
+        "ols_train_loss",
+        "ols_test_loss",
+        "ols_test_excess",
+        "n_directions",
+        "aligned_fraction",
+        *EVENT_KEYS,
+    )
 
     def validate(self) -> None:
         """Raises ValueError naming the bad value, before any compute."""
@@ -120,22 +133,42 @@ class TwoLayer:
     def initialize(self, key, lane: dict, dtype) -> tuple[model.Params, Context]:
         """One run's data, parameters and constants (vmapped over lanes)."""
         train, test, beta = make_data(
-            jax.random.fold_in(key, 0), self.data, lane["n"], self.n_pad,
-            lane["sigma"].astype(dtype), self.n_test, dtype,
-        )  # fmt: skip
+            jax.random.fold_in(key, 0),
+            self.data,
+            lane["n"],
+            self.n_pad,
+            lane["sigma"].astype(dtype),
+            self.n_test,
+            dtype,
+        )
         params = model.init_params(
-            jax.random.fold_in(key, 1), self.data.d, self.m, lane["lam"].astype(dtype),
-            self.init, bias=self.bias, mirrored=self.mirrored, dtype=dtype,
-        )  # fmt: skip
+            jax.random.fold_in(key, 1),
+            self.data.d,
+            self.m,
+            lane["lam"].astype(dtype),
+            self.init,
+            bias=self.bias,
+            mirrored=self.mirrored,
+            dtype=dtype,
+        )
         ext = extremal.find_extremal(
-            jax.random.fold_in(key, 2), augment(train.x_NxD, self.bias), train.y_N,
-            train.mask_N, train.n, self.extremal_starts, self.extremal_steps,
-        )  # fmt: skip
+            jax.random.fold_in(key, 2),
+            augment(train.x_NxD, self.bias),
+            train.y_N,
+            train.mask_N,
+            train.n,
+            self.extremal_starts,
+            self.extremal_steps,
+        )
         ctx = Context(
-            train, test, beta, stats.ols_reference(train, test, self.bias),
-            stats.balancedness(params), ext,
+            train,
+            test,
+            beta,
+            stats.ols_reference(train, test, self.bias),
+            stats.balancedness(params),
+            ext,
             jnp.max(jnp.linalg.norm(model.neuron_vectors(params), axis=1)),
-        )  # fmt: skip
+        )
         return params, ctx
 
     def loss_and_grad(self, params: model.Params, ctx: Context):
@@ -152,11 +185,19 @@ class TwoLayer:
 
     def snapshot(self, params: model.Params, ctx: Context) -> dict[str, jax.Array]:
         return stats.snapshot_stats(
-            params, ctx.train, ctx.test, ctx.balance0_M, self.activation,
-            self.m <= self.store_neurons_max, beta_hat=ctx.ref.beta_hat, ext=ctx.extremal,
-            norm0_max=ctx.norm0_max, align_eps_deg=self.align_eps_deg,
-            cluster_eps_deg=self.cluster_eps_deg, cluster_min_mass=self.cluster_min_mass,
-        )  # fmt: skip
+            params,
+            ctx.train,
+            ctx.test,
+            ctx.balance0_M,
+            self.activation,
+            self.m <= self.store_neurons_max,
+            beta_hat=ctx.ref.beta_hat,
+            ext=ctx.extremal,
+            norm0_max=ctx.norm0_max,
+            align_eps_deg=self.align_eps_deg,
+            cluster_eps_deg=self.cluster_eps_deg,
+            cluster_min_mass=self.cluster_min_mass,
+        )
 
     # ---- host side ----
 
@@ -231,9 +272,13 @@ def _loss_fn(activation: str, train: Dataset):
     """
     if activation != "relu":
         loss = functools.partial(
-            model.loss, x_NxD=train.x_NxD, y_N=train.y_N, mask_N=train.mask_N, n=train.n,
+            model.loss,
+            x_NxD=train.x_NxD,
+            y_N=train.y_N,
+            mask_N=train.mask_N,
+            n=train.n,
             activation=activation,
-        )  # fmt: skip
+        )
         return jax.value_and_grad(loss)
     return functools.partial(_relu_loss_and_grad, train=train)
 

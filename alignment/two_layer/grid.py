@@ -17,28 +17,56 @@ import itertools
 import ml_collections
 import numpy as np
 
-from alignment.engine import integrate, sharding, train
+from alignment.engine import sharding, train
 from alignment.runner.chunks import Chunk, as_list, check_known_fields, even_parts
-from alignment.two_layer import family as two_layer
 from alignment.two_layer.programs import program_for
 
 LANE_AXES = ("n", "seed", "lam", "lr", "sigma")
 STATIC_AXES = ("d", "m", "init")
 # Settings fixed per sub-sweep that still distinguish its runs from another sub-sweep's.
 FIXED_COLUMNS = (
-    "family", "data", "x_dist", "bias", "symmetric", "spread", "mirrored", "activation",
-    "optimizer", "momentum", "integrator", "dtype",
-)  # fmt: skip
+    "family",
+    "data",
+    "x_dist",
+    "bias",
+    "symmetric",
+    "spread",
+    "mirrored",
+    "activation",
+    "optimizer",
+    "momentum",
+    "integrator",
+    "dtype",
+)
 # Per-run settings recorded in every output (sweep: the sub-sweep's name).
 RUN_COLUMNS = ("sweep", *FIXED_COLUMNS, *STATIC_AXES, *LANE_AXES)
 # A group is every run that shares all of these (all but n and seed): one n* each.
 GROUP_AXES = ("sweep", *FIXED_COLUMNS, "d", "m", "init", "sigma", "lam", "lr")
 # Fields a sub-sweep may override: everything that defines its runs (not time grids or layout).
 SWEEP_FIELDS = (
-    "data", "d", "x_dist", "symmetric", "spread", "sigma", "n", "num_seeds", "seed_offset",
-    "n_test", "m", "init", "lam", "bias", "mirrored", "activation", "optimizer", "momentum", "lr",
-    "family", "integrator", "dtype",
-)  # fmt: skip
+    "data",
+    "d",
+    "x_dist",
+    "symmetric",
+    "spread",
+    "sigma",
+    "n",
+    "num_seeds",
+    "seed_offset",
+    "n_test",
+    "m",
+    "init",
+    "lam",
+    "bias",
+    "mirrored",
+    "activation",
+    "optimizer",
+    "momentum",
+    "lr",
+    "family",
+    "integrator",
+    "dtype",
+)
 BUCKET_MULTIPLE = 8  # padded sample counts are multiples of this
 SCHEMA = "alignment/two_layer/config.py"  # where every field is defined, with its meaning
 
@@ -111,8 +139,17 @@ def expand(cfg) -> dict[str, np.ndarray]:
     parts = [_expand_one(name, sub) for name, sub in sub_sweeps(cfg)]
     cols = {k: sum((p[k] for p in parts), []) for k in RUN_COLUMNS}
     out = {k: np.asarray(v) for k, v in cols.items()}
-    for k in ("sweep", "family", "data", "x_dist", "init", "activation", "optimizer",
-              "integrator", "dtype"):  # fmt: skip
+    for k in (
+        "sweep",
+        "family",
+        "data",
+        "x_dist",
+        "init",
+        "activation",
+        "optimizer",
+        "integrator",
+        "dtype",
+    ):
         out[k] = out[k].astype(str)
     return out
 
@@ -215,55 +252,3 @@ def lanes_for(runs: dict[str, np.ndarray], run_ids, num_lanes: int = 0) -> train
     if num_lanes > len(idx):
         idx = np.concatenate([idx, np.full(num_lanes - len(idx), idx[-1])])
     return train.Lanes.make(**{k: runs[k][idx] for k in LANE_AXES})
-
-
-def _check_positive(cfg, names, integer=False) -> None:
-    for k in names:
-        v = cfg[k]
-        ok = isinstance(v, int | np.integer) if integer else isinstance(v, int | float)
-        if isinstance(v, bool) or not ok or not np.isfinite(v) or v <= 0:
-            kind = "a positive integer" if integer else "a finite number > 0"
-            raise ValueError(f"{k}={v!r} must be {kind}")
-
-
-def validate(cfg, runs: dict[str, np.ndarray] | None = None) -> list[Chunk]:
-    """Checks every value of the grid and returns its chunks; raises ValueError before compute."""
-    runs = expand(cfg) if runs is None else runs
-    _check_positive(cfg, ("max_lanes", "num_snapshots", "snapshots_per_decade"), integer=True)
-    _check_positive(cfg, ("max_time", "t_min", "time_cap", "continue_factor"))
-    if cfg.num_snapshots < 2:
-        raise ValueError(f"num_snapshots={cfg.num_snapshots} must be >= 2")
-    train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)  # raises on a bad grid
-    if cfg.time_cap < cfg.max_time:
-        raise ValueError(f"time_cap={cfg.time_cap} must be >= max_time={cfg.max_time}")
-    if not cfg.continue_factor > 1:
-        raise ValueError(f"continue_factor={cfg.continue_factor} must be > 1")
-    if not cfg.bucket_waste >= 0:
-        raise ValueError(f"bucket_waste={cfg.bucket_waste} must be >= 0")
-    if cfg.n_boot < 0 or cfg.neuron_seeds < 0:
-        raise ValueError(f"n_boot={cfg.n_boot} and neuron_seeds={cfg.neuron_seeds} must be >= 0")
-    if cfg.speed not in SPEEDS:
-        raise ValueError(f"speed={cfg.speed!r} is not one of {SPEEDS}")
-    if cfg.continue_integrator not in CONTINUE_INTEGRATORS:
-        raise ValueError(f"continue_integrator={cfg.continue_integrator!r} is not one of "
-                         f"{CONTINUE_INTEGRATORS}")  # fmt: skip
-    for k, v in cfg.verdict.items():
-        if not (isinstance(v, int | float) and np.isfinite(v) and v >= 0):
-            raise ValueError(f"verdict.{k}={v!r} must be a finite number >= 0")
-    for name, sub in sub_sweeps(cfg):
-        if sub.num_seeds < 1:
-            raise ValueError(f"num_seeds={sub.num_seeds} must be >= 1 (sub-sweep {name!r})")
-        for k in ("n", "lam", "lr", "sigma", "d", "m", "init"):
-            if not as_list(sub[k]):
-                raise ValueError(f"{k} is empty (sub-sweep {name!r}): give at least one value")
-    two_layer.check_lane_values(runs)
-    integrate.check_positive(runs, ("lr",))
-    chunks = plan(cfg, runs)
-    for ch in chunks:
-        ch.program.validate()
-        ch.program.check_lanes(lanes_for(runs, ch.run_ids))
-    return chunks
-
-
-SPEEDS = ("displacement", "gradient")
-CONTINUE_INTEGRATORS = ("flow", "same")

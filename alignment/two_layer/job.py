@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from alignment.runner.chunks import Chunk
+from alignment.engine import integrate, train
+from alignment.runner.chunks import Chunk, as_list
 from alignment.runner.job import Job
 from alignment.two_layer import config, grid, records, report, verdict_loop
+from alignment.two_layer import family as two_layer
 
 NUMERIC_AXES = ("n", "lam", "lr", "sigma", "d", "m")
+SPEEDS = ("displacement", "gradient")
+CONTINUE_INTEGRATORS = ("flow", "same")
 
 
 def check_numbers(cfg) -> None:
@@ -46,7 +50,56 @@ def check_config(cfg) -> list[Chunk]:
     per_call = cfg.snapshots_per_call
     if isinstance(per_call, bool) or not isinstance(per_call, int) or per_call < 0:
         raise ValueError(f"snapshots_per_call={per_call!r} must be an integer >= 0 (0: one decade)")
-    return grid.validate(cfg, grid.expand(cfg))
+    return validate(cfg, grid.expand(cfg))
+
+
+def _check_positive(cfg, names, integer=False) -> None:
+    for k in names:
+        v = cfg[k]
+        ok = isinstance(v, int | np.integer) if integer else isinstance(v, int | float)
+        if isinstance(v, bool) or not ok or not np.isfinite(v) or v <= 0:
+            kind = "a positive integer" if integer else "a finite number > 0"
+            raise ValueError(f"{k}={v!r} must be {kind}")
+
+
+def validate(cfg, runs: dict | None = None) -> list[Chunk]:
+    """Checks every value of the grid and returns its chunks; raises ValueError before compute."""
+    runs = grid.expand(cfg) if runs is None else runs
+    _check_positive(cfg, ("max_lanes", "num_snapshots", "snapshots_per_decade"), integer=True)
+    _check_positive(cfg, ("max_time", "t_min", "time_cap", "continue_factor"))
+    if cfg.num_snapshots < 2:
+        raise ValueError(f"num_snapshots={cfg.num_snapshots} must be >= 2")
+    train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)  # raises on a bad grid
+    if cfg.time_cap < cfg.max_time:
+        raise ValueError(f"time_cap={cfg.time_cap} must be >= max_time={cfg.max_time}")
+    if not cfg.continue_factor > 1:
+        raise ValueError(f"continue_factor={cfg.continue_factor} must be > 1")
+    if not cfg.bucket_waste >= 0:
+        raise ValueError(f"bucket_waste={cfg.bucket_waste} must be >= 0")
+    if cfg.n_boot < 0 or cfg.neuron_seeds < 0:
+        raise ValueError(f"n_boot={cfg.n_boot} and neuron_seeds={cfg.neuron_seeds} must be >= 0")
+    if cfg.speed not in SPEEDS:
+        raise ValueError(f"speed={cfg.speed!r} is not one of {SPEEDS}")
+    if cfg.continue_integrator not in CONTINUE_INTEGRATORS:
+        raise ValueError(
+            f"continue_integrator={cfg.continue_integrator!r} is not one of {CONTINUE_INTEGRATORS}"
+        )
+    for k, v in cfg.verdict.items():
+        if not (isinstance(v, int | float) and np.isfinite(v) and v >= 0):
+            raise ValueError(f"verdict.{k}={v!r} must be a finite number >= 0")
+    for name, sub in grid.sub_sweeps(cfg):
+        if sub.num_seeds < 1:
+            raise ValueError(f"num_seeds={sub.num_seeds} must be >= 1 (sub-sweep {name!r})")
+        for k in ("n", "lam", "lr", "sigma", "d", "m", "init"):
+            if not as_list(sub[k]):
+                raise ValueError(f"{k} is empty (sub-sweep {name!r}): give at least one value")
+    two_layer.check_lane_values(runs)
+    integrate.check_positive(runs, ("lr",))
+    chunks = grid.plan(cfg, runs)
+    for ch in chunks:
+        ch.program.validate()
+        ch.program.check_lanes(grid.lanes_for(runs, ch.run_ids))
+    return chunks
 
 
 def chunk_task(cfg, runs, chunk: Chunk) -> verdict_loop.Task:

@@ -54,8 +54,9 @@ def fit_power_law(
     if np.unique(d[ok]).size < 2:
         out["reason"] = "need n* with a bounded interval at two or more distinct d"
         return out
-    out.update(_fit(np.log(d[ok]), np.log(ns[ok]), np.log(lo[ok]), np.log(hi[ok]),
-                    ci, n_draws, seed))  # fmt: skip
+    out.update(
+        _fit(np.log(d[ok]), np.log(ns[ok]), np.log(lo[ok]), np.log(hi[ok]), ci, n_draws, seed)
+    )
     return out
 
 

@@ -92,10 +92,27 @@ def chunk_dataset(runs, chunk, snaps, verdict, ctx, state, keep_neurons=None, at
 
 # Columns every summary.csv has, in this order, after "run" and the run settings
 # (grid.RUN_COLUMNS); a family's own columns follow (the chunk attribute summary_columns).
-FINAL_COLUMNS = ("final_time", "train_loss", "grad_norm", "speed", "verdict", "diverged",
-                 "diverge_time", "decided_by", "grad_slope", "flat_change", "region_min",
-                 "region_gap", "region_groups", "kappa_max", "predicted_escape_time",
-                 "small_alive", "zero_neurons", "sharpness", "step_sharpness")  # fmt: skip
+FINAL_COLUMNS = (
+    "final_time",
+    "train_loss",
+    "grad_norm",
+    "speed",
+    "verdict",
+    "diverged",
+    "diverge_time",
+    "decided_by",
+    "grad_slope",
+    "flat_change",
+    "region_min",
+    "region_gap",
+    "region_groups",
+    "kappa_max",
+    "predicted_escape_time",
+    "small_alive",
+    "zero_neurons",
+    "sharpness",
+    "step_sharpness",
+)
 RENAMED = {"train_loss": "loss", "final_time": "time"}  # summary column -> snapshot variable
 
 
@@ -161,8 +178,9 @@ class Loop:
         nothing else of them."""
         if self.new is None:
             rows = {k: self.lanes if v.ndim == 2 else int(self.keep.sum()) for k, v in host.items()}
-            self.new = {k: np.full((rows[k], width, *v.shape[2:]), np.nan, v.dtype)
-                        for k, v in host.items()}  # fmt: skip
+            self.new = {
+                k: np.full((rows[k], width, *v.shape[2:]), np.nan, v.dtype) for k, v in host.items()
+            }
         stop = min(start + next(iter(host.values())).shape[1], width)
         compact = np.cumsum(self.keep) - 1  # lane -> its row among the kept lanes
         kept = self.keep[ids]
@@ -175,19 +193,33 @@ class Loop:
 
     def end_round(self) -> None:
         new = self.new
-        self.snaps = new if self.snaps is None else {
-            k: np.concatenate([self.snaps[k], new[k]], axis=1) for k in self.snaps}  # fmt: skip
+        self.snaps = (
+            new
+            if self.snaps is None
+            else {k: np.concatenate([self.snaps[k], new[k]], axis=1) for k in self.snaps}
+        )
         self.new, self.round, self.call = None, self.round + 1, 0
 
     def to_tree(self) -> dict:
-        tree = {"round": self.round, "call": self.call, "snaps": self.snaps or {},
-                "new": self.new or {}, "computed": self.count.computed,
-                "useful": self.count.useful}  # fmt: skip
+        tree = {
+            "round": self.round,
+            "call": self.call,
+            "snaps": self.snaps or {},
+            "new": self.new or {},
+            "computed": self.count.computed,
+            "useful": self.count.useful,
+        }
         return tree if self.verdict is None else tree | {"verdict": self.verdict}
 
     @classmethod
     def from_tree(cls, tree: dict, keep: np.ndarray) -> Loop:
         count = StepCount(int(tree["computed"]), int(tree["useful"]))
-        return cls(keep, int(tree["round"]), int(tree["call"]),
-                   tree.get("snaps") or None, tree.get("new") or None, tree.get("verdict"),
-                   count)  # fmt: skip
+        return cls(
+            keep,
+            int(tree["round"]),
+            int(tree["call"]),
+            tree.get("snaps") or None,
+            tree.get("new") or None,
+            tree.get("verdict"),
+            count,
+        )

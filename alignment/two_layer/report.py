@@ -32,8 +32,6 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
-
-
 def _short(est: dict) -> dict:
     return {k: est[k] for k in ("n_star", "ci_low", "ci_high", "reason")}
 
@@ -159,9 +157,11 @@ def _power_laws(groups: list[dict]) -> list[dict]:
 def _fit_d(gs: list[dict], ests: list[dict]) -> dict:
     """powerlaw.fit_power_law of the estimates ``ests`` (n_star, ci_low, ci_high) against d."""
     return powerlaw.fit_power_law(
-        [g["d"] for g in gs], [e["n_star"] for e in ests],
-        [e["ci_low"] for e in ests], [e["ci_high"] for e in ests],
-    )  # fmt: skip
+        [g["d"] for g in gs],
+        [e["n_star"] for e in ests],
+        [e["ci_low"] for e in ests],
+        [e["ci_high"] for e in ests],
+    )
 
 
 def loss_columns(summary) -> list[str]:
@@ -193,8 +193,13 @@ def per_n_table(summary) -> str:
             v = rows["verdict"]
             det = (v == "interpolating") | (v == "stuck")
             p = (v == "interpolating").sum() / det.sum() if det.any() else float("nan")
-            vals = [n, len(rows), *(float(rows[c].median()) for c in losses), p,
-                    np.isin(v, verdicts.OPEN).sum()]  # fmt: skip
+            vals = [
+                n,
+                len(rows),
+                *(float(rows[c].median()) for c in losses),
+                p,
+                np.isin(v, verdicts.OPEN).sum(),
+            ]
             lines.append(
                 "".join(f"{x:>12.4g}" if isinstance(x, float) else f"{x:>12}" for x in vals)
             )
@@ -212,12 +217,16 @@ def describe_group(g: dict) -> str:
     if g["n_star"] is None:
         return f"{label} n* not resolved: {g['reason']}"
     note = f" ({g['ci_note']})" if g.get("ci_note") else ""
-    line = (f"{label} n* = {g['n_star']:.4g}, {100 * g['ci_level']:.0f}% CI "
-            f"{_interval(g['ci_low'], g['ci_high'])}{note}")  # fmt: skip
+    line = (
+        f"{label} n* = {g['n_star']:.4g}, {100 * g['ci_level']:.0f}% CI "
+        f"{_interval(g['ci_low'], g['ci_high'])}{note}"
+    )
     if g.get("without_verdict"):
         both = g["interval_both"]
-        line += (f"; {g['without_verdict']} runs without a verdict, counted both ways: "
-                 f"{_interval(both['ci_low'], both['ci_high'])}")  # fmt: skip
+        line += (
+            f"; {g['without_verdict']} runs without a verdict, counted both ways: "
+            f"{_interval(both['ci_low'], both['ci_high'])}"
+        )
     return line
 
 

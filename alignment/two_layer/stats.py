@@ -222,10 +222,19 @@ def _directions(u_MxD, a_M, beta_hat, ext: extremal.Extremal):
 
 
 SCALAR_FLOAT_KEYS = (
-    "loss", "grad_norm", "test_loss", "test_excess", "balance_drift", "ols_aligned_fraction",
-    "aligned_fraction", "extremal_angle", "dead_fraction", "stable_rank", "max_norm",
+    "loss",
+    "grad_norm",
+    "test_loss",
+    "test_excess",
+    "balance_drift",
+    "ols_aligned_fraction",
+    "aligned_fraction",
+    "extremal_angle",
+    "dead_fraction",
+    "stable_rank",
+    "max_norm",
     "norm_growth",
-)  # fmt: skip
+)
 SCALAR_INT_KEYS = ("n_directions", "n_patterns")  # int32
 # What the trainer adds to every family's snapshot: time (float64), step (int64), the
 # parameter displacement since the previous snapshot (float64), diverged (bool), the sharpness
