@@ -70,7 +70,7 @@ def torch_run(w0_MxD, a_M, x_NxD, y_N, eta: float, steps: int) -> tuple[float, f
     return wall, final
 
 
-def _real(train_data, r):
+def real_rows(train_data, r):
     """Run r's training rows (the padding rows masked out) and its n."""
     keep = np.asarray(train_data.mask_N[r]) > 0
     return np.asarray(train_data.x_NxD[r])[keep], np.asarray(train_data.y_N[r])[keep]
@@ -85,7 +85,7 @@ def bench_w1() -> dict:
     ours, ref = tries[best]
     wall, diffs = 0.0, []
     for r in range(w.runs):
-        x, y = _real(ref["train"], r)
+        x, y = real_rows(ref["train"], r)
         p = ref["params0"]
         t, loss = torch_run(p["w"][r], p["a"][r], x, y, w.lr, w.steps)
         wall += t
@@ -119,7 +119,7 @@ COMPILE_EVENTS = (  # JAX's duration events of tracing, lowering and XLA compila
 )
 
 
-def _verdict_pass(cfg, runs, chunks) -> tuple[float, float, list[str]]:
+def verdict_pass(cfg, runs, chunks) -> tuple[float, float, list[str]]:
     """Wall seconds of the verdict loop over every chunk, the seconds JAX spent compiling
     inside it, and the verdicts."""
     spent = []
@@ -145,8 +145,8 @@ def bench_time_to_verdict(nets: int) -> dict:
     cfg = threshold_quick.get_config()
     runs = grid.expand(cfg)
     chunks = threshold_job.validate(cfg, runs)
-    ours, compile_s, verdicts = _verdict_pass(cfg, runs, chunks)  # cold: compiles included
-    warm, warm_compile_s, again = _verdict_pass(cfg, runs, chunks)  # the same programs again
+    ours, compile_s, verdicts = verdict_pass(cfg, runs, chunks)  # cold: compiles included
+    warm, warm_compile_s, again = verdict_pass(cfg, runs, chunks)  # the same programs again
     if list(again) != list(verdicts):
         raise RuntimeError("the warm pass reached other verdicts than the cold one")
     steps = int(round(cfg.time_cap / cfg.lr[0]))
@@ -157,7 +157,7 @@ def bench_time_to_verdict(nets: int) -> dict:
         state, ctx = train.init_runs(chunk.program, lanes)
         r = int(np.flatnonzero(chunk.run_ids == rid)[0])
         params, data = jax.device_get((state.params, ctx.family.train))
-        x, y = _real(data, r)
+        x, y = real_rows(data, r)
         t, loss = torch_run(params["w"][r], params["a"][r], x, y, cfg.lr[0], steps)
         logging.info("torch n=%d: %.1f s for %d steps, final loss %.3g", len(y), t, steps, loss)
         wall += t

@@ -59,7 +59,7 @@ def _directions_2d(st: Stored, run_id: int, nd: xr.Dataset, out: Path, name: str
         fontsize=8,
     )
     paths = plotting.save(fig, out, name, formats)
-    paths.append(_gif(w, a, t, ext, out / f"{name}.gif"))
+    paths.append(write_gif(w, a, t, ext, out / f"{name}.gif"))
     return paths
 
 
@@ -97,7 +97,7 @@ def _polar_frame(ax, w_MxD, a_M, ext, t) -> None:
     ax.set_title(f"t = {t:.3g},  max‖θ_j‖ = {norm.max():.1e}", fontsize=7)
 
 
-def _gif(w, a, t, ext, path: Path) -> Path:
+def write_gif(w, a, t, ext, path: Path) -> Path:
     """An animated GIF of the polar picture over every snapshot (at most GIF_FRAMES)."""
     from matplotlib.animation import FuncAnimation, PillowWriter
 

@@ -25,3 +25,17 @@ def _release_programs():
     yield
     jax.clear_caches()
     gc.collect()
+
+
+@pytest.fixture(scope="session")
+def micro_reference(tmp_path_factory):
+    """The micro sweep run once, uninterrupted: (its compared outputs, every checkpoint save
+    count in order, its workdir). Shared by the resume and workdir tests."""
+    from micro import finish, micro_config
+
+    from alignment import registry
+
+    path = tmp_path_factory.mktemp("uninterrupted")
+    cfg, saves = micro_config(), []
+    registry.run(cfg, path, after_save=saves.append)
+    return finish(cfg, path), saves, path

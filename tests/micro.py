@@ -1,6 +1,9 @@
 """The micro sweep config shared by the end-to-end tests (compiled programs shared too)."""
 
+from alignment.two_layer import report
 from sweeps.configs import base
+
+COMPARED = ("summary.csv", "threshold.json")  # what must be byte-identical between two runs
 
 
 def micro_config():
@@ -27,3 +30,9 @@ def micro_config():
     c.n_boot = 50
     c.make_figures = False
     return c
+
+
+def finish(cfg, path) -> dict[str, bytes]:
+    """Merges a workdir's chunks (the threshold report) and returns the compared outputs."""
+    report.finish(cfg, path)
+    return {name: (path / name).read_bytes() for name in COMPARED}

@@ -109,7 +109,7 @@ def test_torch_baseline_takes_this_suites_steps():
 
     out, ref = workloads.bench_trainer(TINY)
     for r in range(TINY.runs):
-        x, y = torch_baseline._real(ref["train"], r)
+        x, y = torch_baseline.real_rows(ref["train"], r)
         p = ref["params0"]
         _, loss = torch_baseline.torch_run(p["w"][r], p["a"][r], x, y, TINY.lr, TINY.steps)
         np.testing.assert_allclose(loss, ref["final_loss"][r], rtol=1e-5)
@@ -128,8 +128,8 @@ def test_verdict_pass_counts_its_compiles_and_repeats_its_verdicts():
     cfg.m = (7,)
     runs = grid.expand(cfg)
     chunks = threshold_job.validate(cfg, runs)[:1]
-    cold_s, cold_compile_s, cold = torch_baseline._verdict_pass(cfg, runs, chunks)
-    warm_s, warm_compile_s, warm = torch_baseline._verdict_pass(cfg, runs, chunks)
+    cold_s, cold_compile_s, cold = torch_baseline.verdict_pass(cfg, runs, chunks)
+    warm_s, warm_compile_s, warm = torch_baseline.verdict_pass(cfg, runs, chunks)
     assert 0 < cold_compile_s < cold_s
     # the same programs again: at most the odd tiny host-side op compiles (none seen so far)
     assert warm_compile_s <= 0.05 * cold_compile_s and warm_s > 0

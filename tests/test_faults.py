@@ -131,5 +131,5 @@ def test_failed_gif_leaves_nothing_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(PillowWriter, "finish", broken)
     w = np.random.default_rng(0).normal(size=(3, 4, 2))
     with pytest.raises(WriteFailedError):
-        dynamics._gif(w, np.ones((3, 4)), np.array([0.0, 1.0, 2.0]), 1.0, tmp_path / "a.gif")
+        dynamics.write_gif(w, np.ones((3, 4)), np.array([0.0, 1.0, 2.0]), 1.0, tmp_path / "a.gif")
     assert list(tmp_path.iterdir()) == []

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from micro import micro_config
 from PIL import Image
-from test_sweep import micro_config
 
 from alignment import registry as sweep
 from alignment.runner import results
@@ -160,7 +160,7 @@ def test_power_law_in_d_also_fits_the_threshold_at_the_longest_time():
             ],
         }
         groups.append(g)
-    (fit,) = report._power_laws(groups)
+    (fit,) = report.power_laws(groups)
     assert fit["k"] == pytest.approx(2.0, abs=1e-9)
     assert fit["at_longest"]["k"] == pytest.approx(1.5, abs=1e-9)
     assert fit["at_longest"]["T"] == 100.0

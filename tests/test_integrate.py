@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
-from test_families import Linear
+from toys import Linear
 
 from alignment.engine import integrate, train
 from alignment.two_layer.data import DataSpec
@@ -83,7 +83,7 @@ def test_flow_conserves_balancedness(flow_reference):
 def test_flow_runs_a_sweep_end_to_end(tmp_path):
     """--config.integrator=flow through the verdict loop: every run gets a verdict or reaches
     the cap, on time grids hit exactly."""
-    from test_sweep import micro_config
+    from micro import micro_config
 
     from alignment import registry as sweep
     from alignment.runner import results
@@ -107,7 +107,7 @@ def test_gd_runs_continue_with_the_flow(tmp_path):
     """continue_integrator='flow': GD to max_time (t = lr * steps), then the flow carries the
     same parameters on (its steps are no longer lr-multiples of the time), snapshot times
     still hit exactly and the loss continuous across the switch."""
-    from test_sweep import micro_config
+    from micro import micro_config
 
     from alignment import registry as sweep
     from alignment.runner import results

@@ -132,11 +132,11 @@ def threshold_report(cfg, summary, traj=None) -> dict:
         "groups": groups,
     }
     if len({g["d"] for g in groups}) > 1:
-        report["power_law_in_d"] = _power_laws(groups)
+        report["power_law_in_d"] = power_laws(groups)
     return report
 
 
-def _power_laws(groups: list[dict]) -> list[dict]:
+def power_laws(groups: list[dict]) -> list[dict]:
     """n* against d for each setting of the other axes (with at least two d); ``at_longest``:
     the same fit of n*(T) at the longest time, which every run has an outcome for."""
     out = []

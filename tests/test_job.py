@@ -1,7 +1,8 @@
-"""A fourth family and its job, defined here and nowhere else, run through ``sweeps.run``'s code
-path: config checks, chunks, the chunk loop's checkpoints, a kill inside a chunk, resume, merge
-and summary. Nothing in the library is edited to add it: the test registers its job for the
-duration of the test only (the line a new package would add to ``alignment/registry.py``)."""
+"""The runner's driver (``runner/job.py``) on a fourth family and its job, defined here and
+nowhere else, run through ``sweeps.run``'s code path: config checks, chunks, the chunk loop's
+checkpoints, a kill inside a chunk, resume, merge and summary. Nothing in the library is edited
+to add it: the test registers its job for the duration of the test only (the line a new package
+would add to ``alignment/registry.py``)."""
 
 import dataclasses
 
@@ -113,7 +114,7 @@ def plan(cfg, runs):
 
 
 def check_config(cfg):
-    check_known_fields(cfg, get_config(), "tests/test_fourth_family.py")
+    check_known_fields(cfg, get_config(), "tests/test_job.py")
     if not cfg.lr > 0:
         raise ValueError(f"lr={cfg.lr!r} must be > 0")
     return plan(cfg, expand(cfg))
@@ -221,3 +222,22 @@ def test_fourth_family_config_mistakes_are_one_line(registered, tmp_path, capsys
     assert e.value.code == 2
     assert "lr=-1.0 must be > 0" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_a_task_index_outside_the_array_is_refused_before_compute(registered, tmp_path):
+    with pytest.raises(ValueError, match=r"task_index=3 must be in \[0, num_tasks=3\)"):
+        registry.prepare(get_config(), tmp_path, task_index=3, num_tasks=3)
+    assert not any(tmp_path.iterdir())
+
+
+def test_tasks_of_an_array_own_every_chunk_once(registered, tmp_path):
+    owned = [registry.run(get_config(), tmp_path, i, 2) for i in range(2)]
+    assert sorted(owned[0] + owned[1]) == list(range(len(check_config(get_config()))))
+    assert set(owned[0]).isdisjoint(owned[1])
+
+
+def test_an_unknown_family_is_named():
+    cfg = get_config()
+    cfg.family = "no_such_family"
+    with pytest.raises(ValueError, match="family='no_such_family' is not one of"):
+        registry.job_for(cfg)
