@@ -23,35 +23,42 @@ from alignment.runner import cli
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "threshold_quick.py"
 DEFAULT_WORKDIR = "runs/{name}"
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", str(DEFAULT_CONFIG), "Sweep config file (ml_collections); fields overridable."
-)
-_WORKDIR = flags.DEFINE_string(
-    "workdir", None, f"Output folder (default: {DEFAULT_WORKDIR} with the config's name)."
-)
-_TASK_INDEX = flags.DEFINE_integer("task_index", 0, "This task's index in a job array.")
-_NUM_TASKS = flags.DEFINE_integer("num_tasks", 1, "Number of tasks the grid is split into.")
-_DISTRIBUTED = flags.DEFINE_bool(
-    "distributed",
-    False,
-    "Call jax.distributed.initialize() first (multi-process jobs, e.g. "
-    "srun): each process trains its share of the task on its own devices; process 0 merges.",
-)
-_RESTART = flags.DEFINE_bool(
-    "restart",
-    False,
-    "Delete the workdir's results (chunks, checkpoints, outputs) and start over; "
-    "needed when the config changed.",
-)
-_KEEP_OLD = flags.DEFINE_bool(
-    "keep_old_chunks",
-    False,
-    "Keep finished chunks written by other code (another version or "
-    "edited sources) instead of recomputing them.",
-)
-_CACHE = flags.DEFINE_string(
-    "compilation_cache_dir", None, "Persistent compilation cache (or $JAX_COMPILATION_CACHE_DIR)."
-)
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The command's flags (defined only when run as a command: importing stays flag-free)."""
+    config_flags.DEFINE_config_file(
+        "config", str(DEFAULT_CONFIG), "Sweep config file (ml_collections); fields overridable."
+    )
+    flags.DEFINE_string(
+        "workdir", None, f"Output folder (default: {DEFAULT_WORKDIR} with the config's name)."
+    )
+    flags.DEFINE_integer("task_index", 0, "This task's index in a job array.")
+    flags.DEFINE_integer("num_tasks", 1, "Number of tasks the grid is split into.")
+    flags.DEFINE_bool(
+        "distributed",
+        False,
+        "Call jax.distributed.initialize() first (multi-process jobs, e.g. "
+        "srun): each process trains its share of the task on its own devices; process 0 merges.",
+    )
+    flags.DEFINE_bool(
+        "restart",
+        False,
+        "Delete the workdir's results (chunks, checkpoints, outputs) and start over; "
+        "needed when the config changed.",
+    )
+    flags.DEFINE_bool(
+        "keep_old_chunks",
+        False,
+        "Keep finished chunks written by other code (another version or "
+        "edited sources) instead of recomputing them.",
+    )
+    flags.DEFINE_string(
+        "compilation_cache_dir",
+        None,
+        "Persistent compilation cache (or $JAX_COMPILATION_CACHE_DIR).",
+    )
 
 
 def main(argv):
@@ -59,14 +66,14 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from alignment.engine import sharding  # after flag parsing: importing alignment sets up JAX
 
-    cfg = _CONFIG.value
-    workdir = Path(_WORKDIR.value or DEFAULT_WORKDIR.format(name=cfg.name))
-    if _RESTART.value and (_NUM_TASKS.value > 1 or _DISTRIBUTED.value):
+    cfg = FLAGS.config
+    workdir = Path(FLAGS.workdir or DEFAULT_WORKDIR.format(name=cfg.name))
+    if FLAGS.restart and (FLAGS.num_tasks > 1 or FLAGS.distributed):
         cli.fail("--restart deletes every task's results: run it alone (one task), then the array")
-    if _DISTRIBUTED.value:
+    if FLAGS.distributed:
         sharding.initialize_distributed()
-    sharding.use_compilation_cache(_CACHE.value)
-    execute(cfg, workdir, _TASK_INDEX.value, _NUM_TASKS.value, _RESTART.value, _KEEP_OLD.value)
+    sharding.use_compilation_cache(FLAGS.compilation_cache_dir)
+    execute(cfg, workdir, FLAGS.task_index, FLAGS.num_tasks, FLAGS.restart, FLAGS.keep_old_chunks)
 
 
 def execute(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False):
@@ -93,4 +100,5 @@ def execute(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chu
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main, flags_parser=cli.parse_flags)

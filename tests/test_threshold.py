@@ -8,23 +8,6 @@ import pytest
 from alignment.two_layer import powerlaw
 from alignment.two_layer import threshold as th
 
-# A trainer-like grid: duplicated leading zeros (steps rounded to 0), then log-spaced to 1e4.
-TIMES = np.concatenate([[0.0, 0.0], np.geomspace(1e-2, 1e4, 150)])
-Y_SCALE = 0.5  # initial loss (1/2n) sum y^2 of unit-scale targets
-
-
-def _moving_curve(times=TIMES):
-    """Still decreasing as a power law L = L0 (1 + t)^-1/2, with the gradient-flow gradient
-    g = sqrt(-dL/dt)."""
-    return Y_SCALE * (1 + times) ** -0.5, np.sqrt(0.5 * Y_SCALE * (1 + times) ** -1.5)
-
-
-def _stuck_curve(times=TIMES):
-    """Drops from 0.5 to a plateau at 0.1 by t ~ 10, then sits there with a float-floor gradient."""
-    loss = 0.1 + 0.4 * np.exp(-times)
-    return loss, np.full_like(times, 1e-9)
-
-
 # ----------------------------------------------------------------------------------------------
 # estimate_threshold
 # ----------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from alignment.classifier import data as class_data
 from alignment.classifier import family as cl
 from alignment.classifier import stats as class_stats
 from alignment.engine import integrate, train
-from alignment.runner.chunks import Chunk, as_list, check_known_fields, even_parts
+from alignment.runner.chunks import Chunk, as_list, check_known_fields, checked, even_parts
 
 RUN_COLUMNS = ("optimizer", "lr", "subset", "scale", "seed", "phase", "parent")
 PHASES = ("base", "no_stragglers", "random")
@@ -206,11 +206,7 @@ def check_config(cfg) -> list[Chunk]:
     check_known_fields(cfg, cls_config.get_config(), SCHEMA)
     check_values(cfg)
     runs = expand(cfg)
-    chunks = plan(cfg, runs)
-    for chunk in chunks:
-        chunk.program.validate()
-        chunk.program.check_lanes(lanes_for(runs, np.asarray(chunk.run_ids), chunk.lanes))
-    return chunks
+    return checked(plan(cfg, runs), lambda c: lanes_for(runs, np.asarray(c.run_ids), c.lanes))
 
 
 def times_for(cfg, lr: float) -> np.ndarray:

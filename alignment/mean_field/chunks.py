@@ -22,7 +22,7 @@ from alignment.engine import integrate, train
 from alignment.mean_field import config as mf_config
 from alignment.mean_field import family as mf
 from alignment.runner import chunk_loop
-from alignment.runner.chunks import Chunk, as_list, check_known_fields, even_parts
+from alignment.runner.chunks import Chunk, as_list, check_known_fields, checked, even_parts
 
 KINDS = ("mean_field", "lazy", "frozen")
 RUN_COLUMNS = ("m", "n", "target", "kind", "scale", "tau", "seed", "a0", "train_a")
@@ -131,11 +131,7 @@ def check_config(cfg) -> list[Chunk]:
     check_known_fields(cfg, mf_config.get_config(), SCHEMA)
     check_values(cfg)
     runs = expand(cfg)
-    chunks = plan(cfg, runs)
-    for chunk in chunks:
-        chunk.program.validate()
-        chunk.program.check_lanes(lanes_for(cfg, runs, chunk))
-    return chunks
+    return checked(plan(cfg, runs), lambda chunk: lanes_for(cfg, runs, chunk))
 
 
 def times_for(cfg, m: int) -> np.ndarray:

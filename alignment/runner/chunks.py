@@ -49,3 +49,12 @@ def check_known_fields(cfg, reference, schema: str, where: str = "config", skip=
     for key, value in cfg.items():
         if isinstance(reference[key], ml_collections.ConfigDict) and key not in skip:
             check_known_fields(value, reference[key], schema, f"{where}.{key}", skip)
+
+
+def checked(chunks: list[Chunk], lanes_of) -> list[Chunk]:
+    """The chunks, once every one's program and lane values are valid (``lanes_of(chunk)``:
+    its lanes); ValueError names the first bad value, before any compute."""
+    for chunk in chunks:
+        chunk.program.validate()
+        chunk.program.check_lanes(lanes_of(chunk))
+    return chunks

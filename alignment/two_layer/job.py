@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from alignment.engine import integrate, train
-from alignment.runner.chunks import Chunk, as_list
+from alignment.runner.chunks import Chunk, as_list, checked
 from alignment.runner.job import Job
 from alignment.two_layer import config, grid, records, report, verdict_loop
 from alignment.two_layer import family as two_layer
@@ -95,11 +95,7 @@ def validate(cfg, runs: dict | None = None) -> list[Chunk]:
                 raise ValueError(f"{k} is empty (sub-sweep {name!r}): give at least one value")
     two_layer.check_lane_values(runs)
     integrate.check_positive(runs, ("lr",))
-    chunks = grid.plan(cfg, runs)
-    for ch in chunks:
-        ch.program.validate()
-        ch.program.check_lanes(grid.lanes_for(runs, ch.run_ids))
-    return chunks
+    return checked(grid.plan(cfg, runs), lambda chunk: grid.lanes_for(runs, chunk.run_ids))
 
 
 def chunk_task(cfg, runs, chunk: Chunk) -> verdict_loop.Task:

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import xarray as xr
 
-from alignment.two_layer import grid
+from alignment.two_layer import grid, verdicts
 
 INDEX_DIMS = ("coord_in", "coord_ols", "coord_nrn", "extremal")
 
@@ -100,16 +100,7 @@ FINAL_COLUMNS = (
     "verdict",
     "diverged",
     "diverge_time",
-    "decided_by",
-    "grad_slope",
-    "flat_change",
-    "region_min",
-    "region_gap",
-    "region_groups",
-    "kappa_max",
-    "predicted_escape_time",
-    "small_alive",
-    "zero_neurons",
+    *verdicts.EVIDENCE,
     "sharpness",
     "step_sharpness",
 )
