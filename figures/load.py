@@ -54,12 +54,28 @@ def load(workdir) -> Stored:
                 "(run python -m sweeps.run, or sweeps.merge for a split job, first)"
             )
     config = json.loads((workdir / results.CONFIG).read_text())
-    summary = results.read_csv(workdir / results.SUMMARY)
+    summary = read_summary(workdir, ("run", "sweep", "n", "seed", "verdict"))
     summary["sweep"] = summary["sweep"].astype(str)
     report = json.loads((workdir / threshold_report.THRESHOLD).read_text())
     with xr.open_dataset(workdir / results.TRAJECTORIES, engine="netcdf4") as ds:
         traj = ds.load()
     return Stored(workdir, config, summary, report, traj, group_keys(summary))
+
+
+def read_summary(workdir, needed):
+    """summary.csv, with every column ``needed`` (ValueError naming the first one absent)."""
+    path = Path(workdir) / results.SUMMARY
+    try:
+        summary = results.read_csv(path)
+    except (ValueError, OSError) as e:  # pandas' parser errors are ValueErrors
+        raise ValueError(f"{path} is not a readable CSV ({e})") from e
+    missing = [c for c in needed if c not in summary.columns]
+    if missing:
+        raise ValueError(
+            f"{path} lacks the column(s) {missing}: it is not this job's summary (rerun "
+            "python -m sweeps.merge to write it anew)"
+        )
+    return summary
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,7 +216,7 @@ def read_job(workdir, claims: str, job: str) -> tuple[dict, pd.DataFrame, dict, 
         traj = ds.load()
     return (
         json.loads((workdir / results.CONFIG).read_text()),
-        results.read_csv(workdir / results.SUMMARY),
+        read_summary(workdir, ("run", "verdict")),
         json.loads((workdir / claims).read_text()),
         traj,
     )

@@ -38,6 +38,7 @@ from absl import app, flags, logging
 
 from alignment import registry
 from alignment.runner import cli, results
+from alignment.runner import workdir as workdir_mod
 from figures import style as plotting
 
 SUPPORTED_FORMATS = ("png", "pdf", "svg")
@@ -93,7 +94,9 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """The command's flags (defined only when run as a command: importing stays flag-free)."""
     flags.DEFINE_string("workdir", None, "A finished sweep's output folder.", required=True)
-    flags.DEFINE_list("only", None, "Figures to make (default all the workdir's job has).")
+    flags.DEFINE_list(
+        "only", None, "Figures to make (default: all; --workdir=DIR --help lists DIR's)."
+    )
     flags.DEFINE_list("formats", list(plotting.FORMATS), "Image formats (png, pdf, svg).")
 
 
@@ -118,8 +121,22 @@ def check_request(workdir, only, formats) -> None:
     unknown = sorted(set(only or ()) - set(figures))
     if unknown:
         raise ValueError(f"unknown figure(s) {unknown}; known: {', '.join(figures)}")
+    cfg = ml_collections.ConfigDict(json.loads((Path(workdir) / results.CONFIG).read_text()))
+    # every chunk present and readable (figures of neuron directions read them), or one line
+    workdir_mod.check_merge(workdir, len(registry.check_config(cfg)))
+
+
+def figures_help() -> str:
+    """What --help prints after the flags: the figures ``--only`` takes for --workdir's job."""
+    if not FLAGS.workdir:
+        return "Give --workdir=DIR with --help to list the figures of that workdir's job."
+    try:
+        figures, _ = _figures_of(FLAGS.workdir)
+    except (OSError, ValueError) as e:
+        return f"(the figures of {FLAGS.workdir} cannot be listed: {e})"
+    return f"Figures of {FLAGS.workdir} (--only takes any of them): {', '.join(figures)}"
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run(main, "rerun it: figures are made anew from the stored results", figures_help)

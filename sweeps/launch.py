@@ -45,17 +45,24 @@ def make_executor(folder, cluster: str | None = None, **params):
     return executor
 
 
-def submit(executor, cfg, workdir, num_tasks: int, cache_dir: str | None = None) -> list:
-    """Checks the grid and the workdir, then submits one array of ``num_tasks`` tasks."""
+def check(cfg, workdir, num_tasks: int) -> None:
+    """Everything a task would refuse, checked before anything is submitted or written but
+    config.json: the task count, the config, the workdir and its config."""
     from alignment import registry
     from alignment.runner import workdir as workdir_mod
 
-    if num_tasks < 1:
-        raise ValueError(f"num_tasks={num_tasks} must be >= 1")
+    if isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1:
+        raise ValueError(f"num_tasks={num_tasks!r} must be an integer >= 1")
     registry.check_config(cfg)  # invalid configs fail here, not in the queue
     neutral = registry.job_for(cfg).neutral
     workdir = workdir_mod.check_usable(workdir)
     workdir_mod.check_config(workdir, registry.config_json(cfg), neutral)
+
+
+def submit(executor, cfg, workdir, num_tasks: int, cache_dir: str | None = None) -> list:
+    """Checks the grid and the workdir (:func:`check`), then submits one array of
+    ``num_tasks`` tasks."""
+    check(cfg, workdir, num_tasks)
     k = num_tasks
     return executor.map_array(
         run_task, [cfg] * k, [str(workdir)] * k, range(k), [k] * k, [cache_dir] * k
@@ -105,11 +112,7 @@ def main(argv):
         cli.fail("--config and --workdir are required")
     workdir = Path(FLAGS.workdir).absolute()
     with cli.user_errors("invalid input"):
-        from alignment import registry as jobs
-        from alignment.runner import workdir as workdir_mod
-
-        jobs.check_config(FLAGS.config)
-        workdir_mod.check_usable(workdir)
+        check(FLAGS.config, workdir, FLAGS.num_tasks)  # before the executor makes its folder
     executor = make_executor(
         workdir / LOG_DIR,
         FLAGS.cluster,
@@ -129,4 +132,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run(main, "the array's tasks are not cancelled; run sweeps.merge once they are done")

@@ -96,4 +96,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run(main, "rerun it: merging starts over from the chunk files")

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from alignment.runner import cli
 
@@ -28,7 +27,7 @@ FLAGS = flags.FLAGS
 
 def define_flags() -> None:
     """The command's flags (defined only when run as a command: importing stays flag-free)."""
-    config_flags.DEFINE_config_file(
+    cli.define_config(
         "config", str(DEFAULT_CONFIG), "Sweep config file (ml_collections); fields overridable."
     )
     flags.DEFINE_string(
@@ -99,6 +98,13 @@ def execute(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chu
     return merge.finish(cfg, workdir)
 
 
+def config_help() -> str:
+    """What --help prints after the flags: every field of the chosen config, with its meaning."""
+    from alignment import registry
+
+    return cli.describe_fields(FLAGS.config, registry.job_for(FLAGS.config).schema)
+
+
 if __name__ == "__main__":
     define_flags()
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run(main, extra_help=config_help)

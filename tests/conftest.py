@@ -1,9 +1,22 @@
-"""Test setup: 4 emulated CPU devices (sharding tests) and float64 enabled, before JAX starts."""
+"""Test setup: 4 emulated CPU devices (sharding tests) and float64 enabled, before JAX starts.
 
+The suite shares one persistent compilation cache, new for each session (a temporary folder,
+removed at its end), with every subprocess it starts: the programs that each test module
+drops and the commands' subprocesses compile again are loaded from it instead.
+"""
+
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="alignment-tests-jax-cache-")
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"  # every program, not >1 s
 
 import gc  # noqa: E402
 

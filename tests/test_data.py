@@ -160,3 +160,33 @@ def test_file_sizes_checked(d, n_max, n_test, with_test, says):
         DataSpec("file", d=d, file=f).validate()
         f.check_sizes(n_max, n_test)
     assert says in str(err.value)
+
+
+@pytest.mark.parametrize("file_noise", [0.0, 0.3])
+def test_a_sweep_takes_a_files_targets_as_given(tmp_path, file_noise):
+    """Noise-free linear targets in a file: the sweep's OLS train loss is the file's own (0 to
+    float64 rounding), whatever the config's sigma; noise is added only by file_noise, and the
+    run table's sigma says how much (OLS on n noisy rows: ~ s^2 (1 - d/n) / 2)."""
+    from micro import micro_config
+
+    from alignment import registry
+    from alignment.engine import train
+    from alignment.two_layer import grid
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((60, 2))
+    np.savez(tmp_path / "lin.npz", x=x, y=x @ np.array([1.0, -2.0]))
+    cfg = micro_config()
+    cfg.data, cfg.data_file, cfg.n_test = "file", str(tmp_path / "lin.npz"), 8
+    cfg.sigma, cfg.file_noise = (0.5,), file_noise
+    chunks = registry.check_config(cfg)
+    runs = grid.expand(cfg)
+    assert set(runs["sigma"]) == {file_noise}  # not the config's sigma = 0.5
+    chunk = chunks[-1]  # n = 16
+    _, ctx = train.init_runs(chunk.program, grid.lanes_for(runs, chunk.run_ids, chunk.lanes))
+    ols = np.asarray(ctx.family.ref.train_loss)
+    if file_noise == 0:
+        assert np.all(ols < 1e-20)  # float64 least squares on exact linear targets
+    else:
+        expected = file_noise**2 * (1 - 2 / 16) / 2  # E[OLS train loss] = 0.039
+        assert np.all((ols > 0.2 * expected) & (ols < 3 * expected))

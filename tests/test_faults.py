@@ -1,8 +1,10 @@
-"""Faults a long sweep meets: SIGKILL at random moments, writes that fail half-way.
+"""Faults a long sweep meets: SIGKILL, Ctrl-C and SIGTERM at random moments, writes that fail
+half-way.
 
-The kill test runs the real command in subprocesses: a sweep killed three times (each time at
-a random moment once it has made progress, checkpoints included) and rerun must end with
-summary.csv and threshold.json byte-identical to an uninterrupted run.
+The interrupt test runs the real command in subprocesses: a job of each kind interrupted (each
+time at a random moment once it has made progress, checkpoints included) and rerun must end
+with its outputs byte-identical to an uninterrupted run; an interrupt by SIGINT or SIGTERM ends
+in one line and exit status 130 or 143.
 """
 
 import os
@@ -17,14 +19,27 @@ import xarray as xr
 
 from alignment.runner import checkpoint, results, workdir
 
-CMD = [
-    sys.executable,
-    "-m",
-    "sweeps.run",
-    "--config=sweeps/configs/tiny.py",
-    "--config.make_figures=False",
-]
-COMPARED = ("summary.csv", "threshold.json")
+CMD = [sys.executable, "-m", "sweeps.run"]
+# per job kind: its config (small), the outputs compared, and the signals of its interrupts
+JOBS = {
+    "threshold": (
+        ["--config=sweeps/configs/tiny.py"],
+        ("summary.csv", "threshold.json"),
+        (signal.SIGINT, signal.SIGKILL, signal.SIGTERM),
+    ),
+    "classifier": (
+        ["--config=sweeps/configs/cls_tiny.py", "--config.subsets=1", "--config.steps=60"]
+        + ["--config.snapshots_per_call=5"],
+        ("summary.csv", "classifier.json"),
+        (signal.SIGINT,),
+    ),
+    "mean_field": (
+        ["--config=sweeps/configs/mf_tiny.py", "--config.m=(8,)", "--config.num_seeds=1"]
+        + ["--config.t_max=5.0", "--config.snapshots_per_call=4"],
+        ("summary.csv", "mean_field.json"),
+        (signal.SIGTERM,),
+    ),
+}
 
 
 def signature(path):
@@ -36,29 +51,54 @@ def signature(path):
     return st.st_ino, st.st_mtime_ns
 
 
-def start(workdir, log):
-    return subprocess.Popen([*CMD, f"--workdir={workdir}"], stdout=log, stderr=log)
+def start(args, workdir, log):
+    cmd = [*CMD, *args, "--config.make_figures=False", f"--workdir={workdir}"]
+    return subprocess.Popen(cmd, stdout=log, stderr=log)
 
 
-def test_sigkill_at_random_moments_then_rerun_is_byte_identical(tmp_path):
-    with open(tmp_path / "ref.log", "w") as log:
-        assert start(tmp_path / "ref", log).wait(timeout=300) == 0
-    work, rng, kills = tmp_path / "killed", np.random.default_rng(0), 0
+def interrupt(args, work, sig, rng, log_path) -> bool:
+    """Starts the command, waits until it has saved progress of its own, sends ``sig`` at a
+    random moment after that; True when the signal stopped it (False: it finished first). An
+    interrupt (SIGINT, SIGTERM) must end in one line and exit 128 + sig, never a traceback."""
     ckpt = checkpoint.checkpoint_path(work, 0)
-    for i in range(3):
-        with open(tmp_path / f"kill{i}.log", "w") as log:
-            proc, before, deadline = start(work, log), signature(ckpt), time.time() + 300
-            while proc.poll() is None and signature(ckpt) == before and time.time() < deadline:
-                time.sleep(0.01)  # until this process has saved progress of its own
-            time.sleep(rng.uniform(0.0, 0.3))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-            proc.wait(timeout=60)
-    assert kills >= 2, "the sweep finished before it could be killed: the test sees nothing"
+    with open(log_path, "w") as log:
+        proc, before, deadline = start(args, work, log), signature(ckpt), time.time() + 300
+        while proc.poll() is None and signature(ckpt) == before and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.3))
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        rc = proc.wait(timeout=120)
+    text = log_path.read_text()
+    assert "Unable to initialize backend" not in text  # no noise about absent accelerators
+    if rc == 0:
+        return False  # it finished before the signal took effect
+    if sig == signal.SIGKILL:
+        assert rc == -signal.SIGKILL, (rc, text[-2000:])
+        return True
+    assert rc == 128 + sig, (rc, text[-2000:])
+    assert "Traceback" not in text and "Fatal Python error" not in text, text[-2000:]
+    last = text.strip().splitlines()[-1]
+    assert last.startswith(f"interrupted ({signal.Signals(sig).name}):"), last
+    assert "rerun the same command" in last
+    return True
+
+
+@pytest.mark.parametrize("kind", list(JOBS))
+def test_interrupts_at_random_moments_then_rerun_is_byte_identical(tmp_path, kind):
+    """SIGKILL, SIGINT and SIGTERM inside a chunk: the rerun ends with the outputs of an
+    uninterrupted run, byte for byte, for every job kind."""
+    args, compared, signals = JOBS[kind]
+    with open(tmp_path / "ref.log", "w") as log:
+        assert start(args, tmp_path / "ref", log).wait(timeout=300) == 0
+    work, rng = tmp_path / "interrupted", np.random.default_rng(0)
+    landed = [
+        interrupt(args, work, sig, rng, tmp_path / f"{i}.log") for i, sig in enumerate(signals)
+    ]
+    assert sum(landed) >= max(1, len(signals) - 1), "the command finished before the signal"
     with open(tmp_path / "final.log", "w") as log:
-        assert start(work, log).wait(timeout=300) == 0
-    for name in COMPARED:
+        assert start(args, work, log).wait(timeout=300) == 0
+    for name in compared:
         assert (work / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
 
 

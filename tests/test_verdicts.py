@@ -241,3 +241,14 @@ def test_only_flat_runs_that_do_not_interpolate_need_certificates():
 def test_tolerances_from_a_config_section():
     section = {k: str(v) for k, v in vd.VerdictTolerances(gap_tol=0.5).to_dict().items()}
     assert vd.VerdictTolerances.from_config(section).gap_tol == 0.5
+
+
+def test_a_run_at_a_region_minimum_below_the_tolerance_is_never_stuck():
+    """Flat and within the gap of its region's minimum, but that minimum interpolates (below
+    loss_tol = rel_tol * scale = 1e-5 here): the run may still interpolate in place."""
+    tol = vd.DEFAULT_TOLERANCES.rel_tol
+    rec = _flat_record(tol * (1 + 1e-6), 1)
+    certs = {"region_min": np.array([tol * (1 - 1e-8)]), "kappa_max": np.array([-1.0])}
+    v, d = vd.judge(rec, certs)
+    assert d["region_gap"][0] < vd.DEFAULT_TOLERANCES.gap_tol  # the gap criterion alone holds
+    assert list(v) == ["undetermined"] and d["decided_by"][0] == "region_min_zero"

@@ -6,6 +6,7 @@ Labels are 0/1 (or -1/+1, mapped to 0/1), or with ``real`` any finite targets.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -40,17 +41,37 @@ def _inputs(x: np.ndarray, where: str) -> np.ndarray:
     return x.astype(np.float64)
 
 
-def load_file(path, real: bool = False):
-    """x, y, x_test, y_test of an npz file (the test arrays None when absent); labels 0/1 (or
-    -1/+1, mapped to 0/1), or with ``real`` any finite targets."""
+NPZ_MAGIC = b"PK\x03\x04"  # an npz is a zip archive of .npy files (numpy.savez)
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def read_arrays(path) -> dict[str, np.ndarray]:
+    """The named arrays of an npz file; ValueError naming what the file is instead."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"data file {path} does not exist")
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head.startswith(NPY_MAGIC):
+        raise ValueError(
+            f"data file {path} is a single .npy array; save x and y together with "
+            "numpy.savez(path, x=x, y=y)"
+        )
+    if not head.startswith(NPZ_MAGIC):
+        what = "empty" if not head else "not an npz archive (numpy.savez writes a zip of arrays)"
+        raise ValueError(f"data file {path} is {what}")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f"data file {path} is not a readable npz ({e})") from e
+            return {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"data file {path} is a damaged npz ({type(e).__name__}: {e})") from e
+
+
+def load_file(path, real: bool = False):
+    """x, y, x_test, y_test of an npz file (the test arrays None when absent); labels 0/1 (or
+    -1/+1, mapped to 0/1), or with ``real`` any finite targets."""
+    arrays = read_arrays(path)
+    path = Path(path)
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
         raise ValueError(f"data file {path} lacks {missing} (it needs x and y)")

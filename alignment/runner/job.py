@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import jax
 import numpy as np
 from absl import logging
 
@@ -135,6 +136,7 @@ def prepare(
         len(mine),
         len(mine) - len(todo),
     )
+    logging.info("on %d %s device(s)", jax.device_count(), jax.default_backend())
     return runs, mine, todo
 
 

@@ -68,14 +68,17 @@ def check_config(workdir, cfg_json: str, neutral=provenance.NEUTRAL_FIELDS) -> N
         try:
             old = json.loads(path.read_text())
         except (OSError, ValueError) as e:
-            raise ValueError(f"{path} is unreadable ({e}); use --restart to start over") from e
+            raise ValueError(
+                f"{path} is unreadable ({e}); python -m sweeps.run --restart starts over"
+            ) from e
         diff = provenance.first_difference(
             provenance.relevant_config(old, neutral), provenance.relevant_config(new, neutral)
         )
         if diff is not None:
             raise ValueError(
                 f"{workdir} holds results of a different config (first differing field: "
-                f"{diff}); use --restart to delete them and start over, or another --workdir"
+                f"{diff}); python -m sweeps.run --restart deletes them and starts over, or use "
+                "another --workdir"
             )
         if old == new:
             return
@@ -123,7 +126,7 @@ def usable_chunks(
             raise ValueError(
                 f"chunk file {results.chunk_path(workdir, index)} was written under another "
                 f"config (hash {attrs['config_hash']}, now {stamp['config_hash']}); use "
-                "--restart to start over"
+                "python -m sweeps.run --restart to start over"
             )
         if attrs.get("code_hash") != stamp["code_hash"] and not keep_old_chunks:
             other_code.append((index, attrs))

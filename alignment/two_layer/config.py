@@ -5,10 +5,10 @@ one-value axis (--config.lam=0.01) and a tuple several (--config.lam="(1e-3,1e-2
 A field that is not defined here is an error (in a config file or on the command line).
 
 Sub-sweeps: ``sweeps`` maps a name to overrides of the run-defining fields (data, d, x_dist,
-symmetric, spread, sigma, n, num_seeds, seed_offset, n_test, m, init, lam, bias, mirrored,
-activation, optimizer, momentum, lr, family, integrator, dtype); the job is the union of the
-sub-sweeps, each with the top-level values where it sets nothing. Empty: the config itself is
-the one sweep.
+symmetric, spread, sigma, file_noise, n, num_seeds, seed_offset, n_test, m, init, lam, bias,
+mirrored, activation, optimizer, momentum, lr, family, integrator, dtype); the job is the union
+of the sub-sweeps, each with the top-level values where it sets nothing. Empty: the config
+itself is the one sweep.
 """
 
 import dataclasses
@@ -38,7 +38,10 @@ def _data_and_network(c: ml_collections.ConfigDict) -> None:
     c.x_dist = "gaussian"  # linear inputs: gaussian N(0, I_d) | ball (uniform in the unit ball)
     c.symmetric = False  # double every data set with (-x, -y)
     c.spread = 0.1  # xor: input spread around the cluster centres
-    c.sigma = (0.5,)  # label noise std (lane axis)
+    c.sigma = (0.5,)  # label noise std (lane axis) of the built-in data models
+    # data=file: std of noise added to the file's targets (default none: y as given; sigma
+    # is not used for a file, and summary.csv's sigma column holds this value)
+    c.file_noise = 0.0
     c.n = (8, 16, 32, 64, 128, 256)  # training-set sizes (lane axis)
     c.num_seeds = 4  # seeds 0..num_seeds-1 (+ seed_offset): each gives data and init
     c.seed_offset = 0

@@ -50,6 +50,7 @@ SWEEP_FIELDS = (
     "symmetric",
     "spread",
     "sigma",
+    "file_noise",
     "n",
     "num_seeds",
     "seed_offset",
@@ -112,7 +113,8 @@ def _expand_one(name: str, sub) -> dict[str, np.ndarray]:
         "d": as_list(sub.d),
         "m": as_list(sub.m),
         "init": as_list(sub.init),
-        "sigma": as_list(sub.sigma),
+        # a user's targets are used as given: their noise is the file's (plus file_noise)
+        "sigma": [float(sub.file_noise)] if sub.data == "file" else as_list(sub.sigma),
         "lam": as_list(sub.lam),
         "lr": as_list(sub.lr),
         "n": as_list(sub.n),
