@@ -24,6 +24,7 @@ from alignment.runner import cli
 LOG_DIR = "submitit"
 
 FLAGS = flags.FLAGS
+POLL_S = 2.0  # how often the launcher looks at the array's tasks while it waits
 
 
 def run_task(cfg, workdir: str, task_index: int, num_tasks: int, cache_dir: str | None):
@@ -80,8 +81,11 @@ def launch(cfg, workdir, num_tasks: int, executor, cache_dir=None, wait: bool = 
     logging.info("submitted %d tasks: %s", len(jobs), ", ".join(j.job_id for j in jobs))
     if not wait:
         return jobs
-    for job in jobs:
+    from submitit.helpers import as_completed
+
+    for done, job in enumerate(as_completed(jobs, poll_frequency=POLL_S), 1):
         job.result()  # raises with the task's traceback if it failed
+        logging.info("task %s finished: %d of %d done", job.job_id, done, len(jobs))
     return merge.merge(workdir, cfg)
 
 

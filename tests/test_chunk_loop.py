@@ -41,6 +41,9 @@ class Counter:
     def dataset(self, book, state):
         return np.asarray(state), book["seen"]["value"]
 
+    def progress(self, book):
+        return int(book["step"]) / self.steps, f"step {int(book['step'])}"
+
 
 def store(tmp_path, meta=None):
     return checkpoint.Store(checkpoint.checkpoint_path(tmp_path, 0), meta or {"code": "a"})

@@ -151,6 +151,9 @@ class Task:
         new = {k: np.asarray(snaps[k]) for k in ("loss", "time")}
         return {"call": call + 1, "snaps": chunk_loop.joined(book["snaps"], new)}, state
 
+    def progress(self, book):
+        return int(book["call"]) / len(self.calls), f"call {int(book['call'])}"
+
     def dataset(self, book, state):
         import xarray as xr
 

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from alignment.runner import results
-from alignment.two_layer import records, verdict_loop
+from alignment.two_layer import records
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
@@ -74,7 +74,7 @@ def test_load_neurons_finds_the_run_or_says_none(tmp_path):
 def test_displacement_speed_ignores_repeated_times():
     t = np.array([[0.0, 1.0, 3.0, 3.0, 3.0, np.nan]])
     disp = np.array([[0.0, 1.0, 2.0, 0.0, 0.0, np.nan]]) * np.sqrt(2.0)
-    v = verdict_loop.displacement_speed(t, disp)
+    v = records.displacement_speed(t, disp)
     # moving sqrt(2) per unit time; repeated and absent (NaN, the run left) snapshots carry it
     assert np.isnan(v[0, 0])
     np.testing.assert_allclose(v[0, 1:], np.sqrt(2.0))
@@ -82,7 +82,7 @@ def test_displacement_speed_ignores_repeated_times():
 
 def test_forward_fill():
     x = np.array([[np.nan, 1.0, np.nan, 3.0, np.nan], [np.nan] * 5])
-    got = verdict_loop.forward_fill(x)
+    got = records.forward_fill(x)
     np.testing.assert_array_equal(got[0], [np.nan, 1.0, 1.0, 3.0, 3.0])
     assert np.isnan(got[1]).all()
 

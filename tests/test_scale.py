@@ -1,5 +1,6 @@
 """Task partitioning and merging, the submitit launcher, and the process setup helpers."""
 
+import logging
 import subprocess
 import sys
 
@@ -85,12 +86,15 @@ def test_process_share(monkeypatch):
     assert shares == {(1, 6), (4, 6)}
 
 
-def test_submitit_local_executor_end_to_end(single, tmp_path):
+def test_submitit_local_executor_end_to_end(single, tmp_path, caplog):
     pytest.importorskip("submitit", reason="submitit missing: pip install -e '.[cluster]'")
     from sweeps import launch
 
     executor = launch.make_executor(tmp_path / "logs", "local", timeout_min=10)
     cache = tmp_path / "jax_cache"
+    caplog.set_level(logging.INFO, logger="absl")
     launch.launch(tiny_config(), tmp_path / "out", 2, executor, str(cache))
     assert _read(tmp_path / "out") == _read(single)
+    done = [r.getMessage() for r in caplog.records if "finished:" in r.getMessage()]
+    assert [m.split(": ")[1] for m in done] == ["1 of 2 done", "2 of 2 done"]  # as they end
     assert any(cache.iterdir()), "the tasks should have filled the compilation cache"

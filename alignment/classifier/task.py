@@ -103,6 +103,12 @@ class Task:
         snaps = chunk_loop.joined(book["snaps"], new)
         return {**book, "call": call + 1, "snaps": snaps}, state
 
+    def progress(self, book) -> tuple[float, str]:
+        phases, n = (2 if len(self.kids) else 1), len(self.calls)
+        phase, call = int(book["phase"]), int(book["call"])
+        which = "base runs" if phase == 0 else "retrainings"
+        return (phase * n + call) / (phases * n), f"{which}: call {call}/{n}"
+
     def phase_snaps(self, book, members) -> dict:
         return {k: np.asarray(v)[: len(members), : self.num] for k, v in book["snaps"].items()}
 

@@ -170,6 +170,10 @@ class Task:
         new = {k: np.asarray(jax.device_get(snaps[k])) for k in (*SNAPSHOT_KEYS, "time")}
         return {"call": call + 1, "snaps": chunk_loop.joined(book["snaps"], new)}, state
 
+    def progress(self, book) -> tuple[float, str]:
+        call = int(book["call"])
+        return call / len(self.calls), f"call {call}/{len(self.calls)} to t={self.times[-1]:.3g}"
+
     def dataset(self, book, state) -> xr.Dataset:
         num = len(self.chunk.run_ids)
         snaps = {k: v[:num, : len(self.times)] for k, v in book["snaps"].items()}

@@ -39,20 +39,27 @@ class ChunkTask(Protocol):
 
     def dataset(self, book: Book, state): ...  # the chunk file (an xarray Dataset)
 
+    def progress(self, book: Book) -> tuple[float, str]: ...  # how far (0..1), and a status
 
-def run(task: ChunkTask, store=None, index: int = 0):
+
+def run(task: ChunkTask, store=None, index: int = 0, on_step=None):
     """Trains a chunk to its end (:func:`train`); returns the task's dataset."""
-    return task.dataset(*train(task, store, index))
+    return task.dataset(*train(task, store, index, on_step))
 
 
-def train(task: ChunkTask, store=None, index: int = 0) -> tuple[Book, Any]:
+def train(task: ChunkTask, store=None, index: int = 0, on_step=None) -> tuple[Book, Any]:
     """Resumes from ``store`` (a ``checkpoint.Store`` or None), advances the task until it is
-    done, saving after every step; returns the final (book, state)."""
+    done, saving after every step; ``on_step(fraction, status)`` (a progress display) after
+    each step and on resume. Returns the final (book, state)."""
     book, state = resume(task, store, index)
+    if on_step is not None:
+        on_step(*task.progress(book))
     while not task.done(book):
         book, state = task.advance(book, state)
         if store is not None:
             store.save({"book": book, "state": state_leaves(state)})
+        if on_step is not None:
+            on_step(*task.progress(book))
     return book, state
 
 

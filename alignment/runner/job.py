@@ -13,7 +13,7 @@ the task its job makes; the job's ``finish`` merges the chunks and writes its re
 from __future__ import annotations
 
 import dataclasses
-import sys
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,62 +25,13 @@ from absl import logging
 from alignment.runner import checkpoint, chunk_loop, provenance, results
 from alignment.runner import workdir as wd
 from alignment.runner.chunks import Chunk
+from alignment.runner.progress import Progress
 
 
 def verdict_counts(verdict_R) -> dict[str, int]:
     """How many runs have each verdict (only the verdicts present)."""
     values, counts = np.unique(np.asarray(verdict_R, str), return_counts=True)
     return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
-
-
-class Progress:
-    """A one-line text progress bar with ETA (stderr), plus an absl log line per chunk.
-
-    The ETA averages two extrapolations of the time spent so far: by the remaining share of
-    the work (lanes x padded samples x width x dim) and by the remaining share of chunks (each
-    chunk also compiles its program). The verdict loop makes chunks of equal size take unequal
-    times, so it is an estimate that sharpens as chunks finish.
-    """
-
-    def __init__(self, total_cost: float, num_chunks: int, stream=None):
-        self.total, self.done, self.num, self.count = total_cost, 0.0, num_chunks, 0
-        self.start = time.time()
-        self.stream = sys.stderr if stream is None else stream
-
-    def bar(self) -> str:
-        elapsed = time.time() - self.start
-        by_work = elapsed * (self.total - self.done) / max(self.done, 1e-12)
-        by_count = elapsed * (self.num - self.count) / max(self.count, 1)
-        eta = 0.5 * (by_work + by_count)
-        frac = self.done / max(self.total, 1e-12)
-        filled = int(30 * frac)
-        return (
-            f"[{'#' * filled}{'-' * (30 - filled)}] {self.count}/{self.num} chunks  "
-            f"elapsed {elapsed:6.1f}s  ETA {eta:6.1f}s"
-        )
-
-    def update(self, cost: float, chunk: Chunk, seconds: float, counts: dict) -> None:
-        self.done += cost
-        self.count += 1
-        p = chunk.program
-        logging.info(
-            "chunk %d/%d [%s] (%s, %d runs) in %.1fs: %s",
-            self.count,
-            self.num,
-            chunk.sweep,
-            p.family.describe(),
-            len(chunk.run_ids),
-            seconds,
-            counts,
-        )
-        self.stream.write("\r" + self.bar() + ("\n" if self.count == self.num else ""))
-        self.stream.flush()
-
-
-def chunk_cost(chunk: Chunk) -> float:
-    """Relative compute of a chunk (for the ETA): lanes x the family's cost of one lane."""
-    p = chunk.program
-    return max(chunk.lanes, len(chunk.run_ids)) * p.family.cost()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,9 +54,9 @@ class Job:
     def neutral(self) -> tuple[str, ...]:
         return (*provenance.NEUTRAL_FIELDS, *self.neutral_fields)
 
-    def train_chunk(self, cfg, runs, chunk: Chunk, store=None):
+    def train_chunk(self, cfg, runs, chunk: Chunk, store=None, on_step=None):
         """One chunk through the chunk loop, as its dataset (the chunk file)."""
-        return chunk_loop.run(self.chunk_task(cfg, runs, chunk), store, chunk.index)
+        return chunk_loop.run(self.chunk_task(cfg, runs, chunk), store, chunk.index, on_step)
 
 
 def prepare(
@@ -169,21 +120,24 @@ def train_chunks(
     """
     workdir = Path(workdir)
     stamp = provenance.stamp(config_json(cfg), job.neutral)
-    progress = Progress(sum(chunk_cost(c) for c in todo), len(todo))
-    for chunk in todo:
-        t0 = time.time()
-        path = checkpoint.checkpoint_path(workdir, chunk.index)
-        # a checkpoint's position counts calls: it resumes only with the same call length
-        meta = stamp | {"snapshots_per_call": str(job.call_length(cfg))}
-        store = checkpoint.Store(path, meta, after_save) if checkpoints else None
-        ds = job.train_chunk(cfg, runs, chunk, store)
-        ds.attrs |= stamp
-        results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)
-        if store is not None:
-            store.remove()
-            logging.info(
-                "chunk %d: %d checkpoint saves, %.2f s", chunk.index, store.saves, store.seconds
-            )
-        progress.update(chunk_cost(chunk), chunk, time.time() - t0, verdict_counts(ds["verdict"]))
-        if after_chunk is not None:
-            after_chunk(chunk)
+    with Progress(todo) as progress:
+        for chunk in todo:
+            t0 = time.time()
+            store = None
+            if checkpoints:
+                path = checkpoint.checkpoint_path(workdir, chunk.index)
+                # a checkpoint's position counts calls: it resumes only with the same call length
+                meta = stamp | {"snapshots_per_call": str(job.call_length(cfg))}
+                store = checkpoint.Store(path, meta, after_save)
+            step = functools.partial(progress.step, chunk)
+            ds = job.train_chunk(cfg, runs, chunk, store, step)
+            ds.attrs |= stamp
+            results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)
+            if store is not None:
+                store.remove()
+                logging.info(
+                    "chunk %d: %d checkpoint saves, %.2f s", chunk.index, store.saves, store.seconds
+                )
+            progress.chunk_done(chunk, time.time() - t0, verdict_counts(ds["verdict"]))
+            if after_chunk is not None:
+                after_chunk(chunk)

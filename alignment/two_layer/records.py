@@ -107,6 +107,51 @@ FINAL_COLUMNS = (
 RENAMED = {"train_loss": "loss", "final_time": "time"}  # summary column -> snapshot variable
 
 
+def forward_fill(v_RxK: np.ndarray) -> np.ndarray:
+    """NaN entries replaced by the last finite value to their left (NaN before any)."""
+    ok = np.isfinite(v_RxK)
+    idx = np.where(ok, np.arange(v_RxK.shape[1])[None, :], 0)
+    idx = np.maximum.accumulate(idx, axis=1)
+    out = np.take_along_axis(v_RxK, idx, axis=1)
+    return np.where(ok.any(axis=1, keepdims=True) & (np.cumsum(ok, axis=1) > 0), out, np.nan)
+
+
+def displacement_speed(time_RxK, displacement_RxK) -> np.ndarray:
+    """|theta(t_k) - theta(t_{k-1})| / (t_k - t_{k-1}) per run and snapshot, shape (R, K).
+
+    At a ReLU kink GD zig-zags: the loss is flat and the parameters stand still, but the
+    one-sided gradient stays finite; this speed equals the gradient norm along gradient flow
+    at a smooth point and vanishes where GD no longer moves. Snapshots that repeat the previous
+    time (padded calls) or are absent (NaN: the run left) carry the last speed forward; the
+    first snapshot is NaN.
+    """
+    time_RxK = np.asarray(time_RxK, np.float64)
+    out = np.full(time_RxK.shape, np.nan)
+    dt = np.diff(time_RxK, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.asarray(displacement_RxK, np.float64)[:, 1:]
+        out[:, 1:] = np.where(dt > 0, step / dt, np.nan)
+    return forward_fill(out)
+
+
+def stationarity_speed(cfg, snaps: dict[str, np.ndarray]) -> np.ndarray:
+    """What the verdict's gradient test reads: the displacement speed, or |grad L|."""
+    if cfg.speed == "displacement":
+        return displacement_speed(snaps["time"], snaps["displacement"])
+    return np.asarray(snaps["grad_norm"], np.float64)
+
+
+def run_record(cfg, snaps: dict[str, np.ndarray]) -> verdicts.Record:
+    """The runs' record as the verdict reads it, from the snapshots so far."""
+    diverged = forward_fill(np.asarray(snaps["diverged"], np.float64))[:, -1] > 0
+    edge = None  # eta * lambda_max when every step is GD (else dt * lambda_max: not an edge)
+    all_gd = cfg.get("integrator") == "gd" and cfg.get("continue_integrator") == "same"
+    if all_gd and "step_sharpness" in snaps:
+        edge = forward_fill(np.asarray(snaps["step_sharpness"], np.float64))[:, -1]
+    speed = stationarity_speed(cfg, snaps)
+    return verdicts.Record(snaps["time"], snaps["loss"], speed, snaps["loss"][:, 0], diverged, edge)
+
+
 def summary_columns(traj: xr.Dataset, run_columns) -> tuple[str, ...]:
     """run, the run settings, the generic final columns, then the family's columns."""
     family = [c for c in str(traj.attrs.get("summary_columns", "")).split(",") if c]

@@ -32,6 +32,8 @@ from alignment.runner import chunk_loop
 from alignment.runner.chunks import Chunk
 from alignment.two_layer import grid, records, verdicts
 
+ROUND0_SHARE = 0.8  # of a chunk's progress: the pass to max_time (later rounds: open runs)
+
 
 def calls_of(cfg) -> int:
     """Snapshots per compiled call: ``snapshots_per_call``, or one decade's worth (0)."""
@@ -97,57 +99,12 @@ def live_lanes(plan, lanes: int, real: int) -> np.ndarray:
     return live
 
 
-def forward_fill(v_RxK: np.ndarray) -> np.ndarray:
-    """NaN entries replaced by the last finite value to their left (NaN before any)."""
-    ok = np.isfinite(v_RxK)
-    idx = np.where(ok, np.arange(v_RxK.shape[1])[None, :], 0)
-    idx = np.maximum.accumulate(idx, axis=1)
-    out = np.take_along_axis(v_RxK, idx, axis=1)
-    return np.where(ok.any(axis=1, keepdims=True) & (np.cumsum(ok, axis=1) > 0), out, np.nan)
-
-
-def displacement_speed(time_RxK, displacement_RxK) -> np.ndarray:
-    """|theta(t_k) - theta(t_{k-1})| / (t_k - t_{k-1}) per run and snapshot, shape (R, K).
-
-    At a ReLU kink GD zig-zags: the loss is flat and the parameters stand still, but the
-    one-sided gradient stays finite; this speed equals the gradient norm along gradient flow
-    at a smooth point and vanishes where GD no longer moves. Snapshots that repeat the previous
-    time (padded calls) or are absent (NaN: the run left) carry the last speed forward; the
-    first snapshot is NaN.
-    """
-    time_RxK = np.asarray(time_RxK, np.float64)
-    out = np.full(time_RxK.shape, np.nan)
-    dt = np.diff(time_RxK, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        step = np.asarray(displacement_RxK, np.float64)[:, 1:]
-        out[:, 1:] = np.where(dt > 0, step / dt, np.nan)
-    return forward_fill(out)
-
-
-def stationarity_speed(cfg, snaps: dict[str, np.ndarray]) -> np.ndarray:
-    """What the verdict's gradient test reads: the displacement speed, or |grad L|."""
-    if cfg.speed == "displacement":
-        return displacement_speed(snaps["time"], snaps["displacement"])
-    return np.asarray(snaps["grad_norm"], np.float64)
-
-
-def run_record(cfg, snaps: dict[str, np.ndarray]) -> verdicts.Record:
-    """The runs' record as the verdict reads it, from the snapshots so far."""
-    diverged = forward_fill(np.asarray(snaps["diverged"], np.float64))[:, -1] > 0
-    edge = None  # eta * lambda_max when every step is GD (else dt * lambda_max: not an edge)
-    all_gd = cfg.get("integrator") == "gd" and cfg.get("continue_integrator") == "same"
-    if all_gd and "step_sharpness" in snaps:
-        edge = forward_fill(np.asarray(snaps["step_sharpness"], np.float64))[:, -1]
-    speed = stationarity_speed(cfg, snaps)
-    return verdicts.Record(snaps["time"], snaps["loss"], speed, snaps["loss"][:, 0], diverged, edge)
-
-
 def round_verdicts(cfg, family, snaps, params, fctx, live, certs):
     """(verdict, certificates, evidence) at a round's end: the live runs that can be stuck
     (``verdicts.needs_certificates``) are certified at their current parameters (host arrays),
     the other live runs' certificates are dropped as stale; then one call of the verdict."""
     tol = verdicts.VerdictTolerances.from_config(cfg.verdict)
-    record = run_record(cfg, snaps)
+    record = records.run_record(cfg, snaps)
     cand = live & verdicts.needs_certificates(record, tol)
     new = family.certify(params, fctx, np.flatnonzero(cand), kappa_tol=tol.kappa_tol)
     old = certs or new
@@ -261,13 +218,28 @@ class Task:
         host; per-neuron snapshot arrays hold the kept runs only, in their order."""
         loop = self.loop(book)
         snaps = dict(loop.snaps)
-        snaps["speed"] = stationarity_speed(self.cfg, snaps)
+        snaps["speed"] = records.stationarity_speed(self.cfg, snaps)
         out = slice(0, self.real)
         snaps = {k: v[out] if v.ndim == 2 else v for k, v in snaps.items()}
         ctx, state = jax.device_get((self.ctx, state))
         ctx, state = jax.tree_util.tree_map(lambda x: np.asarray(x)[out], (ctx, state))
         evidence = {k: np.asarray(v)[out] for k, v in book["evidence"].items()}
         return snaps, loop.verdict[out], ctx, state, loop.count, evidence
+
+    def progress(self, book) -> tuple[float, str]:
+        """Round 0 (every lane, t_min to max_time) is taken as most of a chunk, ROUND0_SHARE,
+        counted by its calls; the continuations share the rest by log time up to time_cap."""
+        loop, cfg = self.loop(book), self.cfg
+        if loop.round == 0:
+            _, plan, calls, _ = self._round(loop)
+            done = loop.call / max(len(plan) * len(calls), 1)
+            return ROUND0_SHARE * done, f"to t={cfg.max_time:g}: call {loop.call}"
+        t = round_end(cfg, loop.round - 1)
+        span = np.log(cfg.time_cap / cfg.max_time)
+        later = np.log(t / cfg.max_time) / span if span > 0 else 1.0
+        decided = int(np.sum(~np.isin(loop.verdict[: self.real], verdicts.OPEN)))
+        status = f"{decided}/{self.real} runs decided by t={t:.3g}"
+        return ROUND0_SHARE + (1 - ROUND0_SHARE) * later, status
 
     def dataset(self, book, state):
         """The chunk file: the snapshots, verdicts, evidence and step counts of its runs."""

@@ -1,0 +1,106 @@
+"""Progress of a task's chunks: one bar on a terminal, advanced inside every chunk, and one log
+line per finished chunk.
+
+The bar counts work (a chunk's lanes x its family's cost of a lane-step) and moves with every
+step of the chunk loop by the task's own estimate of how far the chunk is
+(``ChunkTask.progress``), so a one-chunk job shows progress too; its ETA is the remaining work
+at the average rate of the work done so far (tqdm, ``smoothing=0``: it learns from every call
+done, compiles included). The bar is drawn only on a terminal; log lines are written above it
+(through tqdm), never glued to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+
+from absl import logging
+from tqdm import tqdm
+
+from alignment.runner.chunks import Chunk
+
+
+def chunk_cost(chunk: Chunk) -> float:
+    """Relative compute of a chunk (for the ETA): lanes x the family's cost of one lane."""
+    return max(chunk.lanes, len(chunk.run_ids)) * chunk.program.family.cost()
+
+
+def _width(stream) -> int:
+    """The terminal's width, or 0 where it is unknown (then the bar takes 100 columns)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return 0
+
+
+class _AboveTheBar:
+    """A stream for absl's log handler that writes each line above the bar."""
+
+    def __init__(self, bar: tqdm):
+        self.bar = bar
+
+    def write(self, text: str) -> None:
+        if text.strip():
+            self.bar.write(text.rstrip("\n"), file=self.bar.fp)
+
+    def flush(self) -> None:
+        pass
+
+
+class Progress:
+    """The bar of chunks ``todo`` (a no-op off a terminal) and a log line per chunk."""
+
+    def __init__(self, todo: list[Chunk], stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.costs = {c.index: chunk_cost(c) for c in todo}
+        self.num, self.count, self.here = len(todo), 0, 0.0
+        on_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.bar = tqdm(
+            total=sum(self.costs.values()) or 1.0,
+            file=self.stream,
+            disable=not on_terminal,
+            smoothing=0.0,
+            bar_format="{percentage:3.0f}%|{bar}| {desc} [{elapsed}<{remaining}]",
+            ncols=None if _width(self.stream) else 100,
+            dynamic_ncols=bool(_width(self.stream)),
+        )
+        self._handler_stream = None
+        if on_terminal:
+            handler = logging.get_absl_handler().python_handler
+            self._handler_stream, handler.stream = handler.stream, _AboveTheBar(self.bar)
+
+    def step(self, chunk: Chunk, fraction: float, status: str) -> None:
+        """The chunk is ``fraction`` done (0..1; its task's estimate) and says ``status``."""
+        at = self.costs[chunk.index] * min(max(fraction, 0.0), 1.0)
+        self.bar.update(max(at - self.here, 0.0))
+        self.here = max(at, self.here)
+        self.bar.set_description_str(f"chunk {self.count + 1}/{self.num}: {status}", refresh=True)
+
+    def chunk_done(self, chunk: Chunk, seconds: float, counts: dict) -> None:
+        self.bar.update(self.costs[chunk.index] - self.here)
+        self.count, self.here = self.count + 1, 0.0
+        logging.info(
+            "chunk %d/%d [%s] (%s, %d runs) in %.1fs: %s",
+            self.count,
+            self.num,
+            chunk.sweep,
+            chunk.program.family.describe(),
+            len(chunk.run_ids),
+            seconds,
+            counts,
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+        if self._handler_stream is not None:
+            logging.get_absl_handler().python_handler.stream = self._handler_stream
+            self._handler_stream = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
