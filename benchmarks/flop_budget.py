@@ -8,7 +8,8 @@ The sweep's total lies between two bounds: every run decided at ``max_time`` (th
 only) and every run continued to ``time_cap``. Dividing by a sustained rate gives the time:
 the CPU rate this machine measured on W1 (``benchmarks/results.json``: the same kind of work)
 calibrates the model against a measured job, and the GPU rate is an assumption, stated as such.
-Writes benchmarks/flop_budget.json and the FLOP_BUDGET block of BENCHMARKS.md.
+With the published configs (the default) writes benchmarks/flop_budget.json and the FLOP_BUDGET
+block of BENCHMARKS.md; with any other ``--configs`` it prints the table and writes nothing.
 """
 
 from __future__ import annotations
@@ -28,11 +29,8 @@ from alignment.two_layer import grid
 from alignment.two_layer import job as threshold_job
 from benchmarks import machine
 
-_CONFIGS = flags.DEFINE_list(
-    "configs",
-    ["threshold_quick", "threshold_paper", "threshold_vs_d"],
-    "Config modules in sweeps/configs (GD configs).",
-)
+PUBLISHED = ["threshold_quick", "threshold_paper", "threshold_vs_d"]  # BENCHMARKS.md's table
+_CONFIGS = flags.DEFINE_list("configs", PUBLISHED, "Config modules in sweeps/configs (GD configs).")
 # H200 (SXM): 67 TFLOP/s float32 peak without tensor cores; these small matmuls and the
 # elementwise work on the m x n preactivations reach a fraction of it. 20% is an assumption.
 _GPU_RATE = flags.DEFINE_float("gpu_tflops", 0.2 * 67.0, "Assumed sustained GPU TFLOP/s.")
@@ -138,6 +136,9 @@ def main(argv):
         "gpu_step_us": _GPU_STEP_US.value,
         "configs": [budget(c) for c in _CONFIGS.value],
     }
+    if list(_CONFIGS.value) != PUBLISHED:  # a user's question: answered, nothing overwritten
+        print(table(res))
+        return
     results.write_json("benchmarks/flop_budget.json", res)
     machine.publish("FLOP_BUDGET", table(res))
 

@@ -134,3 +134,23 @@ def test_verdict_pass_counts_its_compiles_and_repeats_its_verdicts():
     # the same programs again: at most the odd tiny host-side op compiles (none seen so far)
     assert warm_compile_s <= 0.05 * cold_compile_s and warm_s > 0
     assert list(warm) == list(cold) and set(cold) <= set(verdicts.VERDICTS)
+
+
+def test_flop_budget_of_one_config_prints_and_overwrites_nothing():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    published = [root / "BENCHMARKS.md", root / "benchmarks" / "flop_budget.json"]
+    before = [p.read_bytes() for p in published]
+    got = subprocess.run(
+        [sys.executable, "-m", "benchmarks.flop_budget", "--configs=tiny"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert got.returncode == 0, got.stderr[-2000:]
+    assert "| tiny | 12 | 1 |" in got.stdout
+    assert [p.read_bytes() for p in published] == before  # the published table is untouched

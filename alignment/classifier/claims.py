@@ -9,11 +9,28 @@ and the rule that decides ``holds`` (true, false, or null when no run can decide
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import xarray as xr
 
 from alignment.classifier import stats as class_stats
+
+
+def _nanmean(x, axis=None):
+    """The mean of the finite entries; NaN, without numpy's warning, where there are none (a
+    group whose runs have no inversion)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(x, axis=axis)
+
+
+def _nanmedian(x, axis=None):
+    """As :func:`_nanmean`, the median."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(x, axis=axis)
+
 
 GROUP = ("optimizer", "lr", "scale")
 
@@ -112,7 +129,7 @@ def stability(runs: dict, rule: str) -> dict:
         subsets = sorted(set(sub[rows]))
         if len(subsets) > 1:
             means = [
-                (np.nanmean(eps[rows[sub[rows] == s]]), np.nanmean(tinv[rows[sub[rows] == s]]))
+                (_nanmean(eps[rows[sub[rows] == s]]), _nanmean(tinv[rows[sub[rows] == s]]))
                 for s in subsets
             ]
             e, t = zip(*means, strict=True)
@@ -120,7 +137,7 @@ def stability(runs: dict, rule: str) -> dict:
     by_setting: dict = {}
     for g, rows in groups(runs):
         by_setting.setdefault((g["lr"], g["scale"]), []).append(
-            (g["optimizer"], np.nanmean(eps[rows]), np.nanmean(tinv[rows]))
+            (g["optimizer"], _nanmean(eps[rows]), _nanmean(tinv[rows]))
         )
     for (lr, scale), items in by_setting.items():
         if len(items) > 1:
@@ -219,7 +236,7 @@ def overlap_curves(traj: xr.Dataset, runs: dict, cfg) -> list[dict]:
                 z.append(np.where(big, [x["z"] for x in o], np.nan))
                 jac.append([x["jaccard"] for x in o])
             err = np.median(traj["train_error"].values[members][:, ks], axis=0)
-            z_med = np.nanmedian(np.asarray(z, float), axis=0)
+            z_med = _nanmedian(np.asarray(z, float), axis=0)
             peak = int(np.nanargmax(z_med)) if np.isfinite(z_med).any() else None
             eps = _stats(np.asarray(runs["eps_inv_paper"])[members])["mean"]
             steps = ks * cfg.snapshot_every
@@ -231,7 +248,7 @@ def overlap_curves(traj: xr.Dataset, runs: dict, cfg) -> list[dict]:
                     "step": steps.tolist(),
                     "train_error": err.tolist(),
                     "z_median": z_med.tolist(),
-                    "jaccard_median": np.nanmedian(np.asarray(jac, float), 0).tolist(),
+                    "jaccard_median": _nanmedian(np.asarray(jac, float), 0).tolist(),
                     "peak_step": None if peak is None else int(steps[peak]),
                     "peak_train_error": None if peak is None else float(err[peak]),
                     "eps_inv_mean": eps,

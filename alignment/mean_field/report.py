@@ -53,7 +53,10 @@ def describe(claims: dict) -> list[str]:
         "vi_max_a_linear": "slope",
     }
     for name, c in claims.items():
-        state = {True: "holds", False: "does not hold", None: "no runs for it"}[c["holds"]]
+        undecided = "not decided: its rule applies to none of its groups (see below)"
+        if not c["groups"]:
+            undecided = "no runs for it"
+        state = {True: "holds", False: "does not hold", None: undecided}[c["holds"]]
         lines.append(f"claim {name}: {state} ({c['rule']})")
         for g in c["groups"]:
             where = ", ".join(f"{k}={g[k]}" for k in ("target", "tau", "m", "gamma0") if k in g)

@@ -210,23 +210,33 @@ def _interval(lo, hi) -> str:
     return f"[{'?' if lo is None else f'{lo:.4g}'}, {'?' if hi is None else f'{hi:.4g}'}]"
 
 
-def describe_group(g: dict) -> str:
-    """One line: n* with its interval (and the one covering the runs without a verdict counted
-    both ways), or why there is none."""
-    label = f"[{g['sweep']}]"
+def _reading(e: dict) -> str:
+    """One estimate in words: n* with its interval, or why there is none."""
+    if e["n_star"] is None:
+        return f"not resolved ({e['reason']})"
+    return f"n* = {e['n_star']:.4g} {_interval(e['ci_low'], e['ci_high'])}"
+
+
+def describe_group(g: dict, varying=()) -> str:
+    """One line: the group (its sub-sweep and the axes ``varying`` across groups), n* with its
+    interval, and the runs without a verdict counted both ways (the covering interval, or each
+    reading in words where one has no interval), or why there is no n*."""
+    parts = [str(g["sweep"])] + [f"{k}={g[k]}" for k in varying if k != "sweep"]
+    label = "[" + " ".join(parts) + "]"
     if g["n_star"] is None:
-        return f"{label} n* not resolved: {g['reason']}"
-    note = f" ({g['ci_note']})" if g.get("ci_note") else ""
-    line = (
-        f"{label} n* = {g['n_star']:.4g}, {100 * g['ci_level']:.0f}% CI "
-        f"{_interval(g['ci_low'], g['ci_high'])}{note}"
-    )
+        line = f"{label} n* not resolved: {g['reason']}"
+    else:
+        note = f" ({g['ci_note']})" if g.get("ci_note") else ""
+        ci = _interval(g["ci_low"], g["ci_high"])
+        line = f"{label} n* = {g['n_star']:.4g}, {100 * g['ci_level']:.0f}% CI {ci}{note}"
     if g.get("without_verdict"):
         both = g["interval_both"]
-        line += (
-            f"; {g['without_verdict']} runs without a verdict, counted both ways: "
-            f"{_interval(both['ci_low'], both['ci_high'])}"
-        )
+        line += f"; {g['without_verdict']} runs without a verdict, counted both ways: "
+        if None not in (both["ci_low"], both["ci_high"]):
+            line += _interval(both["ci_low"], both["ci_high"])
+        else:
+            yes, no = _reading(g["if_interpolating"]), _reading(g["if_stuck"])
+            line += f"as interpolating {yes}, as not {no}"
     return line
 
 
@@ -239,8 +249,9 @@ def finish(cfg, workdir) -> dict:
     report = threshold_report(cfg, summary, traj)
     results.write_json(workdir / THRESHOLD, report)
     print(per_n_table(summary))
+    keys = ["|".join(str(g[k]) for k in GROUP_AXES) for g in report["groups"]]
     for g in report["groups"]:
-        print(describe_group(g))
+        print(describe_group(g, varying_axes(keys)))
     for fit in report.get("power_law_in_d", []):
         for label, f in (("certified n*", fit), ("n*(T) at the longest T", fit.get("at_longest"))):
             if f and f["k"] is not None:
