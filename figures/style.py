@@ -96,10 +96,15 @@ def _metadata(fmt: str) -> dict:
 
 
 def log_ticks_n(ax, axis: str = "x") -> None:
-    """Plain numbers (10, 100, 1000) on a log axis of sample counts."""
-    fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    """Plain numbers on a log axis of counts (10, 100, 1000), and 2 and 5 between them where
+    the axis spans under two decades, so that it never shows a single number (call it once
+    the data are drawn: it reads the axis' span)."""
     target = getattr(ax, f"{axis}axis")
-    target.set_major_formatter(fmt)
+    lo, hi = sorted(target.get_view_interval())
+    short = lo > 0 and np.log10(hi / lo) < 2
+    subs = (1.0, 2.0, 5.0) if short else (1.0,)
+    target.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs))
+    target.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     target.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 

@@ -29,7 +29,7 @@ def _runs_by_verdict(ax, rows, mse, floor: float) -> None:
             continue
         low = mse[sel] < floor
         n = rows["n"][sel]
-        style = {"color": c, "alpha": 0.6, "lw": 0}
+        style = {"color": c, "alpha": 0.6, "lw": 0, "zorder": 3}  # above the medians' dots
         ax.scatter(n[~low], mse[sel][~low], s=9, label=f"run: {verdict}", **style)
         if low.any():
             ax.scatter(n[low], np.full(low.sum(), floor), s=12, marker="v", **style)
