@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.ticker
 import numpy as np
 
 from alignment.two_layer.grid import GROUP_AXES
@@ -25,47 +24,54 @@ def axis_groups(groups: list[dict], axis: str) -> list[dict]:
     return [best[v] for v in sorted(best)] if len(best) >= 2 else []
 
 
-def _bars(gs: list[dict], key: str | None):
-    """Point and error bars of n* (certified, or an alternative estimate ``key``)."""
+def _estimates(gs: list[dict], key: str | None):
+    """n*, CI low and high (NaN where absent) of the certified estimate or of ``key``."""
     est = [g if key is None else g[key] for g in gs]
-    ns = np.array([np.nan if e["n_star"] is None else e["n_star"] for e in est], float)
-    lo = np.array([np.nan if e["ci_low"] is None else e["ci_low"] for e in est], float)
-    hi = np.array([np.nan if e["ci_high"] is None else e["ci_high"] for e in est], float)
-    return ns, [np.nan_to_num(ns - lo), np.nan_to_num(hi - ns)]
+    return [
+        np.array([np.nan if e[k] is None else e[k] for e in est], float)
+        for k in ("n_star", "ci_low", "ci_high")
+    ]
+
+
+def _series(ax, x, gs, key, label: str, marker: str, color, ms: float = 5) -> None:
+    """One estimate against the axis: filled with its interval where the interval is closed,
+    hollow where it is open on a side, nothing (and no legend entry) where there is no n*."""
+    ns, lo, hi = _estimates(gs, key)
+    closed = np.isfinite(ns) & np.isfinite(lo) & np.isfinite(hi)
+    open_ = np.isfinite(ns) & ~closed
+    if closed.any():
+        err = [ns[closed] - lo[closed], hi[closed] - ns[closed]]
+        ax.errorbar(
+            x[closed], ns[closed], yerr=err, fmt=marker, color=color, ms=ms, capsize=2, label=label
+        )
+    if open_.any():
+        ax.plot(
+            x[open_],
+            ns[open_],
+            marker,
+            color=color,
+            ms=ms,
+            mfc="none",
+            ls="none",
+            label=f"{label}: interval open",
+        )
 
 
 def _draw(ax, gs: list[dict], axis: str) -> None:
     x = np.array([float(g[axis]) for g in gs])
-    ns, err = _bars(gs, None)
-    ax.errorbar(
-        x,
-        ns,
-        yerr=err,
-        fmt="o",
-        color=plotting.SERIES_COLORS[0],
-        capsize=2,
-        label="n*, certified runs (95% CI)",
-    )
-    alt, alt_err = _bars(gs, "if_stuck")
-    ax.errorbar(
-        x * 1.03,
-        alt,
-        yerr=alt_err,
-        fmt="s",
-        color="0.55",
-        capsize=2,
-        ms=3,
-        label="runs without a verdict counted as not interpolating",
-    )
+    color = plotting.SERIES_COLORS[0]
+    _series(ax, x, gs, None, "n*, certified runs (95% CI)", "o", color)
+    other = "runs without a verdict counted as not interpolating"
+    _series(ax, x * 1.03, gs, "if_stuck", other, "s", "0.55", ms=3)
     ax.set_xscale("log")
     ax.set_yscale("log")
     plotting.log_ticks_n(ax, "x")
-    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     plotting.log_ticks_n(ax, "y")
     ax.set_xticks(x)
     ax.set_xlabel(AXES[axis])
     ax.set_ylabel("threshold n*")
-    ax.legend(loc="best", fontsize="small")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize="small")
 
 
 def fig_nstar_vs_axis(st: Stored, out: Path, formats) -> Made:
@@ -82,8 +88,8 @@ def fig_nstar_vs_axis(st: Stored, out: Path, formats) -> Made:
         paths += plotting.save(fig, out, name, formats)
         captions[name] = (
             f"The optimization threshold n* against the {AXES[axis]}, every other axis fixed: "
-            "the estimate from the runs with a verdict and its bootstrap interval (a bar is "
-            "missing where the interval is open), and in grey the estimate with the runs "
-            "without a verdict counted as not interpolating."
+            "the estimate from the runs with a verdict and its bootstrap interval (hollow where "
+            "the interval is open; no mark where there is no estimate), and in grey the "
+            "estimate with the runs without a verdict counted as not interpolating."
         )
     return paths, captions, skipped

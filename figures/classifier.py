@@ -20,12 +20,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from figures import style as plotting
-from figures.load import Made, add_figure, read_job, series_color
+from figures.load import Made, add_figure, named_lines, read_job, series_color
 
 CLAIMS = "classifier.json"
 PHASES = ("base", "no_stragglers", "random")
@@ -63,6 +64,13 @@ class ClsStored:
 
     def col(self, name: str, rows) -> np.ndarray:
         return self.summary[name].values[rows]
+
+
+VERTICALS = {
+    "t_inv_robust": "solid verticals: t_inv (robust rule)",
+    "t_align_end": "dotted verticals: the end of early alignment (loss below (1 - align_drop) x "
+    "its initial value)",
+}
 
 
 def load(workdir) -> ClsStored:
@@ -118,6 +126,7 @@ def fig_dynamics(st: ClsStored, out: Path, formats) -> Made:
     for tag, title, rows in st.groups():
         sel = np.flatnonzero(st.phase(rows, "base") & (st.traj["subset"].values == 0))
         fig, axes = plotting.subplots(3, aspect=0.9)
+        drawn = set()  # which kinds of vertical line some run has
         for j, r in enumerate(sel):
             c = series_color(j)
             axes[0, 0].plot(step, st.traj["train_error"].values[r], color=c, lw=0.8)
@@ -130,6 +139,7 @@ def fig_dynamics(st: ClsStored, out: Path, formats) -> Made:
                     t = st.summary[key].values[r]
                     if np.isfinite(t):
                         ax.axvline(t, color=c, ls=ls, lw=0.7, alpha=0.7)
+                        drawn.add(key)
         for ax, lab in zip(
             axes[0], ("error (train solid, test dashed)", "mean radius", "|(W, b)|"), strict=True
         ):
@@ -138,15 +148,18 @@ def fig_dynamics(st: ClsStored, out: Path, formats) -> Made:
             ax.set_xscale("symlog", linthresh=10)
             ax.set_xlim(0, step[-1])
         axes[0, 2].set_yscale("log")
-        fig.suptitle(f"{title}: solid verticals t_inv (robust), dotted the end of alignment")
+        plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+        axes[0, 2].yaxis.set_major_formatter(plain)  # a norm within a decade: plain numbers
+        axes[0, 2].yaxis.set_minor_formatter(plain)
+        lines = named_lines(VERTICALS, drawn)
+        fig.suptitle(title)
         add_figure(
             fig,
             out,
             f"cls_dynamics_{tag}",
             formats,
             f"{title}: errors, mean class radius and hidden-layer norm against the step per "
-            "init (subset 0); solid verticals mark t_inv (robust rule), dotted ones the end "
-            "of early alignment (the loss below (1 - align_drop) x its initial value)",
+            f"init (subset 0){'; ' + lines if lines else ''}",
             made,
         )
     return made

@@ -171,7 +171,7 @@ def fig_directions(st: Stored, out: Path, formats) -> Made:
                 "Distribution over active neurons of the cosine between each neuron's "
                 "direction u_j (with bias: (w_j, b_j)) and the least-squares direction β̂, "
                 "against time: early alignment concentrates it at ±1 for large n. Vertical "
-                "lines: alignment and escape times."
+                "lines: alignment and escape times, where the run reached them."
             )
     return paths, captions, skipped
 
@@ -206,6 +206,7 @@ def fig_loss_vs_time(st: Stored, out: Path, formats) -> Made:
             "Train and test loss against time (log-log) for one seed below and one above n*: "
             "the plateau of early alignment, the drop once neurons escape, and the end state. "
             "Dashed vertical: alignment time (90% of the active mass within ε of an extremal "
-            "vector); dotted: escape time (largest neuron norm 10x its initial value)."
+            "vector); dotted: escape time (largest neuron norm 10x its initial value); each "
+            "drawn only where the run reached it (the legend names the lines drawn)."
         )
     return paths, captions, skipped

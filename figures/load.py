@@ -191,6 +191,11 @@ def event_lines(ax, st: Stored, run_id: int, horizontal: bool = False) -> None:
 Made = tuple[list[Path], dict[str, str], dict[str, str]]
 
 
+def named_lines(meanings: dict[str, str], drawn: set) -> str:
+    """What a figure's lines mean, naming only the kinds it drew ('' when none)."""
+    return ", ".join(text for key, text in meanings.items() if key in drawn)
+
+
 def series_color(i: int) -> str:
     """The i-th colour of the suite's series palette (cycled)."""
     return plotting.SERIES_COLORS[i % len(plotting.SERIES_COLORS)]

@@ -62,6 +62,11 @@ def load(workdir) -> MFStored:
     return MFStored(Path(workdir), *read_job(workdir, CLAIMS, "mean-field"))
 
 
+def _setting(tg: str, tau: float, init: str) -> str:
+    """The one title of a figure: the target, the noise and the init."""
+    return f"{tg.replace('_', ' ')}, τ = {tau:g}, {init}"
+
+
 def _tag(tg: str, tau: float) -> str:
     return f"{tg}_tau{tau:g}"
 
@@ -90,7 +95,7 @@ def fig_dynamics(st: MFStored, out: Path, formats) -> Made:
             ax.set_xlabel(xlab)
         axes[0, 0].legend(fontsize="small")
         axes[1, 1].legend(fontsize="small")
-        fig.suptitle(f"{tg}, τ={tau:g}: mean-field init (test solid, train dashed)")
+        fig.suptitle(f"{_setting(tg, tau, 'mean-field init')} (test solid, train dashed)")
         add_figure(
             fig,
             out,
@@ -108,6 +113,7 @@ def fig_gamma_collapse(st: MFStored, out: Path, formats) -> Made:
     t_c = st.summary.set_index("run")["t_half_gamma"]
     for tg, tau, rows in st.cells("mean_field"):
         fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.3)
+        axes[0, 0].set_title(_setting(tg, tau, "mean-field init"))
         ax = axes[0, 0]
         for i, m in enumerate(st.widths(rows)):
             t, g = st.median(rows, "gamma", m)
@@ -134,6 +140,7 @@ def fig_v_gamma(st: MFStored, out: Path, formats) -> Made:
     made: Made = ([], {}, {})
     for tg, tau, rows in st.cells("mean_field", "single_index"):
         fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.3)
+        axes[0, 0].set_title(_setting(tg, tau, "mean-field init"))
         ax = axes[0, 0]
         for i, m in enumerate(st.widths(rows)):
             _, g = st.median(rows, "gamma", m)
@@ -165,6 +172,7 @@ def fig_train_vs_gamma(st: MFStored, out: Path, formats) -> Made:
         name = f"mf_train_vs_gamma_{_tag(tg, tau)}"
         fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.3)
         ax = axes[0, 0]
+        ax.set_title(_setting(tg, tau, "mean-field init"))
         for i, m in enumerate(st.widths(rows)):
             _, g = st.median(rows, "gamma", m)
             ax.plot(g, st.median(rows, "loss", m)[1], color=series_color(i), label=f"m={m}")
@@ -192,9 +200,10 @@ def fig_train_vs_gamma(st: MFStored, out: Path, formats) -> Made:
 
 def fig_pure_noise(st: MFStored, out: Path, formats) -> Made:
     made: Made = ([], {}, {})
-    for _, tau, rows in st.cells("mean_field", "pure_noise"):
+    for tg, tau, rows in st.cells("mean_field", "pure_noise"):
         fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.3)
         ax = axes[0, 0]
+        ax.set_title(_setting(tg, tau, "mean-field init"))
         for i, m in enumerate(st.widths(rows)):
             t, loss = st.median(rows, "loss", m)
             ax.plot(t / m, loss, color=series_color(i), label=f"m={m}")
@@ -221,6 +230,7 @@ def fig_lazy_cross(st: MFStored, out: Path, formats) -> Made:
     styles = ("-", "--", "-.", ":")
     for tg, tau, rows in st.cells("lazy"):
         fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.3)
+        axes[0, 0].set_title(_setting(tg, tau, "lazy init"))
         ax = axes[0, 0]
         scales = np.unique(st.traj["scale"].values[rows])
         for i, m in enumerate(st.widths(rows)):
