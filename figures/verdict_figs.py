@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from figures import style as plotting
-from figures.load import Made, Stored, group_label, varying_axes
+from figures.load import Made, Stored, group_label, named_lines, varying_axes
 
 # decided_by values (alignment/two_layer/verdicts.py) in the order and colours the legend shows
 DECIDED_BY = {
@@ -37,6 +37,7 @@ def fig_nstar_vs_time(st: Stored, out: Path, formats) -> Made:
         varying = varying_axes([g for g, _ in groups])
         fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.3, aspect=0.75)
         ax = axes[0, 0]
+        drawn = set()  # the kinds of mark some group has, for the caption
         for i, (g, _) in enumerate(groups):
             color = plotting.SERIES_COLORS[i]
             by_t = [e for e in g["n_star_by_time"] if e["n_star"] is not None]
@@ -58,8 +59,10 @@ def fig_nstar_vs_time(st: Stored, out: Path, formats) -> Made:
                 )
             if g["n_star"] is not None:
                 ax.axhline(g["n_star"], color=color, ls="--", lw=1.0, label="certified n*")
+                drawn.add("certified")
                 both = g.get("interval_both", {})
                 if both.get("ci_low") is not None and both.get("ci_high") is not None:
+                    drawn.add("band")
                     ax.axhspan(
                         both["ci_low"],
                         both["ci_high"],
@@ -76,10 +79,16 @@ def fig_nstar_vs_time(st: Stored, out: Path, formats) -> Made:
         if ax.get_legend_handles_labels()[0]:  # (no labelled artist when no n*(T) was found)
             ax.legend(loc="best", fontsize="small")
         paths += plotting.save(fig, out, name, formats)
+        marks = named_lines(
+            {
+                "certified": "dashed: n* from the certified verdicts",
+                "band": "band: the interval covering the runs without a verdict counted both ways",
+            },
+            drawn,
+        )
         captions[name] = (
             "n*(T), the threshold of 'train loss below the interpolation tolerance by time T' "
-            "(bootstrap 95% intervals), against T; dashed: n* from the certified verdicts, band: "
-            "the interval covering the runs without a verdict counted both ways."
+            f"(bootstrap 95% intervals), against T{'; ' + marks if marks else ''}."
         )
     return paths, captions, skipped
 
