@@ -26,6 +26,41 @@ DECIDED_BY = {
 }
 
 
+def _group_marks(ax, g: dict, color, label_suffix: str, drawn: set) -> None:
+    """One group's n*(T) with its intervals, its certified n* and the both-ways band (each
+    drawn only where it exists; ``drawn`` collects the kinds drawn, for the caption)."""
+    by_t = [e for e in g["n_star_by_time"] if e["n_star"] is not None]
+    if by_t:
+        T = np.array([e["T"] for e in by_t])
+        ns = np.array([e["n_star"] for e in by_t])
+        lo = np.array([np.nan if e["ci_low"] is None else e["ci_low"] for e in by_t])
+        hi = np.array([np.nan if e["ci_high"] is None else e["ci_high"] for e in by_t])
+        ax.errorbar(
+            T,
+            ns,
+            yerr=[ns - np.where(np.isnan(lo), ns, lo), np.where(np.isnan(hi), ns, hi) - ns],
+            fmt="o-",
+            color=color,
+            ms=4,
+            capsize=2,
+            label="n*(T): loss < tol by T" + label_suffix,
+        )
+    if g["n_star"] is not None:
+        ax.axhline(g["n_star"], color=color, ls="--", lw=1.0, label="certified n*")
+        drawn.add("certified")
+        both = g.get("interval_both", {})
+        if both.get("ci_low") is not None and both.get("ci_high") is not None:
+            drawn.add("band")
+            ax.axhspan(
+                both["ci_low"],
+                both["ci_high"],
+                color=color,
+                alpha=0.12,
+                lw=0,
+                label="interval, open runs both ways",
+            )
+
+
 def fig_nstar_vs_time(st: Stored, out: Path, formats) -> Made:
     paths, captions, skipped = [], {}, {}
     for sweep in st.sweeps():
@@ -39,38 +74,8 @@ def fig_nstar_vs_time(st: Stored, out: Path, formats) -> Made:
         ax = axes[0, 0]
         drawn = set()  # the kinds of mark some group has, for the caption
         for i, (g, _) in enumerate(groups):
-            color = plotting.SERIES_COLORS[i]
-            by_t = [e for e in g["n_star_by_time"] if e["n_star"] is not None]
-            if by_t:
-                T = np.array([e["T"] for e in by_t])
-                ns = np.array([e["n_star"] for e in by_t])
-                lo = np.array([np.nan if e["ci_low"] is None else e["ci_low"] for e in by_t])
-                hi = np.array([np.nan if e["ci_high"] is None else e["ci_high"] for e in by_t])
-                ax.errorbar(
-                    T,
-                    ns,
-                    yerr=[ns - np.where(np.isnan(lo), ns, lo), np.where(np.isnan(hi), ns, hi) - ns],
-                    fmt="o-",
-                    color=color,
-                    ms=4,
-                    capsize=2,
-                    label="n*(T): loss < tol by T"
-                    + (f", {group_label(g, varying)}" if varying else ""),
-                )
-            if g["n_star"] is not None:
-                ax.axhline(g["n_star"], color=color, ls="--", lw=1.0, label="certified n*")
-                drawn.add("certified")
-                both = g.get("interval_both", {})
-                if both.get("ci_low") is not None and both.get("ci_high") is not None:
-                    drawn.add("band")
-                    ax.axhspan(
-                        both["ci_low"],
-                        both["ci_high"],
-                        color=color,
-                        alpha=0.12,
-                        lw=0,
-                        label="interval, open runs both ways",
-                    )
+            suffix = f", {group_label(g, varying)}" if varying else ""
+            _group_marks(ax, g, plotting.SERIES_COLORS[i], suffix, drawn)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("training time T")
