@@ -1,6 +1,6 @@
 """What wrote a result: a hash of the resolved config, the package version, the code's hash and
 (where available) the git revision. Every chunk file and checkpoint carries these, so that a
-rerun never mixes results of another config or of other code (``sweep.py`` decides what to do).
+rerun never mixes results of another config or of other code (``workdir.py`` decides what to do).
 """
 
 from __future__ import annotations
