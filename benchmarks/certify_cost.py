@@ -4,9 +4,9 @@
 
 One threshold_paper run (d = 5, ball inputs, sigma = 0.75, lambda = 1e-6, GD at eta = 1) is
 trained to t = 10, where it is flat but its tiny neurons are about to escape. Times
-``TwoLayer.certify`` as the verdict loop calls it (escape test first; the region QP is skipped where a
-neuron escapes) and, with ``--full``, with the QP always solved (the behaviour before the
-skip). Writes benchmarks/certify_cost.json and the CERTIFY_COST block of BENCHMARKS.md.
+``TwoLayer.certify`` as the verdict loop calls it (escape test first; the region QP is skipped
+where a neuron escapes) and, with ``--full``, with the QP always solved (the behaviour before
+the skip). Writes benchmarks/certify_cost.json and the CERTIFY_COST block of BENCHMARKS.md.
 """
 
 from __future__ import annotations
