@@ -115,6 +115,7 @@ def test_gd_runs_continue_with_the_flow(tmp_path):
 
     cfg = micro_config()
     cfg.continue_integrator = "flow"
+    cfg.gd_step_sharpness = 0.0  # GD on its fixed clock, t = lr * steps, up to the switch
     sweep.run(cfg, tmp_path)
     report.finish(cfg, tmp_path)
     summary = results.read_csv(tmp_path / "summary.csv")
@@ -128,3 +129,44 @@ def test_gd_runs_continue_with_the_flow(tmp_path):
     after = steps[rows, k0 + 1] * cfg.lr[0] - t[rows, k0 + 1]
     assert np.all(np.abs(after) > 1e-6)  # flow steps: not on GD's clock any more
     assert np.all(loss[rows, k0 + 1] <= loss[rows, k0] * (1 + 1e-6))  # the flow descends
+
+
+def _flow_w(x, y, w0, t):
+    """Gradient flow of (1/2n)|X w - y|^2 in closed form: w* + V exp(-Lambda t) V^T (w0 - w*)."""
+    hess = x.T @ x / len(y)
+    lam, vec = np.linalg.eigh(hess)
+    w_star = np.linalg.lstsq(x, y, rcond=None)[0]
+    return w_star + vec @ (np.exp(-lam * t) * (vec.T @ (w0 - w_star)))
+
+
+def test_faithful_gd_follows_the_flow_where_fixed_gd_sits_at_the_edge():
+    """Least squares at eta * lambda_max = 1.95 (fixed GD: the top direction flips sign each
+    step and shrinks by only 0.95) against the flow's closed form. Faithful GD (cap 1: the
+    step is 1 / lambda_max, measured before the first step) stays close at every snapshot."""
+    fam = Linear(d=3, n=7)
+    state, ctx = train.init_runs(train.Program(fam, integrate.GD(), "float64"), _lanes(0.1))
+    x, y = (np.asarray(ctx.family[k][0]) for k in ("x", "y"))
+    lam_max = np.linalg.eigvalsh(x.T @ x / len(y)).max()
+    lr = 1.95 / lam_max
+    times = lr * 2 * np.arange(1, 11)  # on fixed GD's clock: 2, 4, ..., 20 steps
+    dist = {}
+    for cap in (0.0, 1.0):
+        prog = train.Program(fam, integrate.GD(max_step_sharpness=cap), "float64")
+        state, ctx = train.init_runs(prog, _lanes(lr))
+        w0 = np.asarray(state.params["w"][0])
+        out = []
+        for t in times:
+            state, _ = train.train(prog, state, ctx, [t])
+            w = np.asarray(state.params["w"][0])
+            w_star = _flow_w(x, y, w0, np.inf)
+            out.append(np.linalg.norm(w - _flow_w(x, y, w0, t)) / np.linalg.norm(w0 - w_star))
+        dist[cap] = np.array(out)
+    # Per eigendirection the gap is |(1 - eta lambda)^k - exp(-eta lambda k)| times its share
+    # of w0 - w*; with eta lambda <= 1 and k >= 2 steps it is at most exp(-2) (at eta lambda = 1).
+    assert np.all(dist[1.0] <= np.exp(-2)), dist[1.0]
+    # fixed GD: the top direction decays as 0.95^k, not exp(-1.95 k) (here > 0.3 throughout)
+    assert np.all(dist[0.0] > 0.3), dist[0.0]
+
+
+def _lanes(lr):
+    return train.Lanes.make(seed=[0], scale=1.0, lr=lr)

@@ -231,11 +231,28 @@ def test_evidence_has_every_column_and_the_certificates_numbers():
     assert list(ev["decided_by"]) == ["certified", "stationary"]
 
 
-def test_only_flat_runs_that_do_not_interpolate_need_certificates():
+def test_every_finite_open_run_needs_certificates_moving_or_flat():
     times = np.array([0.0, 1.0, 10.0, 100.0, 1000.0])
     loss = np.array([[0.2] * 5, [1.0, 0.8, 0.5, 0.3, 0.2], [0.5, 0.1, 1e-9, 1e-9, 1e-9], [0.2] * 5])
     rec = vd.Record(times, loss, np.zeros_like(loss), np.full(4, 0.5), np.array([0, 0, 0, 1]))
-    assert list(vd.needs_certificates(rec)) == [True, False, False, False]
+    # flat, moving: certified; interpolating, diverged: not
+    assert list(vd.needs_certificates(rec)) == [True, True, False, False]
+
+
+def test_a_falling_run_whose_region_minimum_is_zero_is_on_its_way():
+    """L = 0.1 / t over the last decade (p = 1): from L_f = 1e-4 at t = 1e3 the tolerance
+    1e-5 * scale (scale = L(0) = 1) is a factor 10 away, at t = 1e3 * 10^(1/1) = 1e4."""
+    times = np.array([0.0, 1.0, 10.0, 100.0, 1000.0])
+    loss = np.array([[1.0, 0.1, 0.01, 1e-3, 1e-4]] * 2)
+    rec = vd.Record(times, loss, np.ones_like(loss), np.ones(2))
+    certs = {"region_min": np.array([0.0, 5e-5]), "kappa_max": np.full(2, -np.inf)}
+    v, d = vd.judge(rec, certs)
+    assert list(v) == ["undetermined"] * 2
+    # the second cannot fall below its region minimum 5e-5 > tol: moving, not on its way
+    assert list(d["decided_by"]) == ["on_its_way", "moving"]
+    np.testing.assert_allclose(d["interp_time"], 1e4, rtol=1e-9)
+    flat = vd.Record(times, np.full((1, 5), 1e-4), np.zeros((1, 5)), np.ones(1))
+    assert vd.judge(flat, None)[1]["interp_time"][0] == np.inf  # no decay: no prediction
 
 
 def test_tolerances_from_a_config_section():

@@ -9,6 +9,8 @@ per lane (inside ``vmap``). It provides
 - ``validate()`` and ``check_lanes(lanes)``: ValueError naming the bad value, before compute;
 - ``init(params, lane, dtype, loss_and_grad)``: the integrator's own state (e.g. optax's);
 - ``step_size(istate, lane)``: the current time step (snapshots record it times the sharpness);
+- ``observe(istate, sharpness, lane)``: the state after a snapshot measured the sharpness
+  lambda_max (a per-lane step that follows it; identity for the others);
 - ``goal(target, lane)``: what a segment's loop compares against, computed once per segment
   (e.g. the step count that reaches ``target``), and ``more(step, time, goal)``: whether the
   lane needs another step;
@@ -22,7 +24,10 @@ Time is accumulated in float64 whatever the run's dtype.
 
 ``GD`` is full-batch optax (gd, momentum, adam): ``t = lr * steps``, and a lane takes
 ``round(t_target / lr)`` steps to reach ``t_target``, so lanes with different step sizes share
-one time grid.
+one time grid. With ``max_step_sharpness = c > 0`` (plain gd only) it is *faithful* GD: each
+lane's step is ``eta = min(lr, c / |lambda_max|)`` from the sharpness measured at its last
+snapshot, time is the sum of the steps and the last step of a segment lands on its snapshot
+time. GD follows gradient flow only while ``eta * lambda_max < 2``; the cap keeps a margin.
 
 ``Flow`` integrates gradient flow dtheta/dt = -grad L (then the family's constraint) with the
 Bogacki-Shampine 3(2) embedded pair: per-lane local error control (mixed absolute/relative
@@ -70,6 +75,8 @@ class GD:
 
     optimizer: str = "gd"  # gd | momentum | adam
     momentum: float = 0.9  # for optimizer='momentum'
+    # > 0: the step is min(lr, this / |lambda_max|) per lane (optimizer 'gd'); 0: fixed lr
+    max_step_sharpness: float = 0.0
 
     name = "gd"
     lane_axes = ("lr",)
@@ -80,6 +87,19 @@ class GD:
             raise ValueError(f"optimizer={self.optimizer!r} is not one of {OPTIMIZERS}")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum={self.momentum} must be in [0, 1)")
+        c = self.max_step_sharpness
+        if not (np.isfinite(c) and 0.0 <= c < 2.0):
+            raise ValueError(f"max_step_sharpness={c!r} must be in [0, 2) (0: a fixed step)")
+        if c > 0 and self.optimizer != "gd":
+            raise ValueError(
+                f"max_step_sharpness={c!r} needs optimizer='gd', got {self.optimizer!r}"
+                " (set it to 0 for a fixed step)"
+            )
+
+    @property
+    def capped(self) -> bool:
+        """Whether the step follows the sharpness (faithful GD) rather than staying at lr."""
+        return self.max_step_sharpness > 0
 
     def check_lanes(self, lanes) -> None:
         check_positive(lanes, ("lr",))
@@ -89,6 +109,8 @@ class GD:
 
     def init(self, params, lane, dtype, loss_and_grad):
         del loss_and_grad
+        if self.capped:
+            return {"eta": lane["lr"].astype(TIME_DTYPE)}
         return self._opt(lane, dtype).init(params)
 
     def target_steps(self, target, lane):
@@ -97,18 +119,32 @@ class GD:
         return jnp.rint(jnp.asarray(target, TIME_DTYPE) / lr).astype(jnp.int64)
 
     def goal(self, target, lane):
+        if self.capped:
+            return jnp.asarray(target, TIME_DTYPE)
         return self.target_steps(target, lane)
 
     def more(self, step, time, goal):
-        del time
+        if self.capped:
+            return time < goal * (1 - 1e-14)
         return step < goal
 
     def step_size(self, istate, lane):
         """The time step eta (GD follows gradient flow while eta * lambda_max < 2)."""
-        del istate
-        return lane["lr"]
+        return istate["eta"] if self.capped else lane["lr"]
+
+    def observe(self, istate, sharpness, lane):
+        """Faithful GD: the next segment's step from the sharpness just measured."""
+        if not self.capped:
+            return istate
+        lam = jnp.abs(sharpness.astype(TIME_DTYPE))
+        lr = lane["lr"].astype(TIME_DTYPE)
+        ok = jnp.isfinite(lam) & (lam > 0)
+        cap = self.max_step_sharpness / jnp.where(ok, lam, 1.0)
+        return {"eta": jnp.where(ok, jnp.minimum(lr, cap), lr)}
 
     def step(self, loss_and_grad, constrain, params, istate, step, time, goal, lane):
+        if self.capped:
+            return self._capped_step(loss_and_grad, constrain, params, istate, time, goal)
         del time, goal
         dtype = jax.tree_util.tree_leaves(params)[0].dtype
         loss, grads = loss_and_grad(params)
@@ -117,6 +153,14 @@ class GD:
         params = params if constrain is None else constrain(params)
         new_time = (step + 1).astype(TIME_DTYPE) * lane["lr"].astype(TIME_DTYPE)
         return loss, params, istate, new_time
+
+    def _capped_step(self, loss_and_grad, constrain, params, istate, time, goal):
+        """One step of min(eta, time left to the snapshot): theta - dt grad L."""
+        dt = jnp.minimum(istate["eta"], goal - time)
+        loss, grads = loss_and_grad(params)
+        params = jax.tree_util.tree_map(lambda p, g: p - dt.astype(p.dtype) * g, params, grads)
+        params = params if constrain is None else constrain(params)
+        return loss, params, istate, time + dt
 
 
 def _axpy(params, *terms):
@@ -179,6 +223,10 @@ class Flow:
         """The next proposed step (error control keeps it inside the stability region)."""
         del lane
         return istate["dt"]
+
+    def observe(self, istate, sharpness, lane):
+        del sharpness, lane
+        return istate
 
     def step(self, loss_and_grad, constrain, params, istate, step, time, goal, lane):
         """One attempted step; with a constraint the stored gradient is recomputed (the

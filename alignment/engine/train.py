@@ -120,14 +120,18 @@ def _init_run(prog: Program, lane: dict) -> tuple[TrainState, RunContext]:
     params, fctx = prog.family.initialize(key, lane, dtype)
     t64 = integrate.TIME_DTYPE
     loss_and_grad = functools.partial(prog.family.loss_and_grad, ctx=fctx)
+    probe = curvature.random_probe(jax.random.fold_in(key, 99), params)
+    istate = prog.integrator.init(params, lane, dtype, loss_and_grad)
+    # an integrator that follows the sharpness (faithful GD) sees it before its first step
+    lam, _ = curvature.sharpness(loss_and_grad, params, probe, prog.sharpness_iters)
     state = TrainState(
         params,
-        prog.integrator.init(params, lane, dtype, loss_and_grad),
+        prog.integrator.observe(istate, lam, lane),
         jnp.zeros((), jnp.int64),
         jnp.zeros((), t64),
         jnp.zeros((), bool),
         jnp.asarray(jnp.inf, t64),
-        curvature.random_probe(jax.random.fold_in(key, 99), params),
+        probe,
     )
     return state, RunContext(fctx, lane)
 
@@ -184,7 +188,7 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
             "sharpness": lam,
             "step_sharpness": lam * integ.step_size(s.istate, lane),
         }
-        return s._replace(probe=probe), snap
+        return s._replace(probe=probe, istate=integ.observe(s.istate, lam, lane)), snap
 
     return jax.lax.scan(segment, state, targets_K)
 

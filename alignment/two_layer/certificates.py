@@ -23,6 +23,10 @@ import scipy.sparse as sp
 # output scale rho^2 x_rms is below this share of the residual's RMS.
 SMALL_SHARE = 1e-3
 ASCENT_STEPS = 300  # projected ascent steps of kappa on the sphere
+# A data point is on a group's hyperplane at the region minimum when |<V_g, x_i>| is below
+# this share of |V_g| |x_i|: Clarabel solves to ~1e-8, so an active constraint's slack is
+# ~1e-8 relative, an inactive one's is set by the data (1e-6 is 100x above the solver's floor).
+ACTIVE_REL = 1e-6
 
 
 def patterns(theta_MxD, x_NxD) -> np.ndarray:
@@ -31,10 +35,13 @@ def patterns(theta_MxD, x_NxD) -> np.ndarray:
 
 
 def _groups(on_MxN, sign_M):
-    """Alive neurons grouped by (pattern, sign): list of (pattern_N, sign)."""
+    """Alive neurons grouped by (pattern, sign): list of (pattern_N, sign, members)."""
     keys = {}
     for j in np.flatnonzero(on_MxN.any(axis=1) & (sign_M != 0)):
-        keys.setdefault((on_MxN[j].tobytes(), int(sign_M[j])), (on_MxN[j], int(sign_M[j])))
+        key = (on_MxN[j].tobytes(), int(sign_M[j]))
+        keys.setdefault(key, (on_MxN[j], int(sign_M[j]), 0))
+        pat, sgn, count = keys[key]
+        keys[key] = (pat, sgn, count + 1)
     return list(keys.values())
 
 
@@ -42,20 +49,22 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     """Minimum of (1/2n) |h - y|^2 over the closure of the current activation region.
 
     Returns ``region_min`` (the loss at the QP's solution, recomputed from it), ``groups``
-    (number of (pattern, sign) groups) and ``qp_status`` (Clarabel's status string).
+    (number of (pattern, sign) groups), ``qp_status`` (Clarabel's status string) and the
+    kink test at the solution (:func:`kink_test`: ``kink_max``, ``split_max``).
     """
     x_NxD, y_N = np.asarray(x_NxD, np.float64), np.asarray(y_N, np.float64)
     n, d = x_NxD.shape
     on_MxN = patterns(np.asarray(theta_MxD, np.float64), x_NxD)
     groups = _groups(on_MxN, np.sign(np.asarray(a_M, np.float64)))
     if not groups:
-        return {"region_min": 0.5 * float(y_N @ y_N) / n, "groups": 0, "qp_status": "empty"}
+        empty = {"kink_max": -np.inf, "split_max": -np.inf}
+        return {"region_min": 0.5 * float(y_N @ y_N) / n, "groups": 0, "qp_status": "empty"} | empty
     G = len(groups)
     # prediction h = A v, v = (V_1, ..., V_G) stacked; A[i, g-block] = 1[i in P_g] x_i
-    blocks = [x_NxD * pat[:, None] for pat, _ in groups]
+    blocks = [x_NxD * pat[:, None] for pat, _, _ in groups]
     A = np.concatenate(blocks, axis=1)
     # s_g <V_g, x_i> >= 0 on P_g and <= 0 off it, as rows c x_i v <= 0 (nonnegative slack)
-    rows = [sp.csc_matrix(x_NxD * np.where(pat, -s, s)[:, None]) for pat, s in groups]
+    rows = [sp.csc_matrix(x_NxD * np.where(pat, -s, s)[:, None]) for pat, s, _ in groups]
     cons = sp.block_diag(rows, format="csc")
     P = sp.csc_matrix(np.triu(A.T @ A / n))
     q = -(A.T @ y_N) / n
@@ -67,7 +76,44 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     sol = solver.solve()
     v = np.asarray(sol.x)
     r = A @ v - y_N
-    return {"region_min": 0.5 * float(r @ r) / n, "groups": G, "qp_status": str(sol.status)}
+    kinks = kink_test(groups, v.reshape(G, d), np.asarray(sol.z).reshape(G, n), x_NxD, r)
+    out = {"region_min": 0.5 * float(r @ r) / n, "groups": G, "qp_status": str(sol.status)}
+    return out | kinks
+
+
+def kink_test(groups, v_GxD, z_GxN, x_NxD, r_N) -> dict:
+    """Whether the region minimum is a local minimum of the whole loss across its kinks.
+
+    At the solution ``v_GxD`` (one vector per (pattern, sign) group), a data point on a group's
+    hyperplane (``<V_g, x_i> = 0``: an active constraint) can change side. Moving the group
+    across it by epsilon (in units of ``s_g <V_g, x_i>``) changes the loss at the rate
+    ``s_g r_i / n - z_gi``, ``z_gi >= 0`` the constraint's multiplier (Clarabel's dual) and
+    ``r_i`` the residual at the solution: the *kink gain* ``z_gi - s_g r_i / n`` is the rate at
+    which crossing lowers the loss. A group of two or more neurons can also *split*, one part
+    crossing and the rest moving back so that the group vector stays: the loss then changes
+    at ``s_g r_i / n`` alone, the *split gain* being ``-s_g r_i / n``. Both gains are returned
+    relative to the rate scale ``r_rms |x_i| / n`` (``kink_max``, ``split_max``: -inf when no
+    constraint is active). A group at V_g = 0 (every constraint active, no crossing direction)
+    is the escape test's business and is skipped.
+    """
+    n = len(r_N)
+    r_rms = np.sqrt(np.mean(r_N**2))
+    x_norm = np.linalg.norm(x_NxD, axis=1)
+    kink, split = [-np.inf], [-np.inf]
+    v_norm_G = np.linalg.norm(v_GxD, axis=1)
+    for g, (_, sgn, members) in enumerate(groups):
+        v_norm = v_norm_G[g]
+        if not v_norm > ACTIVE_REL * np.max(v_norm_G):
+            continue
+        on_plane = np.abs(x_NxD @ v_GxD[g]) <= ACTIVE_REL * v_norm * x_norm
+        if not on_plane.any() or not r_rms > 0:
+            continue
+        scale = r_rms * x_norm[on_plane] / n
+        split_gain = -sgn * r_N[on_plane] / n / scale
+        kink.append(float(np.max(z_GxN[g, on_plane] / scale + split_gain)))
+        if members >= 2:
+            split.append(float(np.max(split_gain)))
+    return {"kink_max": max(kink), "split_max": max(split)}
 
 
 def kappa(u_KxD, sign_K, x_NxD, r_N) -> np.ndarray:
@@ -127,30 +173,36 @@ def escape_test(theta_MxD, a_M, x_NxD, y_N, small_share: float = SMALL_SHARE) ->
     return out | {"kappa_max": float(k[j]), "escape_time": float(t_esc)}
 
 
-def criteria(diag: dict, certs: dict | None, gap_tol: float, kappa_tol: float) -> dict:
-    """Criteria 1 and 2 of DESIGN.md's stuck verdict, per run, from the certificates and the
-    verdict's diagnostics ``diag`` (its ``final_loss`` and ``loss_tol``).
+def criteria(diag: dict, certs: dict | None, tol) -> dict:
+    """Criteria 1 and 2 of DESIGN.md's stuck verdict and its kink test, per run, from the
+    certificates and the verdict's diagnostics ``diag`` (its ``final_loss`` and ``loss_tol``);
+    ``tol`` holds ``gap_tol``, ``kappa_tol`` and ``kink_tol``.
 
     ``region_gap`` = (L - region_min) / L; ``region_ok``: region_min above the interpolation
     tolerance and the loss within ``gap_tol`` of it; ``escapes``: a small alive neuron's growth
-    rate climbs above ``kappa_tol``. Without certificates (NaN, or a family without them) both
-    are False and ``certified`` is False.
+    rate climbs above ``kappa_tol``; ``kinks`` / ``splits``: crossing a kink / splitting a
+    cluster at the region minimum lowers the loss faster than ``kink_tol``. Without
+    certificates (NaN, or a family without them) all are False and ``certified`` is False.
     """
     R = diag["final_loss"].shape[0]
     nan = np.full(R, np.nan)
     region = np.asarray((certs or {}).get("region_min", nan), np.float64)
     kappa = np.asarray((certs or {}).get("kappa_max", nan), np.float64)
+    kink = np.asarray((certs or {}).get("kink_max", nan), np.float64)
+    split = np.asarray((certs or {}).get("split_max", nan), np.float64)
     l_f = diag["final_loss"]
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = (l_f - region) / l_f
     solved = np.asarray((certs or {}).get("region_solved", np.ones(R)), np.float64)
     have = np.isfinite(region) & (solved > 0)  # a QP that did not solve certifies nothing
-    region_ok = have & (region > diag["loss_tol"]) & (gap < gap_tol)
+    region_ok = have & (region > diag["loss_tol"]) & (gap < tol.gap_tol)
     return {
         "region_min": region,
         "region_gap": gap,
         "region_ok": region_ok,
-        "escapes": np.isfinite(kappa) & (kappa > kappa_tol),  # needs no region QP
+        "escapes": np.isfinite(kappa) & (kappa > tol.kappa_tol),  # needs no region QP
+        "kinks": have & np.isfinite(kink) & (kink > tol.kink_tol),
+        "splits": have & np.isfinite(split) & (split > tol.kink_tol),
         "certified": have,
         "qp_failed": np.isfinite(region) & ~have,
     }
@@ -166,10 +218,15 @@ def decided_by(out, d, stationary, cert, diverged, edge) -> np.ndarray:
     why[c & ~ok & low & stationary] = "region_min_zero"  # could still interpolate in place
     why[c & ~ok & ~low & stationary] = "region_gap"  # flat, but above its region's minimum
     why[c & ok & ~stationary] = "not_stationary"  # at its region's minimum, still moving
+    # a region minimum ~0 and still falling: on its way to interpolation inside its region
+    why[c & ~ok & low & ~stationary & (why != "gd_edge")] = "on_its_way"
     why[cert["qp_failed"]] = "qp_failed"  # the region QP did not solve: nothing certified
     stuck = out == "stuck"
     why[stuck] = np.where(c[stuck], "certified", "stationary")
-    why[out == "saddle"] = "escape"
+    saddle = out == "saddle"
+    why[saddle & cert["kinks"]] = "kink"
+    why[saddle & cert["splits"]] = "split"
+    why[saddle & cert["escapes"]] = "escape"
     why[out == "interpolating"] = "tolerance"
     why[diverged] = "trainer"
     return why.astype(str)

@@ -6,9 +6,9 @@ A field that is not defined here is an error (in a config file or on the command
 
 Sub-sweeps: ``sweeps`` maps a name to overrides of the run-defining fields (data, d, x_dist,
 symmetric, spread, sigma, file_noise, n, num_seeds, seed_offset, n_test, m, init, lam, bias,
-mirrored, activation, optimizer, momentum, lr, family, integrator, dtype); the job is the union
-of the sub-sweeps, each with the top-level values where it sets nothing. Empty: the config
-itself is the one sweep.
+mirrored, activation, optimizer, momentum, gd_step_sharpness, lr, family, integrator, dtype);
+the job is the union of the sub-sweeps, each with the top-level values where it sets nothing.
+Empty: the config itself is the one sweep.
 """
 
 import dataclasses
@@ -72,6 +72,12 @@ def _optimization(c: ml_collections.ConfigDict) -> None:
     c.optimizer = "gd"  # gd | momentum | adam (optax)
     c.momentum = 0.9  # for optimizer='momentum'
     c.lr = (0.1,)  # step size eta; time t = eta * steps (lane axis)
+    # faithful GD (optimizer gd): each run's step is min(lr, this / lambda_max), lambda_max the
+    # sharpness at its last snapshot, so that eta * lambda_max stays below 2, where GD follows
+    # gradient flow (time is then the sum of the steps); 0: the fixed step lr, which can sit at
+    # the edge of stability (summary.csv's max_step_sharpness says how close each run came);
+    # momentum and adam always take their fixed lr
+    c.gd_step_sharpness = 1.0
     c.max_time = 1e4  # end of the first snapshot grid
     c.t_min = 1e-1  # first non-zero snapshot time
     c.num_snapshots = 200  # snapshots on the first grid (0, then log-spaced t_min..max_time)

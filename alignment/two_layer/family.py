@@ -22,7 +22,7 @@ from alignment.two_layer.data import Dataset, DataSpec, augment, make_data
 EVENT_KEYS = ("alignment_time", "escape_time", "loss_drop_time")
 # certify(): region minimum (and its number of (pattern, sign) groups, whether the QP solved)
 # and the escape test's largest growth rate, predicted escape time, neurons tested, and
-# neurons that are exactly zero (underflow)
+# neurons that are exactly zero (underflow), and the kink test at the region minimum
 CERT_KEYS = (
     "region_min",
     "region_groups",
@@ -31,6 +31,8 @@ CERT_KEYS = (
     "predicted_escape_time",
     "small_alive",
     "zero_neurons",
+    "kink_max",
+    "split_max",
 )
 
 
@@ -253,6 +255,7 @@ class TwoLayer:
             out["region_min"][r] = region["region_min"]
             out["region_groups"][r] = region["groups"]
             out["region_solved"][r] = region["qp_status"] in ("Solved", "empty")
+            out["kink_max"][r], out["split_max"][r] = region["kink_max"], region["split_max"]
         return out
 
     def event_times(self, snaps: dict) -> dict[str, np.ndarray]:

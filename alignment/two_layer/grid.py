@@ -35,6 +35,7 @@ FIXED_COLUMNS = (
     "activation",
     "optimizer",
     "momentum",
+    "gd_step_sharpness",
     "integrator",
     "dtype",
 )
@@ -63,6 +64,7 @@ SWEEP_FIELDS = (
     "activation",
     "optimizer",
     "momentum",
+    "gd_step_sharpness",
     "lr",
     "family",
     "integrator",
@@ -235,16 +237,39 @@ def lane_ladder(full: int) -> list[int]:
     return sorted(sizes)
 
 
-def batches(prog, lanes: train.Lanes, live_ids: np.ndarray, full: int) -> list[np.ndarray]:
-    """Live runs grouped by the integrator's group axes, each group in calls of ladder sizes
-    (lane ids padded by repeating the last: the copies are dropped)."""
+# Lanes whose recent mean steps differ by more than this factor go into separate calls: a
+# while loop runs as long as its slowest lane, so a call wastes at most half its lane-steps.
+STEP_RATIO = 2.0
+
+
+def speed_classes(ids: np.ndarray, step_R: np.ndarray | None) -> list[np.ndarray]:
+    """``ids`` sorted by their lanes' mean step (longest first) and cut where the step falls
+    below 1 / STEP_RATIO of its class's first; one class when steps are not known."""
+    if step_R is None:
+        return [ids]
+    step = np.asarray(step_R, np.float64)[ids]
+    step = np.where(np.isfinite(step) & (step > 0), step, np.inf)
+    out, first = [], 0.0
+    for k in np.argsort(-step, kind="stable"):
+        if not out or step[k] * STEP_RATIO < first:
+            out.append([])
+            first = step[k]
+        out[-1].append(ids[k])
+    return [np.asarray(c) for c in out]
+
+
+def batches(prog, lanes: train.Lanes, live_ids, full: int, step_R=None) -> list[np.ndarray]:
+    """Live runs grouped by the integrator's group axes and by their mean step (``step_R``
+    per lane, :func:`speed_classes`), each group in calls of ladder sizes (lane ids padded by
+    repeating the last: the copies are dropped)."""
     out = []
     ladder = lane_ladder(full)
-    for group in integrator_groups(prog, lanes.values, live_ids):
-        for start in range(0, len(group), ladder[-1]):
-            part = group[start : start + ladder[-1]]
-            size = next(s for s in ladder if s >= len(part))
-            out.append(np.concatenate([part, np.full(size - len(part), part[-1])]))
+    for axes_group in integrator_groups(prog, lanes.values, live_ids):
+        for group in speed_classes(axes_group, step_R):
+            for start in range(0, len(group), ladder[-1]):
+                part = group[start : start + ladder[-1]]
+                size = next(s for s in ladder if s >= len(part))
+                out.append(np.concatenate([part, np.full(size - len(part), part[-1])]))
     return out
 
 

@@ -90,6 +90,11 @@ def validate(cfg, runs: dict | None = None) -> list[Chunk]:
     for name, sub in grid.sub_sweeps(cfg):
         if sub.num_seeds < 1:
             raise ValueError(f"num_seeds={sub.num_seeds} must be >= 1 (sub-sweep {name!r})")
+        if not 0 <= sub.gd_step_sharpness < 2:
+            raise ValueError(
+                f"gd_step_sharpness={sub.gd_step_sharpness!r} must be in [0, 2)"
+                " (0: the fixed step lr)"
+            )
         for k in ("n", "lam", "lr", "sigma", "d", "m", "init"):
             if not as_list(sub[k]):
                 raise ValueError(f"{k} is empty (sub-sweep {name!r}): give at least one value")

@@ -49,7 +49,12 @@ def program_for(sub, d: int, m: int, init: str, n_pad: int) -> train.Program:
     if sub.integrator == "flow":
         integrator = integrate.Flow(**{k: float(v) for k, v in sub.flow.items()})
     else:
-        integrator = integrate.GD(optimizer=sub.optimizer, momentum=sub.momentum)
+        integrator = integrate.GD(
+            optimizer=sub.optimizer,
+            momentum=sub.momentum,
+            # faithful GD is plain gd's (momentum and adam keep their fixed lr)
+            max_step_sharpness=float(sub.gd_step_sharpness) if sub.optimizer == "gd" else 0.0,
+        )
     return train.Program(family, integrator, dtype=sub.dtype)
 
 

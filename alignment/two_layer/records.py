@@ -134,6 +134,18 @@ def displacement_speed(time_RxK, displacement_RxK) -> np.ndarray:
     return forward_fill(out)
 
 
+def mean_step(snaps: dict[str, np.ndarray]) -> np.ndarray:
+    """(R,) each lane's mean time step over its last segment that took steps (dt / steps):
+    how fast it advances in time per step, for any integrator; NaN where none did."""
+    time = np.asarray(snaps["time"], np.float64)
+    steps = np.asarray(snaps["step"], np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d_steps, d_time = np.diff(steps, axis=1), np.diff(time, axis=1)
+        ok = np.isfinite(d_steps) & np.isfinite(d_time) & (d_steps > 0)
+        step = np.where(ok, d_time / np.where(ok, d_steps, 1.0), np.nan)
+    return forward_fill(step)[:, -1] if step.shape[1] else np.full(len(time), np.nan)
+
+
 def stationarity_speed(cfg, snaps: dict[str, np.ndarray]) -> np.ndarray:
     """What the verdict's gradient test reads: the displacement speed, or |grad L|."""
     if cfg.speed == "displacement":
@@ -144,12 +156,16 @@ def stationarity_speed(cfg, snaps: dict[str, np.ndarray]) -> np.ndarray:
 def run_record(cfg, snaps: dict[str, np.ndarray]) -> verdicts.Record:
     """The runs' record as the verdict reads it, from the snapshots so far."""
     diverged = forward_fill(np.asarray(snaps["diverged"], np.float64))[:, -1] > 0
-    edge = None  # eta * lambda_max when every step is GD (else dt * lambda_max: not an edge)
+    edge = peak = None  # eta * lambda_max when every step is GD (else dt * lambda_max)
     all_gd = cfg.get("integrator") == "gd" and cfg.get("continue_integrator") == "same"
     if all_gd and "step_sharpness" in snaps:
-        edge = forward_fill(np.asarray(snaps["step_sharpness"], np.float64))[:, -1]
+        step_sharpness = forward_fill(np.asarray(snaps["step_sharpness"], np.float64))
+        edge = step_sharpness[:, -1]
+        peak = np.max(np.where(np.isfinite(step_sharpness), step_sharpness, -np.inf), axis=1)
     speed = stationarity_speed(cfg, snaps)
-    return verdicts.Record(snaps["time"], snaps["loss"], speed, snaps["loss"][:, 0], diverged, edge)
+    return verdicts.Record(
+        snaps["time"], snaps["loss"], speed, snaps["loss"][:, 0], diverged, edge, peak
+    )
 
 
 def summary_columns(traj: xr.Dataset, run_columns) -> tuple[str, ...]:

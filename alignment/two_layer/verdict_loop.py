@@ -78,13 +78,14 @@ def wants_more(cfg, loop: records.Loop, real: int) -> bool:
 
 def round_batches(prog, lanes, loop: records.Loop, real: int) -> list[tuple]:
     """(lane ids, lanes to keep, real lanes) of each call series of this round: all lanes in
-    round 0, then the open runs in ladder-sized batches."""
+    round 0, then the open runs in ladder-sized batches of lanes with similar mean steps."""
     if loop.round == 0:
         return [(np.arange(loop.lanes), loop.lanes, real)]
     live = np.isin(loop.verdict, verdicts.OPEN)
     live[real:] = False  # padding lanes never continue
     out = []
-    for ids in grid.batches(prog, lanes, np.flatnonzero(live), loop.lanes):
+    step_R = records.mean_step(loop.snaps)
+    for ids in grid.batches(prog, lanes, np.flatnonzero(live), loop.lanes, step_R):
         k = len(np.unique(ids))
         out.append((ids, k, k))
     return out

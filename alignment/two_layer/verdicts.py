@@ -20,22 +20,33 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
      (b) *flat over the last decade*: ``max |L(t) - L_final| / L_final < flat_tol`` over every
      snapshot with t in [t_anchor, t_final], t_anchor the latest positive snapshot time at or
      before t_final / 10 (a record that does not span a decade cannot be called stuck).
+  4. *no way down across a kink*: at the region minimum, no data point on a group's hyperplane
+     whose crossing (``kink_max``) or, for a cluster of two or more neurons, whose splitting
+     (``split_max``) lowers the loss faster than ``kink_tol`` (``certificates.kink_test``).
   A family without certificates is called stuck on 3 alone (``decided_by`` = 'stationary').
-- ``saddle``: 1 or 3 holds but a neuron escapes (2 fails): gradient flow leaves; continue.
+- ``saddle``: 1 or 3 holds but the flow has a way down: a neuron escapes (2 fails,
+  'escape'), or crossing or splitting at a kink lowers the loss (4 fails, 'kink', 'split');
+  continue.
 - ``undetermined``: anything else (still moving, a region minimum ~0 so that it may still
-  interpolate in place, a loss above its region's minimum, or too short a record). A final loss
-  that is not finite is missing information, so such a run is undetermined, never interpolating
-  (the trainer freezes a diverging lane at finite values and flags it instead).
+  interpolate in place -- 'on_its_way' while its loss falls, with ``interp_time`` the time
+  its last decade's power-law decay reaches the tolerance --, a loss above its region's
+  minimum, or too short a record). A final loss that is not finite is missing information, so
+  such a run is undetermined, never interpolating (the trainer freezes a diverging lane at
+  finite values and flags it instead).
+
+Every open run that is finite is certified (``needs_certificates``), moving or not. A GD run's
+record also says the largest eta * lambda_max it saw and whether that stayed below 2, where GD
+follows gradient flow (``max_step_sharpness``, ``faithful``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import numpy as np
 
 from alignment.two_layer import certificates
+from alignment.two_layer.tolerances import DEFAULT_TOLERANCES, VerdictTolerances
 
 VERDICTS = ("interpolating", "stuck", "saddle", "undetermined", "diverged")
 OPEN = ("undetermined", "saddle")  # say nothing yet about the flow's end: such runs continue
@@ -47,60 +58,18 @@ EVIDENCE = (
     "region_min",
     "region_gap",
     "region_groups",
+    "interp_time",
     "kappa_max",
     "predicted_escape_time",
     "small_alive",
     "zero_neurons",
+    "kink_max",
+    "split_max",
+    "max_step_sharpness",
+    "faithful",
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class VerdictTolerances:
-    """Tolerances of the verdict; ``dataclasses.asdict`` gives the keyword arguments of
-    :func:`verdicts` and the record written to threshold.json."""
-
-    # Interpolating: L_final < max(abs_tol, rel_tol * scale). float32 losses bottom out around
-    # 1e-7 of the scale; a non-interpolating (OLS-like) solution sits at about
-    # (sigma^2 / 2)(1 - d/n), >= 1e-4 of the scale for sigma >= 0.01. 1e-5 is 100x above the
-    # float32 floor and 10x or more below any stuck loss of the suite.
-    rel_tol: float = 1e-5
-    # Only matters when the scale is ~0 (targets ~0); far below any loss of unit-scale data.
-    abs_tol: float = 1e-10
-    # Stuck, gradient: t g^2 / L (= -dlogL/dlogt under gradient flow) below this. A steady
-    # drift at this log-slope changes L by 2.3e-4 over a decade, under flat_tol; an approach
-    # L* + c/t that passes flat_tol has log-slope flat_tol / 9, about this value.
-    grad_tol: float = 1e-4
-    # Stuck, flatness: relative loss change over the last decade below this. 1e-3 is 1e4x above
-    # float32 rounding of the loss and 10x below the 1% a loss moves in a decade at log-slope 4e-3.
-    flat_tol: float = 1e-3
-    # Relative slack on t_final / 10 when looking for the start of the last decade: recorded
-    # times are steps * lr in float32, so a grid point meant to be t_final / 10 may land a hair
-    # above it.
-    decade_slack: float = 1e-3
-    # Stuck, region: (L - region_min) / L below this. The QP is solved to ~1e-8; a run within
-    # 1e-3 of its region's minimum has converged inside its region as far as flatness (1e-3 per
-    # decade) can tell.
-    gap_tol: float = 1e-3
-    # Saddle: a small neuron escapes when its growth rate kappa exceeds this (1 / time units).
-    # kappa is exactly 0 on a dead direction and is reached from below there; 1e-7 separates
-    # rounding at a kink (~1e-8 of a unit-scale residual in float32) from growth that shows within
-    # any time cap of the suite (escape time log(1/rho^2) / 2 kappa ~ 1e8 at 1e-7).
-    kappa_tol: float = 1e-7
-    # An undetermined GD run whose last eta * lambda_max is at least this is labelled
-    # 'gd_edge' rather than 'moving': GD follows gradient flow only while eta * lambda_max < 2,
-    # and a run that sharpened to within 5% of that edge no longer says what the flow does.
-    gd_edge: float = 1.9
-
-    def to_dict(self) -> dict:
-        return {k: float(v) for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_config(cls, section) -> VerdictTolerances:
-        """The tolerances of a config's ``verdict`` section (every field, as floats)."""
-        return cls(**{k: float(v) for k, v in section.items()})
-
-
-DEFAULT_TOLERANCES = VerdictTolerances()
+# GD follows gradient flow only while eta * lambda_max stays below this (a quadratic's edge)
+GD_STABLE = 2.0
 
 
 def _as_runs_by_snapshots(times, loss, grad_norm):
@@ -154,6 +123,8 @@ def verdict_diagnostics(
         dev = np.abs(loss - l_f[:, None]) / l_f[:, None]
         dev = np.where(np.isfinite(dev), dev, np.inf)
         flat = np.max(np.where(window, dev, 0.0), axis=1)
+        at_anchor = valid & (times == t_anchor[:, None])
+        l_anchor = np.max(np.where(at_anchor, loss, -np.inf), axis=1)
     flat = np.where(spans & np.isfinite(l_f) & (l_f > 0), flat, np.inf)
     return {
         "final_time": t_f,
@@ -163,7 +134,20 @@ def verdict_diagnostics(
         "grad_slope": grad_slope,
         "spans_decade": spans,
         "flat_change": flat,
+        "interp_time": interpolation_time(t_f, l_f, t_anchor, l_anchor, loss_tol),
     }
+
+
+def interpolation_time(t_f, l_f, t_anchor, l_anchor, loss_tol) -> np.ndarray:
+    """(R,) when a run reaches the interpolation tolerance if its loss keeps the power-law
+    decay of its last decade, L ~ t^-p with p = log(L(t_anchor) / L_f) / log(t_f / t_anchor):
+    t_f (L_f / tol)^(1/p). A power law is the slow end of what a decaying loss does (an
+    exponential approach gets there sooner), so the time is an upper estimate; inf where the
+    loss did not fall over the decade or no decade is recorded."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        p = np.log(l_anchor / l_f) / np.log(t_f / t_anchor)
+        t = t_f * np.exp(np.log(np.maximum(l_f / loss_tol, 1.0)) / p)
+    return np.where(np.isfinite(t) & (p > 0), t, np.inf)
 
 
 class Record(NamedTuple):
@@ -175,6 +159,7 @@ class Record(NamedTuple):
     scale_R: np.ndarray  # the loss scale of each run (e.g. its initial loss)
     diverged_R: np.ndarray | None = None  # flagged by the trainer
     gd_sharpness_R: np.ndarray | None = None  # eta * lambda_max of GD runs, NaN/None elsewhere
+    max_gd_sharpness_R: np.ndarray | None = None  # its largest value over the record
 
 
 def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_TOLERANCES):
@@ -193,13 +178,14 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     interp = finite & (l_f < d["loss_tol"])
     flat = d["flat_change"] < tol.flat_tol
     stationary = finite & d["spans_decade"] & (d["grad_slope"] < tol.grad_tol) & flat
-    cert = certificates.criteria(d, certs, tol.gap_tol, tol.kappa_tol)
-    # with certificates: stuck needs all three criteria; without (a family that has none):
-    # stationarity alone, as ``decided_by`` = 'stationary' says
-    stuck_ok = np.where(cert["certified"], cert["region_ok"], True) & ~cert["escapes"]
+    cert = certificates.criteria(d, certs, tol)
+    leaves = cert["escapes"] | cert["kinks"] | cert["splits"]  # the flow has a way down
+    # with certificates: stuck needs all three criteria and no way down across a kink;
+    # without (a family that has none): stationarity alone ('stationary' in decided_by)
+    stuck_ok = np.where(cert["certified"], cert["region_ok"], True) & ~leaves
     stuck_ok &= ~cert["qp_failed"]
     stuck = finite & ~interp & stationary & stuck_ok
-    saddle = finite & ~interp & cert["escapes"] & (cert["region_ok"] | stationary)
+    saddle = finite & ~interp & leaves & (cert["region_ok"] | stationary)
     out = np.full(R, "undetermined", dtype=object)
     out[saddle] = "saddle"
     out[stuck] = "stuck"
@@ -210,9 +196,21 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     if record.gd_sharpness_R is not None:
         with np.errstate(invalid="ignore"):
             edge = np.asarray(record.gd_sharpness_R, np.float64) >= tol.gd_edge
-    d = d | {k: cert[k] for k in ("region_min", "region_gap", "region_ok", "escapes")}
+    d = d | {k: cert[k] for k in ("region_min", "region_gap", "region_ok", "escapes", "kinks")}
+    d |= faithfulness(record, R)
     why = certificates.decided_by(out, d, stationary, cert, diverged, edge)
     return out, d | {"stationary": stationary, "decided_by": why, "certs": certs or {}}
+
+
+def faithfulness(record: Record, R: int) -> dict[str, np.ndarray]:
+    """``max_step_sharpness``: the largest eta * lambda_max a GD run's record holds (NaN for
+    other integrators); ``faithful``: it stayed below :data:`GD_STABLE`, where GD follows
+    gradient flow (1.0 where it is not GD: the flow integrator controls its own error)."""
+    peak = record.max_gd_sharpness_R
+    peak = np.full(R, np.nan) if peak is None else np.asarray(peak, np.float64)
+    with np.errstate(invalid="ignore"):
+        faithful = np.where(np.isfinite(peak), peak < GD_STABLE, True)
+    return {"max_step_sharpness": peak, "faithful": faithful.astype(np.float64)}
 
 
 def evidence(details: dict) -> dict[str, np.ndarray]:
@@ -220,18 +218,20 @@ def evidence(details: dict) -> dict[str, np.ndarray]:
     absent): the diagnostics' and the certificates' numbers."""
     R = len(details["decided_by"])
     certs = details["certs"]
-    out = {k: details[k] for k in ("decided_by", "grad_slope", "flat_change", "region_gap")}
+    own = ("decided_by", "grad_slope", "flat_change", "region_gap", "interp_time", *EVIDENCE[-2:])
+    out = {k: details[k] for k in own}
     out |= {k: np.asarray(certs[k]) for k in EVIDENCE if k in certs}
     return {k: out.get(k, np.full(R, np.nan)) for k in EVIDENCE}
 
 
 def needs_certificates(record: Record, tol: VerdictTolerances = DEFAULT_TOLERANCES):
-    """(R,) bool: the runs that can be stuck or a saddle, the only ones worth certifying:
-    finite, not interpolating, not diverged and flat over the last decade."""
+    """(R,) bool: the runs a certificate can say something about: finite, not interpolating
+    and not diverged, whether flat or still moving (a moving run's region minimum says where
+    it is headed: ~0, on its way to interpolation; above the tolerance, how far it can fall)."""
     d = verdict_diagnostics(record.time_RxK, record.loss_RxK, record.speed_RxK, record.scale_R, tol)
     interp = np.isfinite(d["final_loss"]) & (d["final_loss"] < d["loss_tol"])
     diverged = False if record.diverged_R is None else np.asarray(record.diverged_R, bool)
-    return (d["flat_change"] < tol.flat_tol) & ~interp & ~diverged
+    return np.isfinite(d["final_loss"]) & ~interp & ~diverged
 
 
 def verdicts(

@@ -1,0 +1,119 @@
+"""The kink test of a region minimum (crossing and splitting) against constructed cases whose
+answers are known in closed form, and the flow from them."""
+
+import jax
+import numpy as np
+import pytest
+
+from alignment.engine import integrate
+from alignment.engine import train as trainer
+from alignment.runner import chunk_loop
+from alignment.two_layer import certificates, verdicts
+from alignment.two_layer.data import DataSpec, FileArrays
+from alignment.two_layer.family import TwoLayer
+
+# Three points in d = 2 (no bias). A positive neuron active on x1 and x3 fits them best with
+# its group vector V = (v1, v2) at v2 = 0, on x2's hyperplane: the region's objective
+# (v1^2 + (v1 + v2 - 2)^2 + 1) / 6 pulls v2 up (towards 2) and the constraint v2 <= 0 (x2 off
+# the pattern) holds it. The minimum is V* = (1, 0), loss 1/2, multiplier z = 1/3, residual
+# r2 = -1 at x2: crossing gains z - s r2 / n = 2/3 per unit, r_rms |x2| / n = 1/3 -> 2.
+X_KINK = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+Y_KINK = np.array([0.0, 1.0, 2.0])
+# The same geometry with y2 = -2: crossing now costs (x2 would add a positive output where the
+# target is negative): z = 1/3, r2 = 2, r_rms = sqrt(2), gain (1/3 - 2/3) / (sqrt(2) / 3) =
+# -1/sqrt(2); a split gains -sqrt(2): a local minimum across the kink, loss (1 + 4 + 1) / 6 = 1.
+Y_NO_KINK = np.array([0.0, -2.0, 2.0])
+LOSS = {"kink": 0.5, "no_kink": 1.0}  # the region minima of the two cases
+
+
+def _theta(v, members: int):
+    """``members`` equal balanced neurons whose group vector is ``v`` (a_j w_j sums to v)."""
+    size = np.sqrt(np.linalg.norm(v) / members)
+    w = np.tile(v / np.linalg.norm(v) * size, (members, 1))
+    return w, np.full(members, size)
+
+
+def test_region_minimum_at_a_kink_has_the_closed_form_gain():
+    w, a = _theta(np.array([1.0, 0.0]), 1)
+    out = certificates.region_minimum(w, a, X_KINK, Y_KINK)
+    assert out["region_min"] == pytest.approx(0.5, rel=1e-7)
+    # Clarabel's multipliers are accurate to ~1e-8; the closed form is 2 (module constants)
+    assert out["kink_max"] == pytest.approx(2.0, rel=1e-5)
+    assert out["split_max"] == -np.inf  # one neuron cannot split
+    other = certificates.region_minimum(w, a, X_KINK, Y_NO_KINK)
+    assert other["region_min"] == pytest.approx(1.0, rel=1e-7)
+    assert other["kink_max"] == pytest.approx(-(0.5**0.5), rel=1e-5)
+
+
+def _judged(certs):
+    """Verdicts of a run flat at its region minimum over three decades, with ``certs``."""
+    times = np.array([0.0, 10.0, 100.0, 1000.0, 1e4])
+    loss = np.full((1, 5), certs["region_min"][0])
+    loss[:, 0] = 3.0  # the initial loss: the scale of the interpolation tolerance
+    speed = np.zeros_like(loss)
+    v, d = verdicts.verdicts(times, loss, speed, loss[:, 0], certs=certs, details=True)
+    return list(v), list(d["decided_by"])
+
+
+def _certs(w, a, y):
+    esc = certificates.escape_test(w, a, X_KINK, y)
+    region = certificates.region_minimum(w, a, X_KINK, y)
+    keys = ("region_min", "kink_max", "split_max")
+    return {k: np.array([region[k]]) for k in keys} | {"kappa_max": np.array([esc["kappa_max"]])}
+
+
+def test_a_positive_multiplier_at_a_kink_is_a_saddle_not_stuck():
+    w, a = _theta(np.array([1.0, 0.0]), 1)
+    assert _judged(_certs(w, a, Y_KINK)) == (["saddle"], ["kink"])
+    assert _judged(_certs(w, a, Y_NO_KINK)) == (["stuck"], ["certified"])
+
+
+def test_a_cluster_that_gains_by_splitting_is_a_saddle():
+    """Two equal neurons at V*: with y2 = 1 splitting gains -s r2 / n / (r_rms |x2| / n) = 1;
+    with y2 = -2 it loses (-sqrt(2)) and so does crossing: a local minimum, stuck."""
+    w, a = _theta(np.array([1.0, 0.0]), 2)
+    certs = _certs(w, a, Y_KINK)
+    assert certs["split_max"][0] == pytest.approx(1.0, rel=1e-6)
+    assert _judged(certs) == (["saddle"], ["split"])
+    certs = _certs(w, a, Y_NO_KINK)
+    assert certs["split_max"][0] == pytest.approx(-(2**0.5), rel=1e-6)
+    assert _judged(certs) == (["stuck"], ["certified"])
+
+
+def test_each_kink_criterion_is_needed_for_the_saddle():
+    w, a = _theta(np.array([1.0, 0.0]), 2)
+    certs = _certs(w, a, Y_KINK)
+    assert _judged(certs | {"split_max": np.array([-1.0])}) == (["saddle"], ["kink"])
+    no_way_down = certs | {"split_max": np.array([-1.0]), "kink_max": np.array([-1.0])}
+    assert _judged(no_way_down) == (["stuck"], ["certified"])
+
+
+@pytest.mark.parametrize("y, leaves", [(Y_KINK, True), (Y_NO_KINK, False)])
+def test_the_flow_from_a_kink_leaves_exactly_when_crossing_gains(y, leaves):
+    """The family's own training from V*: gradient flow crosses the kink only where the gain
+    is positive: x2 joins the pattern and the loss falls from 1/2 to the least squares of the
+    three points, 1/18 (V = (1/3, 4/3)); at the other it stays at its region minimum, 1."""
+    fam = TwoLayer(
+        data=DataSpec("file", d=2, file=FileArrays(X_KINK, y, X_KINK, y, path="kink.npz")),
+        m=1,
+        n_pad=3,
+        n_test=3,
+    )
+    prog = trainer.Program(fam, integrate.Flow(rtol=1e-6, atol=1e-12), "float64")
+    lanes = trainer.Lanes.make(seed=[0], n=3, lam=1e-3, lr=0.1, sigma=0.0)
+    state, ctx = trainer.init_runs(prog, lanes)
+    w, a = _theta(np.array([1.0, 0.0]), 1)
+    # a nudge of 1e-6 off the plane (either side): gradient flow from the exact kink point
+    # depends on the ReLU's derivative at 0, the nudge makes it a property of the landscape
+    w = w + np.array([[0.0, -1e-6]])
+    state = state._replace(params={"w": w[None], "a": a[None]})
+    state = trainer.switch_integrator(prog, state, ctx)
+    state, snaps = trainer.train(prog, state, ctx, np.geomspace(1.0, 100.0, 21))
+    loss = np.asarray(chunk_loop.host_snapshots(snaps)["loss"][0])
+    w_end = np.asarray(jax.device_get(state.params)["w"][0, 0])
+    if leaves:
+        # rtol 1e-3: the flow's approach to 1/18 is exponential, long done by t = 100
+        assert loss[-1] == pytest.approx(1 / 18, rel=1e-3) and w_end[1] > 0
+    else:
+        # it stays on the kink (the pull of each side points at the other), within the nudge
+        assert loss[-1] == pytest.approx(1.0, rel=1e-5) and abs(w_end[1]) <= 1e-6
