@@ -13,9 +13,13 @@ from figures.load import Made, Stored, group_label, named_lines, varying_axes
 # decided_by values (alignment/two_layer/verdicts.py) in the order and colours the legend shows
 DECIDED_BY = {
     "tolerance": ("interpolating: loss below tolerance", "#1f77b4"),
-    "certified": ("stuck: region minimum + no escape + stationary", "#d62728"),
+    "certified": ("stuck: local minimum (region, no escape, no kink) + stationary", "#d62728"),
     "stationary": ("stuck: stationary only (no certificates)", "#ff9896"),
+    "at_minimum": ("stuck: at a certified local minimum, approaching", "#a50f15"),
     "escape": ("saddle: a small neuron escapes", "#ff7f0e"),
+    "kink": ("saddle: crossing a kink lowers the loss", "#fdae6b"),
+    "split": ("saddle: splitting a cluster lowers the loss", "#e6550d"),
+    "on_its_way": ("open: region minimum ~0, loss falling", "#c5b0d5"),
     "region_min_zero": ("open: region minimum ~0", "#9467bd"),
     "region_gap": ("open: flat, above its region minimum", "#8c564b"),
     "not_stationary": ("open: at its region minimum, still moving", "#e377c2"),

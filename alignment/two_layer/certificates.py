@@ -223,6 +223,7 @@ def decided_by(out, d, stationary, cert, diverged, edge) -> np.ndarray:
     why[cert["qp_failed"]] = "qp_failed"  # the region QP did not solve: nothing certified
     stuck = out == "stuck"
     why[stuck] = np.where(c[stuck], "certified", "stationary")
+    why[stuck & ~stationary] = "at_minimum"  # at a certified local minimum, still approaching
     saddle = out == "saddle"
     why[saddle & cert["kinks"]] = "kink"
     why[saddle & cert["splits"]] = "split"

@@ -24,6 +24,10 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
      whose crossing (``kink_max``) or, for a cluster of two or more neurons, whose splitting
      (``split_max``) lowers the loss faster than ``kink_tol`` (``certificates.kink_test``).
   A family without certificates is called stuck on 3 alone (``decided_by`` = 'stationary').
+  Criteria 1, 2 and 4 together certify that the run is within ``gap_tol`` of a local minimum
+  of the whole loss (it cannot fall further inside its region, nor leave it where it is): such
+  a run is stuck even while still approaching it (``decided_by`` = 'at_minimum'); otherwise
+  it needs 3 as well ('certified').
 - ``saddle``: 1 or 3 holds but the flow has a way down: a neuron escapes (2 fails,
   'escape'), or crossing or splitting at a kink lowers the loss (4 fails, 'kink', 'split');
   continue.
@@ -184,7 +188,10 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     # without (a family that has none): stationarity alone ('stationary' in decided_by)
     stuck_ok = np.where(cert["certified"], cert["region_ok"], True) & ~leaves
     stuck_ok &= ~cert["qp_failed"]
-    stuck = finite & ~interp & stationary & stuck_ok
+    # within gap_tol of a region minimum certified a local minimum of the whole loss (no way
+    # down across a kink, no escape): stuck, even while its last decade still shows the approach
+    at_minimum = cert["certified"] & cert["region_ok"] & ~leaves & ~cert["qp_failed"]
+    stuck = finite & ~interp & ((stationary & stuck_ok) | at_minimum)
     saddle = finite & ~interp & leaves & (cert["region_ok"] | stationary)
     out = np.full(R, "undetermined", dtype=object)
     out[saddle] = "saddle"

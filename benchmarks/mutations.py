@@ -1,0 +1,87 @@
+"""Each verdict criterion removed or its sign flipped: which test fails, and how fast.
+
+Applies one source edit at a time to a scratch copy of the checkout, runs the verdict tests
+there (``-x``, a timeout per mutation) and tabulates the first failing test and the seconds
+to it. A mutation that no test catches is a hole in the suite.
+
+    python -m benchmarks.mutations            (about 10 minutes on 2 CPU cores)
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = ["tests/test_verdicts.py", "tests/test_kinks.py", "tests/test_certificates.py"]
+CERTS, VERDICTS = "alignment/two_layer/certificates.py", "alignment/two_layer/verdicts.py"
+# (name, file, text, replacement)
+MUTATIONS = [
+    ("gap to the region minimum", CERTS, " & (gap < tol.gap_tol)", ""),
+    ("region minimum above the tolerance", CERTS, '(region > diag["loss_tol"]) & ', ""),
+    ("sign of kappa", CERTS, "return -sign_K * (", "return sign_K * ("),
+    (
+        "kink gain's sign of r",
+        CERTS,
+        "z_GxN[g, on_plane] / scale + split_gain",
+        "z_GxN[g, on_plane] / scale - split_gain",
+    ),
+    ("escape makes a way down", VERDICTS, 'cert["escapes"] | cert["kinks"]', 'cert["kinks"]'),
+    ("kink makes a way down", VERDICTS, ' | cert["kinks"] | ', " | "),
+    ("split makes a way down", VERDICTS, ' | cert["splits"]  #', "  #"),
+    (
+        "stuck needs stationarity",
+        VERDICTS,
+        "finite & ~interp & stationary & stuck_ok",
+        "finite & ~interp & stuck_ok",
+    ),
+    (
+        "stationary needs flatness",
+        VERDICTS,
+        '(d["grad_slope"] < tol.grad_tol) & flat',
+        '(d["grad_slope"] < tol.grad_tol)',
+    ),
+    (
+        "stationary needs a small gradient",
+        VERDICTS,
+        '(d["grad_slope"] < tol.grad_tol) & flat',
+        "flat",
+    ),
+    ("faithful GD's cap", "alignment/engine/integrate.py", "jnp.minimum(lr, cap)", "lr"),
+]
+TESTS_FOR = {"alignment/engine/integrate.py": ["tests/test_integrate.py"]}
+
+
+def run_one(name, path, old, new, timeout=300):
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "src"
+        shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(".venv", ".git", "runs"))
+        src = (work / path).read_text()
+        if src.count(old) != 1:
+            return {"mutation": name, "error": f"{old!r} found {src.count(old)} times in {path}"}
+        (work / path).write_text(src.replace(old, new))
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+        cmd += TESTS_FOR.get(path, TESTS)
+        start = time.perf_counter()
+        try:
+            out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout)
+            failed = [ln for ln in out.stdout.splitlines() if ln.startswith("FAILED")]
+            caught = out.returncode != 0
+        except subprocess.TimeoutExpired:
+            failed, caught = [f"timeout after {timeout} s"], False
+        secs = round(time.perf_counter() - start, 1)
+        return {"mutation": name, "caught": caught, "seconds": secs, "first": failed[:1]}
+
+
+def main() -> None:
+    rows = [run_one(*m) for m in MUTATIONS]
+    for r in rows:
+        print(r, flush=True)
+    (ROOT / "benchmarks" / "mutations.json").write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
