@@ -1,6 +1,8 @@
 """The kink test of a region minimum (crossing and splitting) against constructed cases whose
 answers are known in closed form, and the flow from them."""
 
+from pathlib import Path
+
 import jax
 import numpy as np
 import pytest
@@ -117,3 +119,23 @@ def test_the_flow_from_a_kink_leaves_exactly_when_crossing_gains(y, leaves):
     else:
         # it stays on the kink (the pull of each side points at the other), within the nudge
         assert loss[-1] == pytest.approx(1.0, rel=1e-5) and abs(w_end[1]) <= 1e-6
+
+
+def test_the_known_false_stuck_run_is_a_kink_saddle():
+    """threshold_quick, n = 181, seed 2 at t = 1e4 under fixed-step GD (tests/data/
+    make_false_stuck.py): the revision before the kink test called it stuck (every neuron
+    large, so the escape test checked nothing; 1.1e-4 above its region minimum), and gradient
+    flow from it leaves (0.0991 -> 0.0178 by t = 1e5, BENCHMARKS.md). Its region minimum has
+    data points on a group's hyperplane whose crossing lowers the loss: a saddle."""
+    state = np.load(Path(__file__).parent / "data" / "false_stuck.npz")
+    assert str(state["verdict_fixed_gd"]) == "stuck"
+    w, a, x, y = (state[k] for k in ("w", "a", "x", "y"))
+    esc = certificates.escape_test(w, a, x, y)
+    assert esc["small_alive"] == 0  # the escape test has nothing to test
+    region = certificates.region_minimum(w, a, x, y)
+    assert 0 < (state["loss"] - region["region_min"]) / state["loss"] < 1e-3  # within the gap
+    # the gain 0.025 is 250x the tolerance: not a near-tie decided by rounding
+    assert region["kink_max"] > 100 * verdicts.DEFAULT_TOLERANCES.kink_tol
+    certs = {k: np.array([region[k]]) for k in ("region_min", "kink_max", "split_max")}
+    certs["kappa_max"] = np.array([esc["kappa_max"]])
+    assert _judged(certs) == (["saddle"], ["kink"])

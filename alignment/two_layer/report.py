@@ -111,6 +111,21 @@ def threshold_by_time(cfg, traj, rows_idx) -> list[dict]:
     return out
 
 
+def time_convergence(by_time: list[dict]) -> dict:
+    """Whether n*(T) has stopped moving by the longest T: ``settled`` when the intervals of
+    the last two times overlap (a missing bound is open-ended), else ``rising`` or
+    ``falling`` (by the estimates) or ``unknown`` (fewer than two times with an estimate)."""
+    ests = [e for e in by_time if e["n_star"] is not None]
+    if len(ests) < 2:
+        return {"state": "unknown", "T": [e["T"] for e in ests]}
+    a, b = ests[-2], ests[-1]
+    lo = [-np.inf if e["ci_low"] is None else e["ci_low"] for e in (a, b)]
+    hi = [np.inf if e["ci_high"] is None else e["ci_high"] for e in (a, b)]
+    overlap = max(lo) <= min(hi)
+    state = "settled" if overlap else ("rising" if b["n_star"] > a["n_star"] else "falling")
+    return {"state": state, "T": [a["T"], b["T"]], "n_star": [a["n_star"], b["n_star"]]}
+
+
 def threshold_report(cfg, summary, traj=None) -> dict:
     """n* per group (every axis but n and seed), n*(T) when the trajectories are given, and the
     power law in d when d was swept."""
@@ -121,6 +136,7 @@ def threshold_report(cfg, summary, traj=None) -> dict:
         est = group_threshold(cfg, summary[rows])
         if traj is not None:
             est["n_star_by_time"] = threshold_by_time(cfg, traj, np.flatnonzero(rows))
+            est["n_star_by_time_state"] = time_convergence(est["n_star_by_time"])
         first = summary[rows].iloc[0]
         groups.append({**{k: _plain(first[k]) for k in GROUP_AXES}, **est})
     tol = verdicts.VerdictTolerances.from_config(cfg.verdict)
@@ -237,6 +253,11 @@ def describe_group(g: dict, varying=()) -> str:
         else:
             yes, no = _reading(g["if_interpolating"]), _reading(g["if_stuck"])
             line += f"as interpolating {yes}, as not {no}"
+    conv = g.get("n_star_by_time_state")
+    if conv and conv["state"] != "unknown":
+        (t0, t1), (n0, n1) = conv["T"], conv["n_star"]
+        words = {"settled": "has settled", "rising": "is still rising", "falling": "is falling"}
+        line += f"; n*(T) {words[conv['state']]} ({n0:.4g} at T={t0:.3g}, {n1:.4g} at T={t1:.3g})"
     return line
 
 

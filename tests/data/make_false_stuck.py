@@ -28,7 +28,8 @@ def main() -> None:
         cfg.gd_step_sharpness = 0.0
     cfg.time_cap = 1e4
     runs = grid.expand(cfg)
-    (chunk,) = [c for c in job.validate(cfg, runs) if N in runs["n"][c.run_ids]]
+    chunks = job.validate(cfg, runs)
+    (chunk,) = [c for c in chunks if N in runs["n"][np.asarray(c.run_ids)]]
     task = job.chunk_task(cfg, runs, chunk)
     book, state = chunk_loop.train(task, None, chunk.index)
     ids = np.asarray(chunk.run_ids)
