@@ -50,6 +50,18 @@ MUTATIONS = [
         '(d["grad_slope"] < tol.grad_tol) & flat',
         "flat",
     ),
+    (
+        "at_minimum needs no way down",
+        VERDICTS,
+        'cert["region_ok"] & ~leaves & ~cert["qp_failed"]',
+        'cert["region_ok"] & ~cert["qp_failed"]',
+    ),
+    (
+        "at_minimum needs the gap",
+        VERDICTS,
+        'at_minimum = cert["certified"] & cert["region_ok"] & ',
+        'at_minimum = cert["certified"] & ',
+    ),
     ("faithful GD's cap", "alignment/engine/integrate.py", "jnp.minimum(lr, cap)", "lr"),
 ]
 TESTS_FOR = {"alignment/engine/integrate.py": ["tests/test_integrate.py"]}

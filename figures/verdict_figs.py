@@ -24,6 +24,7 @@ DECIDED_BY = {
     "region_gap": ("open: flat, above its region minimum", "#8c564b"),
     "not_stationary": ("open: at its region minimum, still moving", "#e377c2"),
     "moving": ("open: still moving", "#7f7f7f"),
+    "escaping": ("open: moving, a small neuron growing", "#c49c94"),
     "gd_edge": ("open: GD at the edge of stability", "#17becf"),
     "qp_failed": ("open: region QP did not solve", "#bcbd22"),
     "trainer": ("diverged", "#000000"),

@@ -50,6 +50,35 @@ def test_the_bar_moves_inside_a_chunk_and_ends_full():
     assert "chunk 1/2: call 1/4" in text and "chunk 2/2: call 4/4" in text
 
 
+class Clock:
+    """A settable clock: the test says how much wall time each reported fraction took."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_later_chunks_read_their_estimates_through_what_the_first_took():
+    """Chunk 1 says 0.8 after 2 s and ends after 10 s (its continuations took 80% of it, not
+    the 20% its task guessed). Chunk 2's 0.8 is then drawn at 20% of its cost, the share of
+    wall time at which chunk 1 said 0.8; its 0.9 halfway between 20% and 100% (linear)."""
+    clock = Clock()
+    with Progress(CHUNKS, Terminal(), clock) as bar:
+        for t, f in ((1.0, 0.4), (2.0, 0.8), (6.0, 0.9)):
+            clock.now = t
+            bar.step(CHUNKS[0], f, "")
+        assert bar.bar.n == pytest.approx(0.9 * 8.0)  # nothing learned yet: the estimate
+        clock.now = 10.0
+        bar.chunk_done(CHUNKS[0], 10.0, {})
+        clock.now = 12.0
+        bar.step(CHUNKS[1], 0.8, "")
+        assert bar.bar.n == pytest.approx(8.0 + 0.2 * 8.0)
+        bar.step(CHUNKS[1], 0.9, "")
+        assert bar.bar.n == pytest.approx(8.0 + 0.6 * 8.0)
+
+
 def test_off_a_terminal_nothing_is_drawn():
     out = io.StringIO()
     with Progress(CHUNKS, out) as bar:

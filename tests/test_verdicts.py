@@ -269,3 +269,13 @@ def test_a_run_at_a_region_minimum_below_the_tolerance_is_never_stuck():
     v, d = vd.judge(rec, certs)
     assert d["region_gap"][0] < vd.DEFAULT_TOLERANCES.gap_tol  # the gap criterion alone holds
     assert list(v) == ["undetermined"] and d["decided_by"][0] == "region_min_zero"
+
+
+def test_a_moving_run_with_a_growing_small_neuron_is_escaping():
+    times = np.array([0.0, 1.0, 10.0, 100.0, 1000.0])
+    loss = np.array([[1.0, 0.5, 0.3, 0.2, 0.1]] * 2)
+    rec = vd.Record(times, loss, np.ones_like(loss), np.ones(2))
+    certs = {"region_min": np.full(2, np.nan), "kappa_max": np.array([1e-3, -1.0])}
+    v, d = vd.judge(rec, certs)
+    assert list(v) == ["undetermined"] * 2
+    assert list(d["decided_by"]) == ["escaping", "moving"]

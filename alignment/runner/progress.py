@@ -5,8 +5,10 @@ The bar counts work (a chunk's lanes x its family's cost of a lane-step) and mov
 step of the chunk loop by the task's own estimate of how far the chunk is
 (``ChunkTask.progress``), so a one-chunk job shows progress too; its ETA is the remaining work
 at the average rate of the work done so far (tqdm, ``smoothing=0``: it learns from every call
-done, compiles included). The bar is drawn only on a terminal; log lines are written above it
-(through tqdm), never glued to it.
+done, compiles included). A task's estimate is a guess (e.g. how much of a chunk its later
+rounds take); once a chunk is done, the share of its wall time at which each estimate was
+reported is learned (:class:`Warp`) and later chunks' estimates are read through it. The bar is
+drawn only on a terminal; log lines are written above it (through tqdm), never glued to it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import contextlib
 import io
 import os
 import sys
+import time
 
+import numpy as np
 from absl import logging
 from tqdm import tqdm
 
@@ -49,10 +53,41 @@ class _AboveTheBar:
         pass
 
 
+class Warp:
+    """Reported fraction of a chunk -> the share of its wall time, learned from finished chunks:
+    the mean over them of the (monotone) time share at which each fraction was reported.
+    Before any chunk has finished it is the identity."""
+
+    GRID = np.linspace(0.0, 1.0, 101)
+
+    def __init__(self):
+        self.curves: list[np.ndarray] = []
+        self.points: list[tuple[float, float]] = []
+
+    def record(self, fraction: float, seconds: float) -> None:
+        self.points.append((fraction, seconds))
+
+    def learn(self, seconds: float) -> None:
+        """The chunk took ``seconds``: its points become a curve on :attr:`GRID`."""
+        pts = sorted(self.points)
+        self.points = []
+        if len(pts) < 2 or not seconds > 0:
+            return
+        f = np.array([0.0, *[p[0] for p in pts], 1.0])
+        share = np.maximum.accumulate(np.array([0.0, *[p[1] for p in pts], seconds]) / seconds)
+        self.curves.append(np.interp(self.GRID, f, np.minimum(share, 1.0)))
+
+    def __call__(self, fraction: float) -> float:
+        if not self.curves:
+            return fraction
+        return float(np.interp(fraction, self.GRID, np.mean(self.curves, axis=0)))
+
+
 class Progress:
     """The bar of chunks ``todo`` (a no-op off a terminal) and a log line per chunk."""
 
-    def __init__(self, todo: list[Chunk], stream=None):
+    def __init__(self, todo: list[Chunk], stream=None, clock=time.monotonic):
+        self.clock, self.warp, self.started = clock, Warp(), clock()
         self.stream = sys.stderr if stream is None else stream
         self.costs = {c.index: chunk_cost(c) for c in todo}
         self.num, self.count, self.here = len(todo), 0, 0.0
@@ -73,7 +108,9 @@ class Progress:
 
     def step(self, chunk: Chunk, fraction: float, status: str) -> None:
         """The chunk is ``fraction`` done (0..1; its task's estimate) and says ``status``."""
-        at = self.costs[chunk.index] * min(max(fraction, 0.0), 1.0)
+        fraction = min(max(fraction, 0.0), 1.0)
+        self.warp.record(fraction, self.clock() - self.started)
+        at = self.costs[chunk.index] * self.warp(fraction)
         self.bar.update(max(at - self.here, 0.0))
         self.here = max(at, self.here)
         self.bar.set_description_str(f"chunk {self.count + 1}/{self.num}: {status}", refresh=True)
@@ -81,6 +118,8 @@ class Progress:
     def chunk_done(self, chunk: Chunk, seconds: float, counts: dict) -> None:
         self.bar.update(self.costs[chunk.index] - self.here)
         self.count, self.here = self.count + 1, 0.0
+        self.warp.learn(self.clock() - self.started)
+        self.started = self.clock()
         logging.info(
             "chunk %d/%d [%s] (%s, %d runs) in %.1fs: %s",
             self.count,

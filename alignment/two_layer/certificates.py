@@ -22,7 +22,12 @@ import scipy.sparse as sp
 # A neuron is *small* (its growth is governed by kappa, not by the loss's gradient) when its
 # output scale rho^2 x_rms is below this share of the residual's RMS.
 SMALL_SHARE = 1e-3
-ASCENT_STEPS = 300  # projected ascent steps of kappa on the sphere
+ASCENT_STEPS = 500  # projected ascent steps of kappa on the sphere
+# Each step moves a direction by at most this angle (radians): the ascent then follows the
+# path a small neuron's own direction takes under gradient flow (du/dt = the tangent gradient
+# of kappa, for a balanced neuron) and ends at the local maximum of its basin, not at one a long
+# jump across the sphere would find; 500 steps allow a path of up to 10 radians.
+ASCENT_STEP = 0.02
 # A data point is on a group's hyperplane at the region minimum when |<V_g, x_i>| is below
 # this share of |V_g| |x_i|: Clarabel solves to ~1e-8, so an active constraint's slack is
 # ~1e-8 relative, an inactive one's is set by the data (1e-6 is 100x above the solver's floor).
@@ -124,9 +129,10 @@ def kappa(u_KxD, sign_K, x_NxD, r_N) -> np.ndarray:
 def ascend_kappa(u_KxD, sign_K, x_NxD, r_N, steps: int = ASCENT_STEPS):
     """Projected gradient ascent of kappa on the sphere from each row of u.
 
-    Returns (kappa_K, u_KxD): the best kappa met along each path and where. The step is 1/L,
-    L = (1/n) sum |r_i| |x_i| a bound on the gradient's norm (kappa is positively 1-homogeneous
-    and Lipschitz with that constant).
+    Returns (kappa_K, u_KxD): the best kappa met along each path and where. The step is
+    ASCENT_STEP / L, L = (1/n) sum |r_i| |x_i| a bound on the gradient's norm (kappa is
+    positively 1-homogeneous and Lipschitz with that constant), so no step turns a direction
+    by more than ASCENT_STEP radians.
     """
     n = len(r_N)
     u = u_KxD / np.linalg.norm(u_KxD, axis=1, keepdims=True)
@@ -138,7 +144,7 @@ def ascend_kappa(u_KxD, sign_K, x_NxD, r_N, steps: int = ASCENT_STEPS):
         on = (u @ x_NxD.T) > 0
         grad = -sign_K[:, None] * ((on * r_N) @ x_NxD) / n
         grad -= np.sum(grad * u, axis=1, keepdims=True) * u  # tangent part
-        u = u + grad / lip
+        u = u + grad * (ASCENT_STEP / lip)
         u /= np.linalg.norm(u, axis=1, keepdims=True)
         k = kappa(u, sign_K, x_NxD, r_N)
         better = k > best
@@ -212,6 +218,7 @@ def decided_by(out, d, stationary, cert, diverged, edge) -> np.ndarray:
     """Which criterion decided each run, or what kept it undecided (``decided_by``); ``edge``:
     GD runs at the edge of stability (moving, but no longer along gradient flow)."""
     why = np.full(len(out), "moving", dtype=object)
+    why[cert["escapes"]] = "escaping"  # moving, and a small neuron is growing
     why[edge] = "gd_edge"
     c, ok = cert["certified"], cert["region_ok"]
     low = cert["region_min"] <= d["loss_tol"]
