@@ -1,36 +1,34 @@
 """threshold_quick: the default main job, a small optimization-threshold sweep.
 
 Linear teacher y = <beta*, x> + sigma eps in d = 5, x ~ N(0, I), sigma = 0.5; a width-50 ReLU
-network from a small balanced init (lambda = 1e-6) trained by full-batch GD at eta = 0.25
-(eta = 0.5 and 1 are unstable once small-n runs start to fit the noise: their loss oscillates
-and never settles); 10 log-spaced n from 8 to 181, 8 seeds: 80 runs in two compiled programs.
-Verdicts at t = 1e3 (4000 steps), then runs without one continue to t = 2.5e4 (1e5 steps).
+network from a small balanced init (lambda = 1e-6) trained by faithful full-batch GD, each run's
+step min(0.25, 1 / lambda_max) from its sharpness at the last snapshot (gd_step_sharpness = 1:
+no run sits at the edge of stability); 10 log-spaced n from 8 to 181, 8 seeds: 80 runs in two
+compiled programs. Verdicts at t = 1e3, then runs without one continue to t = 2.5e4.
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
-Runtime:  (measured, 2-core AMD EPYC) 97 s for the whole job including compiles, certificates
-          and figures (the verdict loop alone: 77 s in `python -m benchmarks.verdicts`). With
-          --config.continue_integrator=flow (runs without a verdict continue by gradient flow
-          instead of GD): 616 s on an earlier machine, under a parallel test run; the flow is
-          held to dt < ~2.5 / lambda_max, lambda_max up to ~20 here.
-Result:   (measured) 21 interpolating, 23 stuck (every one certified: region minimum, no
-          escaping neuron, stationary), 5 saddles (a small neuron escapes), 31 undetermined:
-          21 `gd_edge` (still moving, GD at the edge of stability: last eta * lambda_max >= 1.9),
-          9 `moving`, 1 `not_stationary` (at its region minimum but still moving).
-          Per n, verdict/criterion (threshold.json decided_by_n): 8: 8 interpolating;
-          11: 6 interpolating, 1 stuck, 1 saddle; 16: 6 interpolating, 1 saddle, 1 gd_edge;
-          23: 3 gd_edge, 5 moving; 32: 1 interpolating, 2 stuck, 4 gd_edge, 1 moving;
-          45: 4 stuck, 3 gd_edge, 1 moving; 64: 4 stuck, 1 saddle, 1 gd_edge, 1 moving,
-          1 not_stationary; 91: 4 stuck, 3 gd_edge, 1 moving; 128: 4 stuck, 2 saddles,
-          2 gd_edge; 181: 4 stuck, 4 gd_edge. n* = 24.6, 95% CI
-          [19.5, 33.5] over the certified runs; the 36 runs without a verdict counted as
-          interpolating give n* = 104.8 [60.2, above the range], counted as not 16.6
-          [14.6, 18.3]: the interval covering both is [14.6, above 181]. n*(T): 12.7
-          [10.6, 15.2] at T = 1e3, 16.6 [14.6, 18.3] at 1e4 and 2.5e4. Continued 10x longer
-          by GD, 22 of the 23 stuck runs lose < 2e-4 of their loss; one (n = 181, seed 2,
-          stuck at t = 1e4) loses 23% (benchmarks/verdicts_threshold_quick.json), and gradient
-          flow from the same state leaves too (loss 0.0991 -> 0.0178 by t = 1e5): its 50
-          neurons are all large (no small neuron for the escape test) and it sits 1.3e-4 above
-          its region's minimum, so no certificate of DESIGN section 2 sees that saddle.
+Runtime:  (measured, 2-core AMD EPYC) 163 s for the whole job including compiles, certificates
+          and figures (chunk 0, n <= 32: 46 s; chunk 1: 105 s). The revision before faithful
+          GD and the kink test (25ea7a1: fixed step 0.25) took 112 s on the same machine and
+          left 35 runs without a verdict, 22 of them GD at the edge of stability.
+Result:   (measured) 24 interpolating, 43 stuck (21 certified by every criterion, 22
+          `at_minimum`: within the gap of a region minimum that the escape and kink tests
+          certify a local minimum, still approaching it), 4 saddles (a small neuron escapes),
+          9 undetermined (6 `escaping`: a small neuron growing, predicted escape times 2e4-1e7;
+          3 `moving`): 13 of 80 without a verdict. Every run faithful (largest eta * lambda_max
+          1.96). Per n, verdict/criterion (threshold.json decided_by_n): 8: 8 interpolating;
+          11: 5 interpolating, 3 at_minimum; 16: 5 interpolating, 2 at_minimum, 1 saddle;
+          23: 2 at_minimum, 1 saddle, 4 escaping, 1 moving; 32: 3 interpolating, 3 at_minimum,
+          1 certified, 1 escaping; 45: 1 interpolating, 3 at_minimum, 3 certified, 1 escaping;
+          64: 1 interpolating, 4 at_minimum, 3 certified; 91: 1 interpolating, 1 at_minimum,
+          5 certified, 1 saddle; 128: 1 at_minimum, 5 certified, 1 saddle, 1 moving; 181:
+          3 at_minimum, 4 certified, 1 moving. n* = 21.7, 95% CI [14.2, 31.7] over the
+          decided runs; the 13 open runs counted as interpolating give 32.4 [22.9, 46.7], as
+          not 17.8 [12.2, 24.7]: the interval covering both is [12.2, 46.7]. n*(T): 12.7
+          [10.6, 15.2] at T = 1e3, 16.3 [12.1, 21.5] at 1e4, 17.8 [12.2, 24.7] at 2.5e4 (the
+          last two overlap: settled). The run that fixed-step GD called stuck falsely (n = 181,
+          seed 2 at t = 1e4; gradient flow from it leaves) is a kink saddle by the kink test
+          (tests/test_kinks.py).
 """
 
 from sweeps.configs import base

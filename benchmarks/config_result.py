@@ -1,0 +1,94 @@
+"""The measured numbers of a threshold config's docstring, from one run of its real command.
+
+    python -m benchmarks.config_result --config=tiny [--set=dtype=float64 ...]
+
+Runs ``python -m sweeps.run --config=sweeps/configs/CONFIG.py`` into a fresh folder (timed:
+compiles, certificates and figures included), then prints the Runtime and Result lines a
+config's docstring gives: the verdicts and the criterion that decided each, per n; n* with its
+interval, both readings of the runs without a verdict and the interval covering both; n*(T) per
+decade and whether it has settled; the largest eta * lambda_max. Config docstrings quote these
+lines; rerun this to refresh them.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from absl import app, flags
+
+from benchmarks import machine
+
+_CONFIG = flags.DEFINE_string("config", "tiny", "Config module in sweeps/configs.")
+_SET = flags.DEFINE_multi_string("set", [], "FIELD=VALUE overrides (--config.FIELD=VALUE).")
+
+
+def _bound(v, side: str) -> str:
+    return f"{side} the range" if v is None else f"{v:.3g}"
+
+
+def _interval(lo, hi) -> str:
+    return f"[{_bound(lo, 'below')}, {_bound(hi, 'above')}]"
+
+
+def _estimate(e: dict) -> str:
+    if e["n_star"] is None:
+        return f"not resolved ({e['reason']})"
+    return f"{e['n_star']:.3g} {_interval(e['ci_low'], e['ci_high'])}"
+
+
+def describe(summary: pd.DataFrame, report: dict) -> list[str]:
+    """The Result lines of every group of a finished workdir."""
+    lines = []
+    verdicts = collections.Counter(summary["verdict"])
+    criteria = collections.Counter(summary["verdict"] + "/" + summary["decided_by"])
+    lines.append(f"{len(summary)} runs: {dict(sorted(verdicts.items()))}")
+    lines.append(f"verdict/criterion: {dict(sorted(criteria.items()))}")
+    if "max_step_sharpness" in summary:
+        lines.append(f"largest eta * lambda_max: {summary['max_step_sharpness'].max():.3g}")
+    for g in report["groups"]:
+        lines.append(f"[{g['sweep']}] per n, verdict/criterion:")
+        for row in g.get("decided_by_n", []):
+            lines.append("  " + ", ".join(f"{k}: {v}" for k, v in row.items()))
+        lines.append(f"  n* = {_estimate(g)}")
+        if g.get("without_verdict"):
+            both = g["interval_both"]
+            lines.append(
+                f"  {g['without_verdict']} without a verdict: as interpolating "
+                f"{_estimate(g['if_interpolating'])}, as not {_estimate(g['if_stuck'])}; "
+                f"covering both {_interval(both['ci_low'], both['ci_high'])}"
+            )
+        by_t = [f"{_estimate(e)} at T = {e['T']:g}" for e in g.get("n_star_by_time", [])]
+        lines.append("  n*(T): " + "; ".join(by_t))
+        state = g.get("n_star_by_time_state", {}).get("state")
+        lines.append(f"  n*(T) by the longest T: {state}")
+    return lines
+
+
+def main(argv) -> None:
+    del argv
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "sweeps.run", f"--config=sweeps/configs/{_CONFIG.value}.py"]
+        cmd += [f"--config.{s}" for s in _SET.value] + [f"--workdir={tmp}/run"]
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+        summary = pd.read_csv(Path(tmp) / "run" / "summary.csv")
+        report = json.loads((Path(tmp) / "run" / "threshold.json").read_text())
+    info = machine.machine_info()
+    print(f"Runtime: (measured, {info['cpu']}, {info['cores']} cores) {seconds:.0f} s")
+    print("Result: (measured)")
+    for line in describe(summary, report):
+        print("  " + line)
+
+
+if __name__ == "__main__":
+    app.run(main)
