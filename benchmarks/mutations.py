@@ -62,6 +62,12 @@ MUTATIONS = [
         'at_minimum = cert["certified"] & cert["region_ok"] & ',
         'at_minimum = cert["certified"] & ',
     ),
+    (
+        "at_minimum needs a small speed",
+        VERDICTS,
+        ' & ~cert["qp_failed"] & slow',
+        ' & ~cert["qp_failed"]',
+    ),
     ("faithful GD's cap", "alignment/engine/integrate.py", "jnp.minimum(lr, cap)", "lr"),
 ]
 TESTS_FOR = {"alignment/engine/integrate.py": ["tests/test_integrate.py"]}

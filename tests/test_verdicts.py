@@ -279,3 +279,24 @@ def test_a_moving_run_with_a_growing_small_neuron_is_escaping():
     v, d = vd.judge(rec, certs)
     assert list(v) == ["undetermined"] * 2
     assert list(d["decided_by"]) == ["escaping", "moving"]
+
+
+def test_a_slow_run_at_a_certified_local_minimum_is_stuck_while_approaching():
+    """The loss fell 5% over the last decade (not flat) and sits within the gap of its region
+    minimum, which no escape or kink leaves: stuck ('at_minimum') when its speed is small
+    now (t g^2 / L = 1e-6 < grad_tol), open when it is not (1e-3), a saddle with a kink."""
+    times = np.array([0.0, 1.0, 10.0, 100.0, 1000.0])
+    loss = np.array([[1.0, 0.5, 0.3, 0.21, 0.2]] * 4)
+    g_slow, g_fast = np.sqrt(1e-6 * 0.2 / 1000), np.sqrt(1e-3 * 0.2 / 1000)
+    speed = np.array([[g_slow] * 5, [g_fast] * 5, [g_slow] * 5, [g_slow] * 5])
+    rec = vd.Record(times, loss, speed, np.ones(4))
+    certs = {
+        "region_min": np.array([0.2, 0.2, 0.2, 0.19]) * (1 - 1e-4),
+        "kappa_max": np.full(4, -np.inf),
+        "kink_max": np.array([-0.1, -0.1, 0.1, -0.1]),
+        "split_max": np.full(4, -np.inf),
+    }
+    v, d = vd.judge(rec, certs)
+    assert list(v) == ["stuck", "undetermined", "saddle", "undetermined"]
+    # the last: 5% above its region minimum, outside the gap
+    assert list(d["decided_by"]) == ["at_minimum", "not_stationary", "kink", "moving"]

@@ -25,9 +25,9 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
      (``split_max``) lowers the loss faster than ``kink_tol`` (``certificates.kink_test``).
   A family without certificates is called stuck on 3 alone (``decided_by`` = 'stationary').
   Criteria 1, 2 and 4 together certify that the run is within ``gap_tol`` of a local minimum
-  of the whole loss (it cannot fall further inside its region, nor leave it where it is): such
-  a run is stuck even while still approaching it (``decided_by`` = 'at_minimum'); otherwise
-  it needs 3 as well ('certified').
+  of the whole loss (it cannot fall further inside its region, nor leave it at that minimum):
+  such a run whose speed is small now (3a) is stuck even while its last decade still shows the
+  approach (``decided_by`` = 'at_minimum'); otherwise it needs all of 3 ('certified').
 - ``saddle``: 1 or 3 holds but the flow has a way down: a neuron escapes (2 fails,
   'escape'), or crossing or splitting at a kink lowers the loss (4 fails, 'kink', 'split');
   continue.
@@ -189,8 +189,11 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     stuck_ok = np.where(cert["certified"], cert["region_ok"], True) & ~leaves
     stuck_ok &= ~cert["qp_failed"]
     # within gap_tol of a region minimum certified a local minimum of the whole loss (no way
-    # down across a kink, no escape): stuck, even while its last decade still shows the approach
-    at_minimum = cert["certified"] & cert["region_ok"] & ~leaves & ~cert["qp_failed"]
+    # down across a kink, no escape) and slow now (t g^2 / L < grad_tol): stuck, even while
+    # its last decade still shows the approach. Without the speed test 2 of 22 such runs of
+    # threshold_quick were passing by on their way down (lost > 90% continued 10x longer).
+    slow = d["grad_slope"] < tol.grad_tol
+    at_minimum = cert["certified"] & cert["region_ok"] & ~leaves & ~cert["qp_failed"] & slow
     stuck = finite & ~interp & ((stationary & stuck_ok) | at_minimum)
     saddle = finite & ~interp & leaves & (cert["region_ok"] | stationary)
     out = np.full(R, "undetermined", dtype=object)

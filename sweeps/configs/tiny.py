@@ -1,16 +1,17 @@
 """tiny: a smoke test of the whole pipeline (train, verdicts, n*, results, figures).
 
 Command:  python -m sweeps.run --config=sweeps/configs/tiny.py --workdir=runs/tiny
-Runtime:  about 20-30 s on a 2-core CPU (measured 22 s, figures included; one compiled
+Runtime:  about 20-30 s on a 2-core CPU (measured 20 s, figures included; one compiled
           program, mostly compilation); about 15 s on one GPU (estimate).
-Result:   (measured) 12 runs (d = 3, m = 16, n in {4, 16, 64}, 4 seeds): summary.csv,
-          threshold.json, trajectories.nc, chunks/ and figures/ (loss_vs_n, p_of_n, loss_vs_time,
-          two directions_*_cos). n = 4: 4 interpolating; n = 16: 1 interpolating, 2 stuck, 1
-          undetermined; n = 64: 1 stuck, 3 undetermined; n* = 16, 95% CI [4, 64] (separable: the
-          interval covers the tested n on either side of the mixed one); rechecked with the
-          certified verdicts (every stuck run `certified`; the 4 runs without a verdict counted
-          both ways leave the interval open on both sides). Too few seeds for a sharp n*: it
-          checks the pipeline, not the science.
+Result:   (measured, `python -m benchmarks.config_result --config=tiny`) 12 runs (d = 3,
+          m = 16, n in {4, 16, 64}, 4 seeds): summary.csv, threshold.json, trajectories.nc,
+          chunks/ and figures/. Every run decided: n = 4: 4 interpolating; n = 16:
+          1 interpolating, 3 stuck (2 at_minimum, 1 certified); n = 64: 4 stuck (3 at_minimum,
+          1 certified); n* = 16, 95% CI [4, 64] (separable: the interval covers the tested n on
+          either side of the mixed one); n*(T): 8 [4, 16] at T = 1e3, 16 [4, 64] at 1e4
+          (settled). Largest eta * lambda_max 1.26 (faithful GD). Too few seeds for a sharp
+          n*: it checks the pipeline, not the science. float32 verdicts can differ by machine
+          (XLA's vectorization rounds differently); rerun the script to refresh these lines.
 """
 
 from sweeps.configs import base
