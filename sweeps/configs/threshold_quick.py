@@ -7,25 +7,29 @@ no run sits at the edge of stability); 10 log-spaced n from 8 to 181, 8 seeds: 8
 compiled programs. Verdicts at t = 1e3, then runs without one continue to t = 2.5e4.
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
-Runtime:  (measured, 2-core AMD EPYC) 163 s for the whole job including compiles, certificates
-          and figures (chunk 0, n <= 32: 46 s; chunk 1: 105 s). The revision before faithful
-          GD and the kink test (25ea7a1: fixed step 0.25) took 112 s on the same machine and
-          left 35 runs without a verdict, 22 of them GD at the edge of stability.
-Result:   (measured) 24 interpolating, 43 stuck (21 certified by every criterion, 22
-          `at_minimum`: within the gap of a region minimum that the escape and kink tests
-          certify a local minimum, still approaching it), 4 saddles (a small neuron escapes),
-          9 undetermined (6 `escaping`: a small neuron growing, predicted escape times 2e4-1e7;
-          3 `moving`): 13 of 80 without a verdict. Every run faithful (largest eta * lambda_max
-          1.96). Per n, verdict/criterion (threshold.json decided_by_n): 8: 8 interpolating;
-          11: 5 interpolating, 3 at_minimum; 16: 5 interpolating, 2 at_minimum, 1 saddle;
-          23: 2 at_minimum, 1 saddle, 4 escaping, 1 moving; 32: 3 interpolating, 3 at_minimum,
-          1 certified, 1 escaping; 45: 1 interpolating, 3 at_minimum, 3 certified, 1 escaping;
-          64: 1 interpolating, 4 at_minimum, 3 certified; 91: 1 interpolating, 1 at_minimum,
-          5 certified, 1 saddle; 128: 1 at_minimum, 5 certified, 1 saddle, 1 moving; 181:
-          3 at_minimum, 4 certified, 1 moving. n* = 21.7, 95% CI [14.2, 31.7] over the
-          decided runs; the 13 open runs counted as interpolating give 32.4 [22.9, 46.7], as
-          not 17.8 [12.2, 24.7]: the interval covering both is [12.2, 46.7]. n*(T): 12.7
-          [10.6, 15.2] at T = 1e3, 16.3 [12.1, 21.5] at 1e4, 17.8 [12.2, 24.7] at 2.5e4 (the
+Runtime:  (measured, 2-core AMD EPYC, `python -m benchmarks.config_result
+          --config=threshold_quick`) 174 s for the whole job including compiles, certificates
+          and figures (the verdict loop: chunk 0, n <= 32: 45 s; chunk 1: 118 s, in
+          `python -m benchmarks.verdicts`). The revision before faithful GD and the kink test
+          (25ea7a1: fixed step 0.25) took 112 s on the same machine and left 35 runs without a
+          verdict, 22 of them GD at the edge of stability.
+Result:   (measured) 26 interpolating, 37 stuck (25 certified by every criterion, 12
+          `at_minimum`: slow now and within the gap of a region minimum that the escape and
+          kink tests certify a local minimum, still approaching it), 6 saddles (3 escape,
+          2 kink, 1 split), 11 undetermined (7 `escaping`: a small neuron growing; 3
+          `not_stationary`; 1 `moving`): 17 of 80 without a verdict. Every run faithful
+          (largest eta * lambda_max 1.96). Continued 10x longer, no stuck run loses more than
+          2.5e-4 of its loss (BENCHMARKS.md). Per n, verdict/criterion (threshold.json
+          decided_by_n): 8: 8 interpolating; 11: 5 interpolating, 2 at_minimum, 1 certified;
+          16: 5 interpolating, 1 at_minimum, 1 escape, 1 not_stationary; 23: 1 at_minimum,
+          1 escape, 4 escaping, 1 moving, 1 not_stationary; 32: 3 interpolating, 2 at_minimum,
+          1 certified, 1 escaping, 1 not_stationary; 45: 2 interpolating, 1 at_minimum,
+          4 certified, 1 escaping; 64: 2 interpolating, 2 at_minimum, 3 certified, 1 escaping;
+          91: 1 interpolating, 6 certified, 1 escape; 128: 7 certified, 1 kink; 181:
+          3 at_minimum, 3 certified, 1 kink, 1 split. n* = 27.2, 95% CI [16.1, 45.8] over the
+          decided runs; the 17 open runs counted as interpolating give 44.7 [28.4, 87.8], as
+          not 19.0 [12.3, 29.3]: the interval covering both is [12.3, 87.8]. n*(T): 12.7
+          [10.6, 15.2] at T = 1e3, 16.3 [12.1, 20.7] at 1e4, 19.0 [12.3, 29.3] at 2.5e4 (the
           last two overlap: settled). The run that fixed-step GD called stuck falsely (n = 181,
           seed 2 at t = 1e4; gradient flow from it leaves) is a kink saddle by the kink test
           (tests/test_kinks.py).
