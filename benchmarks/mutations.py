@@ -16,7 +16,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/test_verdicts.py", "tests/test_kinks.py", "tests/test_certificates.py"]
+TESTS = [
+    "tests/test_verdicts.py",
+    "tests/test_moving_runs.py",
+    "tests/test_kinks.py",
+    "tests/test_certificates.py",
+]
 CERTS, VERDICTS = "alignment/two_layer/certificates.py", "alignment/two_layer/verdicts.py"
 # (name, file, text, replacement)
 MUTATIONS = [

@@ -179,6 +179,43 @@ def escape_test(theta_MxD, a_M, x_NxD, y_N, small_share: float = SMALL_SHARE) ->
     return out | {"kappa_max": float(k[j]), "escape_time": float(t_esc)}
 
 
+# certify_run(): region minimum (and its number of (pattern, sign) groups, whether the QP
+# solved), the escape test's largest growth rate, predicted escape time, neurons tested and
+# neurons that are exactly zero (underflow), and the kink test at the region minimum
+CERT_KEYS = (
+    "region_min",
+    "region_groups",
+    "region_solved",
+    "kappa_max",
+    "predicted_escape_time",
+    "small_alive",
+    "zero_neurons",
+    "kink_max",
+    "split_max",
+)
+
+
+def certify_run(theta_MxD, a_M, x_NxD, y_N, kappa_tol=None) -> dict[str, float]:
+    """Every certificate of one run (:data:`CERT_KEYS`; the region's absent where skipped).
+
+    The escape test runs first: where a neuron escapes (kappa_max > ``kappa_tol``) the run is
+    a saddle whatever its region minimum, so the region QP (the costly part: one group per
+    (pattern, sign)) is skipped."""
+    esc = escape_test(theta_MxD, a_M, x_NxD, y_N)
+    out = {k: float(esc[k]) for k in ("kappa_max", "small_alive", "zero_neurons")}
+    out["predicted_escape_time"] = float(esc["escape_time"])
+    if kappa_tol is not None and esc["kappa_max"] > kappa_tol:
+        return out
+    region = region_minimum(theta_MxD, a_M, x_NxD, y_N)
+    return out | {
+        "region_min": region["region_min"],
+        "region_groups": float(region["groups"]),
+        "region_solved": float(region["qp_status"] in ("Solved", "empty")),
+        "kink_max": region["kink_max"],
+        "split_max": region["split_max"],
+    }
+
+
 def criteria(diag: dict, certs: dict | None, tol) -> dict:
     """Criteria 1 and 2 of DESIGN.md's stuck verdict and its kink test, per run, from the
     certificates and the verdict's diagnostics ``diag`` (its ``final_loss`` and ``loss_tol``);

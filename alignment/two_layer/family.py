@@ -20,20 +20,6 @@ from alignment.two_layer import certificates, extremal, model, stats
 from alignment.two_layer.data import Dataset, DataSpec, augment, make_data
 
 EVENT_KEYS = ("alignment_time", "escape_time", "loss_drop_time")
-# certify(): region minimum (and its number of (pattern, sign) groups, whether the QP solved)
-# and the escape test's largest growth rate, predicted escape time, neurons tested, and
-# neurons that are exactly zero (underflow), and the kink test at the region minimum
-CERT_KEYS = (
-    "region_min",
-    "region_groups",
-    "region_solved",
-    "kappa_max",
-    "predicted_escape_time",
-    "small_alive",
-    "zero_neurons",
-    "kink_max",
-    "split_max",
-)
 
 
 class Context(NamedTuple):
@@ -235,7 +221,7 @@ class TwoLayer:
         cannot be stuck whatever its region minimum, so the region QP (the costly part: one
         group per (pattern, sign), 271 s for one m = 1000 plateau run) is skipped (NaN)."""
         R = len(np.asarray(params["a"]))
-        out = {k: np.full(R, np.nan) for k in CERT_KEYS}
+        out = {k: np.full(R, np.nan) for k in certificates.CERT_KEYS}
         theta = np.asarray(params["w"], np.float64)
         if self.bias:
             theta = np.concatenate([theta, np.asarray(params["b"], np.float64)[..., None]], -1)
@@ -245,17 +231,8 @@ class TwoLayer:
             x = np.concatenate([x, np.ones((len(x), 1))], axis=1) if self.bias else x
             y = np.asarray(ctx.train.y_N[r], np.float64)[keep]
             a = np.asarray(params["a"][r], np.float64)
-            esc = certificates.escape_test(theta[r], a, x, y)
-            out["predicted_escape_time"][r] = esc["escape_time"]
-            for k in ("kappa_max", "small_alive", "zero_neurons"):
-                out[k][r] = esc[k]
-            if kappa_tol is not None and esc["kappa_max"] > kappa_tol:
-                continue  # a saddle if stationary: the region minimum cannot change that
-            region = certificates.region_minimum(theta[r], a, x, y)
-            out["region_min"][r] = region["region_min"]
-            out["region_groups"][r] = region["groups"]
-            out["region_solved"][r] = region["qp_status"] in ("Solved", "empty")
-            out["kink_max"][r], out["split_max"][r] = region["kink_max"], region["split_max"]
+            for k, v in certificates.certify_run(theta[r], a, x, y, kappa_tol).items():
+                out[k][r] = v
         return out
 
     def event_times(self, snaps: dict) -> dict[str, np.ndarray]:
