@@ -71,7 +71,7 @@ def _optimization(c: ml_collections.ConfigDict) -> None:
     c.flow.dt0 = 1e-2  # first step tried
     c.optimizer = "gd"  # gd | momentum | adam (optax)
     c.momentum = 0.9  # for optimizer='momentum'
-    c.lr = (0.1,)  # step size eta; time t = eta * steps (lane axis)
+    c.lr = (0.1,)  # step size eta, the largest with faithful GD; time t = sum of steps (lane axis)
     # faithful GD (optimizer gd): each run's step is min(lr, this / lambda_max), lambda_max the
     # sharpness at its last snapshot, so that eta * lambda_max stays below 2, where GD follows
     # gradient flow (time is then the sum of the steps); 0: the fixed step lr, which can sit at
