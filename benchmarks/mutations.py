@@ -36,12 +36,12 @@ MUTATIONS = [
     ),
     ("escape makes a way down", VERDICTS, 'cert["escapes"] | cert["kinks"]', 'cert["kinks"]'),
     ("kink makes a way down", VERDICTS, ' | cert["kinks"] | ', " | "),
-    ("split makes a way down", VERDICTS, ' | cert["splits"]  #', "  #"),
+    ("split names the way down", CERTS, 'why[saddle & cert["splits"]] = "split"', "pass")
     (
         "stuck needs stationarity",
         VERDICTS,
-        "finite & ~interp & stationary & stuck_ok",
-        "finite & ~interp & stuck_ok",
+        "(stationary & stuck_ok) | at_minimum",
+        "stuck_ok | at_minimum",
     ),
     (
         "stationary needs flatness",

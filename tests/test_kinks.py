@@ -28,6 +28,22 @@ Y_NO_KINK = np.array([0.0, -2.0, 2.0])
 LOSS = {"kink": 0.5, "no_kink": 1.0}  # the region minima of the two cases
 
 
+def test_growth_rate_kappa_has_the_closed_form_sign():
+    """kappa(u) = -s (1/n) sum_i r_i relu(<u, x_i>): with x = e1, e2 and residual r = (-1, 1/2)
+    (the network is below its target on e1), a positive neuron along e1 grows at 1/2, a
+    negative one shrinks at 1/2, and one along e2 shrinks at 1/4; the ascent from e2 climbs to
+    e1's rate (kappa = cos(t) / 2 - sin(t) / 4 at angle t in [0, pi/2] from e1, cos(t) / 2 below
+    e1: its maximum is e1's 1/2)."""
+    x, r = np.eye(2), np.array([-1.0, 0.5])
+    u = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(
+        certificates.kappa(u, np.array([1.0, -1.0, 1.0]), x, r), [0.5, -0.5, -0.25]
+    )
+    # from just off e2 (on e2 itself x1 sits on the kink, where the one-sided gradient is 0)
+    best, _ = certificates.ascend_kappa(np.array([[0.05, 1.0]]), np.ones(1), x, r)
+    assert best[0] == pytest.approx(0.5, rel=1e-3)  # 500 steps of <= 0.02 rad cover pi/2
+
+
 def _theta(v, members: int):
     """``members`` equal balanced neurons whose group vector is ``v`` (a_j w_j sums to v)."""
     size = np.sqrt(np.linalg.norm(v) / members)

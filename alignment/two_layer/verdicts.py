@@ -183,7 +183,9 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     flat = d["flat_change"] < tol.flat_tol
     stationary = finite & d["spans_decade"] & (d["grad_slope"] < tol.grad_tol) & flat
     cert = certificates.criteria(d, certs, tol)
-    leaves = cert["escapes"] | cert["kinks"] | cert["splits"]  # the flow has a way down
+    # the flow has a way down. A split's gain never exceeds the kink gain at the same point
+    # (kink = z + split, z >= 0), so splits imply kinks: 'split' only names the way down
+    leaves = cert["escapes"] | cert["kinks"]
     # with certificates: stuck needs all three criteria and no way down across a kink;
     # without (a family that has none): stationarity alone ('stationary' in decided_by)
     stuck_ok = np.where(cert["certified"], cert["region_ok"], True) & ~leaves
