@@ -36,8 +36,7 @@ MUTATIONS = [
     ),
     ("escape makes a way down", VERDICTS, 'cert["escapes"] | cert["kinks"]', 'cert["kinks"]'),
     ("kink makes a way down", VERDICTS, ' | cert["kinks"] | ', " | "),
-    ("split names the way down", CERTS, 'why[saddle & cert["splits"]] = "split"', "pass")
-    (
+    ("split names the way down", CERTS, 'why[saddle & cert["splits"]] = "split"', "pass")(
         "stuck needs stationarity",
         VERDICTS,
         "(stationary & stuck_ok) | at_minimum",

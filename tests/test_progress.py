@@ -126,3 +126,19 @@ def test_the_command_draws_the_bar_on_a_terminal_only(tmp_path):
     )
     assert piped.returncode == 0 and "chunk 1/1: base runs" not in piped.stderr
     assert "runs in 1 chunks" in piped.stderr  # the log lines are still there
+
+
+def test_the_eta_benchmark_replays_a_linear_chunk_exactly():
+    """Two equal chunks whose estimates grow linearly with their time: the bar's ETA is the
+    true remaining time at every report, read as reported or through the learned curve."""
+    from benchmarks import eta
+
+    events = []
+    for c in range(2):
+        events += [("step", c, k / 10, 10.0 * c + k) for k in range(1, 10)]
+        events.append(("done", c, 1.0, 10.0 * (c + 1)))
+    events.insert(0, ("step", 0, 0.0, 0.0))
+    for learn in (False, True):
+        rows = eta.replay(events, {0: 1.0, 1: 1.0}, learn)
+        ratio = eta.ratios(rows, wall=20.0)  # reports between t = 2 and 18
+        assert ratio["min"] == pytest.approx(1.0) and ratio["max"] == pytest.approx(1.0)
