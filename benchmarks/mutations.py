@@ -35,8 +35,14 @@ MUTATIONS = [
         "z_GxN[g, on_plane] / scale - split_gain",
     ),
     ("escape makes a way down", VERDICTS, 'cert["escapes"] | cert["kinks"]', 'cert["kinks"]'),
-    ("kink makes a way down", VERDICTS, ' | cert["kinks"] | ', " | "),
-    ("split names the way down", CERTS, 'why[saddle & cert["splits"]] = "split"', "pass")(
+    (
+        "kink makes a way down",
+        VERDICTS,
+        'leaves = cert["escapes"] | cert["kinks"]',
+        'leaves = cert["escapes"]',
+    ),
+    ("split names the way down", CERTS, 'why[saddle & cert["splits"]] = "split"', "pass"),
+    (
         "stuck needs stationarity",
         VERDICTS,
         "(stationary & stuck_ok) | at_minimum",
