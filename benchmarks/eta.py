@@ -25,8 +25,6 @@ from alignment.runner import job as runner_job
 from alignment.runner import progress, results
 from benchmarks import machine
 
-_CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
-
 
 class Recorder(progress.Progress):
     """The job's progress, with every report and chunk end kept as (kind, chunk, f, t)."""
@@ -72,7 +70,7 @@ def ratios(rows: np.ndarray, wall: float) -> dict:
 
 def main(argv) -> None:
     del argv
-    cfg = importlib.import_module(f"sweeps.configs.{_CONFIG.value}").get_config()
+    cfg = importlib.import_module(f"sweeps.configs.{flags.FLAGS.config}").get_config()
     cfg.make_figures = False
     runner_job.Progress = Recorder
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,7 +80,7 @@ def main(argv) -> None:
     events = Recorder.events
     wall = events[-1][3] - events[0][3]
     out = {
-        "config": _CONFIG.value,
+        "config": flags.FLAGS.config,
         "machine": machine.machine_info(),
         "wall_s": round(wall, 1),
         "reports": sum(e[0] == "step" for e in events),
@@ -90,7 +88,7 @@ def main(argv) -> None:
         "learned": ratios(replay(events, costs, learn=True), wall),
         "load_avg": machine.load_avg(),
     }
-    results.write_json(f"benchmarks/eta_{_CONFIG.value}.json", out)
+    results.write_json(f"benchmarks/eta_{flags.FLAGS.config}.json", out)
     body = "\n".join(
         [
             f"`python -m benchmarks.eta --config={out['config']}` on {out['machine']['cpu']}, "
@@ -110,4 +108,6 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
+    # defined here, not at import: the tests import this module beside others with --config
+    flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
     app.run(main)
