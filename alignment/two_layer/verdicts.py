@@ -230,7 +230,8 @@ def evidence(details: dict) -> dict[str, np.ndarray]:
     absent): the diagnostics' and the certificates' numbers."""
     R = len(details["decided_by"])
     certs = details["certs"]
-    own = ("decided_by", "grad_slope", "flat_change", "region_gap", "interp_time", *EVIDENCE[-2:])
+    own = ("decided_by", "grad_slope", "flat_change", "region_gap", "interp_time")
+    own += ("max_step_sharpness", "faithful")  # faithfulness()
     out = {k: details[k] for k in own}
     out |= {k: np.asarray(certs[k]) for k in EVIDENCE if k in certs}
     return {k: out.get(k, np.full(R, np.nan)) for k in EVIDENCE}
