@@ -40,13 +40,11 @@ def patterns(theta_MxD, x_NxD) -> np.ndarray:
 
 
 def _groups(on_MxN, sign_M):
-    """Alive neurons grouped by (pattern, sign): list of (pattern_N, sign, members)."""
+    """Alive neurons grouped by (pattern, sign): list of (pattern_N, sign, member indices)."""
     keys = {}
     for j in np.flatnonzero(on_MxN.any(axis=1) & (sign_M != 0)):
         key = (on_MxN[j].tobytes(), int(sign_M[j]))
-        keys.setdefault(key, (on_MxN[j], int(sign_M[j]), 0))
-        pat, sgn, count = keys[key]
-        keys[key] = (pat, sgn, count + 1)
+        keys.setdefault(key, (on_MxN[j], int(sign_M[j]), []))[2].append(int(j))
     return list(keys.values())
 
 
@@ -54,15 +52,17 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     """Minimum of (1/2n) |h - y|^2 over the closure of the current activation region.
 
     Returns ``region_min`` (the loss at the QP's solution, recomputed from it), ``groups``
-    (number of (pattern, sign) groups), ``qp_status`` (Clarabel's status string) and the
-    kink test at the solution (:func:`kink_test`: ``kink_max``, ``split_max``).
+    (number of (pattern, sign) groups), ``qp_status`` (Clarabel's status string), the kink
+    test at the solution (:func:`kink_test`: ``kink_max``, ``split_max``) and the solution
+    itself for ``polish.py``: ``solution`` (list of (pattern_N, sign, members)) and
+    ``v_GxD`` (each group's vector at the minimum).
     """
     x_NxD, y_N = np.asarray(x_NxD, np.float64), np.asarray(y_N, np.float64)
     n, d = x_NxD.shape
     on_MxN = patterns(np.asarray(theta_MxD, np.float64), x_NxD)
     groups = _groups(on_MxN, np.sign(np.asarray(a_M, np.float64)))
     if not groups:
-        empty = {"kink_max": -np.inf, "split_max": -np.inf}
+        empty = {"kink_max": -np.inf, "split_max": -np.inf, "solution": [], "v_GxD": None}
         return {"region_min": 0.5 * float(y_N @ y_N) / n, "groups": 0, "qp_status": "empty"} | empty
     G = len(groups)
     # prediction h = A v, v = (V_1, ..., V_G) stacked; A[i, g-block] = 1[i in P_g] x_i
@@ -83,7 +83,7 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     r = A @ v - y_N
     kinks = kink_test(groups, v.reshape(G, d), np.asarray(sol.z).reshape(G, n), x_NxD, r)
     out = {"region_min": 0.5 * float(r @ r) / n, "groups": G, "qp_status": str(sol.status)}
-    return out | kinks
+    return out | kinks | {"solution": groups, "v_GxD": v.reshape(G, d)}
 
 
 def kink_test(groups, v_GxD, z_GxN, x_NxD, r_N) -> dict:
@@ -107,6 +107,7 @@ def kink_test(groups, v_GxD, z_GxN, x_NxD, r_N) -> dict:
     kink, split = [-np.inf], [-np.inf]
     v_norm_G = np.linalg.norm(v_GxD, axis=1)
     for g, (_, sgn, members) in enumerate(groups):
+        members = len(members)
         v_norm = v_norm_G[g]
         if not v_norm > ACTIVE_REL * np.max(v_norm_G):
             continue
@@ -179,43 +180,6 @@ def escape_test(theta_MxD, a_M, x_NxD, y_N, small_share: float = SMALL_SHARE) ->
     return out | {"kappa_max": float(k[j]), "escape_time": float(t_esc)}
 
 
-# certify_run(): region minimum (and its number of (pattern, sign) groups, whether the QP
-# solved), the escape test's largest growth rate, predicted escape time, neurons tested and
-# neurons that are exactly zero (underflow), and the kink test at the region minimum
-CERT_KEYS = (
-    "region_min",
-    "region_groups",
-    "region_solved",
-    "kappa_max",
-    "predicted_escape_time",
-    "small_alive",
-    "zero_neurons",
-    "kink_max",
-    "split_max",
-)
-
-
-def certify_run(theta_MxD, a_M, x_NxD, y_N, kappa_tol=None) -> dict[str, float]:
-    """Every certificate of one run (:data:`CERT_KEYS`; the region's absent where skipped).
-
-    The escape test runs first: where a neuron escapes (kappa_max > ``kappa_tol``) the run is
-    a saddle whatever its region minimum, so the region QP (the costly part: one group per
-    (pattern, sign)) is skipped."""
-    esc = escape_test(theta_MxD, a_M, x_NxD, y_N)
-    out = {k: float(esc[k]) for k in ("kappa_max", "small_alive", "zero_neurons")}
-    out["predicted_escape_time"] = float(esc["escape_time"])
-    if kappa_tol is not None and esc["kappa_max"] > kappa_tol:
-        return out
-    region = region_minimum(theta_MxD, a_M, x_NxD, y_N)
-    return out | {
-        "region_min": region["region_min"],
-        "region_groups": float(region["groups"]),
-        "region_solved": float(region["qp_status"] in ("Solved", "empty")),
-        "kink_max": region["kink_max"],
-        "split_max": region["split_max"],
-    }
-
-
 def criteria(diag: dict, certs: dict | None, tol) -> dict:
     """Criteria 1 and 2 of DESIGN.md's stuck verdict and its kink test, per run, from the
     certificates and the verdict's diagnostics ``diag`` (its ``final_loss`` and ``loss_tol``);
@@ -268,6 +232,7 @@ def decided_by(out, d, stationary, cert, diverged, edge) -> np.ndarray:
     stuck = out == "stuck"
     why[stuck] = np.where(c[stuck], "certified", "stationary")
     why[stuck & ~stationary] = "at_minimum"  # at a certified local minimum, still approaching
+    why[stuck & ~stationary & ~d["slow"]] = "polished"  # faster, inside its convex piece
     saddle = out == "saddle"
     why[saddle & cert["kinks"]] = "kink"
     why[saddle & cert["splits"]] = "split"

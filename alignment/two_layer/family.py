@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from alignment.two_layer import certificates, extremal, model, stats
+from alignment.two_layer import certify, extremal, model, stats
 from alignment.two_layer.data import Dataset, DataSpec, augment, make_data
 
 EVENT_KEYS = ("alignment_time", "escape_time", "loss_drop_time")
@@ -221,7 +221,7 @@ class TwoLayer:
         cannot be stuck whatever its region minimum, so the region QP (the costly part: one
         group per (pattern, sign), 271 s for one m = 1000 plateau run) is skipped (NaN)."""
         R = len(np.asarray(params["a"]))
-        out = {k: np.full(R, np.nan) for k in certificates.CERT_KEYS}
+        out = {k: np.full(R, np.nan) for k in certify.CERT_KEYS}
         theta = np.asarray(params["w"], np.float64)
         if self.bias:
             theta = np.concatenate([theta, np.asarray(params["b"], np.float64)[..., None]], -1)
@@ -231,7 +231,7 @@ class TwoLayer:
             x = np.concatenate([x, np.ones((len(x), 1))], axis=1) if self.bias else x
             y = np.asarray(ctx.train.y_N[r], np.float64)[keep]
             a = np.asarray(params["a"][r], np.float64)
-            for k, v in certificates.certify_run(theta[r], a, x, y, kappa_tol).items():
+            for k, v in certify.certify_run(theta[r], a, x, y, kappa_tol).items():
                 out[k][r] = v
         return out
 

@@ -27,7 +27,9 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
   Criteria 1, 2 and 4 together certify that the run is within ``gap_tol`` of a local minimum
   of the whole loss (it cannot fall further inside its region, nor leave it at that minimum):
   such a run whose speed is small now (3a) is stuck even while its last decade still shows the
-  approach (``decided_by`` = 'at_minimum'); otherwise it needs all of 3 ('certified').
+  approach (``decided_by`` = 'at_minimum'), and so is a faster one that lies inside the convex
+  piece of that minimum, certified again at the minimum itself ('polished', ``polish.py``);
+  otherwise it needs all of 3 ('certified').
 - ``saddle``: 1 or 3 holds but the flow has a way down: a neuron escapes (2 fails,
   'escape'), or crossing or splitting at a kink lowers the loss (4 fails, 'kink', 'split');
   continue.
@@ -49,7 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from alignment.two_layer import certificates
+from alignment.two_layer import certificates, polish
 from alignment.two_layer.tolerances import DEFAULT_TOLERANCES, VerdictTolerances
 
 VERDICTS = ("interpolating", "stuck", "saddle", "undetermined", "diverged")
@@ -69,6 +71,10 @@ EVIDENCE = (
     "zero_neurons",
     "kink_max",
     "split_max",
+    "polish_kappa",
+    "polish_gap",
+    "polish_dist",
+    "polish_margin",
     "max_step_sharpness",
     "faithful",
 )
@@ -196,7 +202,11 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     # threshold_quick were passing by on their way down (lost > 90% continued 10x longer).
     slow = d["grad_slope"] < tol.grad_tol
     at_minimum = cert["certified"] & cert["region_ok"] & ~leaves & ~cert["qp_failed"] & slow
-    stuck = finite & ~interp & ((stationary & stuck_ok) | at_minimum)
+    # or not slow, but inside the convex piece of that minimum, which certifies again at the
+    # polished point (polish.py): nothing lies between the run and the minimum it approaches
+    near = cert["certified"] & cert["region_ok"] & ~leaves & ~cert["qp_failed"]
+    polished = near & polish.heads_there(certs, R, tol)
+    stuck = finite & ~interp & ((stationary & stuck_ok) | at_minimum | polished)
     saddle = finite & ~interp & leaves & (cert["region_ok"] | stationary)
     out = np.full(R, "undetermined", dtype=object)
     out[saddle] = "saddle"
@@ -209,6 +219,7 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
         with np.errstate(invalid="ignore"):
             edge = np.asarray(record.gd_sharpness_R, np.float64) >= tol.gd_edge
     d = d | {k: cert[k] for k in ("region_min", "region_gap", "region_ok", "escapes", "kinks")}
+    d["slow"] = slow
     d |= faithfulness(record, R)
     why = certificates.decided_by(out, d, stationary, cert, diverged, edge)
     return out, d | {"stationary": stationary, "decided_by": why, "certs": certs or {}}

@@ -1,0 +1,110 @@
+"""Polish (``polish.py``): a run still approaching a certified region minimum, moved there and
+certified there, against a constructed case with a closed form, and the flow from the run."""
+
+import numpy as np
+import pytest
+
+from alignment.engine import integrate
+from alignment.engine import train as trainer
+from alignment.runner import chunk_loop
+from alignment.two_layer import certificates, certify, polish
+from alignment.two_layer import verdicts as vd
+from alignment.two_layer.data import DataSpec, FileArrays
+from alignment.two_layer.family import TwoLayer
+
+# Three points in d = 2. A positive neuron active on x1 and x3 (x2 off: v2 < 0) fits them
+# exactly at V* = (2, -1), inside its region (no constraint active); x2's target -2 stays
+# unfitted: loss 4 / 6. Crossing nothing, with no small neuron: a strict local minimum.
+X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+Y = np.array([2.0, -2.0, 1.0])
+V_STAR, LOSS = np.array([2.0, -1.0]), 4 / 6
+# The run: V = V* + (0.002, -0.001), residuals (0.002, 2, 0.001): 1.25e-6 above the minimum
+# (relative), |V - V*| / |V*| = 1e-3; x1, x2, x3 lie at cosines 2, 1 and 1 / sqrt(2) over
+# sqrt(5) from V*'s hyperplane: margin 1 / sqrt(10).
+V_RUN = V_STAR + np.array([0.002, -0.001])
+DIST, MARGIN = 1e-3, 1 / np.sqrt(10)
+
+
+def _pair(v):
+    """Two balanced neurons in one group whose vectors are v / 4 and 3 v / 4 (sizes 1 : 3)."""
+    w = np.stack([v / np.linalg.norm(v) * np.sqrt(c * np.linalg.norm(v)) for c in (0.25, 0.75)])
+    return w, np.linalg.norm(w, axis=1)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_the_polished_point_is_the_region_minimum_in_balanced_parameters(sign):
+    """And the mirror image (targets -y, a negative neuron: V = a w = -|a| w)."""
+    w, a = _pair(V_RUN)
+    a, y = sign * a, sign * Y
+    region = certificates.region_minimum(w, a, X, y)
+    assert region["region_min"] == pytest.approx(LOSS, rel=1e-7)
+    w_p, a_p = polish.balanced_at(w, a, region["solution"], region["v_GxD"])
+    np.testing.assert_allclose(a_p @ w_p, sign * V_STAR, atol=1e-7)  # Clarabel: ~1e-8
+    np.testing.assert_allclose(np.abs(a_p), np.linalg.norm(w_p, axis=1), rtol=1e-12)  # balanced
+    # the members keep their shares 1 : 3 of |V*| = sqrt(5), each balanced: a_j^2 = c_j |V*|
+    np.testing.assert_allclose(a_p**2, np.array([0.25, 0.75]) * np.sqrt(5), rtol=1e-6)
+    assert np.all(np.sign(a_p) == sign)
+    out = polish.polish_test(w, a, X, y, region)
+    assert out["polish_gap"] == pytest.approx(0.0, abs=1e-7)  # loss 4/6 at V*, as the QP says
+    assert out["polish_kappa"] == -np.inf  # no small neuron at V*
+    assert out["polish_dist"] == pytest.approx(DIST, rel=1e-5)
+    assert out["polish_margin"] == pytest.approx(MARGIN, rel=1e-6)
+
+
+def _judge(certs, fast=True):
+    """A run falling 0.27% over its last decade (not flat) to 3.3e-4 above the minimum, still
+    fast (t g^2 / L = 1e-3) or slow (1e-6)."""
+    times = np.array([0.0, 10.0, 100.0, 1000.0])
+    loss = LOSS * np.array([[5.0, 1.03, 1.003, 1.00033]])
+    speed = np.full_like(loss, np.sqrt((1e-3 if fast else 1e-6) * loss[0, -1] / 1000.0))
+    v, d = vd.judge(vd.Record(times, loss, speed, loss[:, 0]), certs)
+    return v[0], d["decided_by"][0]
+
+
+def _run_certs():
+    w, a = _pair(V_RUN)
+    return {k: np.array([v]) for k, v in certify.certify_run(w, a, X, Y, 1e-7).items()}
+
+
+def test_a_fast_run_inside_the_convex_piece_of_a_certified_minimum_is_polished():
+    certs = _run_certs()
+    assert _judge(certs) == ("stuck", "polished")
+    assert _judge(certs, fast=False) == ("stuck", "at_minimum")  # slow: no polish needed
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"polish_dist": np.array([1.0])},  # a kink may lie between the run and V*
+        {"polish_kappa": np.array([1e-3])},  # a small neuron grows at the polished point
+        {"polish_gap": np.array([0.01])},  # the polished loss is not the region minimum
+        {"kink_max": np.array([0.5])},  # V* is not a local minimum: a saddle
+    ],
+)
+def test_each_polish_criterion_is_needed(change):
+    verdict, why = _judge(_run_certs() | change)
+    assert verdict != "stuck", (change, why)
+
+
+def test_the_flow_from_the_run_reaches_the_polished_minimum():
+    """The family's own gradient flow from the run's parameters ends at V* = (2, -1), loss
+    4/6: the minimum the polish certified is where the run goes."""
+    fam = TwoLayer(
+        data=DataSpec("file", d=2, file=FileArrays(X, Y, X, Y, path="polish.npz")),
+        m=2,
+        n_pad=3,
+        n_test=3,
+    )
+    prog = trainer.Program(fam, integrate.Flow(rtol=1e-7, atol=1e-12), "float64")
+    lanes = trainer.Lanes.make(seed=[0], n=3, lam=1e-3, lr=0.1, sigma=0.0)
+    state, ctx = trainer.init_runs(prog, lanes)
+    w, a = _pair(V_RUN)
+    state = state._replace(params={"w": w[None], "a": a[None]})
+    state = trainer.switch_integrator(prog, state, ctx)
+    state, snaps = trainer.train(prog, state, ctx, np.geomspace(1.0, 100.0, 9))
+    loss = np.asarray(chunk_loop.host_snapshots(snaps)["loss"][0])
+    params = {k: np.asarray(v)[0] for k, v in state.params.items()}
+    # the approach is exponential inside the region (rate ~ the smallest curvature of the
+    # loss in V times the neurons' size, O(1)): long done by t = 100 to the flow's accuracy
+    assert loss[-1] == pytest.approx(LOSS, rel=1e-8)
+    np.testing.assert_allclose(params["a"] @ params["w"], V_STAR, atol=1e-6)
