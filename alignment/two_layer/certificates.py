@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import clarabel
 import numpy as np
+import scipy.optimize
 import scipy.sparse as sp
 
 # A neuron is *small* (its growth is governed by kappa, not by the loss's gradient) when its
@@ -79,11 +80,45 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
         P, q, cons, np.zeros(G * n), [clarabel.NonnegativeConeT(G * n)], settings
     )
     sol = solver.solve()
-    v = np.asarray(sol.x)
+    v, z = np.asarray(sol.x), np.asarray(sol.z)
     r = A @ v - y_N
-    kinks = kink_test(groups, v.reshape(G, d), np.asarray(sol.z).reshape(G, n), x_NxD, r)
+    theta, a = np.asarray(theta_MxD, np.float64), np.asarray(a_M, np.float64)
+    v_run = np.concatenate([a[m] @ theta[m] for _, _, m in groups])
+    if str(sol.status) == "Solved":
+        v, z = nearest_minimum(A, cons, v, v_run, A.T @ r / n)
+    kinks = kink_test(groups, v.reshape(G, d), z.reshape(G, n), x_NxD, r)
     out = {"region_min": 0.5 * float(r @ r) / n, "groups": G, "qp_status": str(sol.status)}
     return out | kinks | {"solution": groups, "v_GxD": v.reshape(G, d)}
+
+
+def nearest_minimum(A, cons, v_star, v_run, grad):
+    """(v, z): the region minimizer nearest the run's group vectors ``v_run``, and multipliers
+    of its active constraints.
+
+    The loss depends on v only through the predictions A v, and is strictly convex in them, so
+    every minimizer has the predictions ``A v_star`` and the gradient ``grad``; with more
+    unknowns (G d) than data points the minimizers form a face, and Clarabel returns a central
+    point of it, not where the run is. The nearest one solves min |v - v_run|^2 subject to
+    ``A v = A v_star`` and the region's constraints; its multipliers are the nonnegative
+    least-squares solution of ``grad + cons_active^T z = 0`` (KKT at that point). Falls back
+    to ``v_star`` and zero multipliers off the active set if that QP does not solve.
+    """
+    k, nv = A.shape[0], A.shape[1]
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    rows = sp.vstack([sp.csc_matrix(A), cons], format="csc")
+    rhs = np.concatenate([A @ v_star, np.zeros(cons.shape[0])])
+    cones = [clarabel.ZeroConeT(k), clarabel.NonnegativeConeT(cons.shape[0])]
+    sol = clarabel.DefaultSolver(sp.identity(nv, format="csc"), -v_run, rows, rhs, cones, settings)
+    sol = sol.solve()
+    v = np.asarray(sol.x) if str(sol.status) == "Solved" else v_star
+    c = cons.toarray()
+    slack = c @ v
+    active = slack >= -ACTIVE_REL * np.linalg.norm(c, axis=1) * np.linalg.norm(v)
+    z = np.zeros(cons.shape[0])
+    if active.any():
+        z[active] = scipy.optimize.nnls(c[active].T, -grad)[0]
+    return v, z
 
 
 def kink_test(groups, v_GxD, z_GxN, x_NxD, r_N) -> dict:
