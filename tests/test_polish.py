@@ -108,3 +108,21 @@ def test_the_flow_from_the_run_reaches_the_polished_minimum():
     # loss in V times the neurons' size, O(1)): long done by t = 100 to the flow's accuracy
     assert loss[-1] == pytest.approx(LOSS, rel=1e-8)
     np.testing.assert_allclose(params["a"] @ params["w"], V_STAR, atol=1e-6)
+
+
+def test_the_minimum_is_the_one_nearest_the_run_on_a_face_of_minimizers():
+    """One point x = (1, 0), y = 1 in d = 2: every V = (1, v2) fits it (loss 0 is not the
+    question here: the face of minimizers is a line). From the run V = (0.9, 0.7) the nearest
+    is (1, 0.7), not the face's central point: |V - V*| / |V*| = 0.1 / |(1, 0.7)|, and x lies
+    at cosine 1 / |(1, 0.7)| from V*'s hyperplane."""
+    x, y = np.array([[1.0, 0.0]]), np.array([1.0])
+    v_run = np.array([0.9, 0.7])
+    w = (v_run / np.sqrt(np.linalg.norm(v_run)))[None, :]
+    a = np.linalg.norm(w, axis=1)
+    region = certificates.region_minimum(w, a, x, y)
+    # Clarabel's tolerance ~1e-8 on the face QP's optimality
+    np.testing.assert_allclose(region["v_GxD"][0], [1.0, 0.7], atol=1e-6)
+    out = polish.polish_test(w, a, x, y, region)
+    norm = np.hypot(1.0, 0.7)
+    assert out["polish_dist"] == pytest.approx(0.1 / norm, rel=1e-5)
+    assert out["polish_margin"] == pytest.approx(1.0 / norm, rel=1e-6)

@@ -72,6 +72,9 @@ def validate(cfg, runs: dict | None = None) -> list[Chunk]:
     train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)  # raises on a bad grid
     if cfg.time_cap < cfg.max_time:
         raise ValueError(f"time_cap={cfg.time_cap} must be >= max_time={cfg.max_time}")
+    cap = cfg.get("escape_cap", 0.0)
+    if not (cap == 0 or (np.isfinite(cap) and cap >= cfg.time_cap)):
+        raise ValueError(f"escape_cap={cap} must be 0 (none) or >= time_cap={cfg.time_cap}")
     if not cfg.continue_factor > 1:
         raise ValueError(f"continue_factor={cfg.continue_factor} must be > 1")
     if not cfg.bucket_waste >= 0:

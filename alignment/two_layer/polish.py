@@ -4,15 +4,17 @@
 A run that is still approaching the minimum of its activation region cannot be called stuck by
 its flatness (its last decade still shows the approach). If that minimum is a local minimum of
 the whole loss (the kink test at the QP's solution, ``certificates.kink_test``), the run can be
-*polished*: the QP's solution ``V*_g`` (one vector per (pattern, sign) group) is mapped back to
+*polished*: the QP's solution ``V*_g`` (one vector per (pattern, sign) group; of the face of
+minimizers, the one nearest the run, ``certificates.nearest_minimum``) is mapped back to
 balanced parameters and certified there, and the segment from the run's own group vectors to
 ``V*`` is checked to stay inside the region, so that no kink lies between the run and the
 minimum it approaches. Host-side numpy, float64.
 
 - :func:`balanced_at`: the parameters at ``V*``: each group's members share ``V*_g`` in
   proportion to their current sizes ``|a_j| |theta_j|``, all along ``V*_g``, balanced
-  (``|a_j| = |theta_j|``, the sign of ``a_j`` kept, so ``theta_j`` is along ``s V*_g``). A group whose vector vanishes at the
-  minimum keeps its members as they are (they are small there: the escape test's business).
+  (``|a_j| = |theta_j|``, the sign of ``a_j`` kept, so ``theta_j`` is along ``s V*_g``). A
+  group whose vector vanishes at the minimum keeps its members as they are (they are small
+  there: the escape test's business).
 - :func:`polish_test`: ``polish_kappa`` (the escape test's largest growth rate at the polished
   point: with its residual, a neuron that is small there must not grow), ``polish_gap``
   (the polished loss against the region minimum, relative: the mapping is exact up to

@@ -4,7 +4,7 @@ A chunk's runs are trained on the snapshot grid up to ``max_time`` in one progra
 a verdict (``verdicts.OPEN``: undetermined, saddle) then continue (never restarted: the same
 parameters carry on, with the chunk's integrator or, with ``continue_integrator='flow'``, the
 flow) by a factor ``continue_factor`` of time at a time until each has a verdict or ``time_cap``
-is reached. Runs with a verdict *leave*: the open ones are gathered into smaller calls whose lane
+is reached (and, with ``escape_cap``, those whose end is near beyond it: ``rounds.py``). Runs with a verdict *leave*: the open ones are gathered into smaller calls whose lane
 counts come from a short ladder (``grid.lane_ladder``), so compiles stay few and no step is spent
 on a decided run. Lanes are grouped by the integrator's group axes (e.g. the step size) so that
 no lane idles in a while loop waiting for a slower one. A run's snapshots after it left are NaN
@@ -30,7 +30,8 @@ from absl import logging
 from alignment.engine import integrate, sharding, train
 from alignment.runner import chunk_loop
 from alignment.runner.chunks import Chunk
-from alignment.two_layer import grid, records, verdicts
+from alignment.two_layer import grid, records, rounds, verdicts
+from alignment.two_layer.rounds import round_end, round_times, wants_more
 
 ROUND0_SHARE = 0.8  # of a chunk's progress: the pass to max_time (later rounds: open runs)
 
@@ -46,49 +47,6 @@ def continuation_program(cfg, prog):
         return prog
     flow = integrate.Flow(**{k: float(v) for k, v in cfg.flow.items()})
     return dataclasses.replace(prog, integrator=flow)
-
-
-def round_end(cfg, r: int) -> float:
-    """The time round ``r`` of the loop ends at (round 0: ``max_time``; then x continue_factor
-    each round, up to ``time_cap``)."""
-    t = float(cfg.max_time)
-    for _ in range(r):
-        t = min(t * cfg.continue_factor, float(cfg.time_cap))
-    return t
-
-
-def round_times(cfg, r: int) -> np.ndarray:
-    """Snapshot times of round ``r``: the chunk's grid, then per_call snapshots per decade
-    (at least one) from the previous round's end."""
-    if r == 0:
-        return train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)
-    t0, t1 = round_end(cfg, r - 1), round_end(cfg, r)
-    num = max(1, round(cfg.snapshots_per_decade * np.log10(t1 / t0)))
-    return np.geomspace(t0, t1, num + 1)[1:]
-
-
-def wants_more(cfg, loop: records.Loop, real: int) -> bool:
-    """Whether round ``loop.round`` runs: always the first; later ones while a real run has
-    no verdict and the cap is not reached."""
-    if loop.round == 0:
-        return True
-    open_runs = np.any(np.isin(loop.verdict[:real], verdicts.OPEN))
-    return bool(open_runs) and round_end(cfg, loop.round - 1) < cfg.time_cap * (1 - 1e-12)
-
-
-def round_batches(prog, lanes, loop: records.Loop, real: int) -> list[tuple]:
-    """(lane ids, lanes to keep, real lanes) of each call series of this round: all lanes in
-    round 0, then the open runs in ladder-sized batches of lanes with similar mean steps."""
-    if loop.round == 0:
-        return [(np.arange(loop.lanes), loop.lanes, real)]
-    live = np.isin(loop.verdict, verdicts.OPEN)
-    live[real:] = False  # padding lanes never continue
-    out = []
-    step_R = records.mean_step(loop.snaps)
-    for ids in grid.batches(prog, lanes, np.flatnonzero(live), loop.lanes, step_R):
-        k = len(np.unique(ids))
-        out.append((ids, k, k))
-    return out
 
 
 def live_lanes(plan, lanes: int, real: int) -> np.ndarray:
@@ -148,21 +106,22 @@ class Task:
             return train.switch_integrator(prog, self.state0, self.ctx)
         return self.state0
 
-    def _round(self, loop):
+    def _round(self, loop, book=None):
         """(program, call series, snapshot calls, times) of the loop's current round."""
         first = self.first
         prog = first if loop.round == 0 else continuation_program(self.cfg, first)
-        plan = round_batches(prog, self.lanes, loop, self.real)
+        evidence = (book or {}).get("evidence")
+        plan = rounds.round_batches(self.cfg, prog, self.lanes, loop, self.real, evidence)
         times = round_times(self.cfg, loop.round)
         return prog, plan, chunk_loop.snapshot_calls(times, calls_of(self.cfg)), times
 
     def done(self, book) -> bool:
         loop = self.loop(book)
-        return loop.call == 0 and not wants_more(self.cfg, loop, self.real)
+        return loop.call == 0 and not wants_more(self.cfg, loop, self.real, book.get("evidence"))
 
     def advance(self, book, state):
         loop = self.loop(book)
-        prog, plan, calls, times = self._round(loop)
+        prog, plan, calls, times = self._round(loop, book)
         steps = [(b, j) for b in range(len(plan)) for j in range(len(calls))]
         if loop.call < len(steps):
             if loop.call == 0:
@@ -236,7 +195,7 @@ class Task:
             done = loop.call / max(len(plan) * len(calls), 1)
             return ROUND0_SHARE * done, f"to t={cfg.max_time:g}: call {loop.call}"
         t = round_end(cfg, loop.round - 1)
-        span = np.log(cfg.time_cap / cfg.max_time)
+        span = np.log(rounds.last_cap(cfg) / cfg.max_time)
         later = np.log(t / cfg.max_time) / span if span > 0 else 1.0
         decided = int(np.sum(~np.isin(loop.verdict[: self.real], verdicts.OPEN)))
         status = f"{decided}/{self.real} runs decided by t={t:.3g}"

@@ -1,0 +1,89 @@
+"""The verdict loop's rounds: when each ends, its snapshot times, and which runs it continues.
+
+Round 0 trains every lane to ``max_time``; each later round multiplies the time by
+``continue_factor`` and continues the runs without a verdict (``verdicts.OPEN``), up to
+``time_cap``. Beyond it, up to ``escape_cap`` (a later cap, 0: none), continue only the open runs
+whose end is near: at ``time_cap`` those whose certificates predict an escape from their saddle
+(``predicted_escape_time``) or interpolation (``interp_time``) by ``escape_cap``, and after it
+those that continued in the round before. A run waiting for a far escape costs a whole decade of
+steps per round and would still be open at the cap; a near one is decided by continuing it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alignment.engine import train
+from alignment.two_layer import grid, records, verdicts
+
+REL = 1e-12  # relative slack on times that must meet (float64 products of the factor)
+
+
+def last_cap(cfg) -> float:
+    """The latest time any run is continued to: ``time_cap``, or ``escape_cap`` beyond it."""
+    return max(float(cfg.time_cap), float(cfg.get("escape_cap", 0.0)))
+
+
+def round_end(cfg, r: int) -> float:
+    """The time round ``r`` ends at (round 0: ``max_time``; then x continue_factor each round,
+    up to ``time_cap``, then up to ``escape_cap``)."""
+    t, cap = float(cfg.max_time), float(cfg.time_cap)
+    for _ in range(r):
+        t = min(t * cfg.continue_factor, cap)
+        if t >= cap * (1 - REL):  # from the cap on, the later cap holds
+            cap = last_cap(cfg)
+    return t
+
+
+def round_times(cfg, r: int) -> np.ndarray:
+    """Snapshot times of round ``r``: the chunk's first grid, then snapshots_per_decade per
+    decade (at least one) from the previous round's end."""
+    if r == 0:
+        return train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)
+    t0, t1 = round_end(cfg, r - 1), round_end(cfg, r)
+    num = max(1, round(cfg.snapshots_per_decade * np.log10(t1 / t0)))
+    return np.geomspace(t0, t1, num + 1)[1:]
+
+
+def continuing(cfg, loop: records.Loop, real: int, evidence: dict | None) -> np.ndarray:
+    """(lanes,) bool: the runs round ``loop.round`` continues: open real runs; past
+    ``time_cap`` only those with a near predicted end (at the cap) or that continued before."""
+    if loop.round == 0:
+        return np.ones(loop.lanes, bool)
+    live = np.isin(loop.verdict, verdicts.OPEN)
+    live[real:] = False  # padding lanes never continue
+    t0 = round_end(cfg, loop.round - 1)
+    if t0 < float(cfg.time_cap) * (1 - REL):
+        return live
+    if t0 >= last_cap(cfg) * (1 - REL):
+        return np.zeros_like(live)
+    t_final = np.nanmax(np.asarray(loop.snaps["time"], np.float64), axis=1)
+    if t0 > float(cfg.time_cap) * (1 + REL):  # past the cap: those that continued to t0
+        return live & (t_final >= t0 * (1 - REL))
+    ev = evidence or {}
+    nan = np.full(len(live), np.nan)
+    soon = np.fmin(
+        np.asarray(ev.get("predicted_escape_time", nan), np.float64),
+        np.asarray(ev.get("interp_time", nan), np.float64),
+    )
+    return live & (soon <= last_cap(cfg))
+
+
+def wants_more(cfg, loop: records.Loop, real: int, evidence: dict | None = None) -> bool:
+    """Whether round ``loop.round`` runs: always the first; later ones while a run it would
+    continue exists (:func:`continuing`)."""
+    return bool(np.any(continuing(cfg, loop, real, evidence)))
+
+
+def round_batches(cfg, prog, lanes, loop: records.Loop, real: int, evidence=None) -> list:
+    """(lane ids, lanes to keep, real lanes) of each call series of this round: all lanes in
+    round 0, then the continuing runs in ladder-sized batches of lanes with similar steps."""
+    if loop.round == 0:
+        return [(np.arange(loop.lanes), loop.lanes, real)]
+    live = continuing(cfg, loop, real, evidence)
+    out = []
+    step_R = records.mean_step(loop.snaps)
+    for ids in grid.batches(prog, lanes, np.flatnonzero(live), loop.lanes, step_R):
+        k = len(np.unique(ids))
+        out.append((ids, k, k))
+    return out
