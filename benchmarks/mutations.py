@@ -21,8 +21,10 @@ TESTS = [
     "tests/test_moving_runs.py",
     "tests/test_kinks.py",
     "tests/test_certificates.py",
+    "tests/test_polish.py",
 ]
 CERTS, VERDICTS = "alignment/two_layer/certificates.py", "alignment/two_layer/verdicts.py"
+POLISH = "alignment/two_layer/polish.py"
 # (name, file, text, replacement)
 MUTATIONS = [
     ("gap to the region minimum", CERTS, " & (gap < tol.gap_tol)", ""),
@@ -63,8 +65,8 @@ MUTATIONS = [
     (
         "at_minimum needs no way down",
         VERDICTS,
-        'cert["region_ok"] & ~leaves & ~cert["qp_failed"]',
-        'cert["region_ok"] & ~cert["qp_failed"]',
+        'cert["region_ok"] & ~leaves & ~cert["qp_failed"] & slow',
+        'cert["region_ok"] & ~cert["qp_failed"] & slow',
     ),
     (
         "at_minimum needs the gap",
@@ -79,6 +81,31 @@ MUTATIONS = [
         ' & ~cert["qp_failed"]',
     ),
     ("faithful GD's cap", "alignment/engine/integrate.py", "jnp.minimum(lr, cap)", "lr"),
+    (
+        "polished needs the polish test",
+        VERDICTS,
+        "near & polish.heads_there(certs, R, tol)",
+        "near",
+    ),
+    (
+        "polish needs the run inside the convex piece",
+        POLISH,
+        'inside = get["polish_dist"] < get["polish_margin"]',
+        "inside = True",
+    ),
+    (
+        "polish needs no escape at the polished point",
+        POLISH,
+        'kappa_ok = ~(get["polish_kappa"] > tol.kappa_tol) & ',
+        "kappa_ok = ",
+    ),
+    ("polished neuron along s V*", POLISH, "= sgn * (v / norm)[None, :]", "= (v / norm)[None, :]"),
+    (
+        "the minimizer nearest the run",
+        CERTS,
+        "v, z = nearest_minimum(A, cons, v, v_run, A.T @ r / n)",
+        "pass",
+    ),
 ]
 TESTS_FOR = {"alignment/engine/integrate.py": ["tests/test_integrate.py"]}
 

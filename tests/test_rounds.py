@@ -1,0 +1,57 @@
+"""The verdict loop's rounds (``rounds.py``): when they end, and which runs each continues,
+with and without the later cap ``escape_cap``, on constructed loops."""
+
+import ml_collections
+import numpy as np
+
+from alignment.two_layer import records, rounds
+
+
+def _cfg(escape_cap=0.0):
+    return ml_collections.ConfigDict(
+        {
+            "max_time": 1e3,
+            "time_cap": 2.5e4,
+            "escape_cap": escape_cap,
+            "continue_factor": 10.0,
+            "snapshots_per_decade": 4,
+            "num_snapshots": 5,
+            "t_min": 1.0,
+        }
+    )
+
+
+def test_rounds_end_at_the_cap_then_at_the_later_cap():
+    ends = [rounds.round_end(_cfg(), r) for r in range(5)]
+    assert ends == [1e3, 1e4, 2.5e4, 2.5e4, 2.5e4]
+    ends = [rounds.round_end(_cfg(2.5e6), r) for r in range(6)]
+    np.testing.assert_allclose(ends, [1e3, 1e4, 2.5e4, 2.5e5, 2.5e6, 2.5e6], rtol=1e-12)
+    assert rounds.last_cap(_cfg()) == 2.5e4 and rounds.last_cap(_cfg(2.5e6)) == 2.5e6
+
+
+def _loop(r, t_final, verdict):
+    """A loop at round r whose lanes' last snapshot times are t_final, with these verdicts."""
+    loop = records.Loop(np.ones(len(verdict), bool), round=r)
+    loop.snaps = {"time": np.stack([[0.0, t] for t in t_final])}
+    loop.verdict = np.array(verdict)
+    return loop
+
+
+def test_past_the_cap_only_near_ends_continue_and_then_only_those():
+    """Four runs open at time_cap (round 3 starts there): an escape predicted at 1e5, one at
+    1e7, an interpolation predicted at 2e5, and a stuck run. With escape_cap = 2.5e5 the first
+    and third continue; in the next round only the runs that continued to 2.5e5 do."""
+    verdict = ["saddle", "saddle", "undetermined", "stuck"]
+    ev = {
+        "predicted_escape_time": np.array([1e5, 1e7, np.inf, np.nan]),
+        "interp_time": np.array([np.inf, np.inf, 2e5, np.nan]),
+    }
+    at_cap = _loop(3, [2.5e4] * 4, verdict)
+    assert list(rounds.continuing(_cfg(2.5e5), at_cap, 4, ev)) == [True, False, True, False]
+    assert not rounds.wants_more(_cfg(), at_cap, 4, ev)  # no later cap: the loop ends
+    before = _loop(2, [1e4] * 4, verdict)  # before the cap every open run continues
+    assert list(rounds.continuing(_cfg(2.5e5), before, 4, ev)) == [True, True, True, False]
+    after = _loop(4, [2.5e5, 2.5e4, 2.5e5, 2.5e4], verdict)
+    cfg = _cfg(2.5e6)
+    assert list(rounds.continuing(cfg, after, 4, ev)) == [True, False, True, False]
+    assert list(rounds.continuing(cfg, after, 1, ev)) == [True, False, False, False]  # padding
