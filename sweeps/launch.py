@@ -32,7 +32,7 @@ def run_task(cfg, workdir: str, task_index: int, num_tasks: int, cache_dir: str 
     from alignment import registry  # in the task's process: set up JAX there
     from alignment.engine import sharding
 
-    sharding.use_compilation_cache(cache_dir)
+    sharding.use_compilation_cache(sharding.cache_dir(cache_dir))
     return registry.run(cfg, workdir, task_index, num_tasks)
 
 
@@ -104,7 +104,9 @@ def define_flags() -> None:
     flags.DEFINE_integer("mem_gb", None, "Memory per task in GB.")
     flags.DEFINE_integer("array_parallelism", None, "Most tasks running at once (Slurm).")
     flags.DEFINE_string(
-        "compilation_cache_dir", None, "Persistent compilation cache shared by the tasks."
+        "compilation_cache_dir",
+        None,
+        "Persistent compilation cache shared by the tasks ('off': none; default as sweeps.run's).",
     )
     flags.DEFINE_bool("nowait", False, "Return after submitting; merge later.")
 

@@ -56,7 +56,9 @@ def define_flags() -> None:
     flags.DEFINE_string(
         "compilation_cache_dir",
         None,
-        "Persistent compilation cache (or $JAX_COMPILATION_CACHE_DIR).",
+        "Persistent compilation cache folder; 'off' switches it off. Default: "
+        "$ALIGNMENT_COMPILATION_CACHE, $JAX_COMPILATION_CACHE_DIR, or the per-user cache "
+        "folder (~/.cache/alignment/jax on Linux).",
     )
 
 
@@ -71,7 +73,7 @@ def main(argv):
         cli.fail("--restart deletes every task's results: run it alone (one task), then the array")
     if FLAGS.distributed:
         sharding.initialize_distributed()
-    sharding.use_compilation_cache(FLAGS.compilation_cache_dir)
+    sharding.use_compilation_cache(sharding.cache_dir(FLAGS.compilation_cache_dir))
     execute(cfg, workdir, FLAGS.task_index, FLAGS.num_tasks, FLAGS.restart, FLAGS.keep_old_chunks)
 
 

@@ -98,3 +98,18 @@ def test_sharded_state_is_donated_and_stays_sharded():
     assert all(x.is_deleted() for x in jax.tree_util.tree_leaves(state))
     new_leaf = jax.tree_util.tree_leaves(new_state)[0]
     assert new_leaf.sharding.spec == sharding.run_sharding(sharding.local_mesh()).spec
+
+
+def test_the_compilation_cache_is_on_by_default_and_can_be_moved_or_switched_off(monkeypatch):
+    for var in ("ALIGNMENT_COMPILATION_CACHE", "JAX_COMPILATION_CACHE_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/tmp/xdg")
+    assert sharding.cache_dir() == "/tmp/xdg/alignment/jax"  # the per-user default (Linux)
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "/tmp/jaxcache")
+    assert sharding.cache_dir() == "/tmp/jaxcache"  # JAX's own variable
+    monkeypatch.setenv("ALIGNMENT_COMPILATION_CACHE", "/tmp/ours")
+    assert sharding.cache_dir() == "/tmp/ours"
+    assert sharding.cache_dir("/tmp/flag") == "/tmp/flag"  # the flag first
+    monkeypatch.setenv("ALIGNMENT_COMPILATION_CACHE", "off")
+    assert sharding.cache_dir() is None
+    assert sharding.cache_dir("OFF") is None and sharding.cache_dir("") is None

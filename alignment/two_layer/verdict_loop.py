@@ -4,10 +4,11 @@ A chunk's runs are trained on the snapshot grid up to ``max_time`` in one progra
 a verdict (``verdicts.OPEN``: undetermined, saddle) then continue (never restarted: the same
 parameters carry on, with the chunk's integrator or, with ``continue_integrator='flow'``, the
 flow) by a factor ``continue_factor`` of time at a time until each has a verdict or ``time_cap``
-is reached (and, with ``escape_cap``, those whose end is near beyond it: ``rounds.py``). Runs with a verdict *leave*: the open ones are gathered into smaller calls whose lane
-counts come from a short ladder (``grid.lane_ladder``), so compiles stay few and no step is spent
-on a decided run. Lanes are grouped by the integrator's group axes (e.g. the step size) so that
-no lane idles in a while loop waiting for a slower one. A run's snapshots after it left are NaN
+is reached (and, with ``escape_cap``, those whose end is near beyond it: ``rounds.py``). Runs
+with a verdict *leave*: the open ones are gathered into smaller calls whose lane counts come
+from a short ladder (``grid.lane_ladder``), so compiles stay few and no step is spent on a
+decided run. Lanes are grouped by the integrator's group axes (e.g. the step size) so that no
+lane idles in a while loop waiting for a slower one. A run's snapshots after it left are NaN
 (``last_snapshot`` marks its last).
 
 The loop is a sequence of rounds (0: the pass to ``max_time``; then one per continuation), each
