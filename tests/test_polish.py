@@ -126,3 +126,48 @@ def test_the_minimum_is_the_one_nearest_the_run_on_a_face_of_minimizers():
     norm = np.hypot(1.0, 0.7)
     assert out["polish_dist"] == pytest.approx(0.1 / norm, rel=1e-5)
     assert out["polish_margin"] == pytest.approx(1.0 / norm, rel=1e-6)
+
+
+def _transient_state():
+    """The big neuron just short of V* (V = V* - (0.002, -0.001): residuals -0.002, 2,
+    -0.001) and a small one (rho^2 = 1e-10) with its pattern and sign: it grows now, at
+    kappa = (0.002 <u, x1> + 0.001 <u, x3>) / 3 > 0, but at V* the residual vanishes on its
+    pattern and so does its growth rate."""
+    v = V_STAR - np.array([0.002, -0.001])
+    u = V_STAR / np.linalg.norm(V_STAR)
+    w = np.stack([v / np.sqrt(np.linalg.norm(v)), 1e-5 * u])  # balanced: |a_j| = |w_j|
+    a = np.linalg.norm(w, axis=1)
+    return w, a
+
+
+def test_a_small_neuron_whose_growth_the_minimum_absorbs_is_no_escape():
+    w, a = _transient_state()
+    certs = {k: np.array([v]) for k, v in certify.certify_run(w, a, X, Y).items()}
+    assert certs["kappa_max"][0] > 1e-4  # it grows now (closed form ~ 1e-3)
+    assert certs["polish_kappa"][0] <= 1e-7  # and not at V* (Clarabel's residual ~1e-8)
+    assert _judge(certs) == ("stuck", "polished")
+    # where the polished point lets it grow, it is a saddle
+    assert _judge(certs | {"polish_kappa": np.array([1e-3])}) == ("saddle", "escape")
+
+
+def test_the_flow_absorbs_the_small_neuron_growth():
+    """The family's flow from that state: the loss reaches 4/6 and the small neuron grows by
+    exp(2 int kappa dt), int kappa dt ~ kappa(0) / (decay rate O(1)) ~ 1e-3: a factor ~1."""
+    fam = TwoLayer(
+        data=DataSpec("file", d=2, file=FileArrays(X, Y, X, Y, path="polish.npz")),
+        m=2,
+        n_pad=3,
+        n_test=3,
+    )
+    prog = trainer.Program(fam, integrate.Flow(rtol=1e-7, atol=1e-14), "float64")
+    lanes = trainer.Lanes.make(seed=[0], n=3, lam=1e-3, lr=0.1, sigma=0.0)
+    state, ctx = trainer.init_runs(prog, lanes)
+    w, a = _transient_state()
+    state = state._replace(params={"w": w[None], "a": a[None]})
+    state = trainer.switch_integrator(prog, state, ctx)
+    state, snaps = trainer.train(prog, state, ctx, np.geomspace(1.0, 100.0, 9))
+    loss = np.asarray(chunk_loop.host_snapshots(snaps)["loss"][0])
+    p = {k: np.asarray(v)[0] for k, v in state.params.items()}
+    assert loss[-1] == pytest.approx(LOSS, rel=1e-8)
+    growth = abs(p["a"][1]) * np.linalg.norm(p["w"][1]) / 1e-10
+    assert 1.0 < growth < 1.1, growth  # it grew, by less than 10%

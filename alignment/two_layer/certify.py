@@ -24,16 +24,17 @@ CERT_KEYS = (
 
 
 def certify_run(theta_MxD, a_M, x_NxD, y_N, kappa_tol=None) -> dict[str, float]:
-    """Every certificate of one run (:data:`CERT_KEYS`; the region's absent where skipped).
+    """Every certificate of one run (:data:`CERT_KEYS`).
 
-    The escape test runs first: where a neuron escapes (kappa_max > ``kappa_tol``) the run is
-    a saddle whatever its region minimum, so the region QP (the costly part: one group per
-    (pattern, sign)) and the polish test are skipped."""
+    The region QP and the polish test run even where a small neuron grows now (kappa_max >
+    ``kappa_tol``): a neuron whose pattern is a large group's grows only until that group
+    reaches its minimum, where the residual no longer correlates with it (``polish_kappa``),
+    and only the polished point tells the two cases apart. ``kappa_tol`` is unused (kept for
+    the family protocol's call)."""
+    del kappa_tol
     esc = certificates.escape_test(theta_MxD, a_M, x_NxD, y_N)
     out = {k: float(esc[k]) for k in ("kappa_max", "small_alive", "zero_neurons")}
     out["predicted_escape_time"] = float(esc["escape_time"])
-    if kappa_tol is not None and esc["kappa_max"] > kappa_tol:
-        return out
     region = certificates.region_minimum(theta_MxD, a_M, x_NxD, y_N)
     solved = region["qp_status"] in ("Solved", "empty")
     polished = polish.polish_test(theta_MxD, a_M, x_NxD, y_N, region) if solved else polish.NONE

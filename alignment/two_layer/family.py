@@ -217,9 +217,9 @@ class TwoLayer:
         """End-state certificates (``certificates.py``) of the runs ``runs`` (indices into the
         host arrays ``params``, ``ctx``), float64 (R,) arrays, NaN for other runs.
 
-        The escape test runs first: where a neuron escapes (kappa_max > ``kappa_tol``) the run
-        cannot be stuck whatever its region minimum, so the region QP (the costly part: one
-        group per (pattern, sign), 271 s for one m = 1000 plateau run) is skipped (NaN)."""
+        Every finite open run gets all of them: the escape test, the region QP with its kink
+        test and the polish test (one QP group per (pattern, sign): 271 s for one m = 1000
+        plateau run, measured before the polish test existed)."""
         R = len(np.asarray(params["a"]))
         out = {k: np.full(R, np.nan) for k in certify.CERT_KEYS}
         theta = np.asarray(params["w"], np.float64)

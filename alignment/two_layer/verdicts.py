@@ -30,9 +30,9 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
   approach (``decided_by`` = 'at_minimum'), and so is a faster one that lies inside the convex
   piece of that minimum, certified again at the minimum itself ('polished', ``polish.py``);
   otherwise it needs all of 3 ('certified').
-- ``saddle``: 1 or 3 holds but the flow has a way down: a neuron escapes (2 fails,
-  'escape'), or crossing or splitting at a kink lowers the loss (4 fails, 'kink', 'split');
-  continue.
+- ``saddle``: 1 or 3 holds but the flow has a way down: a neuron escapes (2 fails, 'escape',
+  unless the polished point absorbs its growth), or crossing or splitting at a kink lowers the
+  loss (4 fails, 'kink', 'split'); continue.
 - ``undetermined``: anything else (still moving, a region minimum ~0 so that it may still
   interpolate in place -- 'on_its_way' while its loss falls, with ``interp_time`` the time
   its last decade's power-law decay reaches the tolerance --, a loss above its region's
@@ -40,9 +40,8 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
   such a run is undetermined, never interpolating (the trainer freezes a diverging lane at
   finite values and flags it instead).
 
-Every open run that is finite is certified (``needs_certificates``), moving or not. A GD run's
-record also says the largest eta * lambda_max it saw and whether that stayed below 2, where GD
-follows gradient flow (``max_step_sharpness``, ``faithful``).
+Every finite open run is certified (``needs_certificates``), moving or not; a GD run's record
+says the largest eta * lambda_max it saw (``max_step_sharpness``, ``faithful``: below 2).
 """
 
 from __future__ import annotations
@@ -189,6 +188,10 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     flat = d["flat_change"] < tol.flat_tol
     stationary = finite & d["spans_decade"] & (d["grad_slope"] < tol.grad_tol) & flat
     cert = certificates.criteria(d, certs, tol)
+    # a small neuron growing now inside the convex piece of a region minimum where none grows
+    # (polish_kappa): its growth lasts until the large neurons arrive, it is not a way down
+    heads = polish.heads_there(certs, R, tol)
+    cert["escapes"] &= ~(cert["region_ok"] & heads)
     # the flow has a way down. A split's gain never exceeds the kink gain at the same point
     # (kink = z + split, z >= 0), so splits imply kinks: 'split' only names the way down
     leaves = cert["escapes"] | cert["kinks"]
@@ -205,7 +208,7 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     # or not slow, but inside the convex piece of that minimum, which certifies again at the
     # polished point (polish.py): nothing lies between the run and the minimum it approaches
     near = cert["certified"] & cert["region_ok"] & ~leaves & ~cert["qp_failed"]
-    polished = near & polish.heads_there(certs, R, tol)
+    polished = near & heads
     stuck = finite & ~interp & ((stationary & stuck_ok) | at_minimum | polished)
     saddle = finite & ~interp & leaves & (cert["region_ok"] | stationary)
     out = np.full(R, "undetermined", dtype=object)
