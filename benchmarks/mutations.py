@@ -88,7 +88,7 @@ MUTATIONS = [
         "near",
     ),
     (
-        "polish needs the run inside the convex piece",
+        "polish needs the run in the minimum's neighbourhood",
         POLISH,
         'inside = get["polish_dist"] < get["polish_margin"]',
         "inside = True",

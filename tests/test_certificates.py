@@ -136,7 +136,7 @@ def test_constructed_saddle_is_called_saddle_and_escapes_when_predicted(dtype):
     assert list(verdict) == ["saddle"]
     assert ev["decided_by"][0] == "escape"
     # the small neuron is a group of its own, which the region minimum grows (the run is far
-    # from it, not inside its convex piece): the growth is a real escape, not absorbed
+    # from it, not in its neighbourhood): the growth is a real escape, not absorbed
     assert np.isfinite(ev["region_min"][0]) and ev["polish_dist"][0] > ev["polish_margin"][0]
     later = np.linspace(0.5 * t_esc, 2 * t_esc, 301)
     state, more = trainer.train(prog, state, ctx, later)

@@ -66,7 +66,7 @@ def _run_certs():
     return {k: np.array([v]) for k, v in certify.certify_run(w, a, X, Y, 1e-7).items()}
 
 
-def test_a_fast_run_inside_the_convex_piece_of_a_certified_minimum_is_polished():
+def test_a_fast_run_in_the_neighbourhood_of_a_certified_minimum_is_polished():
     certs = _run_certs()
     assert _judge(certs) == ("stuck", "polished")
     assert _judge(certs, fast=False) == ("stuck", "at_minimum")  # slow: no polish needed

@@ -267,7 +267,7 @@ def decided_by(out, d, stationary, cert, diverged, edge) -> np.ndarray:
     stuck = out == "stuck"
     why[stuck] = np.where(c[stuck], "certified", "stationary")
     why[stuck & ~stationary] = "at_minimum"  # at a certified local minimum, still approaching
-    why[stuck & ~stationary & ~d["slow"]] = "polished"  # faster, inside its convex piece
+    why[stuck & ~stationary & ~d["slow"]] = "polished"  # faster, in its neighbourhood
     saddle = out == "saddle"
     why[saddle & cert["kinks"]] = "kink"
     why[saddle & cert["splits"]] = "split"

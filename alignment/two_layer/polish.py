@@ -6,9 +6,9 @@ its flatness (its last decade still shows the approach). If that minimum is a lo
 the whole loss (the kink test at the QP's solution, ``certificates.kink_test``), the run can be
 *polished*: the QP's solution ``V*_g`` (one vector per (pattern, sign) group; of the face of
 minimizers, the one nearest the run, ``certificates.nearest_minimum``) is mapped back to
-balanced parameters and certified there, and the segment from the run's own group vectors to
-``V*`` is checked to stay inside the region, so that no kink lies between the run and the
-minimum it approaches. Host-side numpy, float64.
+balanced parameters and certified there, and the run is checked to lie in the neighbourhood of
+``V*`` where that certificate speaks: closer to it than any data point's hyperplane is, so that
+no other kink lies between them. Host-side numpy, float64.
 
 - :func:`balanced_at`: the parameters at ``V*``: each group's members share ``V*_g`` in
   proportion to their current sizes ``|a_j| |theta_j|``, all along ``V*_g``, balanced
@@ -21,10 +21,11 @@ minimum it approaches. Host-side numpy, float64.
   rounding, so this checks it), ``polish_dist`` (``max_g |V_g - V*_g| / |V*_g|``, the run's
   distance from the minimum) and ``polish_margin`` (``min`` over groups and over data points
   off ``V*_g``'s hyperplane of ``|<V*_g, x_i>| / (|V*_g| |x_i|)``: the smallest relative move
-  of a group vector that changes its pattern). With ``polish_dist < polish_margin`` every
-  point of the segment keeps each group's pattern (its own active constraints stay in the
-  closure, the region being convex), so the loss is convex along it and the run and the
-  certified minimum lie in one convex piece of the loss with no kink between them.
+  of a group vector that changes its pattern). With ``polish_dist < polish_margin`` the ball
+  around ``V*`` that holds the run meets no hyperplane but those ``V*`` lies on (whose kinks
+  the kink test judged): the run is in the neighbourhood whose local minimum is certified.
+  (The segment between the run and ``V*`` stays in the region's closure anyway, the region
+  being convex; the margin is what makes the neighbourhood ``V*``'s own.)
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def polish_test(theta_MxD, a_M, x_NxD, y_N, region: dict) -> dict[str, float]:
 
 def heads_there(certs: dict, R: int, tol) -> np.ndarray:
     """(R,) bool: the polished point certifies (no small neuron grows there: ``polish_kappa``
-    <= ``kappa_tol``; its loss is the region minimum to ``gap_tol``) and the run is inside the
-    minimum's convex piece (``polish_dist < polish_margin``). False where not computed."""
+    <= ``kappa_tol``; its loss is the region minimum to ``gap_tol``) and the run is in its
+    neighbourhood (``polish_dist < polish_margin``). False where not computed."""
     get = {k: np.asarray((certs or {}).get(k, np.full(R, np.nan)), np.float64) for k in NONE}
     with np.errstate(invalid="ignore"):
         kappa_ok = ~(get["polish_kappa"] > tol.kappa_tol) & ~np.isnan(get["polish_kappa"])

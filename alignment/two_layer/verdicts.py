@@ -27,8 +27,8 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
   Criteria 1, 2 and 4 together certify that the run is within ``gap_tol`` of a local minimum
   of the whole loss (it cannot fall further inside its region, nor leave it at that minimum):
   such a run whose speed is small now (3a) is stuck even while its last decade still shows the
-  approach (``decided_by`` = 'at_minimum'), and so is a faster one that lies inside the convex
-  piece of that minimum, certified again at the minimum itself ('polished', ``polish.py``);
+  approach (``decided_by`` = 'at_minimum'), and so is a faster one that lies in the
+  neighbourhood of that minimum, certified again at the minimum itself ('polished', ``polish.py``);
   otherwise it needs all of 3 ('certified').
 - ``saddle``: 1 or 3 holds but the flow has a way down: a neuron escapes (2 fails, 'escape',
   unless the polished point absorbs its growth), or crossing or splitting at a kink lowers the
@@ -188,7 +188,7 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     flat = d["flat_change"] < tol.flat_tol
     stationary = finite & d["spans_decade"] & (d["grad_slope"] < tol.grad_tol) & flat
     cert = certificates.criteria(d, certs, tol)
-    # a small neuron growing now inside the convex piece of a region minimum where none grows
+    # a small neuron growing now near a region minimum (its neighbourhood) where none grows
     # (polish_kappa): its growth lasts until the large neurons arrive, it is not a way down
     heads = polish.heads_there(certs, R, tol)
     cert["escapes"] &= ~(cert["region_ok"] & heads)
@@ -205,8 +205,8 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     # threshold_quick were passing by on their way down (lost > 90% continued 10x longer).
     slow = d["grad_slope"] < tol.grad_tol
     at_minimum = cert["certified"] & cert["region_ok"] & ~leaves & ~cert["qp_failed"] & slow
-    # or not slow, but inside the convex piece of that minimum, which certifies again at the
-    # polished point (polish.py): nothing lies between the run and the minimum it approaches
+    # or not slow, but in that minimum's neighbourhood (no other kink between them), which
+    # certifies again at the polished point (polish.py)
     near = cert["certified"] & cert["region_ok"] & ~leaves & ~cert["qp_failed"]
     polished = near & heads
     stuck = finite & ~interp & ((stationary & stuck_ok) | at_minimum | polished)
