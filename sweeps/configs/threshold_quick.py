@@ -7,32 +7,35 @@ no run sits at the edge of stability); 10 log-spaced n from 8 to 181, 8 seeds: 8
 compiled programs. Verdicts at t = 1e3, then runs without one continue to t = 2.5e4.
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
-Runtime:  (measured, 2-core AMD EPYC, `python -m benchmarks.config_result
-          --config=threshold_quick`) 174 s for the whole job including compiles, certificates
-          and figures (the verdict loop: chunk 0, n <= 32: 45 s; chunk 1: 118 s, in
-          `python -m benchmarks.verdicts`). The revision before faithful GD and the kink test
-          (25ea7a1: fixed step 0.25) took 112 s on the same machine and left 35 runs without a
-          verdict, 22 of them GD at the edge of stability.
-Result:   (measured) 26 interpolating, 37 stuck (25 certified by every criterion, 12
+Runtime:  (measured, 2-core Intel Xeon (family 6, model 167), `python -m benchmarks.config_result
+          --config=threshold_quick`, compilation cache off) 184 s for the whole job including
+          compiles, certificates and figures; the revision before this one (1796a0d) took 186 s
+          on the same machine. The revision before faithful GD and the kink test (25ea7a1: fixed
+          step 0.25) took 112 s on a 2-core AMD EPYC and left 35 runs without a verdict, 22 of
+          them GD at the edge of stability.
+Result:   (measured, same run) 26 interpolating, 41 stuck (25 certified by every criterion, 12
           `at_minimum`: slow now and within the gap of a region minimum that the escape and
-          kink tests certify a local minimum, still approaching it), 6 saddles (3 escape,
-          2 kink, 1 split), 11 undetermined (7 `escaping`: a small neuron growing; 3
-          `not_stationary`; 1 `moving`): 17 of 80 without a verdict. Every run faithful
-          (largest eta * lambda_max 1.96). Continued 10x longer, no stuck run loses more than
-          2.5e-4 of its loss (BENCHMARKS.md). Per n, verdict/criterion (threshold.json
-          decided_by_n): 8: 8 interpolating; 11: 5 interpolating, 2 at_minimum, 1 certified;
-          16: 5 interpolating, 1 at_minimum, 1 escape, 1 not_stationary; 23: 1 at_minimum,
-          1 escape, 4 escaping, 1 moving, 1 not_stationary; 32: 3 interpolating, 2 at_minimum,
-          1 certified, 1 escaping, 1 not_stationary; 45: 2 interpolating, 1 at_minimum,
-          4 certified, 1 escaping; 64: 2 interpolating, 2 at_minimum, 3 certified, 1 escaping;
-          91: 1 interpolating, 6 certified, 1 escape; 128: 7 certified, 1 kink; 181:
-          3 at_minimum, 3 certified, 1 kink, 1 split. n* = 27.2, 95% CI [16.1, 45.8] over the
-          decided runs; the 17 open runs counted as interpolating give 44.7 [28.4, 87.8], as
-          not 19.0 [12.3, 29.3]: the interval covering both is [12.3, 87.8]. n*(T): 12.7
-          [10.6, 15.2] at T = 1e3, 16.3 [12.1, 20.7] at 1e4, 19.0 [12.3, 29.3] at 2.5e4 (the
-          last two overlap: settled). The run that fixed-step GD called stuck falsely (n = 181,
-          seed 2 at t = 1e4; gradient flow from it leaves) is a kink saddle by the kink test
-          (tests/test_kinks.py).
+          kink tests certify a local minimum; 4 `polished`: still fast, or with a small neuron
+          growing only until the large ones arrive, but in the neighbourhood of such a minimum,
+          certified again at the minimum itself), 9 saddles (6 escape, 2 kink, 1 split), 4
+          undetermined (1 `escaping`, 2 `not_stationary`, 1 `moving`): 13 of 80 without a
+          verdict. Every run faithful (largest eta * lambda_max 1.96). Per n, verdict/criterion
+          (threshold.json decided_by_n): 8: 8 interpolating; 11: 5 interpolating, 2 at_minimum,
+          1 polished; 16: 5 interpolating, 1 at_minimum, 1 certified, 1 polished; 23:
+          3 escape, 1 at_minimum, 1 polished, 1 escaping, 1 moving, 1 not_stationary; 32:
+          3 interpolating, 1 escape, 2 at_minimum, 1 certified, 1 not_stationary; 45:
+          2 interpolating, 1 at_minimum, 4 certified, 1 polished; 64: 2 interpolating,
+          1 escape, 2 at_minimum, 3 certified; 91: 1 interpolating, 1 escape, 6 certified; 128:
+          1 kink, 7 certified; 181: 1 kink, 1 split, 3 at_minimum, 3 certified. n* = 23.4, 95%
+          CI [13.2, 43.3] over the decided runs; the 13 open runs counted as interpolating give
+          35.9 [18.6, 79], as not 19 [12.3, 29.3]: the interval covering both is [12.3, 79].
+          n*(T): 12.7 [10.6, 15.2] at T = 1e3, 16.3 [12.1, 20.7] at 1e4, 19 [12.3, 29.3] at
+          2.5e4 (the last two overlap: settled). The run that fixed-step GD called stuck falsely
+          (n = 181, seed 2 at t = 1e4; gradient flow from it leaves) is a kink saddle by the
+          kink test (tests/test_kinks.py). `--config.escape_cap=2.5e5` continues the open runs
+          whose predicted escape or interpolation is near one decade past the cap (`python -m
+          benchmarks.config_result --config=threshold_quick --set=escape_cap=2.5e5` measures
+          what it decides and costs).
 """
 
 from sweeps.configs import base
