@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = [
     "tests/test_verdicts.py",
     "tests/test_moving_runs.py",
+    "tests/test_polish.py",
     "tests/test_kinks.py",
     "tests/test_certificates.py",
-    "tests/test_polish.py",
 ]
 CERTS, VERDICTS = "alignment/two_layer/certificates.py", "alignment/two_layer/verdicts.py"
 POLISH = "alignment/two_layer/polish.py"
@@ -84,8 +84,14 @@ MUTATIONS = [
     (
         "polished needs the polish test",
         VERDICTS,
-        "near & polish.heads_there(certs, R, tol)",
-        "near",
+        "polished = near & heads",
+        "polished = near",
+    ),
+    (
+        "a transient escape needs the polish test",
+        VERDICTS,
+        'cert["escapes"] &= ~(cert["region_ok"] & heads)',
+        'cert["escapes"] &= ~cert["region_ok"]',
     ),
     (
         "polish needs the run in the minimum's neighbourhood",
