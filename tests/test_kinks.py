@@ -3,16 +3,11 @@ answers are known in closed form, and the flow from them."""
 
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
+from toys import flow_from
 
-from alignment.engine import integrate
-from alignment.engine import train as trainer
-from alignment.runner import chunk_loop
 from alignment.two_layer import certificates, verdicts
-from alignment.two_layer.data import DataSpec, FileArrays
-from alignment.two_layer.family import TwoLayer
 
 # Three points in d = 2 (no bias). A positive neuron active on x1 and x3 fits them best with
 # its group vector V = (v1, v2) at v2 = 0, on x2's hyperplane: the region's objective
@@ -111,24 +106,12 @@ def test_the_flow_from_a_kink_leaves_exactly_when_crossing_gains(y, leaves):
     """The family's own training from V*: gradient flow crosses the kink only where the gain
     is positive: x2 joins the pattern and the loss falls from 1/2 to the least squares of the
     three points, 1/18 (V = (1/3, 4/3)); at the other it stays at its region minimum, 1."""
-    fam = TwoLayer(
-        data=DataSpec("file", d=2, file=FileArrays(X_KINK, y, X_KINK, y, path="kink.npz")),
-        m=1,
-        n_pad=3,
-        n_test=3,
-    )
-    prog = trainer.Program(fam, integrate.Flow(rtol=1e-6, atol=1e-12), "float64")
-    lanes = trainer.Lanes.make(seed=[0], n=3, lam=1e-3, lr=0.1, sigma=0.0)
-    state, ctx = trainer.init_runs(prog, lanes)
     w, a = _theta(np.array([1.0, 0.0]), 1)
     # a nudge of 1e-6 off the plane (either side): gradient flow from the exact kink point
     # depends on the ReLU's derivative at 0, the nudge makes it a property of the landscape
     w = w + np.array([[0.0, -1e-6]])
-    state = state._replace(params={"w": w[None], "a": a[None]})
-    state = trainer.switch_integrator(prog, state, ctx)
-    state, snaps = trainer.train(prog, state, ctx, np.geomspace(1.0, 100.0, 21))
-    loss = np.asarray(chunk_loop.host_snapshots(snaps)["loss"][0])
-    w_end = np.asarray(jax.device_get(state.params)["w"][0, 0])
+    loss, params = flow_from(X_KINK, y, w, a, np.geomspace(1.0, 100.0, 21), rtol=1e-6)
+    w_end = params["w"][0]
     if leaves:
         # rtol 1e-3: the flow's approach to 1/18 is exponential, long done by t = 100
         assert loss[-1] == pytest.approx(1 / 18, rel=1e-3) and w_end[1] > 0

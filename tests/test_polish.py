@@ -3,14 +3,10 @@ certified there, against a constructed case with a closed form, and the flow fro
 
 import numpy as np
 import pytest
+from toys import flow_from
 
-from alignment.engine import integrate
-from alignment.engine import train as trainer
-from alignment.runner import chunk_loop
 from alignment.two_layer import certificates, certify, polish
 from alignment.two_layer import verdicts as vd
-from alignment.two_layer.data import DataSpec, FileArrays
-from alignment.two_layer.family import TwoLayer
 
 # Three points in d = 2. A positive neuron active on x1 and x3 (x2 off: v2 < 0) fits them
 # exactly at V* = (2, -1), inside its region (no constraint active); x2's target -2 stays
@@ -89,21 +85,8 @@ def test_each_polish_criterion_is_needed(change):
 def test_the_flow_from_the_run_reaches_the_polished_minimum():
     """The family's own gradient flow from the run's parameters ends at V* = (2, -1), loss
     4/6: the minimum the polish certified is where the run goes."""
-    fam = TwoLayer(
-        data=DataSpec("file", d=2, file=FileArrays(X, Y, X, Y, path="polish.npz")),
-        m=2,
-        n_pad=3,
-        n_test=3,
-    )
-    prog = trainer.Program(fam, integrate.Flow(rtol=1e-7, atol=1e-12), "float64")
-    lanes = trainer.Lanes.make(seed=[0], n=3, lam=1e-3, lr=0.1, sigma=0.0)
-    state, ctx = trainer.init_runs(prog, lanes)
     w, a = _pair(V_RUN)
-    state = state._replace(params={"w": w[None], "a": a[None]})
-    state = trainer.switch_integrator(prog, state, ctx)
-    state, snaps = trainer.train(prog, state, ctx, np.geomspace(1.0, 100.0, 9))
-    loss = np.asarray(chunk_loop.host_snapshots(snaps)["loss"][0])
-    params = {k: np.asarray(v)[0] for k, v in state.params.items()}
+    loss, params = flow_from(X, Y, w, a, np.geomspace(1.0, 100.0, 9))
     # the approach is exponential inside the region (rate ~ the smallest curvature of the
     # loss in V times the neurons' size, O(1)): long done by t = 100 to the flow's accuracy
     assert loss[-1] == pytest.approx(LOSS, rel=1e-8)
@@ -153,21 +136,8 @@ def test_a_small_neuron_whose_growth_the_minimum_absorbs_is_no_escape():
 def test_the_flow_absorbs_the_small_neuron_growth():
     """The family's flow from that state: the loss reaches 4/6 and the small neuron grows by
     exp(2 int kappa dt), int kappa dt ~ kappa(0) / (decay rate O(1)) ~ 1e-3: a factor ~1."""
-    fam = TwoLayer(
-        data=DataSpec("file", d=2, file=FileArrays(X, Y, X, Y, path="polish.npz")),
-        m=2,
-        n_pad=3,
-        n_test=3,
-    )
-    prog = trainer.Program(fam, integrate.Flow(rtol=1e-7, atol=1e-14), "float64")
-    lanes = trainer.Lanes.make(seed=[0], n=3, lam=1e-3, lr=0.1, sigma=0.0)
-    state, ctx = trainer.init_runs(prog, lanes)
     w, a = _transient_state()
-    state = state._replace(params={"w": w[None], "a": a[None]})
-    state = trainer.switch_integrator(prog, state, ctx)
-    state, snaps = trainer.train(prog, state, ctx, np.geomspace(1.0, 100.0, 9))
-    loss = np.asarray(chunk_loop.host_snapshots(snaps)["loss"][0])
-    p = {k: np.asarray(v)[0] for k, v in state.params.items()}
+    loss, p = flow_from(X, Y, w, a, np.geomspace(1.0, 100.0, 9), atol=1e-14)
     assert loss[-1] == pytest.approx(LOSS, rel=1e-8)
     growth = abs(p["a"][1]) * np.linalg.norm(p["w"][1]) / 1e-10
     assert 1.0 < growth < 1.1, growth  # it grew, by less than 10%

@@ -81,3 +81,24 @@ class Linear:
 
     def cost(self):
         return float(self.n * self.d)
+
+
+def flow_from(x_NxD, y_N, w_MxD, a_M, times, rtol=1e-7, atol=1e-12):
+    """The two-layer family's own gradient flow (float64, no bias) on the data (x, y) from the
+    parameters (w, a): (loss at each of ``times``, final params as numpy arrays)."""
+    from alignment.engine import train
+    from alignment.runner import chunk_loop
+    from alignment.two_layer.data import DataSpec, FileArrays
+    from alignment.two_layer.family import TwoLayer
+
+    n, d = x_NxD.shape
+    data = FileArrays(x_NxD, y_N, x_NxD, y_N, path="constructed.npz")
+    fam = TwoLayer(data=DataSpec("file", d=d, file=data), m=len(a_M), n_pad=n, n_test=n)
+    prog = train.Program(fam, integrate.Flow(rtol=rtol, atol=atol), "float64")
+    lanes = train.Lanes.make(seed=[0], n=n, lam=1e-3, lr=0.1, sigma=0.0)
+    state, ctx = train.init_runs(prog, lanes)
+    state = state._replace(params={"w": np.asarray(w_MxD)[None], "a": np.asarray(a_M)[None]})
+    state = train.switch_integrator(prog, state, ctx)
+    state, snaps = train.train(prog, state, ctx, np.asarray(times))
+    loss = np.asarray(chunk_loop.host_snapshots(snaps)["loss"][0])
+    return loss, {k: np.asarray(v)[0] for k, v in state.params.items()}

@@ -33,6 +33,9 @@ ASCENT_STEP = 0.02
 # this share of |V_g| |x_i|: Clarabel solves to ~1e-8, so an active constraint's slack is
 # ~1e-8 relative, an inactive one's is set by the data (1e-6 is 100x above the solver's floor).
 ACTIVE_REL = 1e-6
+# the escape test's and the kink test's numbers, as they appear in the certificates and outputs
+ESCAPE_KEYS = ("kappa_max", "predicted_escape_time", "small_alive", "zero_neurons")
+KINK_KEYS = ("kink_max", "split_max")
 
 
 def patterns(theta_MxD, x_NxD) -> np.ndarray:

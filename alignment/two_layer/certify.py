@@ -13,12 +13,8 @@ CERT_KEYS = (
     "region_min",
     "region_groups",
     "region_solved",
-    "kappa_max",
-    "predicted_escape_time",
-    "small_alive",
-    "zero_neurons",
-    "kink_max",
-    "split_max",
+    *certificates.ESCAPE_KEYS,
+    *certificates.KINK_KEYS,
     *polish.POLISH_KEYS,
 )
 
