@@ -16,7 +16,7 @@ DECIDED_BY = {
     "certified": ("stuck: local minimum (region, no escape, no kink) + stationary", "#d62728"),
     "stationary": ("stuck: stationary only (no certificates)", "#ff9896"),
     "at_minimum": ("stuck: at a certified local minimum, approaching", "#4a0008"),
-    "polished": ("stuck: near a certified local minimum (polished)", "#a50f15"),
+    "polished": ("stuck: near a certified local minimum (polished)", "#fb6a4a"),
     "escape": ("saddle: a small neuron escapes", "#ff7f0e"),
     "kink": ("saddle: crossing a kink lowers the loss", "#fdae6b"),
     "split": ("saddle: splitting a cluster lowers the loss", "#e6550d"),
