@@ -59,7 +59,7 @@ def _judge(certs, fast=True):
 
 def _run_certs():
     w, a = _pair(V_RUN)
-    return {k: np.array([v]) for k, v in certify.certify_run(w, a, X, Y, 1e-7).items()}
+    return {k: np.array([v]) for k, v in certify.certify_run(w, a, X, Y).items()}
 
 
 def test_a_fast_run_in_the_neighbourhood_of_a_certified_minimum_is_polished():

@@ -58,8 +58,8 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     Returns ``region_min`` (the loss at the QP's solution, recomputed from it), ``groups``
     (number of (pattern, sign) groups), ``qp_status`` (Clarabel's status string), the kink
     test at the solution (:func:`kink_test`: ``kink_max``, ``split_max``) and the solution
-    itself for ``polish.py``: ``solution`` (list of (pattern_N, sign, members)) and
-    ``v_GxD`` (each group's vector at the minimum).
+    itself for ``polish.py``: ``solution`` (list of (pattern_N, sign, members)), ``v_GxD``
+    (each group's vector at the minimum) and ``v_run_GxD`` (at the run).
     """
     x_NxD, y_N = np.asarray(x_NxD, np.float64), np.asarray(y_N, np.float64)
     n, d = x_NxD.shape
@@ -67,6 +67,7 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     groups = _groups(on_MxN, np.sign(np.asarray(a_M, np.float64)))
     if not groups:
         empty = {"kink_max": -np.inf, "split_max": -np.inf, "solution": [], "v_GxD": None}
+        empty["v_run_GxD"] = None
         return {"region_min": 0.5 * float(y_N @ y_N) / n, "groups": 0, "qp_status": "empty"} | empty
     G = len(groups)
     # prediction h = A v, v = (V_1, ..., V_G) stacked; A[i, g-block] = 1[i in P_g] x_i
@@ -91,7 +92,8 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
         v, z = nearest_minimum(A, cons, v, v_run, A.T @ r / n)
     kinks = kink_test(groups, v.reshape(G, d), z.reshape(G, n), x_NxD, r)
     out = {"region_min": 0.5 * float(r @ r) / n, "groups": G, "qp_status": str(sol.status)}
-    return out | kinks | {"solution": groups, "v_GxD": v.reshape(G, d)}
+    solution = {"solution": groups, "v_GxD": v.reshape(G, d), "v_run_GxD": v_run.reshape(G, d)}
+    return out | kinks | solution
 
 
 def nearest_minimum(A, cons, v_star, v_run, grad):

@@ -19,15 +19,13 @@ CERT_KEYS = (
 )
 
 
-def certify_run(theta_MxD, a_M, x_NxD, y_N, kappa_tol=None) -> dict[str, float]:
+def certify_run(theta_MxD, a_M, x_NxD, y_N) -> dict[str, float]:
     """Every certificate of one run (:data:`CERT_KEYS`).
 
     The region QP and the polish test run even where a small neuron grows now (kappa_max >
     ``kappa_tol``): a neuron whose pattern is a large group's grows only until that group
     reaches its minimum, where the residual no longer correlates with it (``polish_kappa``),
-    and only the polished point tells the two cases apart. ``kappa_tol`` is unused (kept for
-    the family protocol's call)."""
-    del kappa_tol
+    and only the polished point tells the two cases apart."""
     esc = certificates.escape_test(theta_MxD, a_M, x_NxD, y_N)
     out = {k: float(esc[k]) for k in ("kappa_max", "small_alive", "zero_neurons")}
     out["predicted_escape_time"] = float(esc["escape_time"])

@@ -220,6 +220,7 @@ class TwoLayer:
         Every finite open run gets all of them: the escape test, the region QP with its kink
         test and the polish test (one QP group per (pattern, sign): 271 s for one m = 1000
         plateau run, measured before the polish test existed)."""
+        del kappa_tol  # the protocol's; every test runs for every run (certify.certify_run)
         R = len(np.asarray(params["a"]))
         out = {k: np.full(R, np.nan) for k in certify.CERT_KEYS}
         theta = np.asarray(params["w"], np.float64)
@@ -231,7 +232,7 @@ class TwoLayer:
             x = np.concatenate([x, np.ones((len(x), 1))], axis=1) if self.bias else x
             y = np.asarray(ctx.train.y_N[r], np.float64)[keep]
             a = np.asarray(params["a"][r], np.float64)
-            for k, v in certify.certify_run(theta[r], a, x, y, kappa_tol).items():
+            for k, v in certify.certify_run(theta[r], a, x, y).items():
                 out[k][r] = v
         return out
 

@@ -44,7 +44,7 @@ def balanced_at(theta_MxD, a_M, solution, v_GxD):
     ``theta_j = c_j V*_g / a_j``; other neurons (dead, or in a group that vanishes) unchanged."""
     theta, a = np.array(theta_MxD, np.float64), np.array(a_M, np.float64)
     size_M = np.abs(a) * np.linalg.norm(theta, axis=1)
-    v_max = max(float(np.max(np.linalg.norm(v_GxD, axis=1))), 0.0)
+    v_max = float(np.max(np.linalg.norm(v_GxD, axis=1)))
     for (_, sgn, members), v in zip(solution, v_GxD, strict=True):
         norm = np.linalg.norm(v)
         share = size_M[members] / np.sum(size_M[members])
@@ -54,11 +54,6 @@ def balanced_at(theta_MxD, a_M, solution, v_GxD):
         a[members] = sgn * scale  # a_j theta_j = c_j V*_g: theta along s V*_g
         theta[members] = sgn * (v / norm)[None, :] * scale[:, None]
     return theta, a
-
-
-def _group_vectors(theta_MxD, a_M, solution) -> np.ndarray:
-    """(G, D): each group's current vector V_g = sum_j a_j theta_j."""
-    return np.stack([a_M[m] @ theta_MxD[m] for _, _, m in solution])
 
 
 def polish_test(theta_MxD, a_M, x_NxD, y_N, region: dict) -> dict[str, float]:
@@ -76,7 +71,7 @@ def polish_test(theta_MxD, a_M, x_NxD, y_N, region: dict) -> dict[str, float]:
     loss_p = 0.5 * float(resid @ resid) / len(y)
     v_norm = np.linalg.norm(v_GxD, axis=1)
     live = v_norm > certificates.ACTIVE_REL * np.max(v_norm)
-    dist = np.linalg.norm(_group_vectors(theta, a, solution) - v_GxD, axis=1)
+    dist = np.linalg.norm(region["v_run_GxD"] - v_GxD, axis=1)
     x_norm = np.linalg.norm(x, axis=1)
     cos = np.abs(v_GxD[live] @ x.T) / (v_norm[live, None] * x_norm[None, :])
     off_plane = cos > certificates.ACTIVE_REL
