@@ -131,7 +131,8 @@ def _cos_heatmap(st: Stored, run_id: int, nd: xr.Dataset, out: Path, name: str, 
     edges_t = np.exp(np.concatenate([[2 * log_t[0] - mids[0]], mids, [2 * log_t[-1] - mids[-1]]]))
     fig, axes = plotting.subplots(1, width=plotting.COLUMN_WIDTH * 1.5, aspect=0.6)
     ax = axes[0, 0]
-    mesh = ax.pcolormesh(edges_t, edges_c, hist.T, shading="flat", cmap="magma_r")
+    # rasterized: a PDF of thousands of vector cells is slow to write and to open
+    mesh = ax.pcolormesh(edges_t, edges_c, hist.T, shading="flat", cmap="magma_r", rasterized=True)
     fig.colorbar(mesh, ax=ax, label="fraction of active neurons")
     event_lines(ax, st, run_id)
     ax.set_xscale("log")

@@ -121,9 +121,9 @@ _IN_CHILD = os.environ.get("ALIGNMENT_TEST_CHILD") == "1"
 @pytest.mark.skipif(not _IN_CHILD, reason="runs in a child process of the test below")
 @pytest.mark.parametrize("block", [1, 3])
 def test_blocks_equal_child(block, grid_run):
-    """4 lanes run ``block`` at a time (lax.map over vmapped blocks, 3: one block of 3 and a
-    remainder of 1) equal the one-vmap run: the same per-lane float64 operations, so only
-    rounding of the batched matmuls differs (~1e-15)."""
+    """4 lanes run at most ``block`` at a time (lax.map over vmapped blocks; 3: two equal blocks
+    of 2, ``sharding.even_block``) equal the one-vmap run: the same per-lane float64
+    operations, so only rounding of the batched matmuls differs (~1e-15)."""
     _, _, whole = grid_run
     prog = dataclasses.replace(PROG64, lane_batch=block)
     _, _, blocked = _run(prog, TIMES, **GRID)
@@ -143,16 +143,33 @@ def test_lanes_in_cache_blocks_equal_one_vmap():
     assert "2 passed" in done.stdout, done.stdout[-2000:]
 
 
-def test_lanes_at_once_follows_the_cache():
-    """On a CPU, lanes per block = cache // per-lane bytes (at least 1); an explicit value wins;
-    a family that states no per-lane size runs as one vmap."""
+def test_even_block_divides_the_lanes():
+    """Blocks are equal (no remainder program): the largest divisor of the lanes <= block."""
     from alignment.engine import sharding
 
-    cache = sharding.cache_bytes()
-    assert sharding.lanes_at_once(None, cache // 4) == 4
-    assert sharding.lanes_at_once(None, 2 * cache) == 1
+    assert [sharding.even_block(40, b) for b in (0, 5, 6, 32, 40, 64)] == [40, 5, 5, 20, 40, 40]
+    assert [sharding.even_block(24, 5), sharding.even_block(7, 3), sharding.even_block(2, 1)] == [
+        4,
+        1,
+        1,
+    ]
+
+
+def test_lanes_at_once_follows_the_cache():
+    """On a CPU, lanes per block = L2 // (WORKING_SET x per-lane bytes) while a lane fits L2,
+    else last-level cache // per-lane bytes (at least 1); an explicit value wins; a family that
+    states no per-lane size runs as one vmap."""
+    from alignment.engine import sharding
+
+    l2, llc, ws = sharding.cache_bytes(2), sharding.cache_bytes(3), sharding.WORKING_SET
+    assert l2 <= llc
+    assert sharding.lanes_at_once(None, l2 // (4 * ws)) == 4
+    assert sharding.lanes_at_once(None, l2 // ws) == 1
+    assert sharding.lanes_at_once(None, l2 // ws + 1) == max(1, llc // (l2 // ws + 1))
+    assert sharding.lanes_at_once(None, llc // 4) == 4
+    assert sharding.lanes_at_once(None, 2 * llc) == 1
     assert sharding.lanes_at_once(None, None) == 0
-    assert sharding.lanes_at_once(7, cache) == 7
+    assert sharding.lanes_at_once(7, llc) == 7
     with pytest.raises(ValueError, match="lane_batch=-1"):
         dataclasses.replace(PROG64, lane_batch=-1).validate()
 
@@ -293,3 +310,31 @@ def test_ols_reference_matches_numpy():
     beta = np.linalg.lstsq(x, y, rcond=None)[0]
     np.testing.assert_allclose(ref.beta_hat, beta, rtol=1e-10)
     np.testing.assert_allclose(ref.train_loss, 0.5 * np.mean((x @ beta - y) ** 2), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_init_compiled_faster_changes_only_rounding(dtype, monkeypatch):
+    """The init program's cheaper compile (INIT_COMPILER_OPTIONS, a CPU's LLVM level 1): the
+    parameters and data bit for bit as with the default options; what is computed from them
+    (sharpness probe, OLS, extremal vectors) within rounding. float32: the extremal climb's
+    hundreds of steps accumulate ~30 ulp of a unit vector (3e-6 seen), under 1e-5; float64
+    the same climb stays under 1e-12."""
+    prog = dataclasses.replace(PROG64, dtype=dtype)
+    lanes = trainer.Lanes.make(**GRID)
+    fast = jax.device_get(trainer.init_runs(prog, lanes))
+    monkeypatch.setattr(trainer, "INIT_COMPILER_OPTIONS", None)
+    trainer.compiled.cache_clear()
+    plain = jax.device_get(trainer.init_runs(prog, lanes))
+    trainer.compiled.cache_clear()
+    exact = (fast[0].params, fast[1].family.train, fast[1].family.test)
+    for a, b in zip(
+        *(
+            jax.tree_util.tree_leaves(t)
+            for t in (exact, (plain[0].params, plain[1].family.train, plain[1].family.test))
+        ),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for a, b in zip(jax.tree_util.tree_leaves(fast), jax.tree_util.tree_leaves(plain), strict=True):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)

@@ -126,42 +126,72 @@ def shard_runs(fn, mesh: Mesh):
     return jax.shard_map(jax.vmap(fn), mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
 
 
-def cache_bytes() -> int:
-    """This CPU's last-level cache in bytes (/sys; 32 MiB where it cannot be read)."""
-    for level in (3, 2):
+def cache_bytes(level: int = 3) -> int:
+    """This CPU's cache of ``level`` in bytes, per instance (/sys: the last-level cache when
+    the level is absent; 32 MiB for the last level, 1 MiB for L2, where nothing can be read)."""
+    found = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
         with contextlib.suppress(OSError, ValueError):
-            size = Path(f"/sys/devices/system/cpu/cpu0/cache/index{level}/size").read_text()
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            size = (index / "size").read_text().strip()
             units = {"K": 2**10, "M": 2**20, "G": 2**30}
-            size = size.strip()
-            return int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
-    return 32 * 2**20
+            found[int((index / "level").read_text())] = (
+                int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+            )
+    if level in found:
+        return found[level]
+    if found and level > 2:
+        return found[max(found)]
+    return 32 * 2**20 if level > 2 else 2**20
+
+
+# A step's working set per lane, in units of ``lane_bytes`` (the m x n preactivations and mask):
+# their products and gradients too. On threshold_quick's lanes (d = 5, m = 50, n_pad = 184:
+# 74 KB) the per-lane step time doubles between 6 and 8 lanes a block with a 2 MiB L2, i.e.
+# once about 5 x lane_bytes a lane outgrows it (benchmarks/lane_blocks.py, THRESHOLD section).
+WORKING_SET = 5
 
 
 def lanes_at_once(lane_batch: int | None, lane_bytes: int | None) -> int:
     """How many lanes one vmapped block runs at a time (0: all of them).
 
-    ``lane_batch`` set (an int) wins. Else, on a CPU, as many lanes as keep the block's largest
-    per-lane arrays (``lane_bytes``, e.g. the m x n preactivations) within the last-level cache:
-    a batched matmul whose output outgrows it runs at under half the per-lane rate
-    (BENCHMARKS.md, W2), so a larger block is slower than a loop over smaller ones.
+    ``lane_batch`` set (an int) wins. Else, on a CPU, as many lanes as keep a step's working
+    set (``WORKING_SET`` x ``lane_bytes``, e.g. the m x n preactivations) within a core's L2
+    cache: a small-d step is memory-bound on those arrays and runs at half the per-lane rate
+    once they spill. Lanes too large for L2 (a wide matmul, compute-bound) are blocked by the
+    last-level cache instead: a batched matmul whose output outgrows it runs at under half the
+    per-lane rate (BENCHMARKS.md, W2). Smaller blocks also keep a slow lane (many steps) from
+    holding fast ones in its while loop: each block loops only as long as its own slowest lane.
     """
     if lane_batch is not None:
         return int(lane_batch)
     if not lane_bytes or jax.default_backend() != "cpu":
         return 0
-    return max(1, cache_bytes() // int(lane_bytes))
+    in_l2 = cache_bytes(2) // (WORKING_SET * int(lane_bytes))
+    return int(in_l2) if in_l2 >= 1 else max(1, cache_bytes(3) // int(lane_bytes))
+
+
+def even_block(lanes: int, block: int) -> int:
+    """The largest block size <= ``block`` that divides ``lanes`` (0: all lanes at once): equal
+    blocks need no remainder program, which would double the compiled loop."""
+    if block <= 0 or lanes <= block:
+        return lanes
+    return max(b for b in range(1, block + 1) if lanes % b == 0)
 
 
 def blocked_vmap(fn, block: int):
-    """``vmap(fn)`` over the leading (run) axis, run ``block`` lanes at a time in one program
-    (``lax.map`` with a batch size; 0, or no more lanes than that: one plain vmap)."""
+    """``vmap(fn)`` over the leading (run) axis, run in equal blocks of at most ``block`` lanes
+    in one program (``lax.map`` with a batch size, :func:`even_block`; 0, or no more lanes than
+    that: one plain vmap)."""
     plain = jax.vmap(fn)
 
     def run(*args):
         lanes = jax.tree_util.tree_leaves(args)[0].shape[0]
-        if block <= 0 or lanes <= block:
+        size = even_block(lanes, block)
+        if size == lanes:
             return plain(*args)
-        return jax.lax.map(lambda a: fn(*a), args, batch_size=block)
+        return jax.lax.map(lambda a: fn(*a), args, batch_size=size)
 
     return run
 
@@ -204,6 +234,9 @@ def use_compilation_cache(path: str | os.PathLike | None) -> None:
     if path:
         os.makedirs(path, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(path))
+        # every program, not only those over JAX's default 1 s: the small ones (lane gathers,
+        # padding, statistics) add up to seconds compiled and load in milliseconds
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         logging.info("persistent compilation cache in %s", path)
 
 
@@ -243,15 +276,22 @@ def process_share(task_index: int, num_tasks: int) -> tuple[int, int]:
     return task_index * count + jax.process_index(), num_tasks * count
 
 
-def take(tree, idx):
-    """Lanes ``idx`` of every leaf (a gather on device: for re-batching undecided runs)."""
-    idx = jnp.asarray(np.asarray(idx))
+@jax.jit
+def _take(tree, idx):
     return jax.tree_util.tree_map(lambda x: x[idx], tree)
+
+
+@jax.jit
+def _put(tree, idx, part):
+    return jax.tree_util.tree_map(lambda x, y: x.at[idx].set(y[: idx.shape[0]]), tree, part)
+
+
+def take(tree, idx):
+    """Lanes ``idx`` of every leaf (a gather on device: for re-batching undecided runs), one
+    compiled program per tree and lane count (not one per leaf)."""
+    return _take(tree, jnp.asarray(np.asarray(idx)))
 
 
 def put(tree, idx, part):
     """``tree`` with lanes ``idx`` replaced by ``part`` (the first len(idx) lanes of it)."""
-    idx = np.asarray(idx)
-    return jax.tree_util.tree_map(
-        lambda x, y: x.at[jnp.asarray(idx)].set(y[: len(idx)]), tree, part
-    )
+    return _put(tree, jnp.asarray(np.asarray(idx)), part)

@@ -198,10 +198,14 @@ def _bootstrap(logn_N, det_GxN, itp_GxN, n_boot: int, seed: int, ci: float) -> d
     rng = np.random.default_rng(seed)
     w_BxG = rng.multinomial(g, np.full(g, 1.0 / g), size=n_boot)
     det_BxN, itp_BxN = w_BxG @ det_GxN, w_BxG @ itp_GxN
-    boot = np.empty(n_boot)
-    for b in range(n_boot):
-        c = crossing(logn_N, itp_BxN[b], det_BxN[b])
-        boot[b] = {"above": np.inf, "below": -np.inf, "invalid": np.nan}.get(c.kind, c.log_n_star)
+    # resamples that draw the same seeds give the same counts: fit each distinct one once
+    counts_UxN2, which_B = np.unique(np.hstack([itp_BxN, det_BxN]), axis=0, return_inverse=True)
+    num_n = det_BxN.shape[1]
+    fits_U = np.empty(len(counts_UxN2))
+    for u, row in enumerate(counts_UxN2):
+        c = crossing(logn_N, row[:num_n], row[num_n:])
+        fits_U[u] = {"above": np.inf, "below": -np.inf, "invalid": np.nan}.get(c.kind, c.log_n_star)
+    boot = fits_U[np.ravel(which_B)]
     out["boot_above"] = int(np.sum(boot == np.inf))
     out["boot_below"] = int(np.sum(boot == -np.inf))
     out["boot_invalid"] = int(np.sum(np.isnan(boot)))
