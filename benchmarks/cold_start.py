@@ -47,7 +47,7 @@ _PHASES = {
     "lowering": re.compile(r"Finished jaxpr to MLIR module conversion \S+\((\S+)\) in ([\d.e-]+)"),
     "compiling": re.compile(r"Finished XLA compilation of \S+\((\S+)\) in ([\d.e-]+) sec"),
 }
-_SHAPES = re.compile(r"Compiling \S+\((\S+)\) with global shapes and types \(\w+\[(\d+)")
+_SHAPES = re.compile(r"Compiling \S+\((\S+)\) with global shapes and types \(\w+\(\w+\[(\d+)")
 _LAST_CHUNK = re.compile(r"progress\.py.*\] chunk (\d+)/(\d+) ")
 
 

@@ -8,6 +8,9 @@
 2. W2 (16 x n=1000, d=100, m=1000, 200 steps) through the trainer as one vmap of 16 lanes and
    in cache-sized blocks (``Program.lane_batch`` left to ``sharding.lanes_at_once``), with the
    share of the wall time spent in the snapshot statistics.
+3. THRESHOLD: the default job's own steps (threshold_quick's chunks: d = 5, m = 50, padded n
+   32 and 184), L lanes in one vmap, per-lane step time against L: where the small-d step's
+   working set spills a core's L2, and the block ``sharding.lanes_at_once`` picks.
 
 Writes benchmarks/lane_blocks.json and the LANE_BLOCKS block of BENCHMARKS.md.
 """
@@ -24,7 +27,10 @@ from absl import app
 
 from alignment.engine import sharding, train
 from alignment.runner import results
+from alignment.two_layer import grid
+from alignment.two_layer import job as threshold_job
 from benchmarks import machine, workloads
+from sweeps.configs import threshold_quick
 
 
 def _best(fn, *args, repeats: int = 5) -> float:
@@ -79,6 +85,59 @@ def w2_blocks() -> dict:
     return out
 
 
+THRESHOLD_LANES = (1, 2, 4, 5, 6, 8, 12, 16, 24, 40)
+
+
+def threshold_lanes() -> list[dict]:
+    """threshold_quick's chunk programs, L lanes in one vmap: microseconds per lane-step over
+    a window of GD steps at the full step (t = 300 to 400, 400 steps), compiled first."""
+    cfg = threshold_quick.get_config()
+    runs = grid.expand(cfg)
+    out = []
+    for chunk in threshold_job.validate(cfg, runs):
+        lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
+        fam = chunk.program.family
+        for num in THRESHOLD_LANES:
+            prog = dataclasses.replace(chunk.program, lane_batch=0)
+            state, ctx = train.init_runs(prog, lanes.take(list(range(num))))
+            state, _ = train.train(prog, state, ctx, [100.0, 200.0])  # compiles, warms up
+            before = np.asarray(jax.device_get(state.step))
+            t0 = time.perf_counter()
+            state, snaps = jax.block_until_ready(train.train(prog, state, ctx, [300.0, 400.0]))
+            wall = time.perf_counter() - t0
+            steps = int(np.max(np.asarray(snaps["step"])[:, -1] - before))
+            out.append(
+                {
+                    "n_pad": fam.n_pad,
+                    "lanes": num,
+                    "lane_kib": fam.lane_bytes(jnp.float32) / 2**10,
+                    "us_per_lane_step": wall / steps / num * 1e6,
+                    "block": sharding.lanes_at_once(None, fam.lane_bytes(jnp.float32)),
+                }
+            )
+    return out
+
+
+def threshold_table(rows: list[dict], l2: int) -> list[str]:
+    lines = [
+        "",
+        f"threshold_quick's steps, L lanes in one vmap (L2 {l2 / 2**20:.0f} MiB a core; "
+        f"block = L2 // ({sharding.WORKING_SET} x lane bytes)):",
+        "",
+        "| padded n | lane bytes (KiB) | "
+        + " | ".join(f"L={n}" for n in THRESHOLD_LANES)
+        + " | block picked |",
+        "|---|---|" + "---|" * len(THRESHOLD_LANES) + "---|",
+    ]
+    for n_pad in dict.fromkeys(r["n_pad"] for r in rows):
+        mine = [r for r in rows if r["n_pad"] == n_pad]
+        cells = " | ".join(f"{r['us_per_lane_step']:.1f}" for r in mine)
+        lines.append(f"| {n_pad} | {mine[0]['lane_kib']:.0f} | {cells} | {mine[0]['block']} |")
+    lines.append("")
+    lines.append("(microseconds per lane-step)")
+    return lines
+
+
 def table(res: dict) -> str:
     mib = res["cache_bytes"] / 2**20
     lines = [
@@ -105,6 +164,7 @@ def table(res: dict) -> str:
             f"{r['stats_s'] / r['wall_s']:.0%} |"
         )
     lines += ["", f"Blocks against one vmap: {b['speedup']:.2f}x in this run."]
+    lines += threshold_table(res["threshold"], res["l2_bytes"])
     return "\n".join(lines)
 
 
@@ -113,6 +173,8 @@ def main(argv):
     res = {"machine": machine.machine_info(), "cache_bytes": sharding.cache_bytes()}
     res["matmul"] = matmul_sweep()
     res["w2"] = w2_blocks()
+    res["l2_bytes"] = sharding.cache_bytes(2)
+    res["threshold"] = threshold_lanes()
     res["load_avg"] = machine.load_avg()
     results.write_json("benchmarks/lane_blocks.json", res)
     machine.publish("LANE_BLOCKS", table(res))

@@ -116,14 +116,16 @@ def take_runs(tree, num: int):
     return _taker(num)(tree)
 
 
-def shard_runs(fn, mesh: Mesh):
-    """``vmap(fn)`` with its run axis split over ``mesh``: each device maps its own lanes.
+def shard_runs(fn, mesh: Mesh, block: int = 0):
+    """``vmap(fn)`` with its run axis split over ``mesh``: each device maps its own lanes (in
+    blocks of at most ``block``, :func:`blocked_vmap`; 0: one vmap).
 
     ``fn`` knows nothing of the mesh and uses no collective, so the replication check is off
     (it would otherwise ask every loop carry made inside ``fn`` to be marked as varying).
     """
     spec = P(AXIS)
-    return jax.shard_map(jax.vmap(fn), mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    mapped = blocked_vmap(fn, block)
+    return jax.shard_map(mapped, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
 
 
 def cache_bytes(level: int = 3) -> int:

@@ -218,8 +218,9 @@ def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
     block = sharding.lanes_at_once(prog.lane_batch, lane_bytes)
 
     def batched(fn, block, name):
-        run = sharding.blocked_vmap(fn, block) if mesh is None else sharding.shard_runs(fn, mesh)
-        return _named(run, name)
+        if mesh is None:
+            return _named(sharding.blocked_vmap(fn, block), name)
+        return _named(sharding.shard_runs(fn, mesh, block), name)
 
     # init runs once, for well under its compile time: one plain vmap (a blocked program would
     # compile its body again) and, on a CPU, LLVM's optimization level 1, which compiles it in
