@@ -49,10 +49,11 @@ def replay(events, costs: dict, learn: bool) -> np.ndarray:
         if kind == "done":
             done += costs[index]
             if learn:
-                warp.learn(t - started)
-            warp.points, started = [], t
+                warp.learn(t - started, index)
+            warp.points.pop(index, None)
+            started = t
             continue
-        warp.record(f, t - started)
+        warp.record(f, t - started, index)
         work = done + costs[index] * warp(f)
         if work > 0:
             rows.append((t - t0, (t - t0) * (total - work) / work, t_end - t))
