@@ -49,11 +49,10 @@ def replay(events, costs: dict, learn: bool) -> np.ndarray:
         if kind == "done":
             done += costs[index]
             if learn:
-                warp.learn(t - started, index)
-            warp.points.pop(index, None)
-            started = t
+                warp.learn(t - started)
+            warp.points, started = [], t
             continue
-        warp.record(f, t - started, index)
+        warp.record(f, t - started)
         work = done + costs[index] * warp(f)
         if work > 0:
             rows.append((t - t0, (t - t0) * (total - work) / work, t_end - t))

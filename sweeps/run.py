@@ -53,13 +53,6 @@ def define_flags() -> None:
         "Keep finished chunks written by other code (another version or "
         "edited sources) instead of recomputing them.",
     )
-    flags.DEFINE_integer(
-        "chunks_at_once",
-        0,
-        "Chunks trained side by side in threads (the same results); 0: on a CPU with one device, "
-        "one per core, else 1.",
-        lower_bound=0,
-    )
     flags.DEFINE_string(
         "compilation_cache_dir",
         None,
@@ -81,21 +74,15 @@ def main(argv):
     if FLAGS.distributed:
         sharding.initialize_distributed()
     sharding.use_compilation_cache(sharding.cache_dir(FLAGS.compilation_cache_dir))
-    options = {"restart": FLAGS.restart, "keep_old_chunks": FLAGS.keep_old_chunks}
-    options["chunks_at_once"] = FLAGS.chunks_at_once
-    execute(cfg, workdir, FLAGS.task_index, FLAGS.num_tasks, **options)
+    execute(cfg, workdir, FLAGS.task_index, FLAGS.num_tasks, FLAGS.restart, FLAGS.keep_old_chunks)
 
 
-def execute(
-    cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False, chunks_at_once=0
-):
+def execute(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False):
     """What the command does once its flags are read: checks the config (one line on a
-    mistake), trains this task's chunks (its process's share of them, ``chunks_at_once`` side
-    by side: ``runner/parallel.py``), and, when the task is the whole grid, merges and reports
-    (process 0, once every process is done)."""
+    mistake), trains this task's chunks (its process's share of them), and, when the task is
+    the whole grid, merges and reports (process 0, once every process is done)."""
     from alignment import registry
     from alignment.engine import sharding
-    from alignment.runner import parallel
     from sweeps import merge
 
     with cli.user_errors("invalid config"):
@@ -104,8 +91,7 @@ def execute(
     share, shares = sharding.process_share(task_index, num_tasks)
     with cli.user_errors("cannot run"):
         runs, _, todo = registry.prepare(cfg, workdir, share, shares, restart, keep_old_chunks)
-    at_once = parallel.default_at_once(chunks_at_once)
-    registry.train_chunks(cfg, workdir, runs, todo, chunks_at_once=at_once)
+    registry.train_chunks(cfg, workdir, runs, todo)
     if num_tasks > 1:
         logging.info("task %d done; run sweeps.merge when all tasks finished", task_index)
         return None

@@ -244,20 +244,3 @@ def test_an_unknown_family_is_named():
     cfg.family = "no_such_family"
     with pytest.raises(ValueError, match="family='no_such_family' is not one of"):
         registry.job_for(cfg)
-
-
-def test_fourth_family_chunks_side_by_side_write_the_same_files(registered, tmp_path):
-    """Chunks trained three at once (threads) write byte for byte what one at a time writes;
-    a kill in one of them stops the others at their next call, checkpoints kept, and the
-    rerun ends with the same files again."""
-    run_cmd.execute(get_config(), tmp_path / "one", chunks_at_once=1)
-    run_cmd.execute(get_config(), tmp_path / "three", chunks_at_once=3)
-    Task.kill_at = 2
-    with pytest.raises(KilledError):
-        run_cmd.execute(get_config(), tmp_path / "killed", chunks_at_once=3)
-    assert list((tmp_path / "killed" / checkpoint.CHECKPOINT_DIR).iterdir())
-    run_cmd.execute(get_config(), tmp_path / "killed", chunks_at_once=3)
-    for name in (results.SUMMARY, "least_squares.json"):
-        want = (tmp_path / "one" / name).read_bytes()
-        assert (tmp_path / "three" / name).read_bytes() == want
-        assert (tmp_path / "killed" / name).read_bytes() == want

@@ -22,7 +22,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from alignment.runner import checkpoint, chunk_loop, parallel, provenance, results
+from alignment.runner import checkpoint, chunk_loop, provenance, results
 from alignment.runner import workdir as wd
 from alignment.runner.chunks import Chunk
 from alignment.runner.progress import Progress
@@ -109,56 +109,35 @@ def run(job: Job, cfg, workdir, task_index: int = 0, num_tasks: int = 1, **optio
 
 
 def train_chunks(
-    job: Job,
-    cfg,
-    workdir,
-    runs,
-    todo,
-    after_chunk=None,
-    checkpoints=True,
-    after_save=None,
-    chunks_at_once=1,
+    job: Job, cfg, workdir, runs, todo, after_chunk=None, checkpoints=True, after_save=None
 ):
     """Trains the chunks ``todo`` (from :func:`prepare`) and writes their files.
 
     Each chunk resumes from its checkpoint, if an earlier process left one, and saves one
     after every compiled call (``checkpoints=False``: neither, for measuring their cost).
-    ``chunks_at_once`` > 1 trains that many chunks side by side in threads (``parallel.py``:
-    the same files). ``after_chunk`` (tests, monitoring) is called with each chunk once its file
-    is written, ``after_save`` with the number of checkpoint saves of the chunk so far (tests:
-    a kill).
+    ``after_chunk`` (tests, monitoring) is called with each chunk once its file is written,
+    ``after_save`` with the number of checkpoint saves of the chunk so far (tests: a kill).
     """
     workdir = Path(workdir)
     stamp = provenance.stamp(config_json(cfg), job.neutral)
     with Progress(todo) as progress:
-        one = functools.partial(
-            _train_one, job, cfg, workdir, runs, stamp, progress, checkpoints, after_save
-        )
-        parallel.run_all(one, todo, chunks_at_once, after_chunk)
-
-
-def _train_one(job, cfg, workdir, runs, stamp, progress, checkpoints, after_save, chunk, stopping):
-    """One chunk of :func:`train_chunks`, from its checkpoint to its file."""
-    progress.begin(chunk)
-    t0 = time.time()
-    store = None
-    if checkpoints:
-        path = checkpoint.checkpoint_path(workdir, chunk.index)
-        # a checkpoint's position counts calls: it resumes only with the same call length
-        meta = stamp | {"snapshots_per_call": str(job.call_length(cfg))}
-        store = checkpoint.Store(path, meta, after_save)
-
-    def step(fraction, status):
-        if stopping():
-            raise parallel.StoppedError(f"chunk {chunk.index}")
-        progress.step(chunk, fraction, status)
-
-    ds = job.train_chunk(cfg, runs, chunk, store, step)
-    ds.attrs |= stamp
-    results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)
-    if store is not None:
-        store.remove()
-        logging.info(
-            "chunk %d: %d checkpoint saves, %.2f s", chunk.index, store.saves, store.seconds
-        )
-    progress.chunk_done(chunk, time.time() - t0, verdict_counts(ds["verdict"]))
+        for chunk in todo:
+            t0 = time.time()
+            store = None
+            if checkpoints:
+                path = checkpoint.checkpoint_path(workdir, chunk.index)
+                # a checkpoint's position counts calls: it resumes only with the same call length
+                meta = stamp | {"snapshots_per_call": str(job.call_length(cfg))}
+                store = checkpoint.Store(path, meta, after_save)
+            step = functools.partial(progress.step, chunk)
+            ds = job.train_chunk(cfg, runs, chunk, store, step)
+            ds.attrs |= stamp
+            results.write_netcdf(results.chunk_path(workdir, chunk.index), ds)
+            if store is not None:
+                store.remove()
+                logging.info(
+                    "chunk %d: %d checkpoint saves, %.2f s", chunk.index, store.saves, store.seconds
+                )
+            progress.chunk_done(chunk, time.time() - t0, verdict_counts(ds["verdict"]))
+            if after_chunk is not None:
+                after_chunk(chunk)

@@ -9,8 +9,6 @@ done, compiles included). A task's estimate is a guess (e.g. how much of a chunk
 rounds take); once a chunk is done, the share of its wall time at which each estimate was
 reported is learned (:class:`Warp`) and later chunks' estimates are read through it. The bar is
 drawn only on a terminal; log lines are written above it (through tqdm), never glued to it.
-Chunks may run at once (in threads, ``job.train_chunks``): each keeps its own position and
-clock, under one lock.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import contextlib
 import io
 import os
 import sys
-import threading
 import time
 
 import numpy as np
@@ -65,14 +62,15 @@ class Warp:
 
     def __init__(self):
         self.curves: list[np.ndarray] = []
-        self.points: dict[int, list[tuple[float, float]]] = {}
+        self.points: list[tuple[float, float]] = []
 
-    def record(self, fraction: float, seconds: float, key: int = 0) -> None:
-        self.points.setdefault(key, []).append((fraction, seconds))
+    def record(self, fraction: float, seconds: float) -> None:
+        self.points.append((fraction, seconds))
 
-    def learn(self, seconds: float, key: int = 0) -> None:
-        """Chunk ``key`` took ``seconds``: its points become a curve on :attr:`GRID`."""
-        pts = sorted(self.points.pop(key, []))
+    def learn(self, seconds: float) -> None:
+        """The chunk took ``seconds``: its points become a curve on :attr:`GRID`."""
+        pts = sorted(self.points)
+        self.points = []
         if len(pts) < 2 or not seconds > 0:
             return
         f = np.array([0.0, *[p[0] for p in pts], 1.0])
@@ -89,14 +87,10 @@ class Progress:
     """The bar of chunks ``todo`` (a no-op off a terminal) and a log line per chunk."""
 
     def __init__(self, todo: list[Chunk], stream=None, clock=time.monotonic):
-        self.clock, self.warp, self.last_done = clock, Warp(), clock()
+        self.clock, self.warp, self.started = clock, Warp(), clock()
         self.stream = sys.stderr if stream is None else stream
         self.costs = {c.index: chunk_cost(c) for c in todo}
-        self.order = {c.index: k + 1 for k, c in enumerate(todo)}
-        self.num, self.count = len(todo), 0
-        self.here: dict[int, float] = {}  # per chunk: how much of its cost the bar shows
-        self.started: dict[int, float] = {}  # per chunk: when it began (:meth:`begin`)
-        self.lock = threading.Lock()
+        self.num, self.count, self.here = len(todo), 0, 0.0
         on_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
         self.bar = tqdm(
             total=sum(self.costs.values()) or 1.0,
@@ -112,42 +106,30 @@ class Progress:
             handler = logging.get_absl_handler().python_handler
             self._handler_stream, handler.stream = handler.stream, _AboveTheBar(self.bar)
 
-    def begin(self, chunk: Chunk) -> None:
-        """The chunk starts now (without it: when the previous chunk ended, one at a time)."""
-        with self.lock:
-            self.started[chunk.index] = self.clock()
-
-    def _elapsed(self, chunk: Chunk) -> float:
-        return self.clock() - self.started.get(chunk.index, self.last_done)
-
     def step(self, chunk: Chunk, fraction: float, status: str) -> None:
         """The chunk is ``fraction`` done (0..1; its task's estimate) and says ``status``."""
         fraction = min(max(fraction, 0.0), 1.0)
-        with self.lock:
-            self.warp.record(fraction, self._elapsed(chunk), chunk.index)
-            at = self.costs[chunk.index] * self.warp(fraction)
-            here = self.here.get(chunk.index, 0.0)
-            self.bar.update(max(at - here, 0.0))
-            self.here[chunk.index] = max(at, here)
-            desc = f"chunk {self.order[chunk.index]}/{self.num}: {status}"
-            self.bar.set_description_str(desc, refresh=True)
+        self.warp.record(fraction, self.clock() - self.started)
+        at = self.costs[chunk.index] * self.warp(fraction)
+        self.bar.update(max(at - self.here, 0.0))
+        self.here = max(at, self.here)
+        self.bar.set_description_str(f"chunk {self.count + 1}/{self.num}: {status}", refresh=True)
 
     def chunk_done(self, chunk: Chunk, seconds: float, counts: dict) -> None:
-        with self.lock:
-            self.bar.update(self.costs[chunk.index] - self.here.pop(chunk.index, 0.0))
-            self.count += 1
-            self.warp.learn(self._elapsed(chunk), chunk.index)
-            self.last_done = self.clock()
-            logging.info(
-                "chunk %d/%d [%s] (%s, %d runs) in %.1fs: %s",
-                self.count,
-                self.num,
-                chunk.sweep,
-                chunk.program.family.describe(),
-                len(chunk.run_ids),
-                seconds,
-                counts,
-            )
+        self.bar.update(self.costs[chunk.index] - self.here)
+        self.count, self.here = self.count + 1, 0.0
+        self.warp.learn(self.clock() - self.started)
+        self.started = self.clock()
+        logging.info(
+            "chunk %d/%d [%s] (%s, %d runs) in %.1fs: %s",
+            self.count,
+            self.num,
+            chunk.sweep,
+            chunk.program.family.describe(),
+            len(chunk.run_ids),
+            seconds,
+            counts,
+        )
 
     def close(self) -> None:
         self.bar.close()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 import uuid
 from pathlib import Path
 
@@ -109,14 +108,9 @@ def _jsonable(obj):
     return obj
 
 
-# The HDF5 library under netCDF4 is not thread-safe: chunks trained side by side
-# (``parallel.py``) write their files one at a time (without it: "NetCDF: HDF error", segfaults).
-NETCDF_LOCK = threading.Lock()
-
-
 def write_netcdf(path, ds: xr.Dataset) -> None:
-    """Writes a dataset atomically (netCDF4), one file at a time in this process."""
-    with NETCDF_LOCK, atomic_path(path) as tmp:
+    """Writes a dataset atomically (netCDF4)."""
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4")
 
 
@@ -126,7 +120,7 @@ def chunk_path(workdir, index: int) -> Path:
 
 def load_chunk(workdir, index: int) -> xr.Dataset:
     """One finished chunk, fully loaded (the file is closed)."""
-    with NETCDF_LOCK, xr.open_dataset(chunk_path(workdir, index), engine="netcdf4") as ds:
+    with xr.open_dataset(chunk_path(workdir, index), engine="netcdf4") as ds:
         return ds.load()
 
 
