@@ -8,32 +8,37 @@ compiled programs. Verdicts at t = 1e3, then runs without one continue to t = 2.
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
 Runtime:  (measured, 2-core Intel Xeon (family 6, model 167), `python -m benchmarks.config_result
-          --config=threshold_quick`, compilation cache off) 184 s for the whole job including
-          compiles, certificates and figures; the revision before this one (1796a0d) took 186 s
-          on the same machine. The revision before faithful GD and the kink test (25ea7a1: fixed
-          step 0.25) took 112 s on a 2-core AMD EPYC and left 35 runs without a verdict, 22 of
-          them GD at the edge of stability.
-Result:   (measured, same run) 26 interpolating, 41 stuck (25 certified by every criterion, 12
+          --config=threshold_quick`, compilation cache off) 132 s for the whole job including
+          compiles, certificates and figures; `python -m benchmarks.cold_start` times it cold
+          and with the persistent cache warm against the revision before (BENCHMARKS.md, "A new
+          process"). The revision before faithful GD and the kink test (25ea7a1: fixed step
+          0.25) took 112 s on a 2-core AMD EPYC and left 35 runs without a verdict, 22 of them
+          GD at the edge of stability.
+Result:   (measured, same run) 24 interpolating, 40 stuck (26 certified by every criterion, 10
           `at_minimum`: slow now and within the gap of a region minimum that the escape and
           kink tests certify a local minimum; 4 `polished`: still fast, or with a small neuron
           growing only until the large ones arrive, but in the neighbourhood of such a minimum,
-          certified again at the minimum itself), 9 saddles (6 escape, 2 kink, 1 split), 4
-          undetermined (1 `escaping`, 2 `not_stationary`, 1 `moving`): 13 of 80 without a
-          verdict. Every run faithful (largest eta * lambda_max 1.96). Per n, verdict/criterion
-          (threshold.json decided_by_n): 8: 8 interpolating; 11: 5 interpolating, 2 at_minimum,
-          1 polished; 16: 5 interpolating, 1 at_minimum, 1 certified, 1 polished; 23:
-          3 escape, 1 at_minimum, 1 polished, 1 escaping, 1 moving, 1 not_stationary; 32:
-          3 interpolating, 1 escape, 2 at_minimum, 1 certified, 1 not_stationary; 45:
-          2 interpolating, 1 at_minimum, 4 certified, 1 polished; 64: 2 interpolating,
-          1 escape, 2 at_minimum, 3 certified; 91: 1 interpolating, 1 escape, 6 certified; 128:
-          1 kink, 7 certified; 181: 1 kink, 1 split, 3 at_minimum, 3 certified. n* = 23.4, 95%
-          CI [13.2, 43.3] over the decided runs; the 13 open runs counted as interpolating give
-          35.9 [18.6, 79], as not 19 [12.3, 29.3]: the interval covering both is [12.3, 79].
-          n*(T): 12.7 [10.6, 15.2] at T = 1e3, 16.3 [12.1, 20.7] at 1e4, 19 [12.3, 29.3] at
-          2.5e4 (the last two overlap: settled). The run that fixed-step GD called stuck falsely
-          (n = 181, seed 2 at t = 1e4; gradient flow from it leaves) is a kink saddle by the
-          kink test (tests/test_kinks.py). `--config.escape_cap=2.5e5` continues the open runs
-          whose predicted escape or interpolation is near one decade past the cap (`python -m
+          certified again at the minimum itself), 9 saddles (7 escape, 2 kink), 7 undetermined
+          (1 `escaping`, 3 `moving`, 3 `not_stationary`): 16 of 80 without a verdict. Every run
+          faithful (largest eta * lambda_max 1.96). Per n, verdict/criterion (threshold.json
+          decided_by_n): 8: 8 interpolating; 11: 5 interpolating, 2 at_minimum, 1 polished; 16:
+          5 interpolating, 1 at_minimum, 1 certified, 1 polished; 23: 3 escape, 1 at_minimum,
+          1 polished, 1 escaping, 1 moving, 1 not_stationary; 32: 3 interpolating, 1 escape,
+          2 at_minimum, 1 certified, 1 not_stationary; 45: 1 interpolating, 2 at_minimum,
+          4 certified, 1 polished; 64: 1 interpolating, 1 escape, 1 at_minimum, 3 certified,
+          1 moving, 1 not_stationary; 91: 1 interpolating, 7 certified; 128: 1 escape, 1 kink,
+          6 certified; 181: 1 escape, 1 kink, 1 at_minimum, 4 certified, 1 moving. n* = 21.3,
+          95% CI [13.1, 35.6] over the decided runs; the 16 open runs counted as interpolating
+          give 38 [18.3, 77.1], as not 17.8 [12.2, 24.7]: the interval covering both is
+          [12.2, 77.1]. n*(T): 12.7 [10.6, 15.2] at T = 1e3, 16.7 [12.1, 22] at 1e4, 17.8
+          [12.2, 24.7] at 2.5e4 (the last two overlap: settled). Which runs stay open depends on
+          float32 rounding: the trainer's lane blocks (BENCHMARKS.md, "What limits the rest")
+          change how these trajectories round, and runs that sit at a saddle until rounding
+          pushes them off can end with another verdict (the revision before them left 13 open,
+          a third rounding 20). The run that fixed-step GD called stuck falsely (n = 181, seed 2
+          at t = 1e4; gradient flow from it leaves) is a kink saddle by the kink test
+          (tests/test_kinks.py). `--config.escape_cap=2.5e5` continues the open runs whose
+          predicted escape or interpolation is near one decade past the cap (`python -m
           benchmarks.config_result --config=threshold_quick --set=escape_cap=2.5e5` measures
           what it decides and costs).
 """

@@ -1,9 +1,10 @@
 """tiny: a smoke test of the whole pipeline (train, verdicts, n*, results, figures).
 
 Command:  python -m sweeps.run --config=sweeps/configs/tiny.py --workdir=runs/tiny
-Runtime:  (measured on a 2-core Intel Xeon) 16.7 s cold, 10.4 s with the persistent
-          compilation cache warm, figures included: `python -m benchmarks.config_result
-          --config=tiny --cache`; one compiled program, mostly compilation).
+Runtime:  (measured on a 2-core Intel Xeon, family 6 model 167) 15 s with the compilation
+          cache off, figures included (`python -m benchmarks.config_result --config=tiny`);
+          cold and warm against the revision before: `python -m benchmarks.cold_start`
+          (BENCHMARKS.md, "A new process"). One compiled program, mostly compilation.
 Result:   (measured, `python -m benchmarks.config_result --config=tiny`) 12 runs (d = 3,
           m = 16, n in {4, 16, 64}, 4 seeds): summary.csv, threshold.json, trajectories.nc,
           chunks/ and figures/. n = 4: 4 interpolating; n = 16: 1 interpolating, 3 stuck
