@@ -149,9 +149,9 @@ def cache_bytes(level: int = 3) -> int:
 
 
 # A step's working set per lane, in units of ``lane_bytes`` (the m x n preactivations and mask):
-# their products and gradients too. On threshold_quick's lanes (d = 5, m = 50, n_pad = 184:
-# 74 KB) the per-lane step time doubles between 6 and 8 lanes a block with a 2 MiB L2, i.e.
-# once about 5 x lane_bytes a lane outgrows it (benchmarks/lane_blocks.py, THRESHOLD section).
+# their products and gradients too. On the default job's lanes (d = 5, m = 50, 184 padded
+# samples: 72 KiB) the per-lane step time doubles between 6 and 8 lanes a block with a 2 MiB L2,
+# i.e. once about 5 x lane_bytes a lane outgrows it (benchmarks/lane_blocks.py, its last table).
 WORKING_SET = 5
 
 
