@@ -198,6 +198,18 @@ def blocked_vmap(fn, block: int):
     return run
 
 
+def map_lanes(fn, mesh: Mesh | None, block: int = 0, name: str | None = None):
+    """``fn`` over the run axis: :func:`blocked_vmap` on one device, :func:`shard_runs` over
+    ``mesh``; ``name`` is what JAX's compile log and profiles call the program."""
+    mapped = blocked_vmap(fn, block) if mesh is None else shard_runs(fn, mesh, block)
+
+    def run(*args):
+        return mapped(*args)
+
+    run.__name__ = run.__qualname__ = name or getattr(fn, "__name__", "map_lanes")
+    return run
+
+
 CACHE_ENV = "ALIGNMENT_COMPILATION_CACHE"  # a folder, or off / none / 0: no cache
 CACHE_OFF = ("", "0", "off", "none", "false", "no")
 

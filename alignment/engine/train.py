@@ -193,46 +193,28 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
     return jax.lax.scan(segment, state, targets_K)
 
 
+# init runs once, for well under its compile time: LLVM level 1 on a CPU compiles it in ~0.6x the
+# time, parameters and data bit for bit, the constants computed from them within rounding
 INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
-
-
-def _named(fn, name: str):
-    """``fn`` under ``name``: what JAX's compile log and profiles call the program."""
-
-    def run(*args):
-        return fn(*args)
-
-    run.__name__ = run.__qualname__ = name
-    return run
 
 
 @functools.lru_cache(maxsize=16)  # bounded: each program's executables hold code memory
 def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
     """(init, train) for a program: jit(vmap(...)) over the run axis, state donated.
 
-    With a mesh, the run axis is split over its devices (``sharding.shard_runs``); the run
+    With a mesh, the run axis is split over its devices (``sharding.map_lanes``); the run
     count must then be a multiple of the mesh size (``init_runs`` and ``train`` pad it).
     """
 
     lane_bytes = prog.family.lane_bytes(prog.jnp_dtype)
     block = sharding.lanes_at_once(prog.lane_batch, lane_bytes)
 
-    def batched(fn, block, name):
-        if mesh is None:
-            return _named(sharding.blocked_vmap(fn, block), name)
-        return _named(sharding.shard_runs(fn, mesh, block), name)
-
-    # init runs once, for well under its compile time: one plain vmap (a blocked program would
-    # compile its body again) and, on a CPU, LLVM's optimization level 1, which compiles it in
-    # ~0.6x the time: the same parameters and data bit for bit, the constants computed from
-    # them (probe, OLS, extremal vectors) within rounding (tests/test_train.py)
-    init = jax.jit(
-        batched(functools.partial(_init_run, prog), 0, "init_lanes"),
-        compiler_options=INIT_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None,
-    )
-    train = jax.jit(
-        batched(functools.partial(_train_run, prog), block, "train_lanes"), donate_argnums=0
-    )
+    options = INIT_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
+    # init: one plain vmap (a blocked program would compile its body twice for one call)
+    run_init = sharding.map_lanes(functools.partial(_init_run, prog), mesh, 0, "init_lanes")
+    init = jax.jit(run_init, compiler_options=options)
+    run_train = sharding.map_lanes(functools.partial(_train_run, prog), mesh, block, "train_lanes")
+    train = jax.jit(run_train, donate_argnums=0)
     return init, train
 
 
@@ -245,7 +227,7 @@ def _reinit_run(prog: Program, state: TrainState, ctx: RunContext) -> TrainState
 @functools.lru_cache(maxsize=16)
 def _compiled_switch(prog: Program, mesh):
     fn = functools.partial(_reinit_run, prog)
-    return jax.jit(jax.vmap(fn) if mesh is None else sharding.shard_runs(fn, mesh))
+    return jax.jit(sharding.map_lanes(fn, mesh))
 
 
 def switch_integrator(prog: Program, state: TrainState, ctx: RunContext, shard=None):
