@@ -13,6 +13,7 @@ checked before any compute: a mistake stops the command with one line (exit stat
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from absl import app, flags, logging
@@ -53,6 +54,18 @@ def define_flags() -> None:
         "Keep finished chunks written by other code (another version or "
         "edited sources) instead of recomputing them.",
     )
+    flags.DEFINE_integer(
+        "workers",
+        0,
+        "Processes that train chunks side by side (0: one per CPU core on a CPU, one on an "
+        "accelerator; never more than the chunks to train). Results do not depend on it.",
+    )
+    flags.DEFINE_string(
+        "chunks",
+        None,
+        "Train only these chunk indices (comma-separated, e.g. 0,3) and do not merge: what "
+        "each worker process is told; also for recomputing chosen chunks.",
+    )
     flags.DEFINE_string(
         "compilation_cache_dir",
         None,
@@ -66,23 +79,46 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from alignment.engine import sharding  # after flag parsing: importing alignment sets up JAX
+    from alignment.runner import workers
 
     cfg = FLAGS.config
     workdir = Path(FLAGS.workdir or DEFAULT_WORKDIR.format(name=cfg.name))
     if FLAGS.restart and (FLAGS.num_tasks > 1 or FLAGS.distributed):
         cli.fail("--restart deletes every task's results: run it alone (one task), then the array")
+    with cli.user_errors("invalid flag"):
+        workers.check_workers(FLAGS.workers)
+    if FLAGS.distributed and FLAGS.workers > 1:
+        cli.fail("--workers > 1 with --distributed: a distributed job's processes are its workers")
     if FLAGS.distributed:
         sharding.initialize_distributed()
+    if workers.in_worker():
+        workers.stop_with_parent()
     sharding.use_compilation_cache(sharding.cache_dir(FLAGS.compilation_cache_dir))
-    execute(cfg, workdir, FLAGS.task_index, FLAGS.num_tasks, FLAGS.restart, FLAGS.keep_old_chunks)
+    processes = 1 if FLAGS.distributed else FLAGS.workers
+    task = (FLAGS.task_index, FLAGS.num_tasks)
+    execute(cfg, workdir, *task, FLAGS.restart, FLAGS.keep_old_chunks, processes, FLAGS.chunks)
 
 
-def execute(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False):
+def execute(
+    cfg,
+    workdir,
+    task_index=0,
+    num_tasks=1,
+    restart=False,
+    keep_old_chunks=False,
+    processes=1,
+    chunks=None,
+):
     """What the command does once its flags are read: checks the config (one line on a
-    mistake), trains this task's chunks (its process's share of them), and, when the task is
-    the whole grid, merges and reports (process 0, once every process is done)."""
+    mistake), trains this task's chunks (its process's share of them; ``chunks``: only
+    those) in ``processes`` worker processes (0: one per CPU core, ``runner/workers.py``), and,
+    when the task is the whole grid, merges and reports (process 0, once every process is done).
+    """
+    import jax
+
     from alignment import registry
     from alignment.engine import sharding
+    from alignment.runner import workers
     from sweeps import merge
 
     with cli.user_errors("invalid config"):
@@ -90,8 +126,17 @@ def execute(cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chu
     logging.info("config %s -> %s", cfg.name, workdir)
     share, shares = sharding.process_share(task_index, num_tasks)
     with cli.user_errors("cannot run"):
-        runs, _, todo = registry.prepare(cfg, workdir, share, shares, restart, keep_old_chunks)
-    registry.train_chunks(cfg, workdir, runs, todo)
+        runs, mine, todo = registry.prepare(cfg, workdir, share, shares, restart, keep_old_chunks)
+        only = workers.parse_chunks(chunks, [c.index for c in mine])
+    todo = [c for c in todo if only is None or c.index in only]
+    count = workers.worker_count(processes, len(todo), jax.default_backend())
+    if count > 1:
+        workers.train_in_workers(sys.argv, todo, count, workdir)
+    else:
+        registry.train_chunks(cfg, workdir, runs, todo)
+    if only is not None:
+        logging.info("chunks %s done", sorted(only))
+        return None
     if num_tasks > 1:
         logging.info("task %d done; run sweeps.merge when all tasks finished", task_index)
         return None
