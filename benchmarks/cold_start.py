@@ -9,7 +9,12 @@ empty workdir, with JAX's compile log on (``JAX_LOG_COMPILES=1``), one after the
    start as it was (skipped with ``--rev=''``);
 2. ``cold``: this checkout with a new, empty persistent compilation cache;
 3. ``warm``: this checkout again with that cache (a second run into a new workdir), whose
-   verdicts must equal the cold run's (the same programs, loaded instead of compiled).
+   verdicts must equal the cold run's (the same programs, loaded instead of compiled);
+4. ``warm_1``: the same with ``--workers=1``: every chunk in the command's own process, as
+   before the workers (``alignment/runner/workers.py``), to show what they and the cache each buy.
+
+With workers, their output reaches the log with a ``[worker i]`` prefix, and the compile
+seconds are summed over the processes (compute, not wall time: they compile side by side).
 
 Each row: wall seconds of the command, seconds JAX spent tracing, lowering and compiling (or
 loading from the cache), and the time after the last chunk (merge, threshold.json, figures),
@@ -49,6 +54,7 @@ _PHASES = {
 }
 _SHAPES = re.compile(r"Compiling \S+\((\S+)\) with global shapes and types \(\w+\(\w+\[(\d+)")
 _LAST_CHUNK = re.compile(r"progress\.py.*\] chunk (\d+)/(\d+) ")
+_WORKER = re.compile(r"^\[worker \d+\] ")
 
 
 def compile_log(stderr: str) -> dict:
@@ -57,7 +63,7 @@ def compile_log(stderr: str) -> dict:
     per_program = collections.defaultdict(lambda: {"compiles": 0, "seconds": 0.0})
     totals = dict.fromkeys(_PHASES, 0.0)
     lanes, last_chunk, hits = "", None, 0
-    for line in stderr.splitlines():
+    for line in (_WORKER.sub("", text) for text in stderr.splitlines()):
         if shape := _SHAPES.search(line):
             lanes = f"{shape.group(1)} x {shape.group(2)}"
         hits += "Persistent compilation cache hit" in line
@@ -81,10 +87,10 @@ def compile_log(stderr: str) -> dict:
     }
 
 
-def run_job(src: Path, config: str, workdir: Path, cache: str) -> dict:
+def run_job(src: Path, config: str, workdir: Path, cache: str, *extra: str) -> dict:
     """The README command from ``src`` into ``workdir``: wall time, compile log, verdicts."""
     cmd = [sys.executable, "-m", "sweeps.run", f"--config=sweeps/configs/{config}.py"]
-    cmd += [f"--workdir={workdir}", f"--compilation_cache_dir={cache}"]
+    cmd += [f"--workdir={workdir}", f"--compilation_cache_dir={cache}", *extra]
     env = dict(os.environ, PYTHONPATH=str(src), JAX_LOG_COMPILES="1")
     start = time.time()
     done = subprocess.run(cmd, cwd=src, env=env, capture_output=True, text=True)
@@ -120,10 +126,13 @@ def measure(config: str, rev: str, tmp: Path) -> dict:
     cache = tmp / f"{config}_cache"
     out["cold"] = run_job(ROOT, config, tmp / f"{config}_cold", str(cache))
     out["warm"] = run_job(ROOT, config, tmp / f"{config}_warm", str(cache))
-    out["warm_same_verdicts"] = out["warm"]["verdicts"] == out["cold"]["verdicts"]
+    out["warm_1"] = run_job(ROOT, config, tmp / f"{config}_warm_1", str(cache), "--workers=1")
+    out["warm_same_verdicts"] = all(
+        out[name]["verdicts"] == out["cold"]["verdicts"] for name in ("warm", "warm_1")
+    )
     if rev:
-        out["cold_over_before"] = out["cold"]["wall_s"] / out["before"]["wall_s"]
-        out["warm_over_before"] = out["warm"]["wall_s"] / out["before"]["wall_s"]
+        for name in ("cold", "warm", "warm_1"):
+            out[f"{name}_over_before"] = out[name]["wall_s"] / out["before"]["wall_s"]
     return out
 
 
@@ -143,7 +152,7 @@ def markdown(res: dict) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for config, r in res["configs"].items():
-        for name in ("before", "cold", "warm"):
+        for name in ("before", "cold", "warm", "warm_1"):
             if name not in r:
                 continue
             row = r[name]
@@ -154,7 +163,8 @@ def markdown(res: dict) -> str:
                 f"{'' if after is None else f'{after:.1f}'} | {_open(row['verdicts'])} / "
                 f"{len(row['verdicts'])} | {'' if ratio is None else f'{ratio:.2f}'} |"
             )
-        lines.append(f"| {config} | warm verdicts = cold | {r['warm_same_verdicts']} | | | | |")
+        same = r["warm_same_verdicts"]
+        lines.append(f"| {config} | both warm runs' verdicts = cold's | {same} | | | | |")
     first = next(iter(res["configs"]))
     programs = res["configs"][first]["cold"]["programs"]
     lines += [
