@@ -62,19 +62,20 @@ def compile_log(stderr: str) -> dict:
     and the clock time of the last chunk's progress line, from a run's log."""
     per_program = collections.defaultdict(lambda: {"compiles": 0, "seconds": 0.0})
     totals = dict.fromkeys(_PHASES, 0.0)
-    lanes, last_chunk, hits = "", None, 0
-    for line in (_WORKER.sub("", text) for text in stderr.splitlines()):
+    lanes, last_chunk, hits = {}, None, 0  # per process (worker prefix): the pending program
+    for text in stderr.splitlines():
+        tag = _WORKER.match(text)
+        who, line = (tag.group(0), text[tag.end() :]) if tag else ("", text)
         if shape := _SHAPES.search(line):
-            lanes = f"{shape.group(1)} x {shape.group(2)}"
+            lanes[who] = f"{shape.group(1)} x {shape.group(2)}"
         hits += "Persistent compilation cache hit" in line
         for phase, pattern in _PHASES.items():
             if found := pattern.search(line):
                 totals[phase] += float(found.group(2))
                 if phase == "compiling":
-                    entry = per_program[lanes or found.group(1)]
+                    entry = per_program[lanes.pop(who, "") or found.group(1)]
                     entry["compiles"] += 1
                     entry["seconds"] += float(found.group(2))
-                    lanes = ""
         chunk = _LAST_CHUNK.search(line)
         if chunk and chunk.group(1) == chunk.group(2):
             last_chunk = _STAMP.match(line).group(1)

@@ -96,7 +96,8 @@ def main(argv):
     sharding.use_compilation_cache(sharding.cache_dir(FLAGS.compilation_cache_dir))
     processes = 1 if FLAGS.distributed else FLAGS.workers
     task = (FLAGS.task_index, FLAGS.num_tasks)
-    execute(cfg, workdir, *task, FLAGS.restart, FLAGS.keep_old_chunks, processes, FLAGS.chunks)
+    options = dict(processes=processes, chunks=FLAGS.chunks, argv=sys.argv)
+    execute(cfg, workdir, *task, FLAGS.restart, FLAGS.keep_old_chunks, **options)
 
 
 def execute(
@@ -108,11 +109,13 @@ def execute(
     keep_old_chunks=False,
     processes=1,
     chunks=None,
+    argv=None,
 ):
     """What the command does once its flags are read: checks the config (one line on a
     mistake), trains this task's chunks (its process's share of them; ``chunks``: only
-    those) in ``processes`` worker processes (0: one per CPU core, ``runner/workers.py``), and,
-    when the task is the whole grid, merges and reports (process 0, once every process is done).
+    those) in ``processes`` worker processes (0: one per CPU core, ``runner/workers.py``; each
+    runs the command line ``argv``, so without it: this process), and, when the task is the
+    whole grid, merges and reports (process 0, once every process is done).
     """
     import jax
 
@@ -122,16 +125,17 @@ def execute(
     from sweeps import merge
 
     with cli.user_errors("invalid config"):
-        registry.check_config(cfg)
+        planned = registry.check_config(cfg)
     logging.info("config %s -> %s", cfg.name, workdir)
     share, shares = sharding.process_share(task_index, num_tasks)
+    with cli.user_errors("invalid flag"):
+        only = workers.parse_chunks(chunks, [c.index for c in planned if c.index % shares == share])
     with cli.user_errors("cannot run"):
-        runs, mine, todo = registry.prepare(cfg, workdir, share, shares, restart, keep_old_chunks)
-        only = workers.parse_chunks(chunks, [c.index for c in mine])
+        runs, _, todo = registry.prepare(cfg, workdir, share, shares, restart, keep_old_chunks)
     todo = [c for c in todo if only is None or c.index in only]
     count = workers.worker_count(processes, len(todo), jax.default_backend())
-    if count > 1:
-        workers.train_in_workers(sys.argv, todo, count, workdir)
+    if count > 1 and argv is not None:
+        workers.train_in_workers(argv, todo, count, workdir)
     else:
         registry.train_chunks(cfg, workdir, runs, todo)
     if only is not None:

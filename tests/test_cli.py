@@ -50,6 +50,8 @@ def workdirs(tmp_path_factory):
         (("--config.num_seeds=0",), ("num_seeds=0",)),
         (("--config=no/such/config.py",), ("config file could not be loaded", "no/such")),
         (("--config.data=file",), ("data='file' needs data_file=PATH",)),
+        (("--workers=-1",), ("workers=-1 must be 0 (one per CPU core)",)),
+        (("--chunks=0,7",), ("chunks='0,7': [7] not among this task's chunks [0]",)),
         (
             ("--config.data=file", "--config.data_file=no/such.npz"),
             ("data_file='no/such.npz' does not exist",),

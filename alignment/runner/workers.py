@@ -86,7 +86,7 @@ def parse_chunks(text: str | None, known: list[int]) -> set[int] | None:
     bad = sorted(ids - set(known))
     if bad or not ids:
         raise ValueError(
-            f"chunks={text!r}: {bad or 'none'} not among this config's chunks 0..{max(known)}"
+            f"chunks={text!r}: {bad or 'none'} not among this task's chunks {sorted(known)}"
         )
     return ids
 
