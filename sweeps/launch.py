@@ -30,9 +30,9 @@ POLL_S = 2.0  # how often the launcher looks at the array's tasks while it waits
 def run_task(cfg, workdir: str, task_index: int, num_tasks: int, cache_dir: str | None):
     """What one array task runs: its share of the grid (returns the chunk indices it owns)."""
     from alignment import registry  # in the task's process: set up JAX there
-    from alignment.engine import sharding
+    from alignment.engine import compile_cache
 
-    sharding.use_compilation_cache(sharding.cache_dir(cache_dir))
+    compile_cache.use_compilation_cache(compile_cache.cache_dir(cache_dir))
     return registry.run(cfg, workdir, task_index, num_tasks)
 
 

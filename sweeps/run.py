@@ -78,7 +78,8 @@ def define_flags() -> None:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from alignment.engine import sharding  # after flag parsing: importing alignment sets up JAX
+    # after flag parsing: importing alignment sets up JAX
+    from alignment.engine import compile_cache, sharding
     from alignment.runner import workers
 
     cfg = FLAGS.config
@@ -93,7 +94,7 @@ def main(argv):
         sharding.initialize_distributed()
     if workers.in_worker():
         workers.stop_with_parent()
-    sharding.use_compilation_cache(sharding.cache_dir(FLAGS.compilation_cache_dir))
+    compile_cache.use_compilation_cache(compile_cache.cache_dir(FLAGS.compilation_cache_dir))
     processes = 1 if FLAGS.distributed else FLAGS.workers
     task = (FLAGS.task_index, FLAGS.num_tasks)
     options = dict(processes=processes, chunks=FLAGS.chunks, argv=sys.argv)

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from alignment.engine import integrate, sharding
+from alignment.engine import compile_cache, integrate, sharding
 from alignment.engine import train as trainer
 from alignment.two_layer.data import DataSpec
 from alignment.two_layer.family import TwoLayer
@@ -104,12 +104,12 @@ def test_the_compilation_cache_is_on_by_default_and_can_be_moved_or_switched_off
     for var in ("ALIGNMENT_COMPILATION_CACHE", "JAX_COMPILATION_CACHE_DIR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", "/tmp/xdg")
-    assert sharding.cache_dir() == "/tmp/xdg/alignment/jax"  # the per-user default (Linux)
+    assert compile_cache.cache_dir() == "/tmp/xdg/alignment/jax"  # the per-user default (Linux)
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "/tmp/jaxcache")
-    assert sharding.cache_dir() == "/tmp/jaxcache"  # JAX's own variable
+    assert compile_cache.cache_dir() == "/tmp/jaxcache"  # JAX's own variable
     monkeypatch.setenv("ALIGNMENT_COMPILATION_CACHE", "/tmp/ours")
-    assert sharding.cache_dir() == "/tmp/ours"
-    assert sharding.cache_dir("/tmp/flag") == "/tmp/flag"  # the flag first
+    assert compile_cache.cache_dir() == "/tmp/ours"
+    assert compile_cache.cache_dir("/tmp/flag") == "/tmp/flag"  # the flag first
     monkeypatch.setenv("ALIGNMENT_COMPILATION_CACHE", "off")
-    assert sharding.cache_dir() is None
-    assert sharding.cache_dir("OFF") is None and sharding.cache_dir("") is None
+    assert compile_cache.cache_dir() is None
+    assert compile_cache.cache_dir("OFF") is None and compile_cache.cache_dir("") is None
