@@ -8,8 +8,9 @@ compiled programs. Verdicts at t = 1e3, then runs without one continue to t = 2.
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
 Runtime:  (measured, 2-core Intel Xeon (family 6, model 167), `python -m benchmarks.config_result
-          --config=threshold_quick`, compilation cache off) 132 s for the whole job including
-          compiles, certificates and figures; `python -m benchmarks.cold_start` times it cold
+          --config=threshold_quick`, compilation cache off) 106 s for the whole job including
+          compiles, certificates and figures, its two chunks in two worker processes (one per
+          core, the default on a CPU); `python -m benchmarks.cold_start` times it cold
           and with the persistent cache warm against the revision before (BENCHMARKS.md, "A new
           process"). The revision before faithful GD and the kink test (25ea7a1: fixed step
           0.25) took 112 s on a 2-core AMD EPYC and left 35 runs without a verdict, 22 of them
