@@ -113,3 +113,27 @@ def test_the_compilation_cache_is_on_by_default_and_can_be_moved_or_switched_off
     monkeypatch.setenv("ALIGNMENT_COMPILATION_CACHE", "off")
     assert compile_cache.cache_dir() is None
     assert compile_cache.cache_dir("OFF") is None and compile_cache.cache_dir("") is None
+
+
+def test_idle_lanes_take_no_step_and_put_writes_back_only_live_ones():
+    """A continuation call (grid.call_layout): live lanes step exactly as in a call where every
+    lane steps (same program, same shapes: bit for bit), an idle copy of a live lane takes no
+    step, and put writes back the live lanes only, even where an idle lane copies one."""
+    state, ctx = trainer.init_runs(PROG, LANES, shard=False)
+    ids, live = np.array([0, 2, 2]), np.array([True, True, False])
+    sub, sub_ctx = sharding.take(state, ids), sharding.take(ctx, ids)
+    before = jax.device_get(sub)
+    got, snaps = trainer.train(PROG, sub, sub_ctx, TIMES, shard=False, active=live)
+    ref, _ = trainer.train(PROG, sharding.take(state, ids), sub_ctx, TIMES, shard=False)
+    got, ref = jax.device_get((got, ref))
+    leaves = jax.tree_util.tree_leaves
+    for a, b, b0 in zip(leaves(got.params), leaves(ref.params), leaves(before.params), strict=True):
+        np.testing.assert_array_equal(a[:2], b[:2])
+        np.testing.assert_array_equal(a[2], b0[2])  # the idle lane did not move
+    assert list(got.step[:2]) == list(ref.step[:2]) and got.step[2] == 0
+    assert np.all(np.asarray(snaps["step"])[2] == 0)
+    new = jax.device_get(sharding.put(state, ids, got, live))
+    old = jax.device_get(state)
+    for n, o, g in zip(leaves(new.params), leaves(old.params), leaves(got.params), strict=True):
+        np.testing.assert_array_equal(n[[0, 2]], g[:2])  # lane 2 from its live position
+        np.testing.assert_array_equal(n[1], o[1])  # untouched

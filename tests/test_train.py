@@ -156,14 +156,15 @@ def test_even_block_divides_the_lanes():
 
 
 def test_lanes_at_once_follows_the_cache():
-    """On a CPU, lanes per block = L2 // (WORKING_SET x per-lane bytes) while a lane fits L2,
-    else last-level cache // per-lane bytes (at least 1); an explicit value wins; a family that
-    states no per-lane size runs as one vmap."""
+    """On a CPU, lanes per block = L2 // (WORKING_SET x per-lane bytes), at most MAX_BLOCK,
+    while a lane fits L2, else last-level cache // per-lane bytes (at least 1); an explicit
+    value wins; a family that states no per-lane size runs as one vmap."""
     from alignment.engine import sharding
 
     l2, llc, ws = sharding.cache_bytes(2), sharding.cache_bytes(3), sharding.WORKING_SET
-    assert l2 <= llc
+    assert l2 <= llc and sharding.MAX_BLOCK >= 4
     assert sharding.lanes_at_once(None, l2 // (4 * ws)) == 4
+    assert sharding.lanes_at_once(None, 1) == sharding.MAX_BLOCK
     assert sharding.lanes_at_once(None, l2 // ws) == 1
     assert sharding.lanes_at_once(None, l2 // ws + 1) == max(1, llc // (l2 // ws + 1))
     assert sharding.lanes_at_once(None, llc // 4) == 4

@@ -152,6 +152,12 @@ def cache_bytes(level: int = 3) -> int:
 # samples: 72 KiB) the per-lane step time doubles between 6 and 8 lanes a block with a 2 MiB L2,
 # i.e. once about 5 x lane_bytes a lane outgrows it (benchmarks/lane_blocks.py, its last table).
 WORKING_SET = 5
+# Lanes a block at most, where many small lanes fit L2: the verdict loop continues its open
+# runs in the chunk's own program (grid.call_layout), packed into blocks beside idle lanes,
+# and a block computes all its lanes while one is live: without a cap the default job's small
+# chunk (n_pad = 32: 65 lanes fit L2) ran its last open runs in one 40-lane block, which took
+# that chunk about twice as long; its first pass ran as fast in blocks of 8
+MAX_BLOCK = 8
 
 
 def lanes_at_once(lane_batch: int | None, lane_bytes: int | None) -> int:
@@ -159,18 +165,21 @@ def lanes_at_once(lane_batch: int | None, lane_bytes: int | None) -> int:
 
     ``lane_batch`` set (an int) wins. Else, on a CPU, as many lanes as keep a step's working
     set (``WORKING_SET`` x ``lane_bytes``, e.g. the m x n preactivations) within a core's L2
-    cache: a small-d step is memory-bound on those arrays and runs at half the per-lane rate
-    once they spill. Lanes too large for L2 (a wide matmul, compute-bound) are blocked by the
-    last-level cache instead: a batched matmul whose output outgrows it runs at under half the
-    per-lane rate (BENCHMARKS.md, W2). Smaller blocks also keep a slow lane (many steps) from
-    holding fast ones in its while loop: each block loops only as long as its own slowest lane.
+    cache, at most ``MAX_BLOCK``: a small-d step is memory-bound on those arrays and runs at
+    half the per-lane rate once they spill. Lanes too large for L2 (a wide matmul,
+    compute-bound) are blocked by the last-level cache instead: a batched matmul whose output
+    outgrows it runs at under half the per-lane rate (BENCHMARKS.md, W2). Smaller blocks also
+    keep a slow lane (many steps) from holding fast ones in its while loop: each block loops
+    only as long as its own slowest lane.
     """
     if lane_batch is not None:
         return int(lane_batch)
     if not lane_bytes or jax.default_backend() != "cpu":
         return 0
     in_l2 = cache_bytes(2) // (WORKING_SET * int(lane_bytes))
-    return int(in_l2) if in_l2 >= 1 else max(1, cache_bytes(3) // int(lane_bytes))
+    if in_l2 >= 1:
+        return int(min(in_l2, MAX_BLOCK))
+    return max(1, cache_bytes(3) // int(lane_bytes))
 
 
 def even_block(lanes: int, block: int) -> int:
@@ -251,8 +260,12 @@ def _take(tree, idx):
 
 
 @jax.jit
-def _put(tree, idx, part):
-    return jax.tree_util.tree_map(lambda x, y: x.at[idx].set(y[: idx.shape[0]]), tree, part)
+def _put(tree, src, part):
+    def one(x, y):
+        has = (src >= 0).reshape(src.shape + (1,) * (x.ndim - 1))
+        return jnp.where(has, y[jnp.maximum(src, 0)], x)
+
+    return jax.tree_util.tree_map(one, tree, part)
 
 
 def take(tree, idx):
@@ -261,6 +274,13 @@ def take(tree, idx):
     return _take(tree, jnp.asarray(np.asarray(idx)))
 
 
-def put(tree, idx, part):
-    """``tree`` with lanes ``idx`` replaced by ``part`` (the first len(idx) lanes of it)."""
-    return _put(tree, jnp.asarray(np.asarray(idx)), part)
+def put(tree, idx, part, live=None):
+    """``tree`` with lanes ``idx`` replaced by the lanes of ``part`` (as many) where ``live``
+    (default: all; the live ``idx`` distinct, e.g. a call's live lanes, ``grid.call_layout``).
+    A gather, not a scatter (no two writes to one lane): one compiled program per tree and
+    lane counts, whatever is live."""
+    idx = np.asarray(idx)
+    live = np.ones(len(idx), bool) if live is None else np.asarray(live, bool)
+    src = np.full(num_runs(tree), -1)
+    src[idx[live]] = np.flatnonzero(live)
+    return _put(tree, jnp.asarray(src), part)

@@ -218,6 +218,16 @@ def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
     return init, train
 
 
+def block_size(prog: Program, lanes: int, shard=None) -> int:
+    """Lanes a vmapped block of ``prog``'s train program runs at once in a call of ``lanes``
+    (blocks are contiguous in the run axis, within each device's share)."""
+    mesh = sharding.default_mesh(shard)
+    ndev = 1 if mesh is None else mesh.size
+    per_device = sharding.padded_count(lanes, ndev) // ndev
+    block = sharding.lanes_at_once(prog.lane_batch, prog.family.lane_bytes(prog.jnp_dtype))
+    return sharding.even_block(per_device, block)
+
+
 def _reinit_run(prog: Program, state: TrainState, ctx: RunContext) -> TrainState:
     loss_and_grad = functools.partial(prog.family.loss_and_grad, ctx=ctx.family)
     istate = prog.integrator.init(state.params, ctx.lane, prog.jnp_dtype, loss_and_grad)
@@ -271,11 +281,13 @@ def init_runs(
     return sharding.take_runs(init(sharding.to_runs(lane, mesh)), len(lanes))
 
 
-def train(prog: Program, state: TrainState, ctx: RunContext, times_K, shard=None):
+def train(prog: Program, state: TrainState, ctx: RunContext, times_K, shard=None, active=None):
     """Continues every lane through the snapshot times (absolute times, non-decreasing).
 
     ``state`` is donated: use the returned one. Returns (state, snapshots), snapshots a dict
-    of arrays with leading axes (R, K). ``shard`` as in ``init_runs``.
+    of arrays with leading axes (R, K). ``shard`` as in ``init_runs``. ``active`` (R,) bool:
+    the lanes that step (default all); the others take no step (their targets are time 0), so
+    a lane block of them ends its while loops at once (the same compiled program either way).
     """
     times_K = np.asarray(times_K, dtype=np.float64)
     if times_K.ndim != 1 or np.any(np.diff(times_K) < 0) or np.any(times_K < 0):
@@ -283,6 +295,9 @@ def train(prog: Program, state: TrainState, ctx: RunContext, times_K, shard=None
     num = sharding.num_runs(state)
     mesh = sharding.default_mesh(shard)
     _, run = compiled(prog, mesh)
-    targets_RxK = jnp.asarray(np.broadcast_to(times_K, (num, len(times_K))))
+    targets_RxK = np.broadcast_to(times_K, (num, len(times_K)))
+    if active is not None:
+        targets_RxK = np.where(np.asarray(active, bool)[:, None], targets_RxK, 0.0)
+    targets_RxK = jnp.asarray(targets_RxK)
     args = sharding.to_runs((state, ctx, targets_RxK), mesh)
     return sharding.take_runs(run(*args), num)

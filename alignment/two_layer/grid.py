@@ -222,55 +222,43 @@ def integrator_groups(prog: train.Program, runs, ids: np.ndarray) -> list[np.nda
     return [ids[[k == key for k in keys]] for key in dict.fromkeys(keys)]
 
 
-def lane_ladder(full: int) -> list[int]:
-    """Lane counts a continuation call may have: ``full``, and below it the counts
-    u, 1.5u, 2u, 3u, 4u, 6u, ... (u = two lanes a device, ``sharding.padded_count``), so a
-    call carries at most a third of padding copies and a chunk compiles a few sizes at most."""
+def call_layout(live_ids: np.ndarray, full: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lane ids, live mask) of a continuation call of ``live_ids``: the chunk's own lane count
+    ``full`` (padded for the devices, ``sharding.padded_count``), so the call reuses the chunk's
+    compiled program and no other lane count is ever compiled. The live lanes are spread evenly
+    over the devices (each device's share of the run axis is contiguous), packed at the front of
+    each share so that they fill whole lane blocks; the other lanes are idle copies of a live
+    lane that take no step (``train.train``'s ``active``) and are never written back."""
     mesh = sharding.default_mesh()
     ndev = 1 if mesh is None else mesh.size
-    unit = sharding.padded_count(1, ndev)
-    sizes, size = {full}, unit
-    while size < full:
-        sizes.add(size)
-        sizes.add(min(full, sharding.padded_count(-(-3 * size // 2), ndev)))
-        size *= 2
-    return sorted(sizes)
+    lanes = sharding.padded_count(full, ndev)
+    per = lanes // ndev
+    k = np.arange(len(live_ids))
+    pos = (k % ndev) * per + k // ndev
+    ids = np.full(lanes, live_ids[-1])
+    ids[pos] = live_ids
+    live = np.zeros(lanes, bool)
+    live[pos] = True
+    return ids, live
 
 
-# Lanes whose recent mean steps differ by more than this factor go into separate calls: a
-# while loop runs as long as its slowest lane, so a call wastes at most half its lane-steps.
-STEP_RATIO = 2.0
-
-
-def speed_classes(ids: np.ndarray, step_R: np.ndarray | None) -> list[np.ndarray]:
-    """``ids`` sorted by their lanes' mean step (longest first) and cut where the step falls
-    below 1 / STEP_RATIO of its class's first; one class when steps are not known."""
+def by_speed(ids: np.ndarray, step_R: np.ndarray | None) -> np.ndarray:
+    """``ids`` in order of their lanes' mean step (longest first; unknown or zero steps last),
+    as given when steps are not known."""
     if step_R is None:
-        return [ids]
+        return np.asarray(ids)
     step = np.asarray(step_R, np.float64)[ids]
-    step = np.where(np.isfinite(step) & (step > 0), step, np.inf)
-    out, first = [], 0.0
-    for k in np.argsort(-step, kind="stable"):
-        if not out or step[k] * STEP_RATIO < first:
-            out.append([])
-            first = step[k]
-        out[-1].append(ids[k])
-    return [np.asarray(c) for c in out]
+    step = np.where(np.isfinite(step) & (step > 0), step, 0.0)
+    return np.asarray(ids)[np.argsort(-step, kind="stable")]
 
 
-def batches(prog, lanes: train.Lanes, live_ids, full: int, step_R=None) -> list[np.ndarray]:
-    """Live runs grouped by the integrator's group axes and by their mean step (``step_R``
-    per lane, :func:`speed_classes`), each group in calls of ladder sizes (lane ids padded by
-    repeating the last: the copies are dropped)."""
-    out = []
-    ladder = lane_ladder(full)
-    for axes_group in integrator_groups(prog, lanes.values, live_ids):
-        for group in speed_classes(axes_group, step_R):
-            for start in range(0, len(group), ladder[-1]):
-                part = group[start : start + ladder[-1]]
-                size = next(s for s in ladder if s >= len(part))
-                out.append(np.concatenate([part, np.full(size - len(part), part[-1])]))
-    return out
+def batches(prog, lanes: train.Lanes, live_ids, full: int, step_R=None) -> list[tuple]:
+    """Live runs grouped by the integrator's group axes, each group one call
+    (:func:`call_layout`: (ids, live)) with its lanes in order of their mean step
+    (``step_R`` per lane, :func:`by_speed`): each lane block's while loop runs as long as its
+    slowest lane, so lanes of like speed share a block."""
+    groups = integrator_groups(prog, lanes.values, np.asarray(live_ids))
+    return [call_layout(by_speed(group, step_R), full) for group in groups]
 
 
 def lanes_for(runs: dict[str, np.ndarray], run_ids, num_lanes: int = 0) -> train.Lanes:

@@ -193,17 +193,23 @@ def summary_table(traj: xr.Dataset, columns) -> dict[str, np.ndarray]:
 
 @dataclasses.dataclass
 class StepCount:
-    """Integrator steps of a chunk: ``computed`` = lanes x the longest lane's steps in every
-    segment (what a vmapped while loop executes), ``useful`` = steps of the chunk's real runs."""
+    """Integrator steps of a chunk: ``computed`` = in every segment and lane block, the block's
+    lanes x its longest lane's steps (what a vmapped while loop executes), ``useful`` = steps
+    of the chunk's real runs."""
 
     computed: int = 0
     useful: int = 0
 
-    def add(self, steps_before, steps_RxK, real: int) -> None:
+    def add(self, steps_before, steps_RxK, useful_R, block: int = 0) -> None:
+        """One call: step counts before it and at its snapshots, (R,) bool the lanes whose
+        steps are useful, ``block`` lanes a block (0 or not dividing R: all in one)."""
         steps = np.concatenate([np.asarray(steps_before, np.float64)[:, None], steps_RxK], axis=1)
         inc = np.diff(steps, axis=1)
-        self.computed += int(np.sum(inc.max(axis=0)) * inc.shape[0])
-        self.useful += int(np.sum(inc[:real]))
+        lanes = inc.shape[0]
+        size = block if block > 0 and lanes % block == 0 else lanes
+        per_block = inc.reshape(lanes // size, size, -1).max(axis=1)
+        self.computed += int(np.sum(per_block) * size)
+        self.useful += int(np.sum(inc[np.asarray(useful_R, bool)]))
 
 
 @dataclasses.dataclass

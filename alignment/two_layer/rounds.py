@@ -76,14 +76,11 @@ def wants_more(cfg, loop: records.Loop, real: int, evidence: dict | None = None)
 
 
 def round_batches(cfg, prog, lanes, loop: records.Loop, real: int, evidence=None) -> list:
-    """(lane ids, lanes to keep, real lanes) of each call series of this round: all lanes in
-    round 0, then the continuing runs in ladder-sized batches of lanes with similar steps."""
+    """(lane ids, live mask) of each call of this round: every lane in round 0, then the
+    continuing runs, by speed class, each class one call of the chunk's lane count
+    (``grid.batches``)."""
     if loop.round == 0:
-        return [(np.arange(loop.lanes), loop.lanes, real)]
+        return [(np.arange(loop.lanes), np.ones(loop.lanes, bool))]
     live = continuing(cfg, loop, real, evidence)
-    out = []
     step_R = records.mean_step(loop.snaps)
-    for ids in grid.batches(prog, lanes, np.flatnonzero(live), loop.lanes, step_R):
-        k = len(np.unique(ids))
-        out.append((ids, k, k))
-    return out
+    return grid.batches(prog, lanes, np.flatnonzero(live), loop.lanes, step_R)

@@ -5,11 +5,12 @@ a verdict (``verdicts.OPEN``: undetermined, saddle) then continue (never restart
 parameters carry on, with the chunk's integrator or, with ``continue_integrator='flow'``, the
 flow) by a factor ``continue_factor`` of time at a time until each has a verdict or ``time_cap``
 is reached (and, with ``escape_cap``, those whose end is near beyond it: ``rounds.py``). Runs
-with a verdict *leave*: the open ones are gathered into smaller calls whose lane counts come
-from a short ladder (``grid.lane_ladder``), so compiles stay few and no step is spent on a
-decided run. Lanes are grouped by the integrator's group axes (e.g. the step size) so that no
-lane idles in a while loop waiting for a slower one. A run's snapshots after it left are NaN
-(``last_snapshot`` marks its last).
+with a verdict *leave*: the open ones are gathered to the front of the lane blocks of a call
+with the chunk's own lane count (``grid.call_layout``), so the chunk's one compiled program
+serves every round, and the decided lanes beside them take no step (a block of them ends its
+while loops at once). Lanes are grouped by the integrator's group axes (e.g. the step size)
+and by speed, so that no lane idles in a while loop waiting for a much slower one. A run's
+snapshots after it left are NaN (``last_snapshot`` marks its last).
 
 The loop is a sequence of rounds (0: the pass to ``max_time``; then one per continuation), each
 a fixed list of compiled calls, then the round's verdicts: the certificates of the runs that can
@@ -53,8 +54,8 @@ def continuation_program(cfg, prog):
 def live_lanes(plan, lanes: int, real: int) -> np.ndarray:
     """(lanes,) bool: the lanes a round's call series train (padding lanes never live)."""
     live = np.zeros(lanes, bool)
-    for ids, keep, _ in plan:
-        live[ids[:keep]] = True
+    for ids, on in plan:
+        live[ids[on]] = True
     live[real:] = False
     return live
 
@@ -156,8 +157,8 @@ class Task:
     def _call(self, prog, state, plan, step, calls, loop, width):
         """One compiled call of batch ``b`` (its lanes' state carried across its calls)."""
         b, j = step
-        ids, keep, real = plan[b]
-        whole = len(plan) == 1 and keep == len(ids) == loop.lanes  # round 0: every lane
+        ids, on = plan[b]
+        whole = len(plan) == 1 and on.all() and len(ids) == loop.lanes  # round 0: every lane
         if self.current is None or self.current[0] != (loop.round, b):
             if whole:
                 self.current = ((loop.round, b), state, self.ctx)
@@ -166,12 +167,13 @@ class Task:
                 self.current = ((loop.round, b), *taken)
         _, sub, sub_ctx = self.current
         before = np.asarray(jax.device_get(sub.step))
-        sub, snaps = train.train(prog, sub, sub_ctx, calls[j])
+        sub, snaps = train.train(prog, sub, sub_ctx, calls[j], active=None if on.all() else on)
         host = chunk_loop.host_snapshots(snaps)
-        loop.count.add(before, host["step"], real)
-        state = sub if whole else jax.block_until_ready(sharding.put(state, ids[:keep], sub))
+        block = train.block_size(prog, len(ids))
+        loop.count.add(before, host["step"], on & (ids < self.real), block)
+        state = sub if whole else jax.block_until_ready(sharding.put(state, ids, sub, on))
         self.current = ((loop.round, b), sub, sub_ctx)
-        loop.record(ids[:keep], j * len(calls[j]), host, width)
+        loop.record(ids[on], j * len(calls[j]), {k: v[on] for k, v in host.items()}, width)
         return state
 
     def result(self, book, state):
