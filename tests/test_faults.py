@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 import xarray as xr
+from processes import signature
 
 from alignment.runner import checkpoint, results, workdir
 
@@ -40,15 +41,6 @@ JOBS = {
         (signal.SIGTERM,),
     ),
 }
-
-
-def signature(path):
-    """Changes whenever the file is rewritten (every save is a new file renamed into place)."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns
 
 
 def start(args, workdir, log):

@@ -13,6 +13,7 @@ import time
 
 import pytest
 from absl import flags
+from processes import signature
 
 from alignment.runner import checkpoint, workers
 
@@ -84,15 +85,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _signature(path):
-    """Changes whenever a checkpoint is saved (each save is a new file renamed into place)."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns
-
-
 def _worker_pids(text: str) -> list[int]:
     return [int(p) for p in re.findall(r"worker \d \(pid (\d+)\)", text)]
 
@@ -101,10 +93,10 @@ def _interrupt(work, log_path, sig) -> tuple[int, str, list[int]]:
     """Starts the command with two workers, sends ``sig`` to the command (not its workers)
     once a worker saved a checkpoint; (exit status, output, worker pids)."""
     ckpts = [checkpoint.checkpoint_path(work, i) for i in (0, 1)]
-    before = [_signature(p) for p in ckpts]
+    before = [signature(p) for p in ckpts]
     with open(log_path, "w") as log:
         proc, deadline = _start(work, log, "--workers=2"), time.time() + 300
-        while proc.poll() is None and [_signature(p) for p in ckpts] == before:
+        while proc.poll() is None and [signature(p) for p in ckpts] == before:
             assert time.time() < deadline
             time.sleep(0.01)
         proc.send_signal(sig)
