@@ -8,35 +8,35 @@ compiled programs. Verdicts at t = 1e3, then runs without one continue to t = 2.
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
 Runtime:  (measured, 2-core Intel Xeon (family 6, model 167), `python -m benchmarks.config_result
-          --config=threshold_quick`, compilation cache off) 106 s for the whole job including
+          --config=threshold_quick`, compilation cache off) 99 s for the whole job including
           compiles, certificates and figures, its two chunks in two worker processes (one per
           core, the default on a CPU); `python -m benchmarks.cold_start` times it cold
           and with the persistent cache warm against the revision before (BENCHMARKS.md, "A new
           process"). The revision before faithful GD and the kink test (25ea7a1: fixed step
           0.25) took 112 s on a 2-core AMD EPYC and left 35 runs without a verdict, 22 of them
           GD at the edge of stability.
-Result:   (measured, same run) 24 interpolating, 40 stuck (26 certified by every criterion, 10
+Result:   (measured, same run) 24 interpolating, 39 stuck (26 certified by every criterion, 9
           `at_minimum`: slow now and within the gap of a region minimum that the escape and
           kink tests certify a local minimum; 4 `polished`: still fast, or with a small neuron
           growing only until the large ones arrive, but in the neighbourhood of such a minimum,
-          certified again at the minimum itself), 9 saddles (7 escape, 2 kink), 7 undetermined
-          (1 `escaping`, 3 `moving`, 3 `not_stationary`): 16 of 80 without a verdict. Every run
-          faithful (largest eta * lambda_max 1.96). Per n, verdict/criterion (threshold.json
-          decided_by_n): 8: 8 interpolating; 11: 5 interpolating, 2 at_minimum, 1 polished; 16:
-          5 interpolating, 1 at_minimum, 1 certified, 1 polished; 23: 3 escape, 1 at_minimum,
-          1 polished, 1 escaping, 1 moving, 1 not_stationary; 32: 3 interpolating, 1 escape,
-          2 at_minimum, 1 certified, 1 not_stationary; 45: 1 interpolating, 2 at_minimum,
+          certified again at the minimum itself), 9 saddles (6 escape, 3 kink), 8 undetermined
+          (2 `escaping`, 3 `moving`, 2 `not_stationary`, 1 `on_its_way`): 17 of 80 without a
+          verdict. Every run faithful (largest eta * lambda_max 1.88). Per n, verdict/criterion
+          (threshold.json decided_by_n): 8: 8 interpolating; 11: 5 interpolating, 2 at_minimum,
+          1 polished; 16: 5 interpolating, 1 at_minimum, 1 certified, 1 not_stationary; 23:
+          3 escape, 1 at_minimum, 2 polished, 2 escaping; 32: 3 interpolating, 1 kink,
+          1 at_minimum, 1 certified, 1 moving, 1 on_its_way; 45: 1 interpolating, 2 at_minimum,
           4 certified, 1 polished; 64: 1 interpolating, 1 escape, 1 at_minimum, 3 certified,
           1 moving, 1 not_stationary; 91: 1 interpolating, 7 certified; 128: 1 escape, 1 kink,
-          6 certified; 181: 1 escape, 1 kink, 1 at_minimum, 4 certified, 1 moving. n* = 21.3,
-          95% CI [13.1, 35.6] over the decided runs; the 16 open runs counted as interpolating
-          give 38 [18.3, 77.1], as not 17.8 [12.2, 24.7]: the interval covering both is
-          [12.2, 77.1]. n*(T): 12.7 [10.6, 15.2] at T = 1e3, 16.7 [12.1, 22] at 1e4, 17.8
-          [12.2, 24.7] at 2.5e4 (the last two overlap: settled). Which runs stay open depends on
-          float32 rounding: the trainer's lane blocks (BENCHMARKS.md, "What limits the rest")
-          change how these trajectories round, and runs that sit at a saddle until rounding
-          pushes them off can end with another verdict (the revision before them left 13 open:
-          `benchmarks.cold_start`). The run that fixed-step GD called stuck falsely (n = 181, seed 2
+          6 certified; 181: 1 escape, 1 kink, 1 at_minimum, 4 certified, 1 moving. n* = 22.1,
+          95% CI [15.1, 34.3] over the decided runs; the 17 open runs counted as interpolating
+          give 40.5 [24.5, 84.2], as not 17.8 [12.8, 23.8]: the interval covering both is
+          [12.8, 84.2]. n*(T): 12.7 [10.6, 15.2] at T = 1e3, 17.4 [12.8, 22.1] at 1e4, 17.8
+          [12.8, 23.8] at 2.5e4 (the last two overlap: settled). Which runs stay open depends on
+          float32 rounding: the trainer's lane blocks (BENCHMARKS.md, "What limits the rest") and
+          the continuation in the chunk's own program change how these trajectories round, and
+          runs that sit at a saddle until rounding pushes them off can end with another verdict
+          (the revision before them left 13 open: `benchmarks.cold_start`). The run that fixed-step GD called stuck falsely (n = 181, seed 2
           at t = 1e4; gradient flow from it leaves) is a kink saddle by the kink test
           (tests/test_kinks.py). `--config.escape_cap=2.5e5` continues the open runs whose
           predicted escape or interpolation is near one decade past the cap (`python -m

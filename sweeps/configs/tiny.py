@@ -1,7 +1,7 @@
 """tiny: a smoke test of the whole pipeline (train, verdicts, n*, results, figures).
 
 Command:  python -m sweeps.run --config=sweeps/configs/tiny.py --workdir=runs/tiny
-Runtime:  (measured on a 2-core Intel Xeon, family 6 model 167) 15 s with the compilation
+Runtime:  (measured on a 2-core Intel Xeon, family 6 model 167) 14 s with the compilation
           cache off, figures included (`python -m benchmarks.config_result --config=tiny`);
           cold and warm against the revision before: `python -m benchmarks.cold_start`
           (BENCHMARKS.md, "A new process"). One compiled program, mostly compilation.
