@@ -63,6 +63,14 @@ def test_a_workers_flags_override_the_parents():
     assert (fv.workers, fv.restart, fv.chunks, fv.workdir) == (1, False, "0,2", "w")
 
 
+def test_a_workers_progress_reaches_the_parent_as_one_marked_line(capsys):
+    workers.report(3, 0.25, "12/40 runs decided\n by t=1e+03")
+    line = capsys.readouterr().out
+    assert line.count("\n") == 1  # one line, whatever the status held
+    assert workers.read_report(line.rstrip("\n")) == (3, 0.25, "12/40 runs decided by t=1e+03")
+    assert workers.read_report("I1206 chunk 3: 12 of 40 runs without a verdict") is None
+
+
 def test_chunks_flag_is_checked():
     assert workers.parse_chunks(None, [0, 1]) is None
     assert workers.parse_chunks("1, 0", [0, 1]) == {0, 1}
@@ -133,6 +141,8 @@ def test_two_workers_equal_one_process_and_none_outlives_an_interrupt(tmp_path):
         assert _gone(pids), f"workers {pids} outlived their killed parent"
     with open(tmp_path / "final.log", "w") as log:
         assert _start(work, log).wait(timeout=300) == 0  # --workers default: one per core
+    final = (tmp_path / "final.log").read_text()
+    assert workers.PROGRESS_MARK not in final  # the workers' progress lines are read, not shown
     for name in COMPARED:
         assert (work / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
 

@@ -22,7 +22,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from alignment.runner import checkpoint, chunk_loop, provenance, results
+from alignment.runner import checkpoint, chunk_loop, provenance, results, workers
 from alignment.runner import workdir as wd
 from alignment.runner.chunks import Chunk
 from alignment.runner.progress import Progress
@@ -120,7 +120,7 @@ def train_chunks(
     """
     workdir = Path(workdir)
     stamp = provenance.stamp(config_json(cfg), job.neutral)
-    with Progress(todo) as progress:
+    with Progress(todo, report=workers.report if workers.in_worker() else None) as progress:
         for chunk in todo:
             t0 = time.time()
             store = None

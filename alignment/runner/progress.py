@@ -84,10 +84,12 @@ class Warp:
 
 
 class Progress:
-    """The bar of chunks ``todo`` (a no-op off a terminal) and a log line per chunk."""
+    """The bar of chunks ``todo`` (a no-op off a terminal) and a log line per chunk; with
+    ``report``, every step's estimate is also told to it (a worker tells its parent)."""
 
-    def __init__(self, todo: list[Chunk], stream=None, clock=time.monotonic):
+    def __init__(self, todo: list[Chunk], stream=None, clock=time.monotonic, report=None):
         self.clock, self.warp, self.started = clock, Warp(), clock()
+        self.report = report  # also tell this (index, fraction, status) at every step
         self.stream = sys.stderr if stream is None else stream
         self.costs = {c.index: chunk_cost(c) for c in todo}
         self.num, self.count, self.here = len(todo), 0, 0.0
@@ -114,6 +116,8 @@ class Progress:
         self.bar.update(max(at - self.here, 0.0))
         self.here = max(at, self.here)
         self.bar.set_description_str(f"chunk {self.count + 1}/{self.num}: {status}", refresh=True)
+        if self.report is not None:
+            self.report(chunk.index, self.warp(fraction), status)
 
     def chunk_done(self, chunk: Chunk, seconds: float, counts: dict) -> None:
         self.bar.update(self.costs[chunk.index] - self.here)

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from alignment.runner import progress, results
 
 WORKER_ENV = "ALIGNMENT_WORKER"  # set in a worker's environment: no bar, stop with the parent
+PROGRESS_MARK = "@alignment-progress"  # a worker's line telling the parent how far a chunk is
 POLL_S = 0.5  # how often the parent looks for finished chunk files
 STOP_WAIT_S = 60.0  # after an interrupt, how long workers get to stop before SIGKILL
 
@@ -95,6 +96,21 @@ def in_worker() -> bool:
     return os.environ.get(WORKER_ENV) == "1"
 
 
+def report(index: int, fraction: float, status: str) -> None:
+    """In a worker: tells the parent that chunk ``index`` is ``fraction`` done and ``status``
+    (one marked line on stdout, which the parent reads instead of showing)."""
+    line = " ".join(str(status).split())
+    print(f"{PROGRESS_MARK} {int(index)} {float(fraction):.6f} {line}", flush=True)
+
+
+def read_report(line: str) -> tuple[int, float, str] | None:
+    """(chunk index, fraction, status) of a :func:`report` line; None for any other line."""
+    if not line.startswith(PROGRESS_MARK + " "):
+        return None
+    _, index, fraction, *status = line.split(" ", 3)
+    return int(index), float(fraction), (status or [""])[0]
+
+
 def stop_with_parent() -> None:
     """In a worker: a thread that waits for stdin (the parent's pipe) to close, then sends
     this process SIGTERM (which stops it between two compiled calls, checkpoint intact)."""
@@ -108,17 +124,22 @@ def stop_with_parent() -> None:
 
 
 class _Relay:
-    """Copies each worker's output lines to the parent's stderr, above its bar."""
+    """Copies each worker's output lines to the parent's stderr, above its bar, and keeps the
+    progress the workers report (:func:`report`): chunk index -> fraction, the last status."""
 
     def __init__(self, bar: tqdm):
         self.bar, self.lock, self.quiet, self.threads = bar, threading.Lock(), False, []
+        self.fractions: dict[int, float] = {}
+        self.status = ""
 
     def follow(self, proc: subprocess.Popen, tag: str) -> None:
         def copy():
             for raw in proc.stdout:
                 line = raw.decode(errors="replace").rstrip("\n")
                 with self.lock:
-                    if line.strip() and not self.quiet:
+                    if (got := read_report(line)) is not None:
+                        self.fractions[got[0]], self.status = got[1], f"chunk {got[0]}: {got[2]}"
+                    elif line.strip() and not self.quiet:
                         self.bar.write(f"[{tag}] {line}", file=sys.stderr)
 
         thread = threading.Thread(target=copy, name=f"relay-{tag}", daemon=True)
@@ -158,12 +179,17 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def _wait(procs, bar, costs, workdir, relay) -> None:
-    seen: set[int] = set()
+    """Until every worker exits: the bar at the chunks' costs x how far each is (finished
+    chunk files count whole), its text the latest status a worker reported."""
     while True:
         done = set(results.finished_chunks(workdir)) & set(costs)
-        bar.update(sum(costs[i] for i in done - seen))
-        bar.set_description_str(f"{len(done)}/{len(costs)} chunks in {len(procs)} workers")
-        seen |= done
+        with relay.lock:
+            share = {i: 1.0 if i in done else relay.fractions.get(i, 0.0) for i in costs}
+            status = relay.status
+        at = sum(costs[i] * share[i] for i in costs)
+        bar.update(max(at - bar.n, 0.0))
+        head = f"{len(done)}/{len(costs)} chunks, {len(procs)} workers"
+        bar.set_description_str(f"{head}; {status}" if status else head)
         if all(p.poll() is not None for p in procs):
             break
         time.sleep(POLL_S)
