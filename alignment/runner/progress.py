@@ -53,6 +53,33 @@ class _AboveTheBar:
         pass
 
 
+def make_bar(total: float, stream) -> tqdm:
+    """The project's bar on ``stream``: drawn only on a terminal, ETA from the average rate."""
+    return tqdm(
+        total=total or 1.0,
+        file=stream,
+        disable=not bool(getattr(stream, "isatty", lambda: False)()),
+        smoothing=0.0,
+        bar_format="{percentage:3.0f}%|{bar}| {desc} [{elapsed}<{remaining}]",
+        ncols=None if _width(stream) else 100,
+        dynamic_ncols=bool(_width(stream)),
+    )
+
+
+@contextlib.contextmanager
+def logs_above(bar: tqdm):
+    """absl's log lines written above ``bar`` while it is drawn (never glued to it)."""
+    if bar.disable:
+        yield
+        return
+    handler = logging.get_absl_handler().python_handler
+    old, handler.stream = handler.stream, _AboveTheBar(bar)
+    try:
+        yield
+    finally:
+        handler.stream = old
+
+
 class Warp:
     """Reported fraction of a chunk -> the share of its wall time, learned from finished chunks:
     the mean over them of the (monotone) time share at which each fraction was reported.
@@ -93,20 +120,9 @@ class Progress:
         self.stream = sys.stderr if stream is None else stream
         self.costs = {c.index: chunk_cost(c) for c in todo}
         self.num, self.count, self.here = len(todo), 0, 0.0
-        on_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.bar = tqdm(
-            total=sum(self.costs.values()) or 1.0,
-            file=self.stream,
-            disable=not on_terminal,
-            smoothing=0.0,
-            bar_format="{percentage:3.0f}%|{bar}| {desc} [{elapsed}<{remaining}]",
-            ncols=None if _width(self.stream) else 100,
-            dynamic_ncols=bool(_width(self.stream)),
-        )
-        self._handler_stream = None
-        if on_terminal:
-            handler = logging.get_absl_handler().python_handler
-            self._handler_stream, handler.stream = handler.stream, _AboveTheBar(self.bar)
+        self.bar = make_bar(sum(self.costs.values()), self.stream)
+        self._logs = logs_above(self.bar)
+        self._logs.__enter__()
 
     def step(self, chunk: Chunk, fraction: float, status: str) -> None:
         """The chunk is ``fraction`` done (0..1; its task's estimate) and says ``status``."""
@@ -137,9 +153,9 @@ class Progress:
 
     def close(self) -> None:
         self.bar.close()
-        if self._handler_stream is not None:
-            logging.get_absl_handler().python_handler.stream = self._handler_stream
-            self._handler_stream = None
+        if self._logs is not None:
+            self._logs.__exit__(None, None, None)
+            self._logs = None
 
     def __enter__(self) -> Progress:
         return self

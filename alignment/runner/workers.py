@@ -203,14 +203,14 @@ def train_in_workers(argv: list[str], todo, workers: int, workdir) -> None:
     workdir = Path(workdir)
     costs = {c.index: progress.chunk_cost(c) for c in todo}
     groups = assign(costs, workers)
-    on_terminal = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    bar = tqdm(total=sum(costs.values()) or 1.0, disable=not on_terminal, smoothing=0.0)
-    relay = _Relay(bar)
     procs = _start(argv, groups, workdir)
+    bar = progress.make_bar(sum(costs.values()), sys.stderr)
+    relay = _Relay(bar)
     try:
-        for i, p in enumerate(procs):
-            relay.follow(p, f"worker {i}")
-        _wait(procs, bar, costs, workdir, relay)
+        with progress.logs_above(bar):
+            for i, p in enumerate(procs):
+                relay.follow(p, f"worker {i}")
+            _wait(procs, bar, costs, workdir, relay)
     except BaseException:  # an interrupt (or a bug): no worker outlives the command
         relay.quiet = True
         _stop(procs)
