@@ -11,7 +11,9 @@ empty workdir, with JAX's compile log on (``JAX_LOG_COMPILES=1``), one after the
 3. ``warm``: this checkout again with that cache (a second run into a new workdir), whose
    verdicts must equal the cold run's (the same programs, loaded instead of compiled);
 4. ``warm_1``: the same with ``--workers=1``: every chunk in the command's own process, as
-   before the workers (``alignment/runner/workers.py``), to show what they and the cache each buy.
+   before the workers (``alignment/runner/workers.py``), to show what they and the cache each buy;
+5. ``cold_1``: ``--workers=1`` with another empty cache: the compile work of one process, the
+   same kind of count as ``before``'s (workers compiling side by side each compile slower).
 
 With workers, their output reaches the log with a ``[worker i]`` prefix, and the compile
 seconds are summed over the processes (compute, not wall time: they compile side by side).
@@ -128,11 +130,13 @@ def measure(config: str, rev: str, tmp: Path) -> dict:
     out["cold"] = run_job(ROOT, config, tmp / f"{config}_cold", str(cache))
     out["warm"] = run_job(ROOT, config, tmp / f"{config}_warm", str(cache))
     out["warm_1"] = run_job(ROOT, config, tmp / f"{config}_warm_1", str(cache), "--workers=1")
+    alone = str(tmp / f"{config}_cache_1")
+    out["cold_1"] = run_job(ROOT, config, tmp / f"{config}_cold_1", alone, "--workers=1")
     out["warm_same_verdicts"] = all(
-        out[name]["verdicts"] == out["cold"]["verdicts"] for name in ("warm", "warm_1")
+        out[name]["verdicts"] == out["cold"]["verdicts"] for name in ("warm", "warm_1", "cold_1")
     )
     if rev:
-        for name in ("cold", "warm", "warm_1"):
+        for name in ("cold", "warm", "warm_1", "cold_1"):
             out[f"{name}_over_before"] = out[name]["wall_s"] / out["before"]["wall_s"]
     return out
 
@@ -153,7 +157,7 @@ def markdown(res: dict) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for config, r in res["configs"].items():
-        for name in ("before", "cold", "warm", "warm_1"):
+        for name in ("before", "cold", "warm", "warm_1", "cold_1"):
             if name not in r:
                 continue
             row = r[name]
@@ -165,13 +169,13 @@ def markdown(res: dict) -> str:
                 f"{len(row['verdicts'])} | {'' if ratio is None else f'{ratio:.2f}'} |"
             )
         same = r["warm_same_verdicts"]
-        lines.append(f"| {config} | both warm runs' verdicts = cold's | {same} | | | | |")
+        lines.append(f"| {config} | every run's verdicts = cold's | {same} | | | | |")
     first = next(iter(res["configs"]))
-    programs = res["configs"][first]["cold"]["programs"]
+    programs = res["configs"][first]["cold_1"]["programs"]
     lines += [
         "",
-        f"Compiles of the cold `{first}` run, per program (lanes = its first argument's "
-        "leading axis), largest first:",
+        f"Compiles of the cold `{first}` run in one process (`cold_1`), per program (lanes = "
+        "its first argument's leading axis), largest first:",
         "",
         "| program x lanes | compiles | seconds |",
         "|---|---|---|",
