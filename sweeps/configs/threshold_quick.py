@@ -36,12 +36,12 @@ Result:   (measured, same run) 24 interpolating, 39 stuck (26 certified by every
           float32 rounding: the trainer's lane blocks (BENCHMARKS.md, "What limits the rest") and
           the continuation in the chunk's own program change how these trajectories round, and
           runs that sit at a saddle until rounding pushes them off can end with another verdict
-          (the revision before them left 13 open: `benchmarks.cold_start`). The run that fixed-step GD called stuck falsely (n = 181, seed 2
-          at t = 1e4; gradient flow from it leaves) is a kink saddle by the kink test
-          (tests/test_kinks.py). `--config.escape_cap=2.5e5` continues the open runs whose
-          predicted escape or interpolation is near one decade past the cap (`python -m
-          benchmarks.config_result --config=threshold_quick --set=escape_cap=2.5e5` measures
-          what it decides and costs).
+          (the revision before them left 13 open: `benchmarks.cold_start`). The run that
+          fixed-step GD called stuck falsely (n = 181, seed 2 at t = 1e4; gradient flow from it
+          leaves) is a kink saddle by the kink test (tests/test_kinks.py).
+          `--config.escape_cap=2.5e5` continues the open runs whose predicted escape or
+          interpolation is near one decade past the cap (`python -m benchmarks.config_result
+          --config=threshold_quick --set=escape_cap=2.5e5` measures what it decides and costs).
 """
 
 from sweeps.configs import base
