@@ -63,8 +63,8 @@ def define_flags() -> None:
     flags.DEFINE_string(
         "chunks",
         None,
-        "Train only these chunk indices (comma-separated, e.g. 0,3) and do not merge: what "
-        "each worker process is told; also for recomputing chosen chunks.",
+        "Train only these chunk indices (comma-separated, e.g. 0,3; finished ones are kept) "
+        "and do not merge: what each worker process is told; also to split chunks by hand.",
     )
     flags.DEFINE_string(
         "compilation_cache_dir",
