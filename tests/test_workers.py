@@ -37,13 +37,21 @@ def test_assign_puts_the_costliest_chunk_alone_and_balances_the_rest():
     assert workers.assign({7: 2.0}, 3) == [[7]]  # no empty worker
 
 
-def test_worker_count_is_one_per_core_on_a_cpu_and_never_more_than_the_chunks():
+def test_worker_count_is_one_per_core_on_a_cpu_and_never_more_than_the_chunks(monkeypatch):
     cores = workers.usable_cores()
-    assert workers.worker_count(0, 100, "cpu") == cores
+    memory = workers.available_memory()
+    fits = cores if memory is None else memory // workers.WORKER_MEMORY
+    assert workers.worker_count(0, 100, "cpu") == min(cores, fits)
     assert workers.worker_count(0, 1, "cpu") == 1
     assert workers.worker_count(0, 100, "gpu") == 1  # one process keeps an accelerator busy
     assert workers.worker_count(3, 2, "gpu") == 2
     assert workers.worker_count(4, 0, "cpu") == 1
+    monkeypatch.setattr(workers, "usable_cores", lambda: 16)
+    monkeypatch.setattr(workers, "available_memory", lambda: 5 * workers.WORKER_MEMORY // 2)
+    assert workers.worker_count(0, 100, "cpu") == 2  # the memory holds two
+    assert workers.worker_count(3, 100, "cpu") == 3  # asked for: as asked
+    monkeypatch.setattr(workers, "available_memory", lambda: None)
+    assert workers.worker_count(0, 100, "cpu") == 16  # memory unknown: one per core
     for bad in (-1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="workers="):
             workers.check_workers(bad)

@@ -41,6 +41,23 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+# memory to leave a worker process by default: its JAX runtime and compiled programs take about
+# 0.4 GiB before a chunk's arrays (measured on tiny's two workers)
+WORKER_MEMORY = 2**30
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes (Linux's MemAvailable), or None unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def check_workers(requested) -> None:
     """ValueError unless ``requested`` is 0 (auto) or a positive integer."""
     if isinstance(requested, bool) or not isinstance(requested, int) or requested < 0:
@@ -49,10 +66,14 @@ def check_workers(requested) -> None:
 
 def worker_count(requested: int, num_chunks: int, backend: str) -> int:
     """Processes to train ``num_chunks`` chunks in: ``requested``, or (0) one per usable core
-    on a CPU backend and one on an accelerator (which one process keeps busy); never more
-    than the chunks."""
+    on a CPU backend, as many as the available memory holds at WORKER_MEMORY each, and one on
+    an accelerator (which one process keeps busy); never more than the chunks."""
     check_workers(requested)
-    want = requested or (usable_cores() if backend == "cpu" else 1)
+    want = requested
+    if not want:
+        memory = available_memory()
+        fits = usable_cores() if memory is None else memory // WORKER_MEMORY
+        want = min(usable_cores(), fits) if backend == "cpu" else 1
     return max(1, min(want, num_chunks))
 
 
