@@ -57,8 +57,9 @@ def define_flags() -> None:
     flags.DEFINE_integer(
         "workers",
         0,
-        "Processes that train chunks side by side (0: one per CPU core on a CPU, one on an "
-        "accelerator; never more than the chunks to train). Results do not depend on it.",
+        "Processes that train chunks side by side (0: one per CPU core on a CPU while the free "
+        "memory holds 1 GiB each, one on an accelerator; never more than the chunks to "
+        "train). Results do not depend on it.",
     )
     flags.DEFINE_string(
         "chunks",
@@ -122,6 +123,7 @@ def execute(
 
     from alignment import registry
     from alignment.engine import sharding
+    from alignment.runner import job as job_mod
     from alignment.runner import workers
     from sweeps import merge
 
@@ -130,7 +132,8 @@ def execute(
     logging.info("config %s -> %s", cfg.name, workdir)
     share, shares = sharding.process_share(task_index, num_tasks)
     with cli.user_errors("invalid flag"):
-        only = workers.parse_chunks(chunks, [c.index for c in planned if c.index % shares == share])
+        mine = job_mod.share_of(planned, share, shares)
+        only = workers.parse_chunks(chunks, [c.index for c in mine])
     with cli.user_errors("cannot run"):
         runs, _, todo = registry.prepare(cfg, workdir, share, shares, restart, keep_old_chunks)
     todo = [c for c in todo if only is None or c.index in only]

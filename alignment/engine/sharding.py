@@ -190,6 +190,13 @@ def even_block(lanes: int, block: int) -> int:
     return max(b for b in range(1, block + 1) if lanes % b == 0)
 
 
+def block_in_call(lanes: int, block: int, mesh: Mesh | None) -> int:
+    """Lanes a block runs at once in a call of ``lanes`` mapped by :func:`map_lanes` (blocks
+    are contiguous in the run axis, within each device's padded share)."""
+    ndev = 1 if mesh is None else mesh.size
+    return even_block(padded_count(lanes, ndev) // ndev, block)
+
+
 def blocked_vmap(fn, block: int):
     """``vmap(fn)`` over the leading (run) axis, run in equal blocks of at most ``block`` lanes
     in one program (``lax.map`` with a batch size, :func:`even_block`; 0, or no more lanes than

@@ -206,9 +206,7 @@ def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
     count must then be a multiple of the mesh size (``init_runs`` and ``train`` pad it).
     """
 
-    lane_bytes = prog.family.lane_bytes(prog.jnp_dtype)
-    block = sharding.lanes_at_once(prog.lane_batch, lane_bytes)
-
+    block = _block_limit(prog)
     options = INIT_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
     # init: one plain vmap (a blocked program would compile its body twice for one call)
     run_init = sharding.map_lanes(functools.partial(_init_run, prog), mesh, 0, "init_lanes")
@@ -218,14 +216,13 @@ def compiled(prog: Program, mesh: jax.sharding.Mesh | None = None):
     return init, train
 
 
+def _block_limit(prog: Program) -> int:
+    return sharding.lanes_at_once(prog.lane_batch, prog.family.lane_bytes(prog.jnp_dtype))
+
+
 def block_size(prog: Program, lanes: int, shard=None) -> int:
-    """Lanes a vmapped block of ``prog``'s train program runs at once in a call of ``lanes``
-    (blocks are contiguous in the run axis, within each device's share)."""
-    mesh = sharding.default_mesh(shard)
-    ndev = 1 if mesh is None else mesh.size
-    per_device = sharding.padded_count(lanes, ndev) // ndev
-    block = sharding.lanes_at_once(prog.lane_batch, prog.family.lane_bytes(prog.jnp_dtype))
-    return sharding.even_block(per_device, block)
+    """Lanes a vmapped block of ``prog``'s train program runs at once in a call of ``lanes``."""
+    return sharding.block_in_call(lanes, _block_limit(prog), sharding.default_mesh(shard))
 
 
 def _reinit_run(prog: Program, state: TrainState, ctx: RunContext) -> TrainState:

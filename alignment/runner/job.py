@@ -59,6 +59,11 @@ class Job:
         return chunk_loop.run(self.chunk_task(cfg, runs, chunk), store, chunk.index, on_step)
 
 
+def share_of(chunks: list[Chunk], task_index: int, num_tasks: int) -> list[Chunk]:
+    """The chunks task ``task_index`` of ``num_tasks`` owns: those whose index is it mod K."""
+    return [c for c in chunks if c.index % num_tasks == task_index]
+
+
 def prepare(
     job: Job, cfg, workdir, task_index=0, num_tasks=1, restart=False, keep_old_chunks=False
 ):
@@ -77,7 +82,7 @@ def prepare(
     wd.remove_stale_temporaries(workdir)
     cfg_json = config_json(cfg)
     wd.check_config(workdir, cfg_json, job.neutral)
-    mine = [c for c in chunks if c.index % num_tasks == task_index]
+    mine = share_of(chunks, task_index, num_tasks)
     done = wd.usable_chunks(workdir, cfg_json, keep_old_chunks, job.neutral)
     todo = [c for c in mine if c.index not in done]
     logging.info(

@@ -5,7 +5,8 @@ once only in several processes (threads are no way: two threads running XLA:CPU 
 deadlocked, and HDF5 is not thread-safe). The command's own process checks everything first,
 then starts the workers: each is the same command line (``sys.argv``) told which chunks to train
 (``--chunks``, ``--workers=1``, ``--norestart``), so it reads the same config and overrides.
-The parent relays their output, shows a bar of finished chunks and then merges as before. Each
+The parent relays their output, shows one bar that moves with the progress each worker reports
+(:func:`report`) and then merges as before. Each
 chunk is deterministic, so the files equal a single process's (tests/test_workers.py).
 
 A worker saves checkpoints like any task. An interrupt of the parent stops every worker (SIGTERM)
@@ -69,11 +70,11 @@ def worker_count(requested: int, num_chunks: int, backend: str) -> int:
     on a CPU backend, as many as the available memory holds at WORKER_MEMORY each, and one on
     an accelerator (which one process keeps busy); never more than the chunks."""
     check_workers(requested)
-    want = requested
+    want, cores = requested, usable_cores()
     if not want:
         memory = available_memory()
-        fits = usable_cores() if memory is None else memory // WORKER_MEMORY
-        want = min(usable_cores(), fits) if backend == "cpu" else 1
+        fits = cores if memory is None else memory // WORKER_MEMORY
+        want = min(cores, fits) if backend == "cpu" else 1
     return max(1, min(want, num_chunks))
 
 
@@ -168,7 +169,7 @@ class _Relay:
         self.threads.append(thread)
 
 
-def _start(argv, groups, workdir: Path) -> list[subprocess.Popen]:
+def _start(argv, groups) -> list[subprocess.Popen]:
     env = os.environ | {WORKER_ENV: "1"}
     procs = []
     for ids in groups:
@@ -224,7 +225,7 @@ def train_in_workers(argv: list[str], todo, workers: int, workdir) -> None:
     workdir = Path(workdir)
     costs = {c.index: progress.chunk_cost(c) for c in todo}
     groups = assign(costs, workers)
-    procs = _start(argv, groups, workdir)
+    procs = _start(argv, groups)
     bar = progress.make_bar(sum(costs.values()), sys.stderr)
     relay = _Relay(bar)
     try:

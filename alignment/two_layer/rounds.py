@@ -77,7 +77,7 @@ def wants_more(cfg, loop: records.Loop, real: int, evidence: dict | None = None)
 
 def round_batches(cfg, prog, lanes, loop: records.Loop, real: int, evidence=None) -> list:
     """(lane ids, live mask) of each call of this round: every lane in round 0, then the
-    continuing runs, by speed class, each class one call of the chunk's lane count
+    continuing runs, sorted by speed, one call of the chunk's lane count per integrator group
     (``grid.batches``)."""
     if loop.round == 0:
         return [(np.arange(loop.lanes), np.ones(loop.lanes, bool))]
