@@ -16,7 +16,8 @@ empty workdir, with JAX's compile log on (``JAX_LOG_COMPILES=1``), one after the
    same kind of count as ``before``'s (workers compiling side by side each compile slower).
 
 With workers, their output reaches the log with a ``[worker i]`` prefix, and the compile
-seconds are summed over the processes (compute, not wall time: they compile side by side).
+seconds are summed over the processes (compute, not wall time: they compile side by side);
+the longest process's own compile seconds are what the job waits for.
 
 Each row: wall seconds of the command, seconds JAX spent tracing, lowering and compiling (or
 loading from the cache), and the time after the last chunk (merge, threshold.json, figures),
@@ -64,6 +65,7 @@ def compile_log(stderr: str) -> dict:
     and the clock time of the last chunk's progress line, from a run's log."""
     per_program = collections.defaultdict(lambda: {"compiles": 0, "seconds": 0.0})
     totals = dict.fromkeys(_PHASES, 0.0)
+    per_process = collections.Counter()  # compile seconds of each process (worker prefix)
     lanes, last_chunk, hits = {}, None, 0  # per process (worker prefix): the pending program
     for text in stderr.splitlines():
         tag = _WORKER.match(text)
@@ -74,6 +76,7 @@ def compile_log(stderr: str) -> dict:
         for phase, pattern in _PHASES.items():
             if found := pattern.search(line):
                 totals[phase] += float(found.group(2))
+                per_process[who] += float(found.group(2))
                 if phase == "compiling":
                     entry = per_program[lanes.pop(who, "") or found.group(1)]
                     entry["compiles"] += 1
@@ -84,6 +87,7 @@ def compile_log(stderr: str) -> dict:
     return {
         "phases_s": totals,
         "compile_s": sum(totals.values()),
+        "longest_process_compile_s": max(per_process.values(), default=0.0),
         "programs": dict(per_program),
         "cache_hits": hits,
         "last_chunk_clock": last_chunk,
@@ -152,9 +156,9 @@ def markdown(res: dict) -> str:
         f"{info['cores']} cores (load before: {res['load_avg']}). Each row a new process "
         "into an empty workdir; compile = tracing + lowering + XLA compile or cache load.",
         "",
-        "| config | run | wall (s) | compile (s) | after the last chunk (s) | without a verdict "
-        "| wall / before |",
-        "|---|---|---|---|---|---|---|",
+        "| config | run | wall (s) | compile (s) | compile, longest process (s) "
+        "| after the last chunk (s) | without a verdict | wall / before |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for config, r in res["configs"].items():
         for name in ("before", "cold", "warm", "warm_1", "cold_1"):
@@ -165,11 +169,12 @@ def markdown(res: dict) -> str:
             after = row["after_last_chunk_s"]
             lines.append(
                 f"| {config} | {name} | {row['wall_s']:.1f} | {row['compile_s']:.1f} | "
+                f"{row['longest_process_compile_s']:.1f} | "
                 f"{'' if after is None else f'{after:.1f}'} | {_open(row['verdicts'])} / "
                 f"{len(row['verdicts'])} | {'' if ratio is None else f'{ratio:.2f}'} |"
             )
         same = r["warm_same_verdicts"]
-        lines.append(f"| {config} | every run's verdicts = cold's | {same} | | | | |")
+        lines.append(f"| {config} | every run's verdicts = cold's | {same} | | | | | |")
     first = next(iter(res["configs"]))
     programs = res["configs"][first]["cold_1"]["programs"]
     lines += [

@@ -26,6 +26,20 @@ def test_prefix_nesting_and_padding(name):
     np.testing.assert_array_equal(beta_a, beta_b)
 
 
+@pytest.mark.parametrize("spec", [DataSpec("linear", d=3), DataSpec("linear", d=3, symmetric=True)])
+def test_train_and_test_rows_come_from_their_own_streams(spec):
+    """Training and test rows are drawn in one vmapped draw, each row from its own set's key:
+    neither set depends on the other's size, and no test row repeats a training row."""
+    train_a, test_a, _ = _make(spec, 6, 8, n_test=10)
+    train_b, test_b, _ = _make(spec, 6, 12, n_test=20)
+    # the first 3 rows are real in both (symmetric sets put the negated half after the base)
+    np.testing.assert_array_equal(train_a.x_NxD[:3], train_b.x_NxD[:3])
+    np.testing.assert_array_equal(train_a.y_N[:3], train_b.y_N[:3])
+    np.testing.assert_array_equal(test_a.y_N[:5], test_b.y_N[:5])
+    gap = np.abs(np.asarray(train_b.x_NxD)[:3, None] - np.asarray(test_b.x_NxD)[None])
+    assert np.all(gap.max(axis=2) > 1e-6)
+
+
 def test_linear_teacher_and_noise():
     spec = DataSpec("linear", d=4)
     train, test, beta = _make(spec, 4000, 4000, sigma=0.5)

@@ -137,3 +137,30 @@ def test_idle_lanes_take_no_step_and_put_writes_back_only_live_ones():
     for n, o, g in zip(leaves(new.params), leaves(old.params), leaves(got.params), strict=True):
         np.testing.assert_array_equal(n[[0, 2]], g[:2])  # lane 2 from its live position
         np.testing.assert_array_equal(n[1], o[1])  # untouched
+
+
+def test_take_and_put_on_the_host_equal_the_compiled_gathers(monkeypatch):
+    """On a CPU take/put index with numpy (no compile); the compiled gathers an accelerator runs
+    give the same lanes, dtypes and values, including put's idle lane that copies a live one."""
+    tree = {
+        "f": np.arange(10.0).reshape(5, 2),
+        "i": np.arange(5, dtype=np.int64),
+        "b": np.ones(5, bool),
+    }
+    part = {
+        "f": -np.arange(6.0).reshape(3, 2),
+        "i": -np.arange(3, dtype=np.int64),
+        "b": np.zeros(3, bool),
+    }
+    ids, live = np.array([4, 1, 1]), np.array([True, True, False])
+    got = {}
+    for host in (True, False):
+        monkeypatch.setattr(sharding, "gathers_on_host", lambda host=host: host)
+        got[host] = jax.device_get((sharding.take(tree, ids), sharding.put(tree, ids, part, live)))
+    leaves = jax.tree_util.tree_leaves
+    for a, b in zip(leaves(got[True]), leaves(got[False]), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    taken, put = got[True]
+    np.testing.assert_array_equal(taken["f"], tree["f"][ids])
+    np.testing.assert_array_equal(put["i"], [0, -1, 2, 3, 0])  # lane 1 <- part 1, lane 4 <- part 0

@@ -141,9 +141,8 @@ def _unit(v):
     return v / jnp.linalg.norm(v)
 
 
-def _sample(key, i, spec: DataSpec, beta_D, dtype):
-    """Sample i: (x, clean target), a pure function of (key, i)."""
-    k = jax.random.fold_in(key, i)
+def _sample(k, i, spec: DataSpec, beta_D, dtype):
+    """Sample i from its own key ``k = fold_in(key, i)``: (x, clean target)."""
     kx, kz = jax.random.split(k)
     d = spec.d
     name = spec.name
@@ -176,22 +175,31 @@ def _sample(key, i, spec: DataSpec, beta_D, dtype):
     raise ValueError(f"data={name!r} is not one of {DATA_MODELS}")
 
 
-def _draw(key, spec, beta_D, n, n_pad, sigma, dtype) -> Dataset:
-    """n real samples padded to n_pad; symmetric sets are [base half, negated half]."""
-    half = spec.is_symmetric
-    n_base, pad_base = (n // 2, n_pad // 2) if half else (n, n_pad)
-    idx = jnp.arange(pad_base)
-    x, y_clean = jax.vmap(lambda i: _sample(key, i, spec, beta_D.astype(DRAW_DTYPE), DRAW_DTYPE))(
-        idx
+def _draw_rows(key_R, idx_R, spec: DataSpec, beta_D):
+    """Rows (key, i): sample i of the set drawn from ``key`` and its noise, in DRAW_DTYPE.
+
+    Every row of every set is one vmapped draw, so a program holds each random draw's code
+    once (the threefry rounds are most of a data set's compile time), whatever the sets.
+    """
+    rows = idx_R.shape[0]
+    # one fold_in for the sample keys fold_in(key, i) and the noise keys fold_in(key, -1 - i)
+    folded = jax.vmap(jax.random.fold_in)(
+        jnp.concatenate([key_R, key_R]), jnp.concatenate([idx_R, -1 - idx_R])
     )
-    noise = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, -1 - i), (), DRAW_DTYPE))(
-        idx
-    )
-    x, y_clean, noise = (v.astype(dtype) for v in (x, y_clean, noise))
+    beta = beta_D.astype(DRAW_DTYPE)
+    x, y_clean = jax.vmap(lambda k, i: _sample(k, i, spec, beta, DRAW_DTYPE))(folded[:rows], idx_R)
+    noise = jax.vmap(lambda k: jax.random.normal(k, (), DRAW_DTYPE))(folded[rows:])
+    return x, y_clean, noise
+
+
+def _as_set(spec, beta_D, drawn, base_rows, n, sigma, dtype) -> Dataset:
+    """The first ``n`` of ``base_rows`` drawn rows as a set (symmetric: [base, negated])."""
+    x, y_clean, noise = (v.astype(dtype) for v in drawn)
     if spec.name in ("linear", "symmetric"):
         y_clean = x @ beta_D
     y = y_clean + sigma * noise if spec.name in ("linear", "symmetric") else y_clean
-    mask = (idx < n_base).astype(dtype)
+    half = spec.is_symmetric
+    mask = (jnp.arange(base_rows) < (n // 2 if half else n)).astype(dtype)
     if half:
         x, y, y_clean, mask = (jnp.concatenate([v, -v]) for v in (x, y, y_clean, mask))
         mask = jnp.abs(mask)
@@ -213,7 +221,7 @@ def make_data(
     ``n`` and ``sigma`` may be traced (one per vmapped run); ``n_pad`` and ``n_test`` are static.
     The teacher is the unit vector beta* of the linear model (or the class mean direction for
     ``separated``; e1 for the other models). Fixed data sets (three_points) reuse the training
-    points as the test set.
+    points as the test set. Symmetric sets are [base half, negated half].
     """
     k_teacher, k_train, k_test = jax.random.split(key, 3)
     if spec.name == "file":
@@ -224,11 +232,19 @@ def make_data(
         beta_D = jnp.zeros((spec.d,), dtype).at[0].set(1.0)
     if spec.is_symmetric and n_pad % 2:
         raise ValueError(f"symmetric data needs an even padded size, got n_pad={n_pad}")
-    train = _draw(k_train, spec, beta_D, n, n_pad, sigma, dtype)
-    if spec.name == "three_points":
-        test = _draw(k_train, spec, beta_D, n_test, n_test, 0.0, dtype)
-    else:
-        test = _draw(k_test, spec, beta_D, n_test, n_test, sigma, dtype)
+    split = 2 if spec.is_symmetric else 1
+    rows_train, rows_test = n_pad // split, n_test // split
+    k_test = k_train if spec.name == "three_points" else k_test
+    key_R = jnp.concatenate(
+        [jnp.broadcast_to(k, (r,)) for k, r in ((k_train, rows_train), (k_test, rows_test))]
+    )
+    idx_R = jnp.concatenate([jnp.arange(rows_train), jnp.arange(rows_test)])
+    drawn = _draw_rows(key_R, idx_R, spec, beta_D)
+    first = [v[:rows_train] for v in drawn]
+    rest = [v[rows_train:] for v in drawn]
+    sigma_test = 0.0 if spec.name == "three_points" else sigma
+    train = _as_set(spec, beta_D, first, rows_train, n, sigma, dtype)
+    test = _as_set(spec, beta_D, rest, rows_test, n_test, sigma_test, dtype)
     return train, test, beta_D
 
 
