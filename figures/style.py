@@ -78,11 +78,13 @@ def save(fig, folder, name: str, formats=FORMATS) -> list[Path]:
     """Writes ``fig`` as folder/name.{png,pdf} (atomically); returns the paths."""
     folder = Path(folder)
     paths = []
-    for fmt in formats:
+    for k, fmt in enumerate(formats):
         path = folder / f"{name}.{fmt}"
         with results.atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, metadata=_metadata(fmt))
         paths.append(path)
+        if k == 0:  # the layout is done: later formats keep its positions (no second solve)
+            fig.set_layout_engine("none")
     return paths
 
 
