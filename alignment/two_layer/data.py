@@ -141,11 +141,21 @@ def _unit(v):
     return v / jnp.linalg.norm(v)
 
 
+def _sample_keys(k, both: bool):
+    """``split(k)``, or only its first key where the model draws from one: ``split(k, 1)[0]``
+    equals ``split(k)[0]`` (threefry's partitionable split hashes each key's own counter;
+    tests/test_data.py checks it) and compiles at about half the cost."""
+    if both:
+        return tuple(jax.random.split(k))
+    return jax.random.split(k, 1)[0], None
+
+
 def _sample(k, i, spec: DataSpec, beta_D, dtype):
     """Sample i from its own key ``k = fold_in(key, i)``: (x, clean target)."""
-    kx, kz = jax.random.split(k)
     d = spec.d
     name = spec.name
+    ball = name in ("linear", "symmetric") and spec.x_dist == "ball"
+    kx, kz = _sample_keys(k, ball or name == "xor")
     if name in ("linear", "symmetric"):
         g = jax.random.normal(kx, (d,), dtype)
         if spec.x_dist == "ball":  # uniform in the unit ball: direction times U^(1/d)
