@@ -2,28 +2,27 @@
 
 threshold_quick's data (linear teacher in d = 5, x ~ N(0, I), sigma = 0.5, the same 10 n from 8
 to 181) with a network four times wider (m = 200), a larger small init (lambda = 1e-4), float64
-and 16 seeds: 160 runs. GD at eta = 0.25, verdicts at t = 1e3, continued to t = 2.5e4.
+and 16 seeds: 160 runs. Faithful GD as in threshold_quick (step min(0.25, 1 / lambda_max) from
+each run's sharpness); verdicts at t = 1e3, then runs without one continue to t = 2.5e4.
 
 Command:  python -m sweeps.run --config=sweeps/configs/threshold_wide.py \\
               --workdir=runs/threshold_wide
-Runtime:  (measured, 2-core AMD EPYC, other jobs on the machine for part of it) 13 min 47 s for
-          the whole job (chunk 0, n <= 32: 70 s; chunk 1, n >= 45: 742 s, 70 of its 80 runs
-          continuing past t = 1e4).
-Result:   (measured) 63 interpolating, 14 stuck (certified), 12 saddles (escape), 71
-          undetermined (70 moving, 1 not_stationary): 83 of 160 without a verdict. 57 of the
-          71 undetermined runs end with eta * lambda_max in [1.97, 2.12] (step_sharpness): GD at
-          the edge of stability, no longer following gradient flow (the run predates the
-          `gd_edge` label; by its rule, last eta * lambda_max >= 1.9, those 57 read `gd_edge`
-          and 13 `moving`). Per n, verdict/criterion:
-          8: 16 interpolating; 11: 12 interpolating, 2 stuck, 2 moving; 16: 13 interpolating,
-          3 stuck; 23: 7 interpolating, 9 moving; 32: 11 interpolating, 1 stuck, 4 moving;
-          45: 4 interpolating, 2 stuck, 1 saddle, 8 moving, 1 not_stationary; 64: 2 stuck,
-          5 saddles, 9 moving; 91: 1 stuck, 4 saddles, 11 moving; 128: 3 stuck, 13 moving;
-          181: 2 saddles, 14 moving. n* = 54.1, 95% CI [40.9, above 181] over the certified
-          runs; counted as interpolating the runs without a verdict put n* above 181, counted
-          as not 26.1 [22.2, 31.2]; the interval covering both is open on both sides. n*(T):
-          12.7 [11.5, 13.6] at T = 1e3, 22.8 [19.6, 27.3] at 1e4, 26.1 [22.2, 31.2] at 2.5e4.
-          Against threshold_quick (m = 50, lambda = 1e-6, float32): n*(2.5e4) 26.1 vs 16.6.
+Runtime:  (measured, 2-core Intel Xeon (family 6, model 167), this config as it is, stopped
+          before the end) the pass to t = 1e3 of both chunks took under 3 min; chunk 0
+          (n <= 32) then finished, but chunk 1 (n >= 45) left 69 of its 80 runs open at t = 1e3
+          and its first continuation call (those runs from t = 1e3 to 1e4, in one worker
+          process) had not returned after 28 min, so the whole job was not timed. Faithful GD
+          takes max(4, lambda_max) steps per unit of time where fixed-step GD took 4, and the
+          slowest lane of each lane block sets the block's time.
+Result:   (measured, same run, from its chunk files) chunk 0 (n = 8 .. 32, 80 runs): 57
+          interpolating, 16 stuck (9 at_minimum, 5 certified, 2 polished), 3 saddles (escape),
+          4 undetermined (2 moving, 2 escaping): 7 of 80 without a verdict. Chunk 1 at t = 1e3:
+          11 stuck, 14 saddles, 55 undetermined (42 of them escaping). No n* is given for a job
+          that did not finish.
+          Before faithful GD (fixed step 0.25, `--config.gd_step_sharpness=0`; measured on a
+          2-core AMD EPYC, 13 min 47 s) the job left 83 of 160 runs without a verdict, 57 of
+          them GD at the edge of stability (last eta * lambda_max in [1.97, 2.12]), and the
+          interval covering both readings of them was open on both sides.
 """
 
 from sweeps.configs import threshold_quick
