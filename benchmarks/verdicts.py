@@ -21,7 +21,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from alignment.engine import integrate, sharding, train
+from alignment.engine import gather, integrate, train
 from alignment.runner import results
 from alignment.two_layer import grid, records, verdict_loop
 from alignment.two_layer import job as threshold_job
@@ -49,8 +49,8 @@ def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: st
         flow = dataclasses.replace(prog, integrator=integrate.Flow(**dict(cfg.flow)))
     for t_v in np.unique(t_final[chosen]):
         ids = np.flatnonzero(chosen & (t_final == t_v))
-        sub_state = sharding.take(jax.tree_util.tree_map(np.asarray, state), ids)
-        sub_ctx = sharding.take(ctx, ids)
+        sub_state = gather.take(jax.tree_util.tree_map(np.asarray, state), ids)
+        sub_ctx = gather.take(ctx, ids)
         if flow is not prog:
             sub_state = train.switch_integrator(flow, sub_state, sub_ctx)
         times = np.geomspace(t_v, factor * t_v, 9)

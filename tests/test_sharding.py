@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from alignment.engine import compile_cache, integrate, sharding
+from alignment.engine import compile_cache, gather, integrate, sharding
 from alignment.engine import train as trainer
 from alignment.two_layer.data import DataSpec
 from alignment.two_layer.family import TwoLayer
@@ -54,9 +54,9 @@ def test_to_runs_pads_with_the_last_lane_and_take_runs_drops_it():
 def _run(shard):
     state, ctx = trainer.init_runs(PROG, LANES, shard=shard)
     state, snaps = trainer.train(PROG, state, ctx, TIMES, shard=shard)
-    sub = sharding.take(state, LIVE)
-    sub, later = trainer.train(PROG, sub, sharding.take(ctx, LIVE), LATER, shard=shard)
-    state = sharding.put(state, LIVE, sub)
+    sub = gather.take(state, LIVE)
+    sub, later = trainer.train(PROG, sub, gather.take(ctx, LIVE), LATER, shard=shard)
+    state = gather.put(state, LIVE, sub)
     return jax.device_get((state, ctx, snaps, later))
 
 
@@ -121,10 +121,10 @@ def test_idle_lanes_take_no_step_and_put_writes_back_only_live_ones():
     step, and put writes back the live lanes only, even where an idle lane copies one."""
     state, ctx = trainer.init_runs(PROG, LANES, shard=False)
     ids, live = np.array([0, 2, 2]), np.array([True, True, False])
-    sub, sub_ctx = sharding.take(state, ids), sharding.take(ctx, ids)
+    sub, sub_ctx = gather.take(state, ids), gather.take(ctx, ids)
     before = jax.device_get(sub)
     got, snaps = trainer.train(PROG, sub, sub_ctx, TIMES, shard=False, active=live)
-    ref, _ = trainer.train(PROG, sharding.take(state, ids), sub_ctx, TIMES, shard=False)
+    ref, _ = trainer.train(PROG, gather.take(state, ids), sub_ctx, TIMES, shard=False)
     got, ref = jax.device_get((got, ref))
     leaves = jax.tree_util.tree_leaves
     for a, b, b0 in zip(leaves(got.params), leaves(ref.params), leaves(before.params), strict=True):
@@ -132,7 +132,7 @@ def test_idle_lanes_take_no_step_and_put_writes_back_only_live_ones():
         np.testing.assert_array_equal(a[2], b0[2])  # the idle lane did not move
     assert list(got.step[:2]) == list(ref.step[:2]) and got.step[2] == 0
     assert np.all(np.asarray(snaps["step"])[2] == 0)
-    new = jax.device_get(sharding.put(state, ids, got, live))
+    new = jax.device_get(gather.put(state, ids, got, live))
     old = jax.device_get(state)
     for n, o, g in zip(leaves(new.params), leaves(old.params), leaves(got.params), strict=True):
         np.testing.assert_array_equal(n[[0, 2]], g[:2])  # lane 2 from its live position
@@ -155,8 +155,8 @@ def test_take_and_put_on_the_host_equal_the_compiled_gathers(monkeypatch):
     ids, live = np.array([4, 1, 1]), np.array([True, True, False])
     got = {}
     for host in (True, False):
-        monkeypatch.setattr(sharding, "gathers_on_host", lambda host=host: host)
-        got[host] = jax.device_get((sharding.take(tree, ids), sharding.put(tree, ids, part, live)))
+        monkeypatch.setattr(gather, "gathers_on_host", lambda host=host: host)
+        got[host] = jax.device_get((gather.take(tree, ids), gather.put(tree, ids, part, live)))
     leaves = jax.tree_util.tree_leaves
     for a, b in zip(leaves(got[True]), leaves(got[False]), strict=True):
         assert a.dtype == b.dtype

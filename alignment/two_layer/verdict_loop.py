@@ -29,7 +29,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from alignment.engine import integrate, sharding, train
+from alignment.engine import gather, integrate, train
 from alignment.runner import chunk_loop
 from alignment.runner.chunks import Chunk
 from alignment.two_layer import grid, records, rounds, verdicts
@@ -163,7 +163,7 @@ class Task:
             if whole:
                 self.current = ((loop.round, b), state, self.ctx)
             else:
-                taken = sharding.take(state, ids), sharding.take(self.ctx, ids)
+                taken = gather.take(state, ids), gather.take(self.ctx, ids)
                 self.current = ((loop.round, b), *taken)
         _, sub, sub_ctx = self.current
         before = np.asarray(jax.device_get(sub.step))
@@ -171,7 +171,7 @@ class Task:
         host = chunk_loop.host_snapshots(snaps)
         block = train.block_size(prog, len(ids))
         loop.count.add(before, host["step"], on & (ids < self.real), block)
-        state = sub if whole else jax.block_until_ready(sharding.put(state, ids, sub, on))
+        state = sub if whole else jax.block_until_ready(gather.put(state, ids, sub, on))
         self.current = ((loop.round, b), sub, sub_ctx)
         loop.record(ids[on], j * len(calls[j]), {k: v[on] for k, v in host.items()}, width)
         return state
