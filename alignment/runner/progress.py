@@ -121,8 +121,8 @@ class Progress:
         self.costs = {c.index: chunk_cost(c) for c in todo}
         self.num, self.count, self.here = len(todo), 0, 0.0
         self.bar = make_bar(sum(self.costs.values()), self.stream)
-        self._logs = logs_above(self.bar)
-        self._logs.__enter__()
+        self._logs = contextlib.ExitStack()  # log lines above the bar until close()
+        self._logs.enter_context(logs_above(self.bar))
 
     def step(self, chunk: Chunk, fraction: float, status: str) -> None:
         """The chunk is ``fraction`` done (0..1; its task's estimate) and says ``status``."""
@@ -153,9 +153,7 @@ class Progress:
 
     def close(self) -> None:
         self.bar.close()
-        if self._logs is not None:
-            self._logs.__exit__(None, None, None)
-            self._logs = None
+        self._logs.close()  # a second close does nothing
 
     def __enter__(self) -> Progress:
         return self

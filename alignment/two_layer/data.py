@@ -158,7 +158,7 @@ def _sample(k, i, spec: DataSpec, beta_D, dtype):
     kx, kz = _sample_keys(k, ball or name == "xor")
     if name in ("linear", "symmetric"):
         g = jax.random.normal(kx, (d,), dtype)
-        if spec.x_dist == "ball":  # uniform in the unit ball: direction times U^(1/d)
+        if ball:  # uniform in the unit ball: direction times U^(1/d)
             r = jax.random.uniform(kz, (), dtype) ** (1.0 / d)
             g = _unit(g) * r
         return g, jnp.zeros((), dtype)  # labels are set by the caller, in the run's dtype
