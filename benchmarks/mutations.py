@@ -96,8 +96,20 @@ MUTATIONS = [
     (
         "polish needs the run in the minimum's neighbourhood",
         POLISH,
-        'inside = get["polish_dist"] < get["polish_margin"]',
+        'inside = get["polish_dist"] < 1.0',
         "inside = True",
+    ),
+    (
+        "each group's turn against its own margin",
+        POLISH,
+        "bound = np.arcsin(np.minimum(margins(v_to, x_NxD), 1.0))",
+        "bound = np.arcsin(np.minimum(np.min(margins(v_to, x_NxD)), 1.0))",
+    ),
+    (
+        "a group that grows along its direction does not move",
+        POLISH,
+        "ratio = np.arccos(np.clip(cos, -1.0, 1.0)) / bound",
+        "ratio = np.linalg.norm(v_from - v_to, axis=1) / to_norm / np.sin(bound)",
     ),
     (
         "polish needs no escape at the polished point",

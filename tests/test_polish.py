@@ -14,11 +14,12 @@ from alignment.two_layer import verdicts as vd
 X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 Y = np.array([2.0, -2.0, 1.0])
 V_STAR, LOSS = np.array([2.0, -1.0]), 4 / 6
-# The run: V = V* + (0.002, -0.001), residuals (0.002, 2, 0.001): 1.25e-6 above the minimum
-# (relative), |V - V*| / |V*| = 1e-3; x1, x2, x3 lie at cosines 2, 1 and 1 / sqrt(2) over
-# sqrt(5) from V*'s hyperplane: margin 1 / sqrt(10).
+# The run: V = V* + (0.002, -0.001) = 1.001 V*, residuals (0.002, 2, 0.001): 1.25e-6 above the
+# minimum (relative), along V*'s own direction (polish_dist 0: patterns depend on directions
+# only); x1, x2, x3 lie at cosines 2, 1 and 1 / sqrt(2) over sqrt(5) from V*'s hyperplane:
+# margin 1 / sqrt(10).
 V_RUN = V_STAR + np.array([0.002, -0.001])
-DIST, MARGIN = 1e-3, 1 / np.sqrt(10)
+MARGIN = 1 / np.sqrt(10)
 
 
 def _pair(v):
@@ -43,7 +44,8 @@ def test_the_polished_point_is_the_region_minimum_in_balanced_parameters(sign):
     out = polish.polish_test(w, a, X, y, region)
     assert out["polish_gap"] == pytest.approx(0.0, abs=1e-7)  # loss 4/6 at V*, as the QP says
     assert out["polish_kappa"] == -np.inf  # no small neuron at V*
-    assert out["polish_dist"] == pytest.approx(DIST, rel=1e-5)
+    # the angle between V_run and V* is 0; Clarabel's ~1e-8 on V* leaves ~1e-8 rad of it
+    assert out["polish_dist"] == pytest.approx(0.0, abs=1e-6)
     assert out["polish_margin"] == pytest.approx(MARGIN, rel=1e-6)
 
 
@@ -96,8 +98,8 @@ def test_the_flow_from_the_run_reaches_the_polished_minimum():
 def test_the_minimum_is_the_one_nearest_the_run_on_a_face_of_minimizers():
     """One point x = (1, 0), y = 1 in d = 2: every V = (1, v2) fits it (loss 0 is not the
     question here: the face of minimizers is a line). From the run V = (0.9, 0.7) the nearest
-    is (1, 0.7), not the face's central point: |V - V*| / |V*| = 0.1 / |(1, 0.7)|, and x lies
-    at cosine 1 / |(1, 0.7)| from V*'s hyperplane."""
+    is (1, 0.7), not the face's central point: the run's direction is atan(0.7 / 0.9) -
+    atan(0.7) rad from V*'s, and x lies at cosine 1 / |(1, 0.7)| from V*'s hyperplane."""
     x, y = np.array([[1.0, 0.0]]), np.array([1.0])
     v_run = np.array([0.9, 0.7])
     w = (v_run / np.sqrt(np.linalg.norm(v_run)))[None, :]
@@ -107,8 +109,41 @@ def test_the_minimum_is_the_one_nearest_the_run_on_a_face_of_minimizers():
     np.testing.assert_allclose(region["v_GxD"][0], [1.0, 0.7], atol=1e-6)
     out = polish.polish_test(w, a, x, y, region)
     norm = np.hypot(1.0, 0.7)
-    assert out["polish_dist"] == pytest.approx(0.1 / norm, rel=1e-5)
+    angle = np.arctan(0.7 / 0.9) - np.arctan(0.7)
+    assert out["polish_dist"] == pytest.approx(angle / np.arcsin(1.0 / norm), rel=1e-5)
     assert out["polish_margin"] == pytest.approx(1.0 / norm, rel=1e-6)
+
+
+# Two groups in d = 2 at V*_0 = e1 and V*_1 = e2. x1 = (0.001, 1) lies at cosine ~1e-3 from
+# e1's hyperplane (group 0's margin), x2 = (1, 0.5) at 0.5 / |x2| from e2's (group 1's, the
+# smaller of x1's ~1 and that). Group 0 at the run is 2 e1 (it still grows, on its
+# direction), group 1 is e2 turned by 0.2 rad.
+X_TWO = np.array([[0.001, 1.0], [1.0, 0.5]])
+MARGINS = np.array([0.001 / np.hypot(0.001, 1.0), 0.5 / np.hypot(1.0, 0.5)])
+
+
+def _turned(angle):
+    return np.array([np.sin(angle), np.cos(angle)])
+
+
+def test_reach_counts_each_groups_turn_against_its_own_margin():
+    """Group 0 grows (no turn) next to a hyperplane and group 1 turns by 0.2 rad far from
+    any: reach = 0.2 / asin(margin_1), inside (a ball of |V - V*| / |V*| against the smallest
+    margin would put the run 1000x outside). Turning group 0 by 2e-3 rad crosses x1's plane
+    (2e-3 / asin(1e-3) ~ 2); group 1 by 0.5 rad, past asin(margin_1) ~ 0.46, too."""
+    v_to = np.eye(2)
+    np.testing.assert_allclose(polish.margins(v_to, X_TWO), MARGINS, rtol=1e-12)
+    v_from = np.stack([2.0 * np.array([1.0, 0.0]), _turned(0.2)])
+    # arccos near 1 loses ~1e-8 rad: the closed forms hold to 1e-6 relative
+    expect = 0.2 / np.arcsin(MARGINS[1])
+    assert polish.reach(v_from, v_to, X_TWO) == pytest.approx(expect, rel=1e-6)
+    v_from[0] = np.array([np.cos(2e-3), np.sin(2e-3)])
+    assert polish.reach(v_from, v_to, X_TWO) == pytest.approx(
+        2e-3 / np.arcsin(MARGINS[0]), rel=1e-6
+    )
+    assert polish.reach(v_from, v_to, X_TWO, skip=[True, False]) == pytest.approx(expect, rel=1e-6)
+    v_from = np.stack([np.array([1.0, 0.0]), _turned(0.5)])
+    assert polish.reach(v_from, v_to, X_TWO) > 1.0
 
 
 def _transient_state():

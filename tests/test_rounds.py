@@ -17,6 +17,7 @@ def _cfg(escape_cap=0.0):
             "snapshots_per_decade": 4,
             "num_snapshots": 5,
             "t_min": 1.0,
+            "verdict": {"flat_tol": 1e-3},
         }
     )
 
@@ -37,21 +38,27 @@ def _loop(r, t_final, verdict):
     return loop
 
 
-def test_past_the_cap_only_near_ends_continue_and_then_only_those():
-    """Four runs open at time_cap (round 3 starts there): an escape predicted at 1e5, one at
-    1e7, an interpolation predicted at 2e5, and a stuck run. With escape_cap = 2.5e5 the first
-    and third continue; in the next round only the runs that continued to 2.5e5 do."""
-    verdict = ["saddle", "saddle", "undetermined", "stuck"]
+def test_past_the_cap_far_ends_stop_and_then_only_those_that_went_on_continue():
+    """Seven runs at time_cap (round 3 starts there): a flat run with an escape predicted at
+    1e5, one at 1e7, a moving one at 1e7 (more than the escape ahead of it), an interpolation
+    predicted at 2e5, one at 1e7, a moving run (no prediction) and a stuck run. With
+    escape_cap = 2.5e5 the far ends stop and the others continue; in the next round only the
+    runs that continued to 2.5e5 do."""
+    verdict = ["saddle"] * 3 + ["undetermined"] * 3 + ["stuck"]
+    why = ["escape", "escaping", "escape", "on_its_way", "on_its_way", "moving", "certified"]
     ev = {
-        "predicted_escape_time": np.array([1e5, 1e7, np.inf, np.nan]),
-        "interp_time": np.array([np.inf, np.inf, 2e5, np.nan]),
+        "decided_by": np.array(why),
+        "flat_change": np.array([1e-4, 5e-4, 0.5, 0.5, 0.5, 0.5, 1e-5]),
+        "predicted_escape_time": np.array([1e5, 1e7, 1e7, np.inf, np.inf, np.inf, np.nan]),
+        "interp_time": np.array([np.inf, np.inf, np.inf, 2e5, 1e7, np.inf, np.nan]),
     }
-    at_cap = _loop(3, [2.5e4] * 4, verdict)
-    assert list(rounds.continuing(_cfg(2.5e5), at_cap, 4, ev)) == [True, False, True, False]
-    assert not rounds.wants_more(_cfg(), at_cap, 4, ev)  # no later cap: the loop ends
-    before = _loop(2, [1e4] * 4, verdict)  # before the cap every open run continues
-    assert list(rounds.continuing(_cfg(2.5e5), before, 4, ev)) == [True, True, True, False]
-    after = _loop(4, [2.5e5, 2.5e4, 2.5e5, 2.5e4], verdict)
+    went_on = [True, False, True, True, False, True, False]
+    at_cap = _loop(3, [2.5e4] * 7, verdict)
+    assert list(rounds.continuing(_cfg(2.5e5), at_cap, 7, ev)) == went_on
+    assert not rounds.wants_more(_cfg(), at_cap, 7, ev)  # no later cap: the loop ends
+    before = _loop(2, [1e4] * 7, verdict)  # before the cap every open run continues
+    assert list(rounds.continuing(_cfg(2.5e5), before, 7, ev)) == [True] * 6 + [False]
+    after = _loop(4, [2.5e5 if w else 2.5e4 for w in went_on], verdict)
     cfg = _cfg(2.5e6)
-    assert list(rounds.continuing(cfg, after, 4, ev)) == [True, False, True, False]
-    assert list(rounds.continuing(cfg, after, 1, ev)) == [True, False, False, False]  # padding
+    assert list(rounds.continuing(cfg, after, 7, ev)) == went_on
+    assert list(rounds.continuing(cfg, after, 1, ev)) == [True] + [False] * 6  # padding

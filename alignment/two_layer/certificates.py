@@ -33,9 +33,19 @@ ASCENT_STEP = 0.02
 # this share of |V_g| |x_i|: Clarabel solves to ~1e-8, so an active constraint's slack is
 # ~1e-8 relative, an inactive one's is set by the data (1e-6 is 100x above the solver's floor).
 ACTIVE_REL = 1e-6
+QP_TOL = 1e-8  # Clarabel's gap and feasibility tolerances (its defaults)
 # the escape test's and the kink test's numbers, as they appear in the certificates and outputs
 ESCAPE_KEYS = ("kappa_max", "predicted_escape_time", "small_alive", "zero_neurons")
 KINK_KEYS = ("kink_max", "split_max")
+
+
+def solver_settings(tol: float = QP_TOL):
+    """Clarabel's settings for the region QPs: quiet, gap and feasibility tolerances ``tol``."""
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    for name in ("tol_gap_abs", "tol_gap_rel", "tol_feas"):
+        setattr(settings, name, tol)
+    return settings
 
 
 def patterns(theta_MxD, x_NxD) -> np.ndarray:
@@ -78,8 +88,7 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     cons = sp.block_diag(rows, format="csc")
     P = sp.csc_matrix(np.triu(A.T @ A / n))
     q = -(A.T @ y_N) / n
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
+    settings = solver_settings()
     solver = clarabel.DefaultSolver(
         P, q, cons, np.zeros(G * n), [clarabel.NonnegativeConeT(G * n)], settings
     )
@@ -109,8 +118,7 @@ def nearest_minimum(A, cons, v_star, v_run, grad):
     to ``v_star`` and zero multipliers off the active set if that QP does not solve.
     """
     k, nv = A.shape[0], A.shape[1]
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
+    settings = solver_settings()
     rows = sp.vstack([sp.csc_matrix(A), cons], format="csc")
     rhs = np.concatenate([A @ v_star, np.zeros(cons.shape[0])])
     cones = [clarabel.ZeroConeT(k), clarabel.NonnegativeConeT(cons.shape[0])]

@@ -18,14 +18,17 @@ no other kink lies between them. Host-side numpy, float64.
 - :func:`polish_test`: ``polish_kappa`` (the escape test's largest growth rate at the polished
   point: with its residual, a neuron that is small there must not grow), ``polish_gap``
   (the polished loss against the region minimum, relative: the mapping is exact up to
-  rounding, so this checks it), ``polish_dist`` (``max_g |V_g - V*_g| / |V*_g|``, the run's
-  distance from the minimum) and ``polish_margin`` (``min`` over groups and over data points
-  off ``V*_g``'s hyperplane of ``|<V*_g, x_i>| / (|V*_g| |x_i|)``: the smallest relative move
-  of a group vector that changes its pattern). With ``polish_dist < polish_margin`` the ball
-  around ``V*`` that holds the run meets no hyperplane but those ``V*`` lies on (whose kinks
-  the kink test judged): the run is in the neighbourhood whose local minimum is certified.
-  (The segment between the run and ``V*`` stays in the region's closure anyway, the region
-  being convex; the margin is what makes the neighbourhood ``V*``'s own.)
+  rounding, so this checks it), ``polish_dist`` (:func:`reach`: the largest angle between a
+  group's vector at the run and at the minimum, in units of that group's margin, the angle
+  that turns ``V*_g`` across the nearest data point's hyperplane it is not on) and
+  ``polish_margin`` (the smallest margin's sine, for the record). With ``polish_dist < 1``
+  every group's direction at the run lies closer to its direction at ``V*`` than any
+  hyperplane but those ``V*`` lies on (whose kinks the kink test judged): the run is in the
+  neighbourhood whose local minimum is certified. Only directions count, since patterns
+  depend on directions only: a group still growing along its direction (a small neuron whose
+  growth the minimum absorbs) is as near as one that has arrived. (The segment between the
+  run and ``V*`` stays in the region's closure anyway, the region being convex; the margin is
+  what makes the neighbourhood ``V*``'s own.)
 """
 
 from __future__ import annotations
@@ -69,20 +72,48 @@ def polish_test(theta_MxD, a_M, x_NxD, y_N, region: dict) -> dict[str, float]:
     theta_p, a_p = balanced_at(theta, a, solution, v_GxD)
     resid = np.maximum(theta_p @ x.T, 0.0).T @ a_p - y
     loss_p = 0.5 * float(resid @ resid) / len(y)
-    v_norm = np.linalg.norm(v_GxD, axis=1)
-    live = v_norm > certificates.ACTIVE_REL * np.max(v_norm)
-    dist = np.linalg.norm(region["v_run_GxD"] - v_GxD, axis=1)
-    x_norm = np.linalg.norm(x, axis=1)
-    cos = np.abs(v_GxD[live] @ x.T) / (v_norm[live, None] * x_norm[None, :])
-    off_plane = cos > certificates.ACTIVE_REL
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = (loss_p - region["region_min"]) / region["region_min"]
     return {
         "polish_kappa": float(certificates.escape_test(theta_p, a_p, x, y)["kappa_max"]),
         "polish_gap": float(gap),
-        "polish_dist": float(np.max(dist[live] / v_norm[live])) if live.any() else np.inf,
-        "polish_margin": float(np.min(cos[off_plane])) if off_plane.any() else np.inf,
+        "polish_dist": reach(region["v_run_GxD"], v_GxD, x),
+        "polish_margin": float(np.min(margins(v_GxD, x))),
     }
+
+
+def margins(v_GxD, x_NxD) -> np.ndarray:
+    """(G,) each group's margin: ``min`` over data points off ``V_g``'s hyperplane of
+    ``|<V_g, x_i>| / (|V_g| |x_i|)``, the sine of the smallest angle that turns ``V_g``
+    across a data point's hyperplane (inf for a group that is not live, |V_g| at most
+    ACTIVE_REL of the largest, or that has no point off its hyperplane)."""
+    v_norm = np.linalg.norm(v_GxD, axis=1)
+    live = v_norm > certificates.ACTIVE_REL * np.max(v_norm)
+    x_norm = np.linalg.norm(x_NxD, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos = np.abs(v_GxD @ x_NxD.T) / (v_norm[:, None] * x_norm[None, :])
+    cos = np.where(cos > certificates.ACTIVE_REL, cos, np.inf)
+    return np.where(live, np.min(cos, axis=1, initial=np.inf), np.inf)
+
+
+def reach(v_from_GxD, v_to_GxD, x_NxD, skip=None) -> float:
+    """How far ``v_from`` is from ``v_to`` in units of ``v_to``'s margins, worst group:
+    ``max_g angle(V_from_g, V_to_g) / asin(margin_g)`` over live groups (not in ``skip``).
+    Below 1, each group's direction lies closer to ``V_to_g``'s than any hyperplane that
+    ``V_to_g`` is not on, so no pattern changes between them (patterns depend on directions
+    only: a group that grows or shrinks along its direction moves by nothing here). 0 when
+    no group counts."""
+    v_from, v_to = np.asarray(v_from_GxD, np.float64), np.asarray(v_to_GxD, np.float64)
+    bound = np.arcsin(np.minimum(margins(v_to, x_NxD), 1.0))  # inf: no hyperplane to meet
+    to_norm = np.linalg.norm(v_to, axis=1)
+    norms = np.linalg.norm(v_from, axis=1) * to_norm
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos = np.where(norms > 0, np.sum(v_from * v_to, axis=1) / norms, -1.0)
+    ratio = np.arccos(np.clip(cos, -1.0, 1.0)) / bound  # a vector at 0 is pi away
+    count = to_norm > certificates.ACTIVE_REL * np.max(to_norm)
+    if skip is not None:
+        count &= ~np.asarray(skip, bool)
+    return float(np.max(ratio[count], initial=0.0))
 
 
 def heads_there(certs: dict, R: int, tol) -> np.ndarray:
@@ -93,5 +124,5 @@ def heads_there(certs: dict, R: int, tol) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         kappa_ok = ~(get["polish_kappa"] > tol.kappa_tol) & ~np.isnan(get["polish_kappa"])
         loss_ok = np.abs(get["polish_gap"]) < tol.gap_tol
-        inside = get["polish_dist"] < get["polish_margin"]
+        inside = get["polish_dist"] < 1.0
     return kappa_ok & loss_ok & inside
