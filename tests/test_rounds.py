@@ -17,7 +17,7 @@ def _cfg(escape_cap=0.0):
             "snapshots_per_decade": 4,
             "num_snapshots": 5,
             "t_min": 1.0,
-            "verdict": {"flat_tol": 1e-3},
+            "verdict": {"kink_tol": 1e-4, "kappa_tol": 1e-7, "gap_tol": 1e-3},
         }
     )
 
@@ -38,27 +38,29 @@ def _loop(r, t_final, verdict):
     return loop
 
 
-def test_past_the_cap_far_ends_stop_and_then_only_those_that_went_on_continue():
-    """Seven runs at time_cap (round 3 starts there): a flat run with an escape predicted at
-    1e5, one at 1e7, a moving one at 1e7 (more than the escape ahead of it), an interpolation
-    predicted at 2e5, one at 1e7, a moving run (no prediction) and a stuck run. With
-    escape_cap = 2.5e5 the far ends stop and the others continue; in the next round only the
-    runs that continued to 2.5e5 do."""
-    verdict = ["saddle"] * 3 + ["undetermined"] * 3 + ["stuck"]
-    why = ["escape", "escaping", "escape", "on_its_way", "on_its_way", "moving", "certified"]
+def test_past_the_cap_only_near_ends_continue_and_then_only_those():
+    """Seven runs open at time_cap (round 3 starts there): an escape predicted at 1e5, one at
+    1e7, an interpolation predicted at 2e5, a run settling into a certified minimum (in its
+    neighbourhood), the same with a kink at that minimum, the same outside its neighbourhood
+    but within the gap of it, and one outside both. With escape_cap = 2.5e5 the near ends
+    continue; in the next round only the runs that continued to 2.5e5 do."""
+    verdict = ["saddle", "saddle"] + ["undetermined"] * 5
+    inf, nan = np.inf, np.nan
     ev = {
-        "decided_by": np.array(why),
-        "flat_change": np.array([1e-4, 5e-4, 0.5, 0.5, 0.5, 0.5, 1e-5]),
-        "predicted_escape_time": np.array([1e5, 1e7, 1e7, np.inf, np.inf, np.inf, np.nan]),
-        "interp_time": np.array([np.inf, np.inf, np.inf, 2e5, 1e7, np.inf, np.nan]),
+        "predicted_escape_time": np.array([1e5, 1e7, inf, inf, inf, inf, inf]),
+        "interp_time": np.array([inf, inf, 2e5, inf, inf, inf, inf]),
+        "kink_max": np.array([nan, nan, nan, -0.1, 0.5, -np.inf, -0.1]),
+        "polish_kappa": np.array([nan, nan, nan, 1e-9, 1e-9, -np.inf, 1e-9]),
+        "polish_dist": np.array([nan, nan, nan, 0.5, 0.5, 3.0, 3.0]),
+        "region_gap": np.array([nan, nan, nan, 2e-3, 2e-3, 5e-4, 2e-3]),
     }
-    went_on = [True, False, True, True, False, True, False]
+    near = [True, False, True, True, False, True, False]
     at_cap = _loop(3, [2.5e4] * 7, verdict)
-    assert list(rounds.continuing(_cfg(2.5e5), at_cap, 7, ev)) == went_on
+    assert list(rounds.continuing(_cfg(2.5e5), at_cap, 7, ev)) == near
     assert not rounds.wants_more(_cfg(), at_cap, 7, ev)  # no later cap: the loop ends
     before = _loop(2, [1e4] * 7, verdict)  # before the cap every open run continues
-    assert list(rounds.continuing(_cfg(2.5e5), before, 7, ev)) == [True] * 6 + [False]
-    after = _loop(4, [2.5e5 if w else 2.5e4 for w in went_on], verdict)
+    assert list(rounds.continuing(_cfg(2.5e5), before, 7, ev)) == [True] * 7
+    after = _loop(4, [2.5e5 if w else 2.5e4 for w in near], verdict)
     cfg = _cfg(2.5e6)
-    assert list(rounds.continuing(cfg, after, 7, ev)) == went_on
+    assert list(rounds.continuing(cfg, after, 7, ev)) == near
     assert list(rounds.continuing(cfg, after, 1, ev)) == [True] + [False] * 6  # padding

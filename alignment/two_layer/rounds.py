@@ -2,13 +2,13 @@
 
 Round 0 trains every lane to ``max_time``; each later round multiplies the time by
 ``continue_factor`` and continues the runs without a verdict (``verdicts.OPEN``), up to
-``time_cap``. Beyond it, up to ``escape_cap`` (a later cap, 0: none), continue the open runs
-whose end is not known to be far: at ``time_cap`` every open run except those whose one way on
-is predicted beyond ``escape_cap`` (an escape from a saddle, ``predicted_escape_time``, or
-interpolation on its way, ``interp_time``: :func:`far_end`), and after it those that continued
-in the round before. A run waiting for a far escape costs a whole decade of steps per round and
-would still be open at the cap; a near escape, a run settling into a certified minimum, a
-moving run or one leaving across a kink is decided by continuing it.
+``time_cap``. Beyond it, up to ``escape_cap`` (a later cap, 0: none), continue only the open runs
+whose end is near: at ``time_cap`` those whose certificates predict an escape from their saddle
+(``predicted_escape_time``) or interpolation (``interp_time``) by ``escape_cap``, or that are
+settling into a certified minimum (:func:`near_end`), and after it those that continued in the
+round before. A run waiting for a far escape, or moving across kinks, costs a whole decade of
+steps per round and would likely still be open at the cap; a near one is decided by continuing
+it.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def round_times(cfg, r: int) -> np.ndarray:
 
 def continuing(cfg, loop: records.Loop, real: int, evidence: dict | None) -> np.ndarray:
     """(lanes,) bool: the runs round ``loop.round`` continues: open real runs; past
-    ``time_cap`` only those without a far predicted end (at the cap, :func:`far_end`) or that
-    continued before."""
+    ``time_cap`` only those with a near end (at the cap, :func:`near_end`) or that continued
+    before."""
     if loop.round == 0:
         return np.ones(loop.lanes, bool)
     live = np.isin(loop.verdict, verdicts.OPEN)
@@ -63,31 +63,27 @@ def continuing(cfg, loop: records.Loop, real: int, evidence: dict | None) -> np.
     t_final = np.nanmax(np.asarray(loop.snaps["time"], np.float64), axis=1)
     if t0 > float(cfg.time_cap) * (1 + REL):  # past the cap: those that continued to t0
         return live & (t_final >= t0 * (1 - REL))
-    flat_tol = float(cfg.verdict.flat_tol)
-    return live & ~far_end(evidence, len(live), last_cap(cfg), flat_tol)
+    return live & near_end(evidence, len(live), last_cap(cfg), cfg.verdict)
 
 
-# what a run waits for when its verdict's criterion is one of these: an escape, interpolation
-WAITS_FOR = {"escape": "predicted_escape_time", "escaping": "predicted_escape_time"}
-WAITS_FOR |= {"on_its_way": "interp_time"}
-ESCAPES = ("escape", "escaping")  # a run waiting for these sits on a plateau (when flat)
-
-
-def far_end(evidence: dict | None, lanes: int, cap: float, flat_tol: float) -> np.ndarray:
-    """(lanes,) bool: runs whose one way on is predicted beyond ``cap``: decided_by 'escape'
-    or 'escaping' with ``predicted_escape_time`` > cap while flat (``flat_change`` <
-    ``flat_tol``: a run that still moves has more than the escape ahead), 'on_its_way' with
-    ``interp_time`` > cap (``WAITS_FOR``). Other open runs (moving, settling, at a kink) have
-    no such prediction and are not far."""
+def near_end(evidence: dict | None, lanes: int, cap: float, tol) -> np.ndarray:
+    """(lanes,) bool: runs whose end is near (``evidence``: the last verdicts' numbers, ``tol``
+    the verdict tolerances): an escape (``predicted_escape_time``) or interpolation
+    (``interp_time``) predicted by ``cap``, or *settling*: the region minimum ahead is
+    certified a local minimum of the whole loss (no kink gain above ``kink_tol``, no growth
+    above ``kappa_tol`` at the polished point) and the run is in its neighbourhood
+    (``polish_dist`` < 1) or within ``gap_tol`` of it: such a run is called stuck once it
+    is slow or within the gap (``verdicts.judge``: at_minimum, polished)."""
     ev = evidence or {}
-    nan = np.full(lanes, np.nan)
-    why = np.asarray(ev.get("decided_by", np.full(lanes, "")), str)
-    moving = ~(np.asarray(ev.get("flat_change", nan), np.float64) < flat_tol)
-    far = np.zeros(lanes, bool)
-    for name, key in WAITS_FOR.items():
-        t = np.asarray(ev.get(key, nan), np.float64)
-        far |= (why == name) & ~(t <= cap) & ~(np.isin(name, ESCAPES) & moving)
-    return far
+    get = {k: np.asarray(ev.get(k, np.full(lanes, np.nan)), np.float64) for k in NEAR_KEYS}
+    soon = (get["predicted_escape_time"] <= cap) | (get["interp_time"] <= cap)
+    certified = ~(get["kink_max"] > tol.kink_tol) & (get["polish_kappa"] <= tol.kappa_tol)
+    close = (get["polish_dist"] < 1.0) | (get["region_gap"] < tol.gap_tol)
+    return soon | (certified & close)
+
+
+NEAR_KEYS = ("predicted_escape_time", "interp_time", "kink_max", "polish_kappa")
+NEAR_KEYS += ("polish_dist", "region_gap")
 
 
 def wants_more(cfg, loop: records.Loop, real: int, evidence: dict | None = None) -> bool:
