@@ -82,9 +82,10 @@ def _optimization(c: ml_collections.ConfigDict) -> None:
     c.t_min = 1e-1  # first non-zero snapshot time
     c.num_snapshots = 200  # snapshots on the first grid (0, then log-spaced t_min..max_time)
     c.time_cap = 1e6  # runs without a verdict continue up to this time (continue_factor steps)
-    # a later cap (0: none; else >= time_cap): beyond time_cap, only the open runs whose
-    # certificates predict an escape from their saddle (predicted_escape_time) or interpolation
-    # (interp_time) by this time continue, up to it (alignment/two_layer/rounds.py)
+    # a later cap (0: none; else >= time_cap): beyond time_cap, only the open runs whose end is
+    # near continue, up to it: their certificates predict an escape from their saddle
+    # (predicted_escape_time) or interpolation (interp_time) by this time, or they are settling
+    # into a certified minimum (alignment/two_layer/rounds.py, near_end)
     c.escape_cap = 0.0
     c.snapshots_per_decade = 40  # snapshots per decade of continuation (and per compiled call)
     # snapshots per compiled call (0: snapshots_per_decade). A checkpoint is saved after every

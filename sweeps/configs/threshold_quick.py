@@ -67,6 +67,8 @@ def get_config():
     c.continue_factor = 10.0
     c.time_cap = 2.5e4
     c.continue_integrator = "same"  # GD continues (flow: see the docstring)
+    # beyond time_cap, only runs whose end is near continue, up to this (rounds.near_end)
+    c.escape_cap = 1e5
     c.bucket_waste = 1.0
     c.n_boot = 1000
     return c
