@@ -4,44 +4,47 @@ Linear teacher y = <beta*, x> + sigma eps in d = 5, x ~ N(0, I), sigma = 0.5; a 
 network from a small balanced init (lambda = 1e-6) trained by faithful full-batch GD, each run's
 step min(0.25, 1 / lambda_max) from its sharpness at the last snapshot (gd_step_sharpness = 1:
 no run sits at the edge of stability); 10 log-spaced n from 8 to 181, 8 seeds: 80 runs in two
-compiled programs. Verdicts at t = 1e3, then runs without one continue to t = 2.5e4.
+compiled programs. Verdicts at t = 1e3, then runs without one continue to t = 2.5e4, and those
+whose end is near (a predicted escape or interpolation, or settling into a certified minimum:
+alignment/two_layer/rounds.py) to t = 1e5 (escape_cap).
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
 Runtime:  (measured, 2-core Intel Xeon (family 6, model 167), `python -m benchmarks.config_result
-          --config=threshold_quick`, compilation cache off) 99 s for the whole job including
+          --config=threshold_quick`, compilation cache off) 122 s for the whole job including
           compiles, certificates and figures, its two chunks in two worker processes (one per
-          core, the default on a CPU); `python -m benchmarks.cold_start` times it cold
-          and with the persistent cache warm against the revision before (BENCHMARKS.md, "A new
-          process"). The revision before faithful GD and the kink test (25ea7a1: fixed step
-          0.25) took 112 s on a 2-core AMD EPYC and left 35 runs without a verdict, 22 of them
-          GD at the edge of stability.
-Result:   (measured, same run) 24 interpolating, 39 stuck (26 certified by every criterion, 9
+          core, the default on a CPU); the revision before this config's later cap, the
+          per-group polish test and the tighter region QPs (e07bce3) took 95 s in the same
+          session (its COLD_START row in BENCHMARKS.md, "A new process", predates them).
+          The revision before faithful GD and the kink test (25ea7a1: fixed step 0.25) took
+          112 s on a 2-core AMD EPYC and left 35 runs without a verdict, 22 of them GD at the
+          edge of stability.
+Result:   (measured, same run) 25 interpolating, 49 stuck (27 certified by every criterion, 11
           `at_minimum`: slow now and within the gap of a region minimum that the escape and
-          kink tests certify a local minimum; 4 `polished`: still fast, or with a small neuron
-          growing only until the large ones arrive, but in the neighbourhood of such a minimum,
-          certified again at the minimum itself), 9 saddles (6 escape, 3 kink), 8 undetermined
-          (2 `escaping`, 3 `moving`, 2 `not_stationary`, 1 `on_its_way`): 17 of 80 without a
-          verdict. Every run faithful (largest eta * lambda_max 1.88). Per n, verdict/criterion
-          (threshold.json decided_by_n): 8: 8 interpolating; 11: 5 interpolating, 2 at_minimum,
-          1 polished; 16: 5 interpolating, 1 at_minimum, 1 certified, 1 not_stationary; 23:
-          3 escape, 1 at_minimum, 2 polished, 2 escaping; 32: 3 interpolating, 1 kink,
-          1 at_minimum, 1 certified, 1 moving, 1 on_its_way; 45: 1 interpolating, 2 at_minimum,
-          4 certified, 1 polished; 64: 1 interpolating, 1 escape, 1 at_minimum, 3 certified,
-          1 moving, 1 not_stationary; 91: 1 interpolating, 7 certified; 128: 1 escape, 1 kink,
-          6 certified; 181: 1 escape, 1 kink, 1 at_minimum, 4 certified, 1 moving. n* = 22.1,
-          95% CI [15.1, 34.3] over the decided runs; the 17 open runs counted as interpolating
-          give 40.5 [24.5, 84.2], as not 17.8 [12.8, 23.8]: the interval covering both is
-          [12.8, 84.2]. n*(T): 12.7 [10.6, 15.2] at T = 1e3, 17.4 [12.8, 22.1] at 1e4, 17.8
-          [12.8, 23.8] at 2.5e4 (the last two overlap: settled). Which runs stay open depends on
-          float32 rounding: the trainer's lane blocks (BENCHMARKS.md, "What limits the rest") and
-          the continuation in the chunk's own program change how these trajectories round, and
-          runs that sit at a saddle until rounding pushes them off can end with another verdict
-          (the revision before them left 13 open: `benchmarks.cold_start`). The run that
-          fixed-step GD called stuck falsely (n = 181, seed 2 at t = 1e4; gradient flow from it
-          leaves) is a kink saddle by the kink test (tests/test_kinks.py).
-          `--config.escape_cap=2.5e5` continues the open runs whose predicted escape or
-          interpolation is near one decade past the cap (`python -m benchmarks.config_result
-          --config=threshold_quick --set=escape_cap=2.5e5` measures what it decides and costs).
+          kink tests certify a local minimum; 11 `polished`: still fast, or with a small neuron
+          growing only until the large ones arrive, but in the neighbourhood of such a minimum
+          (every group's direction nearer its direction there than any other data point's
+          hyperplane), certified again at the minimum itself), 4 saddles (1 escape, 3 kink), 2
+          undetermined (2 `moving`): 6 of 80 without a verdict, each at a kink whose crossing
+          lowers the loss (kink_max 0.006 to 5.3) and still moving (its largest loss over its
+          last decade 1.03 to 65 times its final one). Every run faithful (largest
+          eta * lambda_max 1.88). Per n, verdict/criterion (threshold.json decided_by_n): 8: 8
+          interpolating; 11: 5 interpolating, 2 at_minimum, 1 polished; 16: 5 interpolating,
+          1 at_minimum, 1 certified, 1 polished; 23: 1 kink, 2 at_minimum, 5 polished; 32: 4
+          interpolating, 1 kink, 1 at_minimum, 1 certified, 1 polished; 45: 1 interpolating,
+          2 at_minimum, 3 certified, 2 polished; 64: 1 interpolating, 1 at_minimum, 4
+          certified, 1 polished, 1 moving; 91: 1 interpolating, 7 certified; 128: 1 kink, 7
+          certified; 181: 1 escape, 2 at_minimum, 4 certified, 1 moving. n* = 19.3, 95% CI
+          [13.5, 27.5] over the decided runs; the 6 open runs counted as interpolating give
+          22.4 [14.5, 38], as not 18.5 [13, 26.2]: the interval covering both is [13, 38].
+          n*(T): 12.7 [10.6, 15.2] at T = 1e3, 17.4 [12.8, 22.1] at 1e4, 18.5 [13, 26.2] at 1e5
+          (settled). `python -m benchmarks.verdicts` continues the 49 stuck runs 10x longer:
+          none loses more than 1% of its loss (largest 6.2e-4; BENCHMARKS.md, "Certified
+          verdicts"). Which runs stay open depends on float32 rounding: the trainer's lane
+          blocks (BENCHMARKS.md, "What limits the rest") and the continuation in the chunk's
+          own program change how these trajectories round, and runs that sit at a saddle until
+          rounding pushes them off can end with another verdict. The run that fixed-step GD
+          called stuck falsely (n = 181, seed 2 at t = 1e4; gradient flow from it leaves) is a
+          kink saddle by the kink test (tests/test_kinks.py).
 """
 
 from sweeps.configs import base
