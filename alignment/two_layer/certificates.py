@@ -45,7 +45,7 @@ ESCAPE_KEYS = ("kappa_max", "predicted_escape_time", "small_alive", "zero_neuron
 KINK_KEYS = ("kink_max", "split_max")
 
 
-def solver_settings(tol: float = QP_TOL):
+def solver_settings(tol: float):
     """Clarabel's settings for the region QPs: quiet, gap and feasibility tolerances ``tol``."""
     settings = clarabel.DefaultSettings()
     settings.verbose = False

@@ -96,13 +96,12 @@ def margins(v_GxD, x_NxD) -> np.ndarray:
     return np.where(live, np.min(cos, axis=1, initial=np.inf), np.inf)
 
 
-def reach(v_from_GxD, v_to_GxD, x_NxD, skip=None) -> float:
+def reach(v_from_GxD, v_to_GxD, x_NxD) -> float:
     """How far ``v_from`` is from ``v_to`` in units of ``v_to``'s margins, worst group:
-    ``max_g angle(V_from_g, V_to_g) / asin(margin_g)`` over live groups (not in ``skip``).
+    ``max_g angle(V_from_g, V_to_g) / asin(margin_g)`` over live groups.
     Below 1, each group's direction lies closer to ``V_to_g``'s than any hyperplane that
     ``V_to_g`` is not on, so no pattern changes between them (patterns depend on directions
-    only: a group that grows or shrinks along its direction moves by nothing here). 0 when
-    no group counts."""
+    only: a group that grows or shrinks along its direction moves by nothing here)."""
     v_from, v_to = np.asarray(v_from_GxD, np.float64), np.asarray(v_to_GxD, np.float64)
     bound = np.arcsin(np.minimum(margins(v_to, x_NxD), 1.0))  # inf: no hyperplane to meet
     to_norm = np.linalg.norm(v_to, axis=1)
@@ -110,10 +109,8 @@ def reach(v_from_GxD, v_to_GxD, x_NxD, skip=None) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         cos = np.where(norms > 0, np.sum(v_from * v_to, axis=1) / norms, -1.0)
     ratio = np.arccos(np.clip(cos, -1.0, 1.0)) / bound  # a vector at 0 is pi away
-    count = to_norm > certificates.ACTIVE_REL * np.max(to_norm)
-    if skip is not None:
-        count &= ~np.asarray(skip, bool)
-    return float(np.max(ratio[count], initial=0.0))
+    live = to_norm > certificates.ACTIVE_REL * np.max(to_norm)
+    return float(np.max(ratio[live], initial=0.0))
 
 
 def heads_there(certs: dict, R: int, tol) -> np.ndarray:

@@ -19,6 +19,9 @@ from alignment.engine import train
 from alignment.two_layer import grid, records, verdicts
 
 REL = 1e-12  # relative slack on times that must meet (float64 products of the factor)
+# the evidence near_end reads
+NEAR_KEYS = ("predicted_escape_time", "interp_time", "kink_max", "polish_kappa")
+NEAR_KEYS += ("polish_dist", "region_gap")
 
 
 def last_cap(cfg) -> float:
@@ -80,10 +83,6 @@ def near_end(evidence: dict | None, lanes: int, cap: float, tol) -> np.ndarray:
     certified = ~(get["kink_max"] > tol.kink_tol) & (get["polish_kappa"] <= tol.kappa_tol)
     close = (get["polish_dist"] < 1.0) | (get["region_gap"] < tol.gap_tol)
     return soon | (certified & close)
-
-
-NEAR_KEYS = ("predicted_escape_time", "interp_time", "kink_max", "polish_kappa")
-NEAR_KEYS += ("polish_dist", "region_gap")
 
 
 def wants_more(cfg, loop: records.Loop, real: int, evidence: dict | None = None) -> bool:
