@@ -102,8 +102,8 @@ MUTATIONS = [
     (
         "each group's turn against its own margin",
         POLISH,
-        "bound = np.arcsin(np.minimum(margins(v_to, x_NxD), 1.0))",
-        "bound = np.arcsin(np.minimum(np.min(margins(v_to, x_NxD)), 1.0))",
+        "margin_G = margins(v_to, x_NxD)",
+        "margin_G = np.min(margins(v_to, x_NxD))",
     ),
     (
         "a group that grows along its direction does not move",

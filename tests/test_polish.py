@@ -143,6 +143,10 @@ def test_reach_counts_each_groups_turn_against_its_own_margin():
     )
     v_from = np.stack([np.array([1.0, 0.0]), _turned(0.5)])
     assert polish.reach(v_from, v_to, X_TWO) > 1.0
+    # a group with every data point on its hyperplane (their kinks are the kink test's) has no
+    # other hyperplane to turn across: any turn is inside
+    on_plane = np.array([[0.0, 1.0]])
+    assert polish.reach(_turned(0.3)[None, ::-1], np.array([[1.0, 0.0]]), on_plane) == 0.0
 
 
 def _transient_state():

@@ -103,7 +103,8 @@ def reach(v_from_GxD, v_to_GxD, x_NxD) -> float:
     ``V_to_g`` is not on, so no pattern changes between them (patterns depend on directions
     only: a group that grows or shrinks along its direction moves by nothing here)."""
     v_from, v_to = np.asarray(v_from_GxD, np.float64), np.asarray(v_to_GxD, np.float64)
-    bound = np.arcsin(np.minimum(margins(v_to, x_NxD), 1.0))  # inf: no hyperplane to meet
+    margin_G = margins(v_to, x_NxD)  # inf: no hyperplane to meet, no turn limited
+    bound = np.where(np.isinf(margin_G), np.inf, np.arcsin(np.minimum(margin_G, 1.0)))
     to_norm = np.linalg.norm(v_to, axis=1)
     norms = np.linalg.norm(v_from, axis=1) * to_norm
     with np.errstate(divide="ignore", invalid="ignore"):
