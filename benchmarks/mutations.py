@@ -25,16 +25,35 @@ TESTS = [
 ]
 CERTS, VERDICTS = "alignment/two_layer/certificates.py", "alignment/two_layer/verdicts.py"
 POLISH = "alignment/two_layer/polish.py"
+KINKS = "alignment/two_layer/kinks.py"
 # (name, file, text, replacement)
 MUTATIONS = [
     ("gap to the region minimum", CERTS, " & (gap < tol.gap_tol)", ""),
     ("region minimum above the tolerance", CERTS, '(region > diag["loss_tol"]) & ', ""),
     ("sign of kappa", CERTS, "return -sign_K * (", "return sign_K * ("),
     (
-        "kink gain's sign of r",
-        CERTS,
-        "z_GxN[g, on_plane] / scale + split_gain",
-        "z_GxN[g, on_plane] / scale - split_gain",
+        "kink rate's sign of r",
+        KINKS,
+        "l_D = grad_D + (r_K[joins] @ x_KxD[joins]) / n",
+        "l_D = grad_D - (r_K[joins] @ x_KxD[joins]) / n",
+    ),
+    (
+        "kink rate's cone sides",
+        KINKS,
+        "np.where(joins, sign, -sign)[:, None] * x_KxD",
+        "np.where(joins, -sign, sign)[:, None] * x_KxD",
+    ),
+    (
+        "kink rate over several points at once",
+        KINKS,
+        "for joins in side_patterns(base_K):",
+        "for joins in side_patterns(base_K)[np.sum(side_patterns(base_K), axis=1) <= 1]:",
+    ),
+    (
+        "split gain's sign of r",
+        KINKS,
+        "np.max(-sgn * r_on / n / scale)",
+        "np.max(sgn * r_on / n / scale)",
     ),
     ("escape makes a way down", VERDICTS, 'cert["escapes"] | cert["kinks"]', 'cert["kinks"]'),
     (
@@ -121,7 +140,7 @@ MUTATIONS = [
     (
         "the minimizer nearest the run",
         CERTS,
-        "v, z = nearest_minimum(A, cons, v, v_run, A.T @ r / n)",
+        "v = nearest_minimum(A, cons, v, v_run)",
         "pass",
     ),
 ]

@@ -17,10 +17,25 @@ from alignment.two_layer import certificates, verdicts
 X_KINK = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 Y_KINK = np.array([0.0, 1.0, 2.0])
 # The same geometry with y2 = -2: crossing now costs (x2 would add a positive output where the
-# target is negative): z = 1/3, r2 = 2, r_rms = sqrt(2), gain (1/3 - 2/3) / (sqrt(2) / 3) =
-# -1/sqrt(2); a split gains -sqrt(2): a local minimum across the kink, loss (1 + 4 + 1) / 6 = 1.
+# target is negative): the loss rises at 1/3 - 2/3 < 0 per unit across, and at 1/3 per unit
+# back (the constraint's pull): no direction descends, and the one along the hyperplane, (1, 0),
+# is flat (V* minimizes v1 there): kink_max = 0. A split gains -sqrt(2): a local minimum across
+# the kink, loss (1 + 4 + 1) / 6 = 1.
 Y_NO_KINK = np.array([0.0, -2.0, 2.0])
 LOSS = {"kink": 0.5, "no_kink": 1.0}  # the region minima of the two cases
+# Two points on one ray of the hyperplane, x2 = (0, 1) and x4 = (0, 2): they can only cross
+# together. With x1, x3, y1, y3 as above, V* = (1, 0) still (n = 4, region gradient (0, -1/4)),
+# and moving V* by (0, 1) changes the loss at -1/4 + (r2 + 2 r4) / 4, r2 = -y2 = -1, r4 = -y4.
+# y4 = -0.8: rate 0.4 / 4 = 0.1 of descent, relative to r_rms x_on / n = sqrt(0.91 * 2.5) / 4:
+# kink_max = 0.4 / sqrt(2.275). y4 = -2: the pair's crossing costs 1/4, nothing descends
+# (kink_max = 0), though x2 alone would gain (-r2 / n > 0): a test that crossed one point at a
+# time, with multipliers shared between x2 and x4 (not unique: z2 + 2 z4 = 1/4), could call it a
+# kink.
+X_RAY = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 2.0]])
+Y_RAY = {
+    "pair_gains": np.array([0.0, 1.0, 2.0, -0.8]),
+    "pair_costs": np.array([0.0, 1.0, 2.0, -2.0]),
+}
 
 
 def test_growth_rate_kappa_has_the_closed_form_sign():
@@ -55,7 +70,20 @@ def test_region_minimum_at_a_kink_has_the_closed_form_gain():
     assert out["split_max"] == -np.inf  # one neuron cannot split
     other = certificates.region_minimum(w, a, X_KINK, Y_NO_KINK)
     assert other["region_min"] == pytest.approx(1.0, rel=1e-7)
-    assert other["kink_max"] == pytest.approx(-(0.5**0.5), rel=1e-5)
+    # the flat direction along the plane: 0 up to the minimizer's accuracy (~1e-8 relative)
+    assert abs(other["kink_max"]) < 1e-7
+
+
+def test_points_that_cross_together_are_judged_together():
+    """X_RAY: two points on one ray of V*'s hyperplane cross together; the kink test reads the
+    pair's rate (closed forms above): a way down with y4 = -0.8, none with y4 = -2."""
+    w, a = _theta(np.array([1.0, 0.0]), 1)
+    gains = certificates.region_minimum(w, a, X_RAY, Y_RAY["pair_gains"])
+    assert gains["region_min"] == pytest.approx((3 + 0.8**2) / 8, rel=1e-7)
+    assert gains["kink_max"] == pytest.approx(0.4 / 2.275**0.5, rel=1e-5)
+    costs = certificates.region_minimum(w, a, X_RAY, Y_RAY["pair_costs"])
+    assert costs["region_min"] == pytest.approx(7 / 8, rel=1e-7)
+    assert abs(costs["kink_max"]) < 1e-7
 
 
 def _judged(certs):
@@ -118,6 +146,25 @@ def test_the_flow_from_a_kink_leaves_exactly_when_crossing_gains(y, leaves):
     else:
         # it stays on the kink (the pull of each side points at the other), within the nudge
         assert loss[-1] == pytest.approx(1.0, rel=1e-5) and abs(w_end[1]) <= 1e-6
+
+
+@pytest.mark.parametrize("case, leaves", [("pair_gains", True), ("pair_costs", False)])
+def test_the_flow_from_a_ray_pair_leaves_exactly_when_the_pair_gains(case, leaves):
+    """X_RAY from V* (nudged as above): with y4 = -0.8 the flow takes both points across and
+    ends at the least squares of all four (every point active there); with y4 = -2 it stays."""
+    x, y = X_RAY, Y_RAY[case]
+    w, a = _theta(np.array([1.0, 0.0]), 1)
+    w = w + np.array([[0.0, -1e-6]])
+    loss, params = flow_from(x, y, w, a, np.geomspace(1.0, 1e3, 13), rtol=1e-6)
+    v, *_ = np.linalg.lstsq(x, y, rcond=None)
+    w_end = params["w"][0]
+    if leaves:
+        assert np.all(x @ v > 0)  # the least squares is in the all-active region
+        # rtol 1e-3: an exponential approach (X'X / n's eigenvalues >= 0.1) done by t = 1e3
+        assert loss[-1] == pytest.approx(0.5 * np.mean((x @ v - y) ** 2), rel=1e-3)
+        assert w_end[1] > 0
+    else:
+        assert loss[-1] == pytest.approx(7 / 8, rel=1e-5) and abs(w_end[1]) <= 1e-6
 
 
 def test_the_known_false_stuck_run_is_a_kink_saddle():

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import clarabel
 import numpy as np
-import scipy.optimize
 import scipy.sparse as sp
+
+from alignment.two_layer import kinks
 
 # A neuron is *small* (its growth is governed by kappa, not by the loss's gradient) when its
 # output scale rho^2 x_rms is below this share of the residual's RMS.
@@ -29,20 +30,16 @@ ASCENT_STEPS = 500  # projected ascent steps of kappa on the sphere
 # of kappa, for a balanced neuron) and ends at the local maximum of its basin, not at one a long
 # jump across the sphere would find; 500 steps allow a path of up to 10 radians.
 ASCENT_STEP = 0.02
-# A data point is on a group's hyperplane at the region minimum when |<V_g, x_i>| is below
-# this share of |V_g| |x_i|: at QP_TOL an active constraint's slack is ~1e-8 relative, an
-# inactive one's is set by the data (1e-6 is 100x above the solver's floor).
-ACTIVE_REL = 1e-6
 # Clarabel's gap and feasibility tolerances. At its defaults (1e-8) the region minimizer's
 # active constraints are met to only ~1e-7..2e-6 of |V_g| |x_i| on threshold_quick's plateau
-# runs, astride ACTIVE_REL, so some read as off the hyperplane: a kink the test then missed (n =
-# 91, seed 4: a gain of 0.079 at 1e-9 and tighter) and margins of ~1e-6 that kept runs from
-# their neighbourhood. At 1e-10 they are met to ~1e-8, with a clear gap to the points off the
-# hyperplanes (~1e-5 and up); a QP that does not solve that tightly is solved at the defaults.
+# runs, astride the on-plane share then used (1e-6), so some read as off the hyperplane: a kink
+# the test then missed (n = 91, seed 4: a gain of 0.079 at 1e-9 and tighter) and margins of
+# ~1e-6 that kept runs from their neighbourhood. At 1e-10 they are met to ~1e-8, with a clear
+# gap to most points off the hyperplanes (~1e-5 and up); a QP that does not solve that tightly
+# is solved at the defaults.
 QP_TOL, QP_TOL_FALLBACK = 1e-10, 1e-8
-# the escape test's and the kink test's numbers, as they appear in the certificates and outputs
+# the escape test's numbers, as they appear in the certificates and outputs
 ESCAPE_KEYS = ("kappa_max", "predicted_escape_time", "small_alive", "zero_neurons")
-KINK_KEYS = ("kink_max", "split_max")
 
 
 def solver_settings(tol: float):
@@ -82,7 +79,7 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
 
     Returns ``region_min`` (the loss at the QP's solution, recomputed from it), ``groups``
     (number of (pattern, sign) groups), ``qp_status`` (Clarabel's status string), the kink
-    test at the solution (:func:`kink_test`: ``kink_max``, ``split_max``) and the solution
+    test at the solution (``kinks.kink_test``: ``kink_max``, ``split_max``) and the solution
     itself for ``polish.py``: ``solution`` (list of (pattern_N, sign, members)), ``v_GxD``
     (each group's vector at the minimum) and ``v_run_GxD`` (at the run).
     """
@@ -104,79 +101,34 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     P = sp.csc_matrix(np.triu(A.T @ A / n))
     q = -(A.T @ y_N) / n
     sol = solve_qp(P, q, cons, np.zeros(G * n), [clarabel.NonnegativeConeT(G * n)])
-    v, z = np.asarray(sol.x), np.asarray(sol.z)
-    r = A @ v - y_N
+    v = np.asarray(sol.x)
     theta, a = np.asarray(theta_MxD, np.float64), np.asarray(a_M, np.float64)
     v_run = np.concatenate([a[m] @ theta[m] for _, _, m in groups])
     if str(sol.status) == "Solved":
-        v, z = nearest_minimum(A, cons, v, v_run, A.T @ r / n)
-    kinks = kink_test(groups, v.reshape(G, d), z.reshape(G, n), x_NxD, r)
+        v = nearest_minimum(A, cons, v, v_run)
+    r = A @ v - y_N
+    found = kinks.kink_test(groups, v.reshape(G, d), x_NxD, r)
     out = {"region_min": 0.5 * float(r @ r) / n, "groups": G, "qp_status": str(sol.status)}
     solution = {"solution": groups, "v_GxD": v.reshape(G, d), "v_run_GxD": v_run.reshape(G, d)}
-    return out | kinks | solution
+    return out | found | solution
 
 
-def nearest_minimum(A, cons, v_star, v_run, grad):
-    """(v, z): the region minimizer nearest the run's group vectors ``v_run``, and multipliers
-    of its active constraints.
+def nearest_minimum(A, cons, v_star, v_run):
+    """The region minimizer nearest the run's group vectors ``v_run``.
 
     The loss depends on v only through the predictions A v, and is strictly convex in them, so
     every minimizer has the predictions ``A v_star`` and the gradient ``grad``; with more
     unknowns (G d) than data points the minimizers form a face, and Clarabel returns a central
     point of it, not where the run is. The nearest one solves min |v - v_run|^2 subject to
-    ``A v = A v_star`` and the region's constraints; its multipliers are the nonnegative
-    least-squares solution of ``grad + cons_active^T z = 0`` (KKT at that point). Falls back
-    to ``v_star`` and zero multipliers off the active set if that QP does not solve.
+    ``A v = A v_star`` and the region's constraints. Falls back to ``v_star`` if that QP does
+    not solve.
     """
     k, nv = A.shape[0], A.shape[1]
     rows = sp.vstack([sp.csc_matrix(A), cons], format="csc")
     rhs = np.concatenate([A @ v_star, np.zeros(cons.shape[0])])
     cones = [clarabel.ZeroConeT(k), clarabel.NonnegativeConeT(cons.shape[0])]
     sol = solve_qp(sp.identity(nv, format="csc"), -v_run, rows, rhs, cones)
-    v = np.asarray(sol.x) if str(sol.status) == "Solved" else v_star
-    c = cons.toarray()
-    slack = c @ v
-    active = slack >= -ACTIVE_REL * np.linalg.norm(c, axis=1) * np.linalg.norm(v)
-    z = np.zeros(cons.shape[0])
-    if active.any():
-        z[active] = scipy.optimize.nnls(c[active].T, -grad)[0]
-    return v, z
-
-
-def kink_test(groups, v_GxD, z_GxN, x_NxD, r_N) -> dict:
-    """Whether the region minimum is a local minimum of the whole loss across its kinks.
-
-    At the solution ``v_GxD`` (one vector per (pattern, sign) group), a data point on a group's
-    hyperplane (``<V_g, x_i> = 0``: an active constraint) can change side. Moving the group
-    across it by epsilon (in units of ``s_g <V_g, x_i>``) changes the loss at the rate
-    ``s_g r_i / n - z_gi``, ``z_gi >= 0`` the constraint's multiplier (Clarabel's dual) and
-    ``r_i`` the residual at the solution: the *kink gain* ``z_gi - s_g r_i / n`` is the rate at
-    which crossing lowers the loss. A group of two or more neurons can also *split*, one part
-    crossing and the rest moving back so that the group vector stays: the loss then changes
-    at ``s_g r_i / n`` alone, the *split gain* being ``-s_g r_i / n``. Both gains are returned
-    relative to the rate scale ``r_rms |x_i| / n`` (``kink_max``, ``split_max``: -inf when no
-    constraint is active). A group at V_g = 0 (every constraint active, no crossing direction)
-    is the escape test's business and is skipped.
-    """
-    n = len(r_N)
-    r_rms = np.sqrt(np.mean(r_N**2))
-    x_norm = np.linalg.norm(x_NxD, axis=1)
-    kink, split = [-np.inf], [-np.inf]
-    v_norm_G = np.linalg.norm(v_GxD, axis=1)
-    for g, (_, sgn, members) in enumerate(groups):
-        members = len(members)
-        v_norm = v_norm_G[g]
-        if not v_norm > ACTIVE_REL * np.max(v_norm_G):
-            continue
-        on_plane = np.abs(x_NxD @ v_GxD[g]) <= ACTIVE_REL * v_norm * x_norm
-        if not on_plane.any() or not r_rms > 0:
-            continue
-        scale = r_rms * x_norm[on_plane] / n
-        split_gain = -sgn * r_N[on_plane] / n / scale
-        kink.append(float(np.max(z_GxN[g, on_plane] / scale + split_gain)))
-        if members >= 2:
-            split.append(float(np.max(split_gain)))
-    return {"kink_max": max(kink), "split_max": max(split)}
+    return np.asarray(sol.x) if str(sol.status) == "Solved" else v_star
 
 
 def kappa(u_KxD, sign_K, x_NxD, r_N) -> np.ndarray:

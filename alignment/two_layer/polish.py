@@ -3,7 +3,7 @@
 
 A run that is still approaching the minimum of its activation region cannot be called stuck by
 its flatness (its last decade still shows the approach). If that minimum is a local minimum of
-the whole loss (the kink test at the QP's solution, ``certificates.kink_test``), the run can be
+the whole loss (the kink test at the QP's solution, ``kinks.kink_test``), the run can be
 *polished*: the QP's solution ``V*_g`` (one vector per (pattern, sign) group; of the face of
 minimizers, the one nearest the run, ``certificates.nearest_minimum``) is mapped back to
 balanced parameters and certified there, and the run is checked to lie in the neighbourhood of
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alignment.two_layer import certificates
+from alignment.two_layer import certificates, kinks
 
 POLISH_KEYS = ("polish_kappa", "polish_gap", "polish_dist", "polish_margin")
 NONE = {"polish_kappa": np.nan, "polish_gap": np.nan, "polish_dist": np.inf, "polish_margin": 0.0}
@@ -51,7 +51,7 @@ def balanced_at(theta_MxD, a_M, solution, v_GxD):
     for (_, sgn, members), v in zip(solution, v_GxD, strict=True):
         norm = np.linalg.norm(v)
         share = size_M[members] / np.sum(size_M[members])
-        if not norm > certificates.ACTIVE_REL * v_max or not np.all(np.isfinite(share)):
+        if not norm > kinks.ACTIVE_REL * v_max or not np.all(np.isfinite(share)):
             continue
         scale = np.sqrt(share * norm)  # |a_j| = |theta_j| = sqrt(|c_j V*_g|)
         a[members] = sgn * scale  # a_j theta_j = c_j V*_g: theta along s V*_g
@@ -88,11 +88,11 @@ def margins(v_GxD, x_NxD) -> np.ndarray:
     across a data point's hyperplane (inf for a group that is not live, |V_g| at most
     ACTIVE_REL of the largest, or that has no point off its hyperplane)."""
     v_norm = np.linalg.norm(v_GxD, axis=1)
-    live = v_norm > certificates.ACTIVE_REL * np.max(v_norm)
+    live = v_norm > kinks.ACTIVE_REL * np.max(v_norm)
     x_norm = np.linalg.norm(x_NxD, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         cos = np.abs(v_GxD @ x_NxD.T) / (v_norm[:, None] * x_norm[None, :])
-    cos = np.where(cos > certificates.ACTIVE_REL, cos, np.inf)
+    cos = np.where(cos > kinks.ACTIVE_REL, cos, np.inf)
     return np.where(live, np.min(cos, axis=1, initial=np.inf), np.inf)
 
 
@@ -110,7 +110,7 @@ def reach(v_from_GxD, v_to_GxD, x_NxD) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         cos = np.where(norms > 0, np.sum(v_from * v_to, axis=1) / norms, -1.0)
     ratio = np.arccos(np.clip(cos, -1.0, 1.0)) / bound  # a vector at 0 is pi away
-    live = to_norm > certificates.ACTIVE_REL * np.max(to_norm)
+    live = to_norm > kinks.ACTIVE_REL * np.max(to_norm)
     return float(np.max(ratio[live], initial=0.0))
 
 

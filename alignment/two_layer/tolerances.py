@@ -41,11 +41,12 @@ class VerdictTolerances:
     # rounding at a kink (~1e-8 of a unit-scale residual in float32) from growth that shows within
     # any time cap of the suite (escape time log(1/rho^2) / 2 kappa ~ 1e8 at 1e-7).
     kappa_tol: float = 1e-7
-    # Saddle across a kink: a data point on a group's hyperplane at the region minimum whose
-    # crossing (or, for a cluster, splitting) lowers the loss at a rate above this share of
-    # r_rms |x_i| / n (certificates.kink_test). The QP's multipliers are accurate to ~1e-8 of
-    # that scale; a gain at 1e-4 of it still lowers the loss by 1e-4 of the residual per unit
-    # of crossing, far above the solver's noise and far below an O(1) gain of a real kink.
+    # Saddle across a kink: a move of the groups across the data points on their hyperplanes
+    # at the region minimum (or, for a cluster, a split) lowers the loss at a rate above this
+    # share of r_rms x_on / n (kinks.kink_test). The region minimizer is solved to ~1e-8 of
+    # that scale, so a smooth minimum reads ~1e-8; a rate at 1e-4 of it still lowers the loss
+    # by 1e-4 of the residual per unit of move, far above the solver's noise and far below an
+    # O(1) rate of a real kink.
     kink_tol: float = 1e-4
     # An undetermined GD run whose last eta * lambda_max is at least this is labelled
     # 'gd_edge' rather than 'moving': GD follows gradient flow only while eta * lambda_max < 2,

@@ -20,9 +20,10 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
      (b) *flat over the last decade*: ``max |L(t) - L_final| / L_final < flat_tol`` over every
      snapshot with t in [t_anchor, t_final], t_anchor the latest positive snapshot time at or
      before t_final / 10 (a record that does not span a decade cannot be called stuck).
-  4. *no way down across a kink*: at the region minimum, no data point on a group's hyperplane
-     whose crossing (``kink_max``) or, for a cluster of two or more neurons, whose splitting
-     (``split_max``) lowers the loss faster than ``kink_tol`` (``certificates.kink_test``).
+  4. *no way down across a kink*: at the region minimum, no move of a group across the data
+     points on its hyperplane, one or several at once (``kink_max``), nor, for a cluster of two
+     or more neurons, a split (``split_max``), lowers the loss faster than ``kink_tol``
+     (``kinks.kink_test``).
   A family without certificates is called stuck on 3 alone (``decided_by`` = 'stationary').
   Criteria 1, 2 and 4 together certify that the run is within ``gap_tol`` of a local minimum
   of the whole loss (it cannot fall further inside its region, nor leave it at that minimum):
@@ -50,7 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from alignment.two_layer import certificates, polish
+from alignment.two_layer import certificates, kinks, polish
 from alignment.two_layer.tolerances import DEFAULT_TOLERANCES, VerdictTolerances
 
 VERDICTS = ("interpolating", "stuck", "saddle", "undetermined", "diverged")
@@ -65,7 +66,7 @@ EVIDENCE = (
     "region_groups",
     "interp_time",
     *certificates.ESCAPE_KEYS,
-    *certificates.KINK_KEYS,
+    *kinks.KINK_KEYS,
     *polish.POLISH_KEYS,
     "max_step_sharpness",
     "faithful",
