@@ -109,7 +109,9 @@ def run(name: str, factor: float, how: str) -> dict:
         t_final = snaps["time"][np.arange(len(verdict)), records.last_snapshots(snaps["time"])]
         on_way = np.asarray(ev["decided_by"]) == "on_its_way"
         chosen = (verdict == "stuck") | on_way
+        t1 = time.perf_counter()
         start, end = continue_runs(cfg, chunk.program, state, ctx, chosen, t_final, factor, how)
+        cont = time.perf_counter() - t1
         drop = np.where(verdict == "stuck", (start - end) / start, np.nan)
         tol = cfg.verdict.rel_tol * snaps["loss"][:, 0]
         out["on_its_way"] = out.get("on_its_way", 0) + int(on_way.sum())
@@ -120,6 +122,7 @@ def run(name: str, factor: float, how: str) -> dict:
             {
                 "index": chunk.index,
                 "wall_s": round(wall, 2),
+                "continue_s": round(cont, 2),
                 "steps_computed": count.computed,
                 "steps_useful": count.useful,
             }
@@ -134,6 +137,7 @@ def run(name: str, factor: float, how: str) -> dict:
     dv, dc = np.unique(decided_all, return_counts=True)
     out |= {
         "wall_s": round(sum(ch["wall_s"] for ch in out["chunks"]), 2),
+        "continue_s": round(sum(ch["continue_s"] for ch in out["chunks"]), 2),
         "verdicts": {str(a): int(b) for a, b in zip(v, c, strict=True)},
         "decided_by": {str(a): int(b) for a, b in zip(dv, dc, strict=True)},
         "stuck_continued": int(stuck.sum()),
@@ -141,14 +145,20 @@ def run(name: str, factor: float, how: str) -> dict:
         "stuck_over_1pct": int(np.sum(drops[stuck] > 0.01)),
         "load_avg": machine.load_avg(),
     }
-    results.write_json(f"benchmarks/verdicts_{name}.json", out)
+    results.write_json(f"benchmarks/verdicts_{block_name(name, how)}.json", out)
     return out
 
 
+def block_name(name: str, how: str) -> str:
+    """The config's name, with ``_flow`` where the stuck runs continue by the flow."""
+    return name if how == "same" else f"{name}_{how}"
+
+
 def table(res: dict) -> str:
+    flag = "" if res["continue_with"] == "same" else f" --continue_with={res['continue_with']}"
     lines = [
-        f"`python -m benchmarks.verdicts --config={res['config']}` on {res['machine']['cpu']}, "
-        f"{res['machine']['cores']} cores (load {res['load_avg']}):",
+        f"`python -m benchmarks.verdicts --config={res['config']}{flag}` on "
+        f"{res['machine']['cpu']}, {res['machine']['cores']} cores (load {res['load_avg']}):",
         "",
         "| quantity | value |",
         "|---|---|",
@@ -157,6 +167,7 @@ def table(res: dict) -> str:
         f"| decided_by | {res['decided_by']} |",
         f"| stuck runs continued {res['factor']:g}x longer ({res['continue_with']}) "
         f"| {res['stuck_continued']} |",
+        f"| wall time of those continuations (s) | {res.get('continue_s')} |",
         f"| largest relative loss drop of a continued stuck run | {res['stuck_max_loss_drop']} |",
         f"| stuck runs that lost more than 1% | {res['stuck_over_1pct']} |",
         f"| runs on their way to interpolation (on_its_way) | {res.get('on_its_way', 0)} |",
@@ -169,7 +180,7 @@ def table(res: dict) -> str:
 def main(argv):
     del argv
     res = run(_CONFIG.value, _FACTOR.value, _WITH.value)
-    machine.publish(f"VERDICTS {res['config']}", table(res))
+    machine.publish(f"VERDICTS {block_name(res['config'], res['continue_with'])}", table(res))
 
 
 if __name__ == "__main__":
