@@ -7,12 +7,13 @@ import numpy as np
 from alignment.two_layer import records, rounds
 
 
-def _cfg(escape_cap=0.0):
+def _cfg(escape_cap=0.0, later_steps=0.0):
     return ml_collections.ConfigDict(
         {
             "max_time": 1e3,
             "time_cap": 2.5e4,
             "escape_cap": escape_cap,
+            "later_steps": later_steps,
             "continue_factor": 10.0,
             "snapshots_per_decade": 4,
             "num_snapshots": 5,
@@ -30,37 +31,57 @@ def test_rounds_end_at_the_cap_then_at_the_later_cap():
     assert rounds.last_cap(_cfg()) == 2.5e4 and rounds.last_cap(_cfg(2.5e6)) == 2.5e6
 
 
-def _loop(r, t_final, verdict):
-    """A loop at round r whose lanes' last snapshot times are t_final, with these verdicts."""
+def _loop(r, t_final, verdict, step=0.25):
+    """A loop at round r whose lanes' last snapshot times are t_final, reached by steps of
+    ``step`` (a number or one per lane), with these verdicts."""
     loop = records.Loop(np.ones(len(verdict), bool), round=r)
     loop.snaps = {"time": np.stack([[0.0, t] for t in t_final])}
+    loop.snaps["step"] = loop.snaps["time"] / np.reshape(step, (-1, 1))
     loop.verdict = np.array(verdict)
     return loop
 
 
 def test_past_the_cap_only_near_ends_continue_and_then_only_those():
-    """Seven runs open at time_cap (round 3 starts there): an escape predicted at 1e5, one at
+    """Eight runs open at time_cap (round 3 starts there): an escape predicted at 1e5, one at
     1e7, an interpolation predicted at 2e5, a run settling into a certified minimum (in its
-    neighbourhood), the same with a kink at that minimum, the same outside its neighbourhood
-    but within the gap of it, and one outside both. With escape_cap = 2.5e5 the near ends
-    continue; in the next round only the runs that continued to 2.5e5 do."""
-    verdict = ["saddle", "saddle"] + ["undetermined"] * 5
+    neighbourhood), the same with a kink at that minimum (outside the gap: not there yet),
+    the same outside its neighbourhood but within the gap of it, one outside both, and one
+    within the gap of a minimum with a kink (leaving it now). With escape_cap = 2.5e5 the near
+    ends continue; in the next round only the runs that continued to 2.5e5 do."""
+    verdict = ["saddle", "saddle"] + ["undetermined"] * 5 + ["saddle"]
     inf, nan = np.inf, np.nan
     ev = {
-        "predicted_escape_time": np.array([1e5, 1e7, inf, inf, inf, inf, inf]),
-        "interp_time": np.array([inf, inf, 2e5, inf, inf, inf, inf]),
-        "kink_max": np.array([nan, nan, nan, -0.1, 0.5, -np.inf, -0.1]),
-        "polish_kappa": np.array([nan, nan, nan, 1e-9, 1e-9, -np.inf, 1e-9]),
-        "polish_dist": np.array([nan, nan, nan, 0.5, 0.5, 3.0, 3.0]),
-        "region_gap": np.array([nan, nan, nan, 2e-3, 2e-3, 5e-4, 2e-3]),
+        "predicted_escape_time": np.array([1e5, 1e7, inf, inf, inf, inf, inf, inf]),
+        "interp_time": np.array([inf, inf, 2e5, inf, inf, inf, inf, inf]),
+        "kink_max": np.array([nan, nan, nan, 0.0, 0.5, -np.inf, 0.0, 0.5]),
+        "polish_kappa": np.array([nan, nan, nan, 1e-9, 1e-9, -np.inf, 1e-9, -np.inf]),
+        "polish_dist": np.array([nan, nan, nan, 0.5, 0.5, 3.0, 3.0, 3.0]),
+        "region_gap": np.array([nan, nan, nan, 2e-3, 2e-3, 5e-4, 2e-3, 5e-4]),
     }
-    near = [True, False, True, True, False, True, False]
-    at_cap = _loop(3, [2.5e4] * 7, verdict)
-    assert list(rounds.continuing(_cfg(2.5e5), at_cap, 7, ev)) == near
-    assert not rounds.wants_more(_cfg(), at_cap, 7, ev)  # no later cap: the loop ends
-    before = _loop(2, [1e4] * 7, verdict)  # before the cap every open run continues
-    assert list(rounds.continuing(_cfg(2.5e5), before, 7, ev)) == [True] * 7
+    near = [True, False, True, True, False, True, False, True]
+    at_cap = _loop(3, [2.5e4] * 8, verdict)
+    assert list(rounds.continuing(_cfg(2.5e5), at_cap, 8, ev)) == near
+    assert not rounds.wants_more(_cfg(), at_cap, 8, ev)  # no later cap: the loop ends
+    before = _loop(2, [1e4] * 8, verdict)  # before the cap every open run continues
+    assert list(rounds.continuing(_cfg(2.5e5), before, 8, ev)) == [True] * 8
     after = _loop(4, [2.5e5 if w else 2.5e4 for w in near], verdict)
     cfg = _cfg(2.5e6)
-    assert list(rounds.continuing(cfg, after, 7, ev)) == near
-    assert list(rounds.continuing(cfg, after, 1, ev)) == [True] + [False] * 6  # padding
+    assert list(rounds.continuing(cfg, after, 8, ev)) == near
+    assert list(rounds.continuing(cfg, after, 1, ev)) == [True] + [False] * 7  # padding
+
+
+def test_past_the_cap_a_run_leaving_a_kink_continues_only_within_the_step_budget():
+    """Three runs at time_cap = 2.5e4: one settling into a certified minimum and one leaving a
+    region minimum across a kink, both sharpened to steps of 0.02 (1.1e7 steps to escape_cap =
+    2.5e5), and one leaving at steps of 0.25 (9e5). With later_steps = 1e6 the settling run
+    (its end is near) and the cheap leaving run continue, the costly leaving one does not
+    (nothing predicts where it goes); with 0 (no limit), all three."""
+    ev = {
+        "kink_max": np.array([0.0, 0.5, 0.5]),
+        "polish_kappa": np.full(3, 1e-9),
+        "polish_dist": np.full(3, 0.5),
+        "region_gap": np.full(3, 5e-4),
+    }
+    at_cap = _loop(3, [2.5e4] * 3, ["undetermined", "saddle", "saddle"], step=[0.02, 0.02, 0.25])
+    assert list(rounds.continuing(_cfg(2.5e5, 1e6), at_cap, 3, ev)) == [True, False, True]
+    assert list(rounds.continuing(_cfg(2.5e5), at_cap, 3, ev)) == [True, True, True]

@@ -84,9 +84,15 @@ def _optimization(c: ml_collections.ConfigDict) -> None:
     c.time_cap = 1e6  # runs without a verdict continue up to this time (continue_factor steps)
     # a later cap (0: none; else >= time_cap): beyond time_cap, only the open runs whose end is
     # near continue, up to it: their certificates predict an escape from their saddle
-    # (predicted_escape_time) or interpolation (interp_time) by this time, or they are settling
-    # into a certified minimum (alignment/two_layer/rounds.py, near_end)
+    # (predicted_escape_time) or interpolation (interp_time) by this time, they sit at a region
+    # minimum they leave across a kink, or they are settling into a certified minimum
+    # (alignment/two_layer/rounds.py, near_end)
     c.escape_cap = 0.0
+    # the most steps a run leaving a region minimum across a kink may take from time_cap to
+    # escape_cap (0: no limit), predicted from its last step size: nothing predicts where such a
+    # run goes, and one whose faithful step shrank with its sharpness costs that many times more
+    # steps per unit of time (alignment/two_layer/rounds.py, affordable)
+    c.later_steps = 0.0
     c.snapshots_per_decade = 40  # snapshots per decade of continuation (and per compiled call)
     # snapshots per compiled call (0: snapshots_per_decade). A checkpoint is saved after every
     # call, so a smaller value bounds the work a kill can lose on slow chunks; results do not

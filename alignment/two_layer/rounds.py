@@ -4,11 +4,12 @@ Round 0 trains every lane to ``max_time``; each later round multiplies the time 
 ``continue_factor`` and continues the runs without a verdict (``verdicts.OPEN``), up to
 ``time_cap``. Beyond it, up to ``escape_cap`` (a later cap, 0: none), continue only the open runs
 whose end is near: at ``time_cap`` those whose certificates predict an escape from their saddle
-(``predicted_escape_time``) or interpolation (``interp_time``) by ``escape_cap``, or that are
-settling into a certified minimum (:func:`near_end`), and after it those that continued in the
-round before. A run waiting for a far escape, or moving across kinks, costs a whole decade of
-steps per round and would likely still be open at the cap; a near one is decided by continuing
-it.
+(``predicted_escape_time``) or interpolation (``interp_time``) by ``escape_cap``, that sit at a
+region minimum they leave across a kink (if that takes at most ``later_steps`` steps,
+:func:`affordable`: nothing predicts where they go), or that are settling into a certified
+minimum (:func:`near_end`), and after it those that continued in the round before. A run
+waiting for a far escape, or moving across kinks, costs a whole decade of steps per round and
+would likely still be open at the cap; a near one is decided by continuing it.
 """
 
 from __future__ import annotations
@@ -66,23 +67,39 @@ def continuing(cfg, loop: records.Loop, real: int, evidence: dict | None) -> np.
     t_final = np.nanmax(np.asarray(loop.snaps["time"], np.float64), axis=1)
     if t0 > float(cfg.time_cap) * (1 + REL):  # past the cap: those that continued to t0
         return live & (t_final >= t0 * (1 - REL))
-    return live & near_end(evidence, len(live), last_cap(cfg), cfg.verdict)
+    cheap = affordable(cfg, loop.snaps, t0)
+    return live & near_end(evidence, len(live), last_cap(cfg), cfg.verdict, cheap)
 
 
-def near_end(evidence: dict | None, lanes: int, cap: float, tol) -> np.ndarray:
+def affordable(cfg, snaps: dict, t0: float) -> np.ndarray:
+    """(lanes,) bool: runs whose steps from ``t0`` to the later cap, predicted from their last
+    step size (``records.mean_step``), are at most ``later_steps`` (0: every run). Faithful GD
+    steps min(lr, c / lambda_max): a run that sharpened to lambda_max = 50 takes 12x the steps
+    of one at lr = 0.25 per unit of time, and one such lane holds up its whole lane block."""
+    budget = float(cfg.get("later_steps", 0.0))
+    steps = (last_cap(cfg) - t0) / records.mean_step(snaps)
+    return np.full(len(steps), True) if budget == 0 else steps <= budget
+
+
+def near_end(evidence: dict | None, lanes: int, cap: float, tol, cheap=True) -> np.ndarray:
     """(lanes,) bool: runs whose end is near (``evidence``: the last verdicts' numbers, ``tol``
     the verdict tolerances): an escape (``predicted_escape_time``) or interpolation
-    (``interp_time``) predicted by ``cap``, or *settling*: the region minimum ahead is
-    certified a local minimum of the whole loss (no kink gain above ``kink_tol``, no growth
-    above ``kappa_tol`` at the polished point) and the run is in its neighbourhood
-    (``polish_dist`` < 1) or within ``gap_tol`` of it: such a run is called stuck once it
-    is slow or within the gap (``verdicts.judge``: at_minimum, polished)."""
+    (``interp_time``) predicted by ``cap``; *leaving across a kink*, where ``cheap``
+    (:func:`affordable`): within ``gap_tol`` of a region minimum that a move across its kinks
+    descends from (``kink_max`` above ``kink_tol``), so the flow leaves that minimum now, but
+    nothing predicts where it goes, so only a cheap continuation is worth it; or *settling*:
+    the region minimum ahead is certified a local minimum of the whole loss (no kink gain
+    above ``kink_tol``, no growth above ``kappa_tol`` at the polished point) and the run is in
+    its neighbourhood (``polish_dist`` < 1) or within ``gap_tol`` of it: such a run is called
+    stuck once it is slow or within the gap (``verdicts.judge``: at_minimum, polished)."""
     ev = evidence or {}
     get = {k: np.asarray(ev.get(k, np.full(lanes, np.nan)), np.float64) for k in NEAR_KEYS}
     soon = (get["predicted_escape_time"] <= cap) | (get["interp_time"] <= cap)
+    at_minimum = get["region_gap"] < tol.gap_tol
+    leaving = (get["kink_max"] > tol.kink_tol) & at_minimum & cheap
     certified = ~(get["kink_max"] > tol.kink_tol) & (get["polish_kappa"] <= tol.kappa_tol)
-    close = (get["polish_dist"] < 1.0) | (get["region_gap"] < tol.gap_tol)
-    return soon | (certified & close)
+    close = (get["polish_dist"] < 1.0) | at_minimum
+    return soon | leaving | (certified & close)
 
 
 def wants_more(cfg, loop: records.Loop, real: int, evidence: dict | None = None) -> bool:
