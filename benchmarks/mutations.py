@@ -22,10 +22,12 @@ TESTS = [
     "tests/test_polish.py",
     "tests/test_kinks.py",
     "tests/test_certificates.py",
+    "tests/test_rounds.py",
 ]
 CERTS, VERDICTS = "alignment/two_layer/certificates.py", "alignment/two_layer/verdicts.py"
 POLISH = "alignment/two_layer/polish.py"
 KINKS = "alignment/two_layer/kinks.py"
+ROUNDS = "alignment/two_layer/rounds.py"
 # (name, file, text, replacement)
 MUTATIONS = [
     ("gap to the region minimum", CERTS, " & (gap < tol.gap_tol)", ""),
@@ -142,6 +144,24 @@ MUTATIONS = [
         CERTS,
         "v = nearest_minimum(A, cons, v, v_run)",
         "pass",
+    ),
+    (
+        "past the cap, a run leaving a kink continues",
+        ROUNDS,
+        "return soon | leaving | (certified & close)",
+        "return soon | (certified & close)",
+    ),
+    (
+        "a run leaving a kink continues within the step budget",
+        ROUNDS,
+        "at_minimum & cheap\n",
+        "at_minimum\n",
+    ),
+    (
+        "past the cap, a settling run needs a certified minimum",
+        ROUNDS,
+        "return soon | leaving | (certified & close)",
+        "return soon | leaving | close",
     ),
 ]
 TESTS_FOR = {"alignment/engine/integrate.py": ["tests/test_integrate.py"]}
