@@ -5,40 +5,45 @@ network from a small balanced init (lambda = 1e-6) trained by faithful full-batc
 step min(0.25, 1 / lambda_max) from its sharpness at the last snapshot (gd_step_sharpness = 1:
 no run sits at the edge of stability); 10 log-spaced n from 8 to 181, 8 seeds: 80 runs in two
 compiled programs. Verdicts at t = 1e3, then runs without one continue to t = 2.5e4, and those
-whose end is near (a predicted escape or interpolation, or settling into a certified minimum:
-alignment/two_layer/rounds.py) to t = 1e5 (escape_cap).
+whose end is near (a predicted escape or interpolation, settling into a certified minimum, or,
+within 1e6 steps, leaving a region minimum across a kink: alignment/two_layer/rounds.py) to
+t = 1e5 (escape_cap).
 
 Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold_quick.py)
 Runtime:  (measured, 2-core Intel Xeon (family 6, model 167), `python -m benchmarks.config_result
-          --config=threshold_quick`, compilation cache off) 122 s for the whole job including
+          --config=threshold_quick`, compilation cache off) 125 s for the whole job including
           compiles, certificates and figures, its two chunks in two worker processes (one per
-          core, the default on a CPU); the revision before this config's later cap, the
-          per-group polish test and the tighter region QPs (e07bce3) took 95 s in the same
-          session (its COLD_START row in BENCHMARKS.md, "A new process", predates them).
-          The revision before faithful GD and the kink test (25ea7a1: fixed step 0.25) took
-          112 s on a 2-core AMD EPYC and left 35 runs without a verdict, 22 of them GD at the
-          edge of stability.
-Result:   (measured, same run) 25 interpolating, 49 stuck (27 certified by every criterion, 11
+          core, the default on a CPU). In the same session, `python -m sweeps.run` with the
+          cache off took 98 s at e07bce3 (before the direction-wise kink test, the per-group
+          polish test, the tighter region QPs and the later cap; 17 runs left open) and 76 s at
+          25ea7a1 (fixed step 0.25, before faithful GD and the kink test; 35 open, 22 of them
+          GD at the edge of stability). The longest part (a run of this code with figures off,
+          chunk 1 took 107 s): chunk 1's round from 1e4 to 2.5e4, 57 s for 11 runs, among them
+          the two moving runs, sharpened to lambda_max ~ 90 (steps of ~0.011: 22x the steps per
+          unit of time of a run at lr = 0.25).
+Result:   (measured, same run) 26 interpolating, 50 stuck (28 certified by every criterion, 11
           `at_minimum`: slow now and within the gap of a region minimum that the escape and
           kink tests certify a local minimum; 11 `polished`: still fast, or with a small neuron
           growing only until the large ones arrive, but in the neighbourhood of such a minimum
           (every group's direction nearer its direction there than any other data point's
-          hyperplane), certified again at the minimum itself), 4 saddles (1 escape, 3 kink), 2
-          undetermined (2 `moving`): 6 of 80 without a verdict, each at a kink whose crossing
-          lowers the loss (kink_max 0.006 to 5.3) and still moving (its largest loss over its
-          last decade 1.03 to 65 times its final one). Every run faithful (largest
-          eta * lambda_max 1.88). Per n, verdict/criterion (threshold.json decided_by_n): 8: 8
-          interpolating; 11: 5 interpolating, 2 at_minimum, 1 polished; 16: 5 interpolating,
-          1 at_minimum, 1 certified, 1 polished; 23: 1 kink, 2 at_minimum, 5 polished; 32: 4
-          interpolating, 1 kink, 1 at_minimum, 1 certified, 1 polished; 45: 1 interpolating,
-          2 at_minimum, 3 certified, 2 polished; 64: 1 interpolating, 1 at_minimum, 4
-          certified, 1 polished, 1 moving; 91: 1 interpolating, 7 certified; 128: 1 kink, 7
-          certified; 181: 1 escape, 2 at_minimum, 4 certified, 1 moving. n* = 19.3, 95% CI
-          [13.5, 27.5] over the decided runs; the 6 open runs counted as interpolating give
-          22.4 [14.5, 38], as not 18.5 [13, 26.2]: the interval covering both is [13, 38].
-          n*(T): 12.7 [10.6, 15.2] at T = 1e3, 17.4 [12.8, 22.1] at 1e4, 18.5 [13, 26.2] at 1e5
-          (settled). `python -m benchmarks.verdicts` continues the 49 stuck runs 10x longer:
-          none loses more than 1% of its loss (largest 6.2e-4; BENCHMARKS.md, "Certified
+          hyperplane), certified again at the minimum itself), 2 saddles (kink), 2 undetermined
+          (`moving`): 4 of 80 without a verdict (5%). The two kink saddles (n = 32 seed 5, n =
+          128 seed 0) sit within the gap of a region minimum they leave across a kink, but
+          have sharpened (steps 0.02 and 0.036: 3.7e6 and 2.1e6 steps to 1e5, over
+          later_steps); the two moving runs (n = 64 seed 0, n = 181 seed 3) are still fitting
+          with large cancelling neurons (loss 0.0015 and 0.016 against OLS 0.12; lambda_max ~
+          90). Every run faithful (largest eta * lambda_max 1.88). Per n, verdict/criterion
+          (threshold.json decided_by_n): 8: 8 interpolating; 11: 5 interpolating, 2
+          at_minimum, 1 polished; 16: 5 interpolating, 1 at_minimum, 1 certified, 1 polished;
+          23: 1 interpolating, 2 at_minimum, 5 polished; 32: 4 interpolating, 1 kink, 1
+          at_minimum, 1 certified, 1 polished; 45: 1 interpolating, 2 at_minimum, 3 certified,
+          2 polished; 64: 1 interpolating, 1 at_minimum, 4 certified, 1 polished, 1 moving; 91:
+          1 interpolating, 7 certified; 128: 1 kink, 7 certified; 181: 2 at_minimum, 5
+          certified, 1 moving. n* = 19.8, 95% CI [14.6, 27.9] over the decided runs; the 4 open
+          runs counted as interpolating give 22 [14.8, 35.7], as not 19.5 [14.5, 26.7]: the
+          interval covering both is [14.5, 35.7]. n*(T): 12.7 [10.6, 15.2] at T = 1e3, 17.4
+          [12.8, 22.1] at 1e4, 19.5 [14.5, 26.7] at 1e5 (settled). `python -m
+          benchmarks.verdicts` continues the stuck runs 10x longer (BENCHMARKS.md, "Certified
           verdicts"). Which runs stay open depends on float32 rounding: the trainer's lane
           blocks (BENCHMARKS.md, "What limits the rest") and the continuation in the chunk's
           own program change how these trajectories round, and runs that sit at a saddle until
