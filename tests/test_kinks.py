@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from toys import flow_from
 
-from alignment.two_layer import certificates, verdicts
+from alignment.two_layer import certificates, kinks, verdicts
 
 # Three points in d = 2 (no bias). A positive neuron active on x1 and x3 fits them best with
 # its group vector V = (v1, v2) at v2 = 0, on x2's hyperplane: the region's objective
@@ -127,6 +127,18 @@ def test_each_kink_criterion_is_needed_for_the_saddle():
     assert _judged(certs | {"split_max": np.array([-1.0])}) == (["saddle"], ["kink"])
     no_way_down = certs | {"split_max": np.array([-1.0]), "kink_max": np.array([-1.0])}
     assert _judged(no_way_down) == (["stuck"], ["certified"])
+
+
+def test_side_patterns_are_every_pattern_or_those_near_the_regions_own():
+    """Up to EXACT_MAX on-plane points: all 2^k side patterns; beyond, the region's own pattern
+    and those that move one or two points to the other side (1 + k + k(k-1)/2)."""
+    assert len({tuple(p) for p in kinks.side_patterns(np.array([True, False, True]))}) == 8
+    k = kinks.EXACT_MAX + 2
+    base = np.arange(k) % 2 == 0
+    pats = kinks.side_patterns(base)
+    flips = np.sum(pats != base, axis=1)
+    assert len({tuple(p) for p in pats}) == len(pats) == 1 + k + k * (k - 1) // 2
+    assert flips.max() == 2 and np.sum(flips == 0) == 1
 
 
 @pytest.mark.parametrize("y, leaves", [(Y_KINK, True), (Y_NO_KINK, False)])
