@@ -117,11 +117,10 @@ def nearest_minimum(A, cons, v_star, v_run):
     """The region minimizer nearest the run's group vectors ``v_run``.
 
     The loss depends on v only through the predictions A v, and is strictly convex in them, so
-    every minimizer has the predictions ``A v_star`` and the gradient ``grad``; with more
-    unknowns (G d) than data points the minimizers form a face, and Clarabel returns a central
-    point of it, not where the run is. The nearest one solves min |v - v_run|^2 subject to
-    ``A v = A v_star`` and the region's constraints. Falls back to ``v_star`` if that QP does
-    not solve.
+    every minimizer has the predictions ``A v_star``; with more unknowns (G d) than data points
+    the minimizers form a face, and Clarabel returns a central point of it, not where the run
+    is. The nearest one solves min |v - v_run|^2 subject to ``A v = A v_star`` and the region's
+    constraints. Falls back to ``v_star`` if that QP does not solve.
     """
     k, nv = A.shape[0], A.shape[1]
     rows = sp.vstack([sp.csc_matrix(A), cons], format="csc")
