@@ -36,28 +36,41 @@ _WITH = flags.DEFINE_enum(
     "Integrator that continues the stuck runs: the chunk's own (GD at lr) or the flow (held to "
     "dt < ~2.5 / lambda_max by stability: slow for a 10x longer continuation).",
 )
+_RTOL = flags.DEFINE_float(
+    "flow_rtol", None, "The flow's rtol for --continue_with=flow (default: the config's flow.rtol)."
+)
+# a loss that rises by more than this (relative) during a continuation was not carried by
+# gradient flow, along which it can only fall: 100x float32 rounding of the loss
+RISE_TOL = 1e-5
+SNAPSHOTS = 41  # of each continuation, log-spaced, to see a rise before a fall
 
 
 def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: str):
-    """(L(t_v), L(factor t_v)) of each ``chosen`` run continued from its verdict time t_v
-    (NaN for the others)."""
+    """(L(t_v), L(factor t_v), largest relative rise of L above L(t_v) on the way) of each
+    ``chosen`` run continued from its verdict time t_v (NaN for the others)."""
     start, end = np.full(len(chosen), np.nan), np.full(len(chosen), np.nan)
+    rise = np.full(len(chosen), np.nan)
     if "dt" in state.istate:  # the verdict loop already switched the chunk to the flow
         prog = verdict_loop.continuation_program(cfg, prog)
     flow = prog
     if how == "flow":
         flow = dataclasses.replace(prog, integrator=integrate.Flow(**dict(cfg.flow)))
+        if _RTOL.value is not None:
+            flow = dataclasses.replace(
+                flow, integrator=integrate.Flow(**{**dict(cfg.flow), "rtol": _RTOL.value})
+            )
     for t_v in np.unique(t_final[chosen]):
         ids = np.flatnonzero(chosen & (t_final == t_v))
         sub_state = gather.take(jax.tree_util.tree_map(np.asarray, state), ids)
         sub_ctx = gather.take(ctx, ids)
         if flow is not prog:
             sub_state = train.switch_integrator(flow, sub_state, sub_ctx)
-        times = np.geomspace(t_v, factor * t_v, 9)
+        times = np.geomspace(t_v, factor * t_v, SNAPSHOTS)
         _, snaps = train.train(flow, sub_state, sub_ctx, times)
         loss = np.asarray(snaps["loss"], np.float64)
         start[ids], end[ids] = loss[:, 0], loss[:, -1]
-    return start, end
+        rise[ids] = np.max(loss, axis=1) / loss[:, 0] - 1
+    return start, end, rise
 
 
 EVIDENCE_SHOWN = (
@@ -72,7 +85,7 @@ EVIDENCE_SHOWN = (
 )
 
 
-def stuck_rows(runs, chunk, t_final, drop, ev) -> list[dict]:
+def stuck_rows(runs, chunk, t_final, drop, rise, ev) -> list[dict]:
     """One row per stuck run of a chunk: its (n, seed), when it was judged, the loss drop
     when continued and the evidence of its verdict."""
     rows = []
@@ -84,6 +97,7 @@ def stuck_rows(runs, chunk, t_final, drop, ev) -> list[dict]:
                 "seed": int(runs["seed"][run_id]),
                 "t_verdict": float(t_final[r]),
                 "loss_drop": float(drop[r]),
+                "loss_rise": float(rise[r]),
                 **{k: float(ev[k][r]) for k in EVIDENCE_SHOWN},
             }
         )
@@ -101,7 +115,7 @@ def run(name: str, factor: float, how: str) -> dict:
         "machine": machine.machine_info(),
         "chunks": [],
     }
-    verdicts_all, decided_all, drops = [], [], []
+    verdicts_all, decided_all, drops, rises = [], [], [], []
     for chunk in chunks:
         t0 = time.perf_counter()
         snaps, verdict, ctx, state, count, ev = verdict_loop.train_chunk(cfg, runs, chunk)
@@ -110,7 +124,9 @@ def run(name: str, factor: float, how: str) -> dict:
         on_way = np.asarray(ev["decided_by"]) == "on_its_way"
         chosen = (verdict == "stuck") | on_way
         t1 = time.perf_counter()
-        start, end = continue_runs(cfg, chunk.program, state, ctx, chosen, t_final, factor, how)
+        start, end, rise = continue_runs(
+            cfg, chunk.program, state, ctx, chosen, t_final, factor, how
+        )
         cont = time.perf_counter() - t1
         drop = np.where(verdict == "stuck", (start - end) / start, np.nan)
         tol = cfg.verdict.rel_tol * snaps["loss"][:, 0]
@@ -127,11 +143,12 @@ def run(name: str, factor: float, how: str) -> dict:
                 "steps_useful": count.useful,
             }
         )
-        out.setdefault("stuck_runs", []).extend(stuck_rows(runs, chunk, t_final, drop, ev))
+        out.setdefault("stuck_runs", []).extend(stuck_rows(runs, chunk, t_final, drop, rise, ev))
         verdicts_all += list(verdict)
         decided_all += list(ev["decided_by"])
         drops += list(drop)
-    drops = np.asarray(drops)
+        rises += list(np.where(verdict == "stuck", rise, np.nan))
+    drops, rises = np.asarray(drops), np.asarray(rises)
     stuck = np.isfinite(drops)
     v, c = np.unique(verdicts_all, return_counts=True)
     dv, dc = np.unique(decided_all, return_counts=True)
@@ -143,6 +160,9 @@ def run(name: str, factor: float, how: str) -> dict:
         "stuck_continued": int(stuck.sum()),
         "stuck_max_loss_drop": float(np.max(drops[stuck])) if stuck.any() else None,
         "stuck_over_1pct": int(np.sum(drops[stuck] > 0.01)),
+        "stuck_rose": int(np.sum(rises[stuck] > RISE_TOL)),
+        "stuck_over_1pct_rose": int(np.sum((drops[stuck] > 0.01) & (rises[stuck] > RISE_TOL))),
+        "flow_rtol": _RTOL.value if _RTOL.value is not None else float(cfg.flow.rtol),
         "load_avg": machine.load_avg(),
     }
     results.write_json(f"benchmarks/verdicts_{block_name(name, how)}.json", out)
@@ -156,6 +176,7 @@ def block_name(name: str, how: str) -> str:
 
 def table(res: dict) -> str:
     flag = "" if res["continue_with"] == "same" else f" --continue_with={res['continue_with']}"
+    flag += f" --flow_rtol={res['flow_rtol']:g}" if res["continue_with"] == "flow" else ""
     lines = [
         f"`python -m benchmarks.verdicts --config={res['config']}{flag}` on "
         f"{res['machine']['cpu']}, {res['machine']['cores']} cores (load {res['load_avg']}):",
@@ -170,6 +191,9 @@ def table(res: dict) -> str:
         f"| wall time of those continuations (s) | {res.get('continue_s')} |",
         f"| largest relative loss drop of a continued stuck run | {res['stuck_max_loss_drop']} |",
         f"| stuck runs that lost more than 1% | {res['stuck_over_1pct']} |",
+        f"| stuck runs whose loss rose on the way (> {RISE_TOL:g}: not gradient flow) "
+        f"| {res['stuck_rose']} |",
+        f"| of those that lost more than 1%, rose first | {res['stuck_over_1pct_rose']} |",
         f"| runs on their way to interpolation (on_its_way) | {res.get('on_its_way', 0)} |",
         f"| of them below the tolerance {res['factor']:g}x later "
         f"| {res.get('on_its_way_reached', 0)} |",
