@@ -4,7 +4,7 @@ Applies one source edit at a time to a scratch copy of the checkout, runs the ve
 there (``-x``, a timeout per mutation) and tabulates the first failing test and the seconds
 to it. A mutation that no test catches is a hole in the suite.
 
-    python -m benchmarks.mutations            (about 10 minutes on 2 CPU cores)
+    python -m benchmarks.mutations [NAME_PART ...]   (all: about 10 minutes on 2 CPU cores)
 """
 
 import json
@@ -164,7 +164,10 @@ MUTATIONS = [
         "return soon | leaving | close",
     ),
 ]
-TESTS_FOR = {"alignment/engine/integrate.py": ["tests/test_integrate.py"]}
+TESTS_FOR = {
+    "alignment/engine/integrate.py": ["tests/test_integrate.py"],
+    ROUNDS: ["tests/test_rounds.py"],
+}
 
 
 def run_one(name, path, old, new, timeout=300):
@@ -189,10 +192,17 @@ def run_one(name, path, old, new, timeout=300):
 
 
 def main() -> None:
-    rows = [run_one(*m) for m in MUTATIONS]
-    for r in rows:
-        print(r, flush=True)
-    (ROOT / "benchmarks" / "mutations.json").write_text(json.dumps(rows, indent=1) + "\n")
+    """Every mutation, or (arguments) those whose name contains one of them: their rows replace
+    the same mutations' rows of mutations.json."""
+    only = sys.argv[1:]
+    chosen = [m for m in MUTATIONS if not only or any(w in m[0] for w in only)]
+    path = ROOT / "benchmarks" / "mutations.json"
+    rows = {r["mutation"]: r for r in (json.loads(path.read_text()) if only else [])}
+    for m in chosen:
+        rows[m[0]] = run_one(*m)
+        print(rows[m[0]], flush=True)
+    ordered = [rows[m[0]] for m in MUTATIONS if m[0] in rows]
+    path.write_text(json.dumps(ordered, indent=1) + "\n")
 
 
 if __name__ == "__main__":
