@@ -63,7 +63,10 @@ def _optimization(c: ml_collections.ConfigDict) -> None:
     c.integrator = "gd"
     c.flow = ml_collections.ConfigDict()  # the flow integrator's step control
     # local error relative to the parameters' size (floored at their RMS); 1e-3 lets steps on a
-    # ReLU kink, where GD would zig-zag, be ~10x longer than 1e-4 does
+    # ReLU kink, where GD would zig-zag, be ~10x longer than 1e-4 does, but at a minimum on a
+    # kink such steps can raise the loss and land across the kinks in a lower region: a stuck
+    # run continued this way is not following gradient flow (BENCHMARKS.md, "Certified
+    # verdicts", the flow block)
     c.flow.rtol = 1e-3
     c.flow.atol = 1e-9  # absolute floor of the local error
     c.flow.dt_min = 1e-6  # step floor (accepted whatever the error; counted)
