@@ -167,7 +167,10 @@ def test_the_flow_from_a_ray_pair_leaves_exactly_when_the_pair_gains(case, leave
     x, y = X_RAY, Y_RAY[case]
     w, a = _theta(np.array([1.0, 0.0]), 1)
     w = w + np.array([[0.0, -1e-6]])
-    loss, params = flow_from(x, y, w, a, np.geomspace(1.0, 1e3, 13), rtol=1e-6)
+    # to t = 1e3 where it leaves (the approach to the least squares); where it stays the flow
+    # chatters on the kink at small steps, and t = 100 (as for X_KINK) shows it stays
+    t_end = 1e3 if leaves else 1e2
+    loss, params = flow_from(x, y, w, a, np.geomspace(1.0, t_end, 13), rtol=1e-6)
     v, *_ = np.linalg.lstsq(x, y, rcond=None)
     w_end = params["w"][0]
     if leaves:
