@@ -154,8 +154,8 @@ MUTATIONS = [
     (
         "a run leaving a kink continues within the step budget",
         ROUNDS,
-        "at_minimum & cheap\n",
-        "at_minimum\n",
+        "within_gap & cheap\n",
+        "within_gap\n",
     ),
     (
         "past the cap, a settling run needs a certified minimum",

@@ -45,6 +45,11 @@ RISE_TOL = 1e-5
 SNAPSHOTS = 41  # of each continuation, log-spaced, to see a rise before a fall
 
 
+def flow_rtol(cfg) -> float:
+    """The flow continuation's rtol: --flow_rtol, or the config's flow.rtol."""
+    return float(cfg.flow.rtol) if _RTOL.value is None else _RTOL.value
+
+
 def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: str):
     """(L(t_v), L(factor t_v), largest relative rise of L above L(t_v) on the way) of each
     ``chosen`` run continued from its verdict time t_v (NaN for the others)."""
@@ -54,11 +59,8 @@ def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: st
         prog = verdict_loop.continuation_program(cfg, prog)
     flow = prog
     if how == "flow":
-        flow = dataclasses.replace(prog, integrator=integrate.Flow(**dict(cfg.flow)))
-        if _RTOL.value is not None:
-            flow = dataclasses.replace(
-                flow, integrator=integrate.Flow(**{**dict(cfg.flow), "rtol": _RTOL.value})
-            )
+        settings = {**dict(cfg.flow), "rtol": flow_rtol(cfg)}
+        flow = dataclasses.replace(prog, integrator=integrate.Flow(**settings))
     for t_v in np.unique(t_final[chosen]):
         ids = np.flatnonzero(chosen & (t_final == t_v))
         sub_state = gather.take(jax.tree_util.tree_map(np.asarray, state), ids)
@@ -162,7 +164,7 @@ def run(name: str, factor: float, how: str) -> dict:
         "stuck_over_1pct": int(np.sum(drops[stuck] > 0.01)),
         "stuck_rose": int(np.sum(rises[stuck] > RISE_TOL)),
         "stuck_over_1pct_rose": int(np.sum((drops[stuck] > 0.01) & (rises[stuck] > RISE_TOL))),
-        "flow_rtol": _RTOL.value if _RTOL.value is not None else float(cfg.flow.rtol),
+        "flow_rtol": flow_rtol(cfg),
         "load_avg": machine.load_avg(),
     }
     results.write_json(f"benchmarks/verdicts_{block_name(name, how)}.json", out)

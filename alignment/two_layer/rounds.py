@@ -95,10 +95,10 @@ def near_end(evidence: dict | None, lanes: int, cap: float, tol, cheap=True) -> 
     ev = evidence or {}
     get = {k: np.asarray(ev.get(k, np.full(lanes, np.nan)), np.float64) for k in NEAR_KEYS}
     soon = (get["predicted_escape_time"] <= cap) | (get["interp_time"] <= cap)
-    at_minimum = get["region_gap"] < tol.gap_tol
-    leaving = (get["kink_max"] > tol.kink_tol) & at_minimum & cheap
+    within_gap = get["region_gap"] < tol.gap_tol
+    leaving = (get["kink_max"] > tol.kink_tol) & within_gap & cheap
     certified = ~(get["kink_max"] > tol.kink_tol) & (get["polish_kappa"] <= tol.kappa_tol)
-    close = (get["polish_dist"] < 1.0) | at_minimum
+    close = (get["polish_dist"] < 1.0) | within_gap
     return soon | leaving | (certified & close)
 
 
