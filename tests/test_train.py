@@ -104,6 +104,25 @@ def test_vmapped_grid_equals_plain_loop(opt_name, grid_run):
             np.testing.assert_allclose(snaps["time"][r, k], steps_done * lr, rtol=1e-12)
 
 
+def test_a_lane_stops_at_the_first_snapshot_below_its_stop_loss(grid_run):
+    _, _, full = grid_run
+    # lanes 0 and 3 stop at t = 2 (their loss there is below the geometric mean of their
+    # losses at t = 1 and t = 2), lane 1 at t = 0 (stop above any loss), lane 2 never
+    mid = np.sqrt(full["loss"][:, 2] * full["loss"][:, 3])
+    stop_R = np.array([mid[0], np.inf, -np.inf, mid[3]])
+    state, ctx = trainer.init_runs(PROG64, trainer.Lanes.make(**GRID))
+    _, snaps = jax.device_get(trainer.train(PROG64, state, ctx, TIMES, stop_below=stop_R))
+    for r, k in enumerate([3, 0, len(TIMES) - 1, 3]):
+        assert np.flatnonzero(full["loss"][r] < stop_R[r])[:1].tolist() == ([k] if r != 2 else [])
+        for key in ("step", "time", "loss", "neuron_w"):
+            # the same compiled program and arithmetic up to the stop: equal bit for bit;
+            # after it, the snapshot where the lane stopped, repeated
+            np.testing.assert_array_equal(snaps[key][r, : k + 1], full[key][r, : k + 1])
+            for j in range(k + 1, len(TIMES)):
+                np.testing.assert_array_equal(snaps[key][r, j], full[key][r, k])
+    assert snaps["step"][1, -1] == 0
+
+
 def test_padding_does_not_change_the_run(grid_run):
     _, _, padded = grid_run
     for r in (0, 3):  # n = 9 and 13, padded to 24 in the grid

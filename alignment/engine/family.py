@@ -8,7 +8,8 @@ Device side (pure functions of one lane, vmapped by ``train.py``):
 - ``constrain(params, ctx) -> params``: applied after every step when ``constrained`` (e.g. a
   projection on a sphere);
 - ``snapshot(params, ctx) -> dict``: statistics of one snapshot, fixed shapes, first axis none
-  (scalars) or per-neuron (keys in ``per_neuron_keys``).
+  (scalars) or per-neuron (keys in ``per_neuron_keys``); ``loss`` among them (the trainer's
+  ``stop_below`` reads it).
 
 Host side (numpy, on finished records): ``outputs(ctx) -> {name: (dims, array)}`` per-run
 variables for the chunk file (dims start with "run"), ``event_times(snaps) -> {name: (R,)}``,

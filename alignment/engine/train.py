@@ -10,7 +10,9 @@ is accumulated in float64.
 
 A lane whose loss or parameters become non-finite (or whose loss exceeds ``diverge_loss``) is
 flagged with the time it diverged and frozen at its last finite parameters; the other lanes
-continue. Every snapshot also records the lane's step count and its parameter displacement
+continue. A lane whose loss at a snapshot is below its ``stop_below`` (``train``) has been
+decided (e.g. interpolating) and takes no more steps: its time stays where it stopped.
+Every snapshot also records the lane's step count and its parameter displacement
 since the previous snapshot, ``|theta(t_k) - theta(t_{k-1})|`` (float64), whatever the family.
 """
 
@@ -101,6 +103,7 @@ class TrainState(NamedTuple):
     diverged: jax.Array  # bool
     diverge_time: jax.Array  # time of the first non-finite step (inf if none), float64
     probe: Any  # unit vector (params' pytree) of the sharpness power iteration, warm-started
+    loss: jax.Array  # the loss at the last snapshot (inf before the first), float64
 
 
 def time_grid(max_time: float, num: int = 200, t_min: float | None = None) -> np.ndarray:
@@ -132,6 +135,7 @@ def _init_run(prog: Program, lane: dict) -> tuple[TrainState, RunContext]:
         jnp.zeros((), bool),
         jnp.asarray(jnp.inf, t64),
         probe,
+        jnp.asarray(jnp.inf, t64),
     )
     return state, RunContext(fctx, lane)
 
@@ -149,8 +153,9 @@ def displacement(new, old) -> jax.Array:
     return jnp.sqrt(sum(sq))
 
 
-def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
-    """Runs one lane to each snapshot's target time in turn, recording statistics."""
+def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K, stop_below):
+    """Runs one lane to each snapshot's target time in turn, recording statistics; it takes no
+    step once its loss at a snapshot is below ``stop_below``."""
     fam, integ, lane = prog.family, prog.integrator, ctx.lane
     loss_and_grad = functools.partial(fam.loss_and_grad, ctx=ctx.family)
     constrain = functools.partial(fam.constrain, ctx=ctx.family) if fam.constrained else None
@@ -169,12 +174,13 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
             diverged=~ok,
             diverge_time=jnp.where(ok, s.diverge_time, s.time),
             probe=s.probe,
+            loss=s.loss,
         )
 
     def segment(s: TrainState, target):
         before, goal = s.params, integ.goal(target, lane)
         s = jax.lax.while_loop(
-            lambda s: integ.more(s.step, s.time, goal) & ~s.diverged,
+            lambda s: integ.more(s.step, s.time, goal) & ~s.diverged & ~(s.loss < stop_below),
             functools.partial(step, goal=goal),
             s,
         )
@@ -188,7 +194,9 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K):
             "sharpness": lam,
             "step_sharpness": lam * integ.step_size(s.istate, lane),
         }
-        return s._replace(probe=probe, istate=integ.observe(s.istate, lam, lane)), snap
+        istate = integ.observe(s.istate, lam, lane)
+        loss = snap["loss"].astype(s.loss.dtype)
+        return s._replace(probe=probe, istate=istate, loss=loss), snap
 
     return jax.lax.scan(segment, state, targets_K)
 
@@ -278,13 +286,25 @@ def init_runs(
     return sharding.take_runs(init(sharding.to_runs(lane, mesh)), len(lanes))
 
 
-def train(prog: Program, state: TrainState, ctx: RunContext, times_K, shard=None, active=None):
+def train(
+    prog: Program,
+    state: TrainState,
+    ctx: RunContext,
+    times_K,
+    shard=None,
+    active=None,
+    stop_below=None,
+):
     """Continues every lane through the snapshot times (absolute times, non-decreasing).
 
     ``state`` is donated: use the returned one. Returns (state, snapshots), snapshots a dict
     of arrays with leading axes (R, K). ``shard`` as in ``init_runs``. ``active`` (R,) bool:
     the lanes that step (default all); the others take no step (their targets are time 0), so
     a lane block of them ends its while loops at once (the same compiled program either way).
+    ``stop_below`` (R,) or scalar: a lane whose loss at a snapshot (this call's or the last
+    one before it) is below it takes no more steps (default -inf: none stops); its later
+    snapshots repeat that one, time included. A lane block ends its while loops when all its
+    lanes have.
     """
     times_K = np.asarray(times_K, dtype=np.float64)
     if times_K.ndim != 1 or np.any(np.diff(times_K) < 0) or np.any(times_K < 0):
@@ -295,6 +315,7 @@ def train(prog: Program, state: TrainState, ctx: RunContext, times_K, shard=None
     targets_RxK = np.broadcast_to(times_K, (num, len(times_K)))
     if active is not None:
         targets_RxK = np.where(np.asarray(active, bool)[:, None], targets_RxK, 0.0)
-    targets_RxK = jnp.asarray(targets_RxK)
-    args = sharding.to_runs((state, ctx, targets_RxK), mesh)
+    stop = -np.inf if stop_below is None else stop_below
+    stop_R = jnp.asarray(np.broadcast_to(np.asarray(stop, np.float64), (num,)))
+    args = sharding.to_runs((state, ctx, jnp.asarray(targets_RxK), stop_R), mesh)
     return sharding.take_runs(run(*args), num)

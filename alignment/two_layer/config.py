@@ -85,6 +85,11 @@ def _optimization(c: ml_collections.ConfigDict) -> None:
     c.t_min = 1e-1  # first non-zero snapshot time
     c.num_snapshots = 200  # snapshots on the first grid (0, then log-spaced t_min..max_time)
     c.time_cap = 1e6  # runs without a verdict continue up to this time (continue_factor steps)
+    # a run stops stepping once its loss is under the interpolation tolerance (verdict.rel_tol
+    # x its loss at t = 0): its verdict can no longer change, and its later snapshots repeat its
+    # state at the time it stopped. False: every run steps to max_time (trajectories past
+    # interpolation, e.g. the alignment pictures)
+    c.stop_interpolated = True
     # a later cap (0: none; else >= time_cap): beyond time_cap, only the open runs whose end is
     # near continue, up to it: their certificates predict an escape from their saddle
     # (predicted_escape_time) or interpolation (interp_time) by this time, they sit at a region

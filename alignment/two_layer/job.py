@@ -62,14 +62,8 @@ def _check_positive(cfg, names, integer=False) -> None:
             raise ValueError(f"{k}={v!r} must be {kind}")
 
 
-def validate(cfg, runs: dict | None = None) -> list[Chunk]:
-    """Checks every value of the grid and returns its chunks; raises ValueError before compute."""
-    runs = grid.expand(cfg) if runs is None else runs
-    _check_positive(cfg, ("max_lanes", "num_snapshots", "snapshots_per_decade"), integer=True)
-    _check_positive(cfg, ("max_time", "t_min", "time_cap", "continue_factor"))
-    if cfg.num_snapshots < 2:
-        raise ValueError(f"num_snapshots={cfg.num_snapshots} must be >= 2")
-    train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)  # raises on a bad grid
+def _check_continuation(cfg) -> None:
+    """The caps, budgets and stops of the runs' continuation (ValueError naming the value)."""
     if cfg.time_cap < cfg.max_time:
         raise ValueError(f"time_cap={cfg.time_cap} must be >= max_time={cfg.max_time}")
     cap = cfg.get("escape_cap", 0.0)
@@ -80,6 +74,20 @@ def validate(cfg, runs: dict | None = None) -> list[Chunk]:
         raise ValueError(f"later_steps={steps} must be 0 (no limit) or > 0")
     if not cfg.continue_factor > 1:
         raise ValueError(f"continue_factor={cfg.continue_factor} must be > 1")
+    stop = cfg.get("stop_interpolated", False)
+    if not isinstance(stop, bool):
+        raise ValueError(f"stop_interpolated={stop!r} must be True or False")
+
+
+def validate(cfg, runs: dict | None = None) -> list[Chunk]:
+    """Checks every value of the grid and returns its chunks; raises ValueError before compute."""
+    runs = grid.expand(cfg) if runs is None else runs
+    _check_positive(cfg, ("max_lanes", "num_snapshots", "snapshots_per_decade"), integer=True)
+    _check_positive(cfg, ("max_time", "t_min", "time_cap", "continue_factor"))
+    if cfg.num_snapshots < 2:
+        raise ValueError(f"num_snapshots={cfg.num_snapshots} must be >= 2")
+    train.time_grid(cfg.max_time, cfg.num_snapshots, cfg.t_min)  # raises on a bad grid
+    _check_continuation(cfg)
     if not cfg.bucket_waste >= 0:
         raise ValueError(f"bucket_waste={cfg.bucket_waste} must be >= 0")
     if cfg.n_boot < 0 or cfg.neuron_seeds < 0:

@@ -60,6 +60,19 @@ def live_lanes(plan, lanes: int, real: int) -> np.ndarray:
     return live
 
 
+def stop_below(cfg, loop) -> np.ndarray | None:
+    """(lanes,) the loss under which each run is decided interpolating (``verdicts.interp_tol``
+    of its loss at t = 0), where it stops stepping (``train.train``); None before the first
+    snapshot, or with ``stop_interpolated`` off. Along the flow the loss only falls, so the
+    verdict of a run that stopped there can no longer change."""
+    snaps = loop.snaps if loop.snaps is not None else loop.new
+    if not cfg.get("stop_interpolated", False) or snaps is None:
+        return None
+    scale = np.asarray(snaps["loss"][:, 0], np.float64)
+    tol = verdicts.VerdictTolerances.from_config(cfg.verdict)
+    return np.where(np.isfinite(scale), verdicts.interp_tol(scale, tol), -np.inf)
+
+
 def round_verdicts(cfg, family, snaps, params, fctx, live, certs):
     """(verdict, certificates, evidence) at a round's end: the live runs that can be stuck
     (``verdicts.needs_certificates``) are certified at their current parameters (host arrays),
@@ -167,7 +180,10 @@ class Task:
                 self.current = ((loop.round, b), *taken)
         _, sub, sub_ctx = self.current
         before = np.asarray(jax.device_get(sub.step))
-        sub, snaps = train.train(prog, sub, sub_ctx, calls[j], active=None if on.all() else on)
+        stop = stop_below(self.cfg, loop)
+        active = None if on.all() else on
+        stop = None if stop is None else stop[ids]
+        sub, snaps = train.train(prog, sub, sub_ctx, calls[j], active=active, stop_below=stop)
         host = chunk_loop.host_snapshots(snaps)
         block = train.block_size(prog, len(ids))
         loop.count.add(before, host["step"], on & (ids < self.real), block)

@@ -89,6 +89,13 @@ def _as_runs_by_snapshots(times, loss, grad_norm):
     return times, loss, grad_norm
 
 
+def interp_tol(scale_R, tol=DEFAULT_TOLERANCES) -> np.ndarray:
+    """The loss under which a run interpolates: max(abs_tol, rel_tol * scale), a non-finite
+    scale counting as 0."""
+    scale = np.asarray(scale_R, dtype=np.float64)
+    return np.maximum(tol.abs_tol, tol.rel_tol * np.where(np.isfinite(scale), scale, 0.0))
+
+
 def verdict_diagnostics(
     times_RxK, loss_RxK, grad_norm_RxK, y_scale_R, tol=DEFAULT_TOLERANCES
 ) -> dict[str, np.ndarray]:
@@ -114,7 +121,7 @@ def verdict_diagnostics(
     t_f = np.where(has_any, t_max, np.nan)
     l_f = np.where(has_any, loss[rows, k_final], np.nan)
     g_f = np.where(has_any, grad[rows, k_final], np.nan)
-    loss_tol = np.maximum(tol.abs_tol, tol.rel_tol * np.where(np.isfinite(scale), scale, 0.0))
+    loss_tol = interp_tol(scale, tol)
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         grad_slope = t_f * g_f**2 / l_f

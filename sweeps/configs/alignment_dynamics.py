@@ -44,6 +44,7 @@ def get_config():
     c.num_snapshots = 301
     c.snapshots_per_decade = 60
     c.time_cap = 1e4
+    c.stop_interpolated = False  # the pictures follow every run to max_time
     c.neuron_seeds = 1
     c.sweeps = ml_collections.ConfigDict()
     c.sweeps.three_points = ml_collections.ConfigDict(

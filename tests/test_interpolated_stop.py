@@ -1,0 +1,38 @@
+"""A run decided interpolating stops stepping (``stop_interpolated``): nothing else changes."""
+
+import numpy as np
+import pytest
+import xarray as xr
+from micro import finish, micro_config
+
+from alignment import registry
+from alignment.two_layer import verdicts
+
+
+@pytest.mark.timeout(300)
+def test_stopping_interpolated_runs_changes_no_verdict_and_saves_steps(tmp_path):
+    """The micro sweep on noise-free targets (interpolating and stuck runs), with interpolated
+    runs stopping and with every run stepping to the end: the same verdicts, and the stopped
+    runs end under the tolerance having taken no more steps (fewer where they stopped before
+    the end of a round); the others take the same steps."""
+    paths = {}
+    for stop in (True, False):
+        cfg = micro_config()
+        cfg.sigma = (0.0,)
+        cfg.stop_interpolated = stop
+        paths[stop] = tmp_path / str(stop)
+        registry.run(cfg, paths[stop])
+        finish(cfg, paths[stop])
+    stopped, full = (xr.open_dataset(paths[k] / "trajectories.nc") for k in (True, False))
+    np.testing.assert_array_equal(stopped["verdict"].values, full["verdict"].values)
+    interp = full["verdict"].values == "interpolating"
+    assert interp.any() and (~interp).any()
+    steps = {k: ds["step"].max("snapshot").values for k, ds in (("s", stopped), ("f", full))}
+    # a run that reaches the tolerance only at its round's last snapshot saves nothing
+    assert np.all(steps["s"][interp] <= steps["f"][interp])
+    assert np.any(steps["s"][interp] < steps["f"][interp])
+    np.testing.assert_array_equal(steps["s"][~interp], steps["f"][~interp])
+    tol = verdicts.interp_tol(full["loss"].values[:, 0])
+    last = stopped["last_snapshot"].values.astype(int)
+    final_loss = stopped["loss"].values[np.arange(len(last)), last]
+    assert np.all(final_loss[interp] < tol[interp])
