@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import collections
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -33,15 +31,6 @@ _CACHE = flags.DEFINE_bool(
     "Run twice into fresh folders with one new persistent compilation cache: the Runtime line "
     "then gives the cold and the warm wall time.",
 )
-
-
-def timed_run(cmd: list[str]) -> float:
-    """Wall seconds of ``cmd`` (exits with its stderr's tail if it fails)."""
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return time.perf_counter() - start
 
 
 def _bound(v, side: str) -> str:
@@ -93,10 +82,10 @@ def main(argv) -> None:
         cmd += [f"--config.{s}" for s in _SET.value]
         if _CACHE.value:
             cmd += [f"--compilation_cache_dir={tmp}/cache"]
-            cold = timed_run([*cmd, f"--workdir={tmp}/cold"])
+            cold = machine.timed_run([*cmd, f"--workdir={tmp}/cold"])
         else:  # a cold start: not the user's persistent cache, which is on by default
             cmd += ["--compilation_cache_dir=off"]
-        seconds = timed_run([*cmd, f"--workdir={tmp}/run"])
+        seconds = machine.timed_run([*cmd, f"--workdir={tmp}/run"])
         summary = pd.read_csv(Path(tmp) / "run" / "summary.csv")
         report = json.loads((Path(tmp) / "run" / "threshold.json").read_text())
     info = machine.machine_info()

@@ -1,5 +1,5 @@
-"""Facts about the machine a benchmark ran on (recorded with every result), and the marked
-blocks of BENCHMARKS.md that the benchmark scripts rewrite."""
+"""Facts about the machine a benchmark ran on (recorded with every result), the wall time of a
+command, and the marked blocks of BENCHMARKS.md that the benchmark scripts rewrite."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import contextlib
 import os
 import platform
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import jax
@@ -33,6 +36,15 @@ def machine_info() -> dict:
         "num_devices": jax.device_count(),
         "python": platform.python_version(),
     }
+
+
+def timed_run(cmd: list[str]) -> float:
+    """Wall seconds of ``cmd`` (exits with its stderr's tail if it fails)."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return time.perf_counter() - start
 
 
 def load_avg() -> list[float]:

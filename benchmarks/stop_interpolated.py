@@ -24,7 +24,6 @@ import xarray as xr
 from absl import app, flags
 
 from benchmarks import machine
-from benchmarks.config_result import timed_run
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +34,7 @@ def run_job(config: str, stop: bool, workdir: Path) -> dict:
     cmd = [sys.executable, "-m", "sweeps.run", f"--config=sweeps/configs/{config}.py"]
     cmd += [f"--workdir={workdir}", "--workers=1", "--compilation_cache_dir=off"]
     cmd += ["--config.make_figures=False", f"--config.stop_interpolated={stop}"]
-    wall = timed_run(cmd)
+    wall = machine.timed_run(cmd)
     steps = {k: 0 for k in ("steps_computed", "steps_useful")}
     for chunk in sorted((workdir / "chunks").glob("*.nc")):
         with xr.open_dataset(chunk) as ds:
@@ -53,6 +52,34 @@ def run_job(config: str, stop: bool, workdir: Path) -> dict:
     }
 
 
+def table(out: dict) -> str:
+    """The BENCHMARKS.md block of one measurement."""
+    m = out["machine"]
+    head = (
+        f"`python -m benchmarks.stop_interpolated --config={out['config']}` on {m['cpu']}, "
+        f"{m['cores']} cores (load {out['load_avg']}), {out['date']}; one worker, cache off, "
+        "figures off, the two runs one after the other:\n\n"
+        "| stop_interpolated | wall (s) | steps computed | steps useful | open | n* | covering |\n"
+        "|---|---|---|---|---|---|---|\n"
+    )
+    rows = []
+    for key, label in (("stop", "True"), ("no_stop", "False")):
+        r, e = out[key], out[key]["estimate"]
+        star = "-" if e["n_star"] is None else f"{e['n_star']:.3g}"
+        both = e.get("interval_both") or [None, None]
+        cover = "[" + ", ".join("-" if v is None else f"{v:.3g}" for v in both) + "]"
+        rows.append(
+            f"| {label} | {r['wall_s']:.1f} | {r['steps_computed']:.3g} | "
+            f"{r['steps_useful']:.3g} | {r['open']} | {star} | {cover} |"
+        )
+    tail = (
+        f"\n\nRatios (True / False): wall {out['wall_ratio_stop_over_no_stop']:.3f}, steps "
+        f"computed {out['computed_ratio_stop_over_no_stop']:.3f}. Runs whose verdict or "
+        f"criterion differs: {len(out['runs_that_differ'])}."
+    )
+    return head + "\n".join(rows) + tail
+
+
 def main(argv) -> None:
     del argv
     out = {"config": _CONFIG.value, "machine": machine.machine_info()}
@@ -65,11 +92,6 @@ def main(argv) -> None:
         r = runs[stop]
         out[key] = {k: r[k] for k in ("wall_s", "steps_computed", "steps_useful", "open")}
         out[key]["estimate"] = r["estimate"]
-        print(
-            f"stop_interpolated={stop}: {r['wall_s']:.1f} s, {r['open']} open, steps "
-            f"computed {r['steps_computed']:.3g}, useful {r['steps_useful']:.3g}; "
-            f"n* {r['estimate']}"
-        )
     out["wall_ratio_stop_over_no_stop"] = runs[True]["wall_s"] / runs[False]["wall_s"]
     out["computed_ratio_stop_over_no_stop"] = (
         runs[True]["steps_computed"] / runs[False]["steps_computed"]
@@ -83,14 +105,9 @@ def main(argv) -> None:
         }
         for i in differ
     ]
-    print(
-        f"wall ratio {out['wall_ratio_stop_over_no_stop']:.3f}, computed steps ratio "
-        f"{out['computed_ratio_stop_over_no_stop']:.3f}; runs that differ: "
-        f"{out['runs_that_differ']}"
-    )
     path = ROOT / "benchmarks" / f"stop_interpolated_{_CONFIG.value}.json"
     path.write_text(json.dumps(out, indent=1, default=str) + "\n")
-    print(f"wrote {path}")
+    machine.publish(f"STOP_INTERPOLATED {_CONFIG.value}", table(out))
 
 
 if __name__ == "__main__":
