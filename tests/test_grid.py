@@ -82,6 +82,7 @@ def test_chunks_have_equal_lane_counts_within_a_bucket():
         ({"escape_cap": 10.0}, "escape_cap=10.0"),
         ({"escape_cap": float("inf")}, "escape_cap=inf"),
         ({"later_steps": -1.0}, "later_steps=-1.0"),
+        ({"round_steps": float("nan")}, "round_steps=nan"),
         ({"t_min": 1e9}, "t_min"),
         ({"continue_factor": 1.0}, "continue_factor"),
         ({"num_seeds": 0}, "num_seeds"),

@@ -85,3 +85,12 @@ def test_past_the_cap_a_run_leaving_a_kink_continues_only_within_the_step_budget
     at_cap = _loop(3, [2.5e4] * 3, ["undetermined", "saddle", "saddle"], step=[0.02, 0.02, 0.25])
     assert list(rounds.continuing(_cfg(2.5e5, 1e6), at_cap, 3, ev)) == [True, False, True]
     assert list(rounds.continuing(_cfg(2.5e5), at_cap, 3, ev)) == [True, True, True]
+
+
+def test_a_run_its_step_budget_stopped_is_not_continued():
+    """Before the cap, at round 2 (from 1e4): three open runs, two that reached 1e4 (one by
+    fixed steps of 0.3, whose whole number of steps ends 0.1 short of it) and one that its
+    round's step budget stopped at 6e3; and an interpolating run. Only the two continue."""
+    verdict = ["undetermined", "saddle", "undetermined", "interpolating"]
+    loop = _loop(2, [1e4, 9999.9, 6e3, 500.0], verdict, step=np.array([0.25, 0.3, 0.02, 0.25]))
+    assert list(rounds.continuing(_cfg(), loop, 4, None)) == [True, True, False, False]

@@ -123,6 +123,26 @@ def test_a_lane_stops_at_the_first_snapshot_below_its_stop_loss(grid_run):
     assert snaps["step"][1, -1] == 0
 
 
+def test_a_lane_stops_at_its_step_limit(grid_run):
+    _, _, full = grid_run
+    # lane 0 may take the steps it had at t = 1, lane 1 those at t = 2 plus 3 (between
+    # snapshots), lane 2 none, lane 3 any number
+    limit_R = full["step"][:, 2].astype(np.int64) + np.array([0, 0, 0, 10**9])
+    limit_R[1] = full["step"][1, 3] + 3
+    limit_R[2] = 0
+    state, ctx = trainer.init_runs(PROG64, trainer.Lanes.make(**GRID))
+    _, snaps = jax.device_get(trainer.train(PROG64, state, ctx, TIMES, step_limit=limit_R))
+    ends = [limit_R[0], limit_R[1], 0, full["step"][3, -1]]
+    np.testing.assert_array_equal(snaps["step"][:, -1], ends)
+    for key in ("time", "loss", "neuron_w"):  # up to the limit the same program: bit for bit
+        np.testing.assert_array_equal(snaps[key][0, 2:], np.repeat(full[key][0, 2:3], 3, 0))
+        np.testing.assert_array_equal(snaps[key][1, :4], full[key][1, :4])
+        np.testing.assert_array_equal(snaps[key][3], full[key][3])
+    # lane 1 stopped 3 steps past t = 2 (lr = 0.1): its time says where, repeated after
+    np.testing.assert_allclose(snaps["time"][1, 4], 2.0 + 3 * GRID["lr"][1], rtol=1e-12)
+    assert snaps["time"][2, -1] == 0
+
+
 def test_padding_does_not_change_the_run(grid_run):
     _, _, padded = grid_run
     for r in (0, 3):  # n = 9 and 13, padded to 24 in the grid

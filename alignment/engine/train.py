@@ -11,7 +11,8 @@ is accumulated in float64.
 A lane whose loss or parameters become non-finite (or whose loss exceeds ``diverge_loss``) is
 flagged with the time it diverged and frozen at its last finite parameters; the other lanes
 continue. A lane whose loss at a snapshot is below its ``stop_below`` (``train``) has been
-decided (e.g. interpolating) and takes no more steps: its time stays where it stopped.
+decided (e.g. interpolating) and takes no more steps, as one whose step count reached its
+``step_limit`` (a budget): its time stays where it stopped.
 Every snapshot also records the lane's step count and its parameter displacement
 since the previous snapshot, ``|theta(t_k) - theta(t_{k-1})|`` (float64), whatever the family.
 """
@@ -153,9 +154,10 @@ def displacement(new, old) -> jax.Array:
     return jnp.sqrt(sum(sq))
 
 
-def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K, stop_below):
+def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K, stop_below, limit):
     """Runs one lane to each snapshot's target time in turn, recording statistics; it takes no
-    step once its loss at a snapshot is below ``stop_below``."""
+    step once its loss at a snapshot is below ``stop_below`` or its step count reaches
+    ``limit``."""
     fam, integ, lane = prog.family, prog.integrator, ctx.lane
     loss_and_grad = functools.partial(fam.loss_and_grad, ctx=ctx.family)
     constrain = functools.partial(fam.constrain, ctx=ctx.family) if fam.constrained else None
@@ -177,10 +179,13 @@ def _train_run(prog: Program, state: TrainState, ctx: RunContext, targets_K, sto
             loss=s.loss,
         )
 
+    def running(s: TrainState):
+        return ~(s.loss < stop_below) & (s.step < limit)
+
     def segment(s: TrainState, target):
         before, goal = s.params, integ.goal(target, lane)
         s = jax.lax.while_loop(
-            lambda s: integ.more(s.step, s.time, goal) & ~s.diverged & ~(s.loss < stop_below),
+            lambda s: integ.more(s.step, s.time, goal) & ~s.diverged & running(s),
             functools.partial(step, goal=goal),
             s,
         )
@@ -294,6 +299,7 @@ def train(
     shard=None,
     active=None,
     stop_below=None,
+    step_limit=None,
 ):
     """Continues every lane through the snapshot times (absolute times, non-decreasing).
 
@@ -303,8 +309,9 @@ def train(
     a lane block of them ends its while loops at once (the same compiled program either way).
     ``stop_below`` (R,) or scalar: a lane whose loss at a snapshot (this call's or the last
     one before it) is below it takes no more steps (default -inf: none stops); its later
-    snapshots repeat that one, time included. A lane block ends its while loops when all its
-    lanes have.
+    snapshots repeat that one, time included. ``step_limit`` (R,) or scalar: a lane takes no
+    step once its step count reaches it (default: none), its later snapshots alike. A lane
+    block ends its while loops when all its lanes have.
     """
     times_K = np.asarray(times_K, dtype=np.float64)
     if times_K.ndim != 1 or np.any(np.diff(times_K) < 0) or np.any(times_K < 0):
@@ -317,5 +324,7 @@ def train(
         targets_RxK = np.where(np.asarray(active, bool)[:, None], targets_RxK, 0.0)
     stop = -np.inf if stop_below is None else stop_below
     stop_R = jnp.asarray(np.broadcast_to(np.asarray(stop, np.float64), (num,)))
-    args = sharding.to_runs((state, ctx, jnp.asarray(targets_RxK), stop_R), mesh)
+    limit = np.iinfo(np.int64).max if step_limit is None else step_limit
+    limit_R = jnp.asarray(np.broadcast_to(np.asarray(limit, np.int64), (num,)))
+    args = sharding.to_runs((state, ctx, jnp.asarray(targets_RxK), stop_R, limit_R), mesh)
     return sharding.take_runs(run(*args), num)

@@ -101,6 +101,11 @@ def _optimization(c: ml_collections.ConfigDict) -> None:
     # run goes, and one whose faithful step shrank with its sharpness costs that many times more
     # steps per unit of time (alignment/two_layer/rounds.py, affordable)
     c.later_steps = 0.0
+    # the most steps a run may take in one continuation round (0: no limit): one whose faithful
+    # step shrank with its sharpness (max(1 / lr, lambda_max / gd_step_sharpness) steps per
+    # unit of time) stops there, stays open (budget_stop in summary.csv) and is not continued;
+    # it bounds what one run costs, since the slowest lane holds up its lane block
+    c.round_steps = 0.0
     c.snapshots_per_decade = 40  # snapshots per decade of continuation (and per compiled call)
     # snapshots per compiled call (0: snapshots_per_decade). A checkpoint is saved after every
     # call, so a smaller value bounds the work a kill can lose on slow chunks; results do not

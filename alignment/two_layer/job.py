@@ -69,9 +69,10 @@ def _check_continuation(cfg) -> None:
     cap = cfg.get("escape_cap", 0.0)
     if not (cap == 0 or (np.isfinite(cap) and cap >= cfg.time_cap)):
         raise ValueError(f"escape_cap={cap} must be 0 (none) or >= time_cap={cfg.time_cap}")
-    steps = cfg.get("later_steps", 0.0)
-    if not (np.isfinite(steps) and steps >= 0):
-        raise ValueError(f"later_steps={steps} must be 0 (no limit) or > 0")
+    for name in ("later_steps", "round_steps"):
+        steps = cfg.get(name, 0.0)
+        if not (np.isfinite(steps) and steps >= 0):
+            raise ValueError(f"{name}={steps} must be 0 (no limit) or > 0")
     if not cfg.continue_factor > 1:
         raise ValueError(f"continue_factor={cfg.continue_factor} must be > 1")
     stop = cfg.get("stop_interpolated", False)

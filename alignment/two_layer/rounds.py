@@ -7,7 +7,9 @@ whose end is near: at ``time_cap`` those whose certificates predict an escape fr
 (``predicted_escape_time``) or interpolation (``interp_time``) by ``escape_cap``, that sit at a
 region minimum they leave across a kink (if that takes at most ``later_steps`` steps,
 :func:`affordable`: nothing predicts where they go), or that are settling into a certified
-minimum (:func:`near_end`), and after it those that continued in the round before. A run
+minimum (:func:`near_end`), and after it those that continued in the round before. With a
+step budget (``round_steps``), a run takes at most that many steps in a continuation round;
+one it stops before the round's end stays open and is not continued (:func:`reached`). A run
 waiting for a far escape, or moving across kinks, costs a whole decade of steps per round and
 would likely still be open at the cap; a near one is decided by continuing it.
 """
@@ -60,15 +62,24 @@ def continuing(cfg, loop: records.Loop, real: int, evidence: dict | None) -> np.
     live = np.isin(loop.verdict, verdicts.OPEN)
     live[real:] = False  # padding lanes never continue
     t0 = round_end(cfg, loop.round - 1)
+    live &= reached(loop.snaps, t0)  # not those stopped by their step budget (round_steps)
     if t0 < float(cfg.time_cap) * (1 - REL):
         return live
     if t0 >= last_cap(cfg) * (1 - REL):
         return np.zeros_like(live)
-    t_final = np.nanmax(np.asarray(loop.snaps["time"], np.float64), axis=1)
     if t0 > float(cfg.time_cap) * (1 + REL):  # past the cap: those that continued to t0
-        return live & (t_final >= t0 * (1 - REL))
+        return live
     cheap = affordable(cfg, loop.snaps, t0)
     return live & near_end(evidence, len(live), last_cap(cfg), cfg.verdict, cheap)
+
+
+def reached(snaps: dict, t0: float) -> np.ndarray:
+    """(lanes,) bool: runs whose record reaches ``t0`` (within their last step: a fixed-step
+    run's time is a whole number of steps); one whose step budget (``round_steps``) stopped it
+    earlier does not, nor one that did not continue."""
+    t_final = records.forward_fill(np.asarray(snaps["time"], np.float64))[:, -1]
+    step = np.nan_to_num(records.mean_step(snaps), nan=0.0)
+    return t_final + step >= t0 * (1 - REL)
 
 
 def affordable(cfg, snaps: dict, t0: float) -> np.ndarray:

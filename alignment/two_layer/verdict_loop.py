@@ -73,6 +73,27 @@ def stop_below(cfg, loop) -> np.ndarray | None:
     return np.where(np.isfinite(scale), verdicts.interp_tol(scale, tol), -np.inf)
 
 
+def step_limit(cfg, loop) -> np.ndarray | None:
+    """(lanes,) the step count at which each run stops in this continuation round: its steps
+    at the round's start plus ``round_steps`` (None in round 0, or with no budget)."""
+    budget = int(cfg.get("round_steps", 0))
+    if loop.round == 0 or budget == 0:
+        return None
+    start = records.forward_fill(np.asarray(loop.snaps["step"], np.float64))[:, -1]
+    return np.where(np.isfinite(start), start, 0).astype(np.int64) + budget
+
+
+def budget_stops(loop, live, limit, evidence) -> np.ndarray:
+    """(lanes,) 1.0 where a run this round continued stopped at its step budget (``limit``,
+    :func:`step_limit`), 0.0 where it did not; the earlier value for the others."""
+    before = (evidence or {}).get("budget_stop")
+    before = np.zeros(loop.lanes) if before is None else np.asarray(before, np.float64)
+    if limit is None:
+        return np.where(live, 0.0, before)
+    steps = records.forward_fill(np.asarray(loop.snaps["step"], np.float64))[:, -1]
+    return np.where(live, (steps >= limit).astype(np.float64), before)
+
+
 def round_verdicts(cfg, family, snaps, params, fctx, live, certs):
     """(verdict, certificates, evidence) at a round's end: the live runs that can be stuck
     (``verdicts.needs_certificates``) are certified at their current parameters (host arrays),
@@ -145,10 +166,12 @@ class Task:
             loop.call += 1
             return {**book, "loop": loop.to_tree()}, state
         live = live_lanes(plan, loop.lanes, self.real)
+        limit = step_limit(self.cfg, loop)
         loop.end_round()
         params, fctx = jax.device_get((state.params, self.ctx.family))
         family, certs = self.first.family, book.get("certs")
         verdict, certs, ev = round_verdicts(self.cfg, family, loop.snaps, params, fctx, live, certs)
+        ev["budget_stop"] = budget_stops(loop, live, limit, book.get("evidence"))
         loop.verdict = verdict
         return {"loop": loop.to_tree(), "certs": certs, "evidence": ev}, state
 
@@ -180,10 +203,13 @@ class Task:
                 self.current = ((loop.round, b), *taken)
         _, sub, sub_ctx = self.current
         before = np.asarray(jax.device_get(sub.step))
-        stop = stop_below(self.cfg, loop)
-        active = None if on.all() else on
+        stop, limit = stop_below(self.cfg, loop), step_limit(self.cfg, loop)
         stop = None if stop is None else stop[ids]
-        sub, snaps = train.train(prog, sub, sub_ctx, calls[j], active=active, stop_below=stop)
+        limit = None if limit is None else limit[ids]
+        active = None if on.all() else on
+        sub, snaps = train.train(
+            prog, sub, sub_ctx, calls[j], active=active, stop_below=stop, step_limit=limit
+        )
         host = chunk_loop.host_snapshots(snaps)
         block = train.block_size(prog, len(ids))
         loop.count.add(before, host["step"], on & (ids < self.real), block)

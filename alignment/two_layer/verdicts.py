@@ -70,6 +70,7 @@ EVIDENCE = (
     *polish.POLISH_KEYS,
     "max_step_sharpness",
     "faithful",
+    "budget_stop",  # the verdict loop's: stopped at a round's step budget (round_steps)
 )
 # GD follows gradient flow only while eta * lambda_max stays below this (a quadratic's edge)
 GD_STABLE = 2.0

@@ -1,4 +1,5 @@
-"""A run decided interpolating stops stepping (``stop_interpolated``): nothing else changes."""
+"""The verdict loop's stops inside the compiled loop: a run decided interpolating stops stepping
+(``stop_interpolated``), and a continued run stops at its round's step budget (``round_steps``)."""
 
 import numpy as np
 import pytest
@@ -36,3 +37,25 @@ def test_stopping_interpolated_runs_changes_no_verdict_and_saves_steps(tmp_path)
     last = stopped["last_snapshot"].values.astype(int)
     final_loss = stopped["loss"].values[np.arange(len(last)), last]
     assert np.all(final_loss[interp] < tol[interp])
+
+
+@pytest.mark.timeout(300)
+def test_a_run_stopped_by_its_step_budget_stays_open_where_it_stopped(tmp_path):
+    """The micro sweep with 100 steps a continuation round: every run open at max_time = 50
+    takes exactly 100 more steps, ends before the next round's end (500) and is not continued
+    (its verdict is taken where it stopped: open, or decided there); summary.csv says
+    budget_stop = 1 for those, 0 for the others."""
+    cfg = micro_config()
+    cfg.round_steps = 100.0
+    registry.run(cfg, tmp_path)
+    finish(cfg, tmp_path)
+    ds = xr.open_dataset(tmp_path / "trajectories.nc")
+    time, step = ds["time"].values, ds["step"].values
+    at_max = np.argmin(np.abs(np.nan_to_num(time, nan=np.inf) - cfg.max_time), axis=1)
+    last = ds["last_snapshot"].values.astype(int)
+    rows = np.arange(len(last))
+    continued = time[rows, last] > cfg.max_time * (1 + 1e-9)
+    assert continued.any()
+    np.testing.assert_array_equal(step[rows, last][continued], step[rows, at_max][continued] + 100)
+    assert np.all(time[rows, last][continued] < 10 * cfg.max_time)
+    np.testing.assert_array_equal(ds["budget_stop"].values, continued.astype(float))
