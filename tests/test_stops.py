@@ -1,6 +1,8 @@
 """The verdict loop's stops inside the compiled loop: a run decided interpolating stops stepping
 (``stop_interpolated``), and a continued run stops at its round's step budget (``round_steps``)."""
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -59,3 +61,6 @@ def test_a_run_stopped_by_its_step_budget_stays_open_where_it_stopped(tmp_path):
     np.testing.assert_array_equal(step[rows, last][continued], step[rows, at_max][continued] + 100)
     assert np.all(time[rows, last][continued] < 10 * cfg.max_time)
     np.testing.assert_array_equal(ds["budget_stop"].values, continued.astype(float))
+    (group,) = json.loads((tmp_path / "threshold.json").read_text())["groups"]
+    is_open = np.isin(ds["verdict"].values, ["undetermined", "saddle"])
+    assert group["open_at_step_budget"] == int(np.sum(is_open & continued)) > 0

@@ -63,6 +63,8 @@ def group_threshold(cfg, rows) -> dict:
     if_interp = _estimate(n_R, interp | open_R, determined | open_R, seeds_R, cfg)
     if_stuck = _estimate(n_R, interp, determined | open_R, seeds_R, cfg)
     est["without_verdict"] = int(open_R.sum())
+    budget = rows["budget_stop"].to_numpy() if "budget_stop" in rows else np.zeros(len(v))
+    est["open_at_step_budget"] = int(np.sum(open_R & (budget == 1)))
     est["if_interpolating"] = _short(if_interp)
     est["if_stuck"] = _short(if_stuck)
     est["interval_both"] = _covering(est, if_interp, if_stuck)
@@ -247,7 +249,10 @@ def describe_group(g: dict, varying=()) -> str:
         line = f"{label} n* = {g['n_star']:.4g}, {100 * g['ci_level']:.0f}% CI {ci}{note}"
     if g.get("without_verdict"):
         both = g["interval_both"]
-        line += f"; {g['without_verdict']} runs without a verdict, counted both ways: "
+        line += f"; {g['without_verdict']} runs without a verdict"
+        if g.get("open_at_step_budget"):
+            line += f" ({g['open_at_step_budget']} stopped at their step budget)"
+        line += ", counted both ways: "
         if None not in (both["ci_low"], both["ci_high"]):
             line += _interval(both["ci_low"], both["ci_high"])
         else:
