@@ -28,6 +28,7 @@ CERTS, VERDICTS = "alignment/two_layer/certificates.py", "alignment/two_layer/ve
 POLISH = "alignment/two_layer/polish.py"
 KINKS = "alignment/two_layer/kinks.py"
 ROUNDS = "alignment/two_layer/rounds.py"
+TRAIN, LOOP = "alignment/engine/train.py", "alignment/two_layer/verdict_loop.py"
 # (name, file, text, replacement)
 MUTATIONS = [
     ("gap to the region minimum", CERTS, " & (gap < tol.gap_tol)", ""),
@@ -163,10 +164,36 @@ MUTATIONS = [
         "return soon | leaving | (certified & close)",
         "return soon | leaving | close",
     ),
+    (
+        "a run its step budget stopped is not continued",
+        ROUNDS,
+        "live &= reached(loop.snaps, t0)",
+        "pass",
+    ),
+    (
+        "a lane stops below its stop loss",
+        TRAIN,
+        "return ~(s.loss < stop_below) & (s.step < limit)",
+        "return s.step < limit",
+    ),
+    (
+        "a lane stops at its step limit",
+        TRAIN,
+        "return ~(s.loss < stop_below) & (s.step < limit)",
+        "return ~(s.loss < stop_below)",
+    ),
+    (
+        "runs stop at the interpolation tolerance, not above it",
+        LOOP,
+        "verdicts.interp_tol(scale, tol), -np.inf)",
+        "10 * verdicts.interp_tol(scale, tol), -np.inf)",
+    ),
 ]
 TESTS_FOR = {
     "alignment/engine/integrate.py": ["tests/test_integrate.py"],
     ROUNDS: ["tests/test_rounds.py"],
+    TRAIN: ["tests/test_train.py"],
+    LOOP: ["tests/test_stops.py"],
 }
 
 

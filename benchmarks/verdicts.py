@@ -39,6 +39,12 @@ _WITH = flags.DEFINE_enum(
 _RTOL = flags.DEFINE_float(
     "flow_rtol", None, "The flow's rtol for --continue_with=flow (default: the config's flow.rtol)."
 )
+_UP_TO = flags.DEFINE_float(
+    "judged_by",
+    None,
+    "Continue only the stuck runs judged at or before this time (default: all): a flow "
+    "continuation at a tight rtol costs time in proportion to the verdict time t_v.",
+)
 # a loss that rises by more than this (relative) during a continuation was not carried by
 # gradient flow, along which it can only fall: 100x float32 rounding of the loss
 RISE_TOL = 1e-5
@@ -125,12 +131,15 @@ def run(name: str, factor: float, how: str) -> dict:
         t_final = snaps["time"][np.arange(len(verdict)), records.last_snapshots(snaps["time"])]
         on_way = np.asarray(ev["decided_by"]) == "on_its_way"
         chosen = (verdict == "stuck") | on_way
+        if _UP_TO.value is not None:
+            chosen &= t_final <= _UP_TO.value * (1 + 1e-9)
+            on_way &= chosen
         t1 = time.perf_counter()
         start, end, rise = continue_runs(
             cfg, chunk.program, state, ctx, chosen, t_final, factor, how
         )
         cont = time.perf_counter() - t1
-        drop = np.where(verdict == "stuck", (start - end) / start, np.nan)
+        drop = np.where((verdict == "stuck") & chosen, (start - end) / start, np.nan)
         tol = cfg.verdict.rel_tol * snaps["loss"][:, 0]
         out["on_its_way"] = out.get("on_its_way", 0) + int(on_way.sum())
         out["on_its_way_reached"] = out.get("on_its_way_reached", 0) + int(
@@ -149,7 +158,7 @@ def run(name: str, factor: float, how: str) -> dict:
         verdicts_all += list(verdict)
         decided_all += list(ev["decided_by"])
         drops += list(drop)
-        rises += list(np.where(verdict == "stuck", rise, np.nan))
+        rises += list(np.where((verdict == "stuck") & chosen, rise, np.nan))
     drops, rises = np.asarray(drops), np.asarray(rises)
     stuck = np.isfinite(drops)
     v, c = np.unique(verdicts_all, return_counts=True)
@@ -165,20 +174,26 @@ def run(name: str, factor: float, how: str) -> dict:
         "stuck_rose": int(np.sum(rises[stuck] > RISE_TOL)),
         "stuck_over_1pct_rose": int(np.sum((drops[stuck] > 0.01) & (rises[stuck] > RISE_TOL))),
         "flow_rtol": flow_rtol(cfg),
+        "judged_by": _UP_TO.value,
         "load_avg": machine.load_avg(),
     }
-    results.write_json(f"benchmarks/verdicts_{block_name(name, how)}.json", out)
+    results.write_json(f"benchmarks/verdicts_{block_name(name, how, _UP_TO.value)}.json", out)
     return out
 
 
-def block_name(name: str, how: str) -> str:
-    """The config's name, with ``_flow`` where the stuck runs continue by the flow."""
-    return name if how == "same" else f"{name}_{how}"
+def block_name(name: str, how: str, judged_by: float | None = None) -> str:
+    """The config's name, with ``_flow`` where the stuck runs continue by the flow and
+    ``_by<T>`` where only those judged by T do."""
+    name = name if how == "same" else f"{name}_{how}"
+    return name if judged_by is None else f"{name}_by{judged_by:g}"
 
 
 def table(res: dict) -> str:
     flag = "" if res["continue_with"] == "same" else f" --continue_with={res['continue_with']}"
     flag += f" --flow_rtol={res['flow_rtol']:g}" if res["continue_with"] == "flow" else ""
+    by = res.get("judged_by")
+    flag += "" if by is None else f" --judged_by={by:g}"
+    which = "" if by is None else f", those judged by t = {by:g}"
     lines = [
         f"`python -m benchmarks.verdicts --config={res['config']}{flag}` on "
         f"{res['machine']['cpu']}, {res['machine']['cores']} cores (load {res['load_avg']}):",
@@ -188,7 +203,7 @@ def table(res: dict) -> str:
         f"| wall time of the verdict loop, all chunks (s) | {res['wall_s']} |",
         f"| verdicts | {res['verdicts']} |",
         f"| decided_by | {res['decided_by']} |",
-        f"| stuck runs continued {res['factor']:g}x longer ({res['continue_with']}) "
+        f"| stuck runs continued {res['factor']:g}x longer ({res['continue_with']}{which}) "
         f"| {res['stuck_continued']} |",
         f"| wall time of those continuations (s) | {res.get('continue_s')} |",
         f"| largest relative loss drop of a continued stuck run | {res['stuck_max_loss_drop']} |",
@@ -206,7 +221,8 @@ def table(res: dict) -> str:
 def main(argv):
     del argv
     res = run(_CONFIG.value, _FACTOR.value, _WITH.value)
-    machine.publish(f"VERDICTS {block_name(res['config'], res['continue_with'])}", table(res))
+    name = block_name(res["config"], res["continue_with"], res["judged_by"])
+    machine.publish(f"VERDICTS {name}", table(res))
 
 
 if __name__ == "__main__":
