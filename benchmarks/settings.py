@@ -76,8 +76,9 @@ def table(out: dict) -> str:
     for key in ("a", "b"):
         r, e = out[key], out[key]["estimate"]
         star = "-" if e["n_star"] is None else f"{e['n_star']:.3g}"
-        both = e.get("interval_both") or [None, None]
-        cover = "[" + ", ".join("-" if v is None else f"{v:.3g}" for v in both) + "]"
+        both = e.get("interval_both") or {}
+        ends = (both.get("ci_low"), both.get("ci_high"))
+        cover = "[" + ", ".join("-" if v is None else f"{v:.3g}" for v in ends) + "]"
         rows.append(
             f"| {_label(r['overrides'])} | {r['wall_s']:.1f} | {r['steps_computed']:.3g} | "
             f"{r['steps_useful']:.3g} | {r['open']} | {star} | {cover} |"

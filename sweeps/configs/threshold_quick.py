@@ -77,9 +77,12 @@ def get_config():
     c.continue_integrator = "same"  # GD continues (flow: see the docstring)
     # beyond time_cap, only runs whose end is near continue, up to this (rounds.near_end)
     c.escape_cap = 1e5
-    # a run leaving a region minimum across a kink: at most this many steps past time_cap (3x
-    # a run's at lr = 0.25 from 2.5e4 to 1e5)
-    c.later_steps = 1e6
+    # at most this many steps a run in one continuation round (2x a run's at lr = 0.25 in the
+    # longest round, 2.5e4 to 1e5): a run whose faithful step shrank with its sharpness stops
+    # there, open (BENCHMARKS.md, "What the verdict loop's stops save"); the same bound on the
+    # predicted steps of a run leaving a region minimum across a kink past time_cap
+    c.round_steps = 6e5
+    c.later_steps = 6e5
     c.bucket_waste = 1.0
     c.n_boot = 1000
     return c
