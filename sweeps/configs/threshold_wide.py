@@ -3,7 +3,9 @@
 threshold_quick's data (linear teacher in d = 5, x ~ N(0, I), sigma = 0.5, the same 10 n from 8
 to 181) with a network four times wider (m = 200), a larger small init (lambda = 1e-4), float64
 and 16 seeds: 160 runs. Faithful GD as in threshold_quick (step min(0.25, 1 / lambda_max) from
-each run's sharpness); verdicts at t = 1e3, then runs without one continue to t = 2.5e4.
+each run's sharpness); verdicts at t = 1e3, then runs without one continue to t = 2.5e4 and
+those whose end is near to 1e5, at most 6e5 steps a round (all inherited from threshold_quick;
+the step budget came after the measurements below).
 
 Command:  python -m sweeps.run --config=sweeps/configs/threshold_wide.py \\
               --workdir=runs/threshold_wide
@@ -17,8 +19,16 @@ Runtime:  (measured, 2-core Intel Xeon (family 6, model 167), this config as it 
 Result:   (measured, same run, from its chunk files) chunk 0 (n = 8 .. 32, 80 runs): 57
           interpolating, 16 stuck (9 at_minimum, 5 certified, 2 polished), 3 saddles (escape),
           4 undetermined (2 moving, 2 escaping): 7 of 80 without a verdict. Chunk 1 at t = 1e3:
-          11 stuck, 14 saddles, 55 undetermined (42 of them escaping). No n* is given for a job
-          that did not finish.
+          11 stuck, 14 saddles, 55 undetermined (42 of them escaping). Continued (code of
+          dc69768, chunk 1 alone in one worker beside other jobs), its 69 open runs took 53 min
+          from t = 1e3 to 1e4 (single-lane blocks at m = 200 in float64); at t = 1e4, per n:
+          45: 11 interpolating, 3 stuck, 2 saddles; 64: 8 interpolating, 5 stuck, 3 saddles;
+          91: 8 interpolating, 2 stuck, 1 saddle, 5 undetermined (4 on their way to
+          interpolation); 128: 1 interpolating, 4 stuck, 1 saddle, 10 undetermined; 181: 2
+          stuck, 4 saddles, 10 undetermined: 36 of 80 open.
+          Many runs at n = 45 to 91 interpolate only after t = 1e3: at T = 1e4 the share that
+          interpolates crosses 1/2 between n = 64 and 128, far above threshold_quick's n*, and
+          it was still rising. No n* is given for a job that did not finish.
           Before faithful GD (fixed step 0.25, `--config.gd_step_sharpness=0`; measured on a
           2-core AMD EPYC, 13 min 47 s) the job left 83 of 160 runs without a verdict, 57 of
           them GD at the edge of stability (last eta * lambda_max in [1.97, 2.12]), and the
