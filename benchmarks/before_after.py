@@ -2,6 +2,8 @@
 
     python -m benchmarks.before_after --rev=e625663     # before the engine issue (families)
     python -m benchmarks.before_after --rev=e625663 --nosweep   # per-step times only
+    python -m benchmarks.before_after --rev=25ea7a1 --noshapes --tag="issue 24" \
+        --json=benchmarks/before_after_issue24.json   # the default job only, its own block
 
 Per-step time: loads ``git show REV:alignment/engine/train.py`` as a separate module next to the
 current one and times the two alternately (same process, same shapes, compile excluded,
@@ -66,8 +68,12 @@ _ROUNDS = flags.DEFINE_integer("rounds", 3, "Alternating timed calls per trainer
 _SWEEP = flags.DEFINE_bool("sweep", True, "Also run the default job at both revisions (W3).")
 _JSON = flags.DEFINE_string("json", str(ROOT / "benchmarks" / "before_after.json"), "Output.")
 _MARKDOWN = flags.DEFINE_string("markdown", str(ROOT / "BENCHMARKS.md"), "Markdown to update.")
-BEGIN = "<!-- BEGIN BEFORE_AFTER (benchmarks/before_after.py) -->"
-END = "<!-- END BEFORE_AFTER -->"
+_SHAPES = flags.DEFINE_bool("shapes", True, "Time the per-step shapes (--noshapes: W3 only).")
+_TAG = flags.DEFINE_string(
+    "tag", "", "Names a block of its own in the markdown (e.g. the issue): another comparison."
+)
+BEGIN = "<!-- BEGIN BEFORE_AFTER{} (benchmarks/before_after.py) -->"
+END = "<!-- END BEFORE_AFTER{} -->"
 
 
 _FLAT_MODULES = {
@@ -200,13 +206,14 @@ def compare_sweeps(rev: str) -> dict:
 
 def markdown_table(res: dict) -> str:
     """The before/after tables of BENCHMARKS.md, from before_after.json content."""
-    lines = [
-        f"Before: revision `{res['rev_before']}`; after: this checkout. Median of "
-        "alternating timings, ms per step (wall; CPU time in `before_after.json`).",
-        "",
-        "| shape | before | after | speedup (wall / CPU time) | load (1 min) |",
-        "|---|---|---|---|---|",
-    ]
+    lines = [f"Before: revision `{res['rev_before']}`; after: this checkout."]
+    if res["shapes"]:
+        lines += [
+            "Median of alternating timings, ms per step (wall; CPU time in the json).",
+            "",
+            "| shape | before | after | speedup (wall / CPU time) | load (1 min) |",
+            "|---|---|---|---|---|",
+        ]
     for name, r in res["shapes"].items():
         lines.append(
             f"| {name} | {r['before']['wall_ms_per_step']:.4g} | "
@@ -238,7 +245,7 @@ def markdown_table(res: dict) -> str:
         ]
     lines += [
         "",
-        f"Measured {res['measured_at']}; `benchmarks/before_after.json` has every number.",
+        f"Measured {res['measured_at']}; `{Path(res['json']).name}` has every number.",
     ]
     return "\n".join(lines)
 
@@ -246,17 +253,19 @@ def markdown_table(res: dict) -> str:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    trainers = {"before": load_revision(_REV.value), "after": train}
+    trainers = {"before": load_revision(_REV.value), "after": train} if _SHAPES.value else {}
     res = {"rev_before": _REV.value, "machine": machine.machine_info(), "shapes": {}}
-    for name, *shape in SHAPES:
+    for name, *shape in SHAPES if _SHAPES.value else ():
         load = machine.load_avg()
         res["shapes"][name] = compare(trainers, *shape, _ROUNDS.value) | {"load_avg": load}
         logging.info("%s: %s", name, res["shapes"][name])
     if _SWEEP.value:
         res["W3"] = compare_sweeps(_REV.value) | {"load_avg": machine.load_avg()}
     res["measured_at"] = datetime.datetime.now().isoformat(timespec="seconds")
+    res["json"] = str(_JSON.value)
     results.write_json(_JSON.value, res)
-    machine.replace_block(_MARKDOWN.value, BEGIN, END, markdown_table(res))
+    tag = f" {_TAG.value}" if _TAG.value else ""
+    machine.replace_block(_MARKDOWN.value, BEGIN.format(tag), END.format(tag), markdown_table(res))
     for name, r in res["shapes"].items():
         print(
             f"{name:24s} before {r['before']['wall_ms_per_step']:8.3f} ms/step  after "
