@@ -9,7 +9,34 @@ import xarray as xr
 from micro import finish, micro_config
 
 from alignment import registry
-from alignment.two_layer import verdicts
+from alignment.two_layer import records, verdict_loop, verdicts
+
+
+def test_the_stop_loss_is_the_verdicts_interpolation_tolerance():
+    """Each run stops under max(abs_tol, rel_tol x its loss at t = 0), the loss under which the
+    verdict calls it interpolating (so a stopped run is one); no stop without a first snapshot,
+    with stop_interpolated off, or for a run with no finite loss at t = 0."""
+    cfg = micro_config()
+    loop = records.Loop(np.ones(3, bool))
+    assert verdict_loop.stop_below(cfg, loop) is None  # nothing recorded yet
+    loop.new = {"loss": np.array([[0.5, 0.1], [2e-6, 1e-7], [np.nan, np.nan]])}
+    tol = verdicts.VerdictTolerances.from_config(cfg.verdict)
+    expected = [tol.rel_tol * 0.5, max(tol.abs_tol, tol.rel_tol * 2e-6), -np.inf]
+    # the same float64 products as the verdict's: equal to rounding
+    np.testing.assert_allclose(verdict_loop.stop_below(cfg, loop), expected, rtol=1e-15)
+    judged = verdicts.judge(
+        verdicts.Record(
+            np.array([[0.0, 1.0]] * 2),
+            np.array([[0.5, 0.99 * expected[0]], [0.5, 1.01 * expected[0]]]),
+            np.zeros((2, 2)),
+            np.array([0.5, 0.5]),
+        ),
+        None,
+        tol,
+    )[0]
+    assert list(judged) == ["interpolating", "undetermined"]  # the same line as the verdict's
+    cfg.stop_interpolated = False
+    assert verdict_loop.stop_below(cfg, loop) is None
 
 
 @pytest.mark.timeout(300)
