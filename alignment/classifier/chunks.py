@@ -21,7 +21,7 @@ from alignment.classifier import config as cls_config
 from alignment.classifier import data as class_data
 from alignment.classifier import family as cl
 from alignment.classifier import stats as class_stats
-from alignment.engine import integrate, train
+from alignment.engine import integrate, program, train
 from alignment.runner.chunks import Chunk, as_list, check_known_fields, checked, even_parts
 
 RUN_COLUMNS = ("optimizer", "lr", "subset", "scale", "seed", "phase", "parent")
@@ -93,7 +93,7 @@ def check_values(cfg) -> None:
         ("activation", cl.ACTS),
         ("head", cl.HEADS),
         ("init", cl.INITS),
-        ("dtype", train.DTYPES),
+        ("dtype", program.DTYPES),
         ("removal_rule", class_stats.RULES),
     ):
         if cfg[k] not in allowed:

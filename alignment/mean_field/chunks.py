@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import xarray as xr
 
-from alignment.engine import integrate, train
+from alignment.engine import integrate, program, train
 from alignment.mean_field import config as mf_config
 from alignment.mean_field import family as mf
 from alignment.runner import chunk_loop
@@ -58,7 +58,7 @@ def check_values(cfg) -> None:
     for k, allowed in (
         ("activation", mf.ACTIVATIONS),
         ("integrator", tuple(integrate.INTEGRATORS)),
-        ("dtype", train.DTYPES),
+        ("dtype", program.DTYPES),
     ):
         if cfg[k] not in allowed:
             raise ValueError(f"{k}={cfg[k]!r} is not one of {allowed}")
