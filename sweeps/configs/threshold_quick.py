@@ -14,12 +14,13 @@ Command:  python -m sweeps.run        (same as --config=sweeps/configs/threshold
 Runtime:  (measured, 2-core Intel Xeon (family 6, model 167), `python -m benchmarks.config_result
           --config=threshold_quick`, compilation cache off) 149 s for the whole job including
           compiles, certificates and figures, its two chunks in two worker processes, while a
-          third process (threshold_wide) held one of the two cores; 125 s on a quiet machine
-          before the stops below. Interpolated runs stop stepping and each run takes at most
-          6e5 steps a continuation round: without the first the job takes 1.20x as long,
-          without the second 1.10x (BENCHMARKS.md, "What the verdict loop's stops save";
-          against the revision the verdict issue was filed at: "The default job against the
-          revision issue 24 was filed at").
+          third process (threshold_wide) held one of the two cores; on a quiet machine the same
+          command took 95.6 s with an empty compilation cache and 88.7 s with it warm
+          (`python -m benchmarks.cold_start`, BENCHMARKS.md "A new process"). Interpolated runs
+          stop stepping and each run takes at most 6e5 steps a continuation round: without the
+          first the job takes 1.20x as long, without the second 1.10x (BENCHMARKS.md, "What the
+          verdict loop's stops save"; against the revision the verdict issue was filed at: "The
+          default job against the revision issue 24 was filed at").
 Result:   (measured, same run) 26 interpolating, 50 stuck (28 certified by every criterion, 11
           `at_minimum`: slow now and within the gap of a region minimum that the escape and
           kink tests certify a local minimum; 11 `polished`: still fast, or with a small neuron
