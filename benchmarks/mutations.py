@@ -185,8 +185,8 @@ MUTATIONS = [
     (
         "runs stop at the interpolation tolerance, not above it",
         LOOP,
-        "verdicts.interp_tol(scale, tol), -np.inf)",
-        "10 * verdicts.interp_tol(scale, tol), -np.inf)",
+        "tolerances.interp_tol(scale, tol), -np.inf)",
+        "10 * tolerances.interp_tol(scale, tol), -np.inf)",
     ),
 ]
 TESTS_FOR = {

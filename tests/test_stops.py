@@ -9,7 +9,7 @@ import xarray as xr
 from micro import finish, micro_config
 
 from alignment import registry
-from alignment.two_layer import records, verdict_loop, verdicts
+from alignment.two_layer import records, tolerances, verdict_loop, verdicts
 
 
 def test_the_stop_loss_is_the_verdicts_interpolation_tolerance():
@@ -62,7 +62,7 @@ def test_stopping_interpolated_runs_changes_no_verdict_and_saves_steps(tmp_path)
     assert np.all(steps["s"][interp] <= steps["f"][interp])
     assert np.any(steps["s"][interp] < steps["f"][interp])
     np.testing.assert_array_equal(steps["s"][~interp], steps["f"][~interp])
-    tol = verdicts.interp_tol(full["loss"].values[:, 0])
+    tol = tolerances.interp_tol(full["loss"].values[:, 0])
     last = stopped["last_snapshot"].values.astype(int)
     final_loss = stopped["loss"].values[np.arange(len(last)), last]
     assert np.all(final_loss[interp] < tol[interp])

@@ -25,6 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.family = "two_layer"  # model family (alignment/two_layer/family.py): two_layer
     _data_and_network(c)
     _optimization(c)
+    _continuation(c)
     _verdicts_and_layout(c)
     return c
 
@@ -56,7 +57,7 @@ def _data_and_network(c: ml_collections.ConfigDict) -> None:
 
 
 def _optimization(c: ml_collections.ConfigDict) -> None:
-    """How time advances, the snapshot grid and the continuation of undecided runs."""
+    """How time advances and the first snapshot grid."""
     # --- optimization ---
     # how time advances (alignment/engine/integrate.py): gd (fixed steps lr, optax) | flow (adaptive
     # Bogacki-Shampine 3(2) steps of gradient flow; lr is then unused)
@@ -84,6 +85,10 @@ def _optimization(c: ml_collections.ConfigDict) -> None:
     c.max_time = 1e4  # end of the first snapshot grid
     c.t_min = 1e-1  # first non-zero snapshot time
     c.num_snapshots = 200  # snapshots on the first grid (0, then log-spaced t_min..max_time)
+
+
+def _continuation(c: ml_collections.ConfigDict) -> None:
+    """The continuation of undecided runs: caps, step budgets and stops."""
     c.time_cap = 1e6  # runs without a verdict continue up to this time (continue_factor steps)
     # a run stops stepping once its loss is under the interpolation tolerance (verdict.rel_tol
     # x its loss at t = 0): its verdict can no longer change, and its later snapshots repeat its

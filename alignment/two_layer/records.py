@@ -116,6 +116,11 @@ def forward_fill(v_RxK: np.ndarray) -> np.ndarray:
     return np.where(ok.any(axis=1, keepdims=True) & (np.cumsum(ok, axis=1) > 0), out, np.nan)
 
 
+def last_value(snaps: dict, key: str) -> np.ndarray:
+    """(R,) each run's last finite value of ``snaps[key]`` (NaN where none)."""
+    return forward_fill(np.asarray(snaps[key], np.float64))[:, -1]
+
+
 def displacement_speed(time_RxK, displacement_RxK) -> np.ndarray:
     """|theta(t_k) - theta(t_{k-1})| / (t_k - t_{k-1}) per run and snapshot, shape (R, K).
 
@@ -155,7 +160,7 @@ def stationarity_speed(cfg, snaps: dict[str, np.ndarray]) -> np.ndarray:
 
 def run_record(cfg, snaps: dict[str, np.ndarray]) -> verdicts.Record:
     """The runs' record as the verdict reads it, from the snapshots so far."""
-    diverged = forward_fill(np.asarray(snaps["diverged"], np.float64))[:, -1] > 0
+    diverged = last_value(snaps, "diverged") > 0
     edge = peak = None  # eta * lambda_max when every step is GD (else dt * lambda_max)
     all_gd = cfg.get("integrator") == "gd" and cfg.get("continue_integrator") == "same"
     if all_gd and "step_sharpness" in snaps:

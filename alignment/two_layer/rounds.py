@@ -77,7 +77,7 @@ def reached(snaps: dict, t0: float) -> np.ndarray:
     """(lanes,) bool: runs whose record reaches ``t0`` (within their last step: a fixed-step
     run's time is a whole number of steps); one whose step budget (``round_steps``) stopped it
     earlier does not, nor one that did not continue."""
-    t_final = records.forward_fill(np.asarray(snaps["time"], np.float64))[:, -1]
+    t_final = records.last_value(snaps, "time")
     step = np.nan_to_num(records.mean_step(snaps), nan=0.0)
     return t_final + step >= t0 * (1 - REL)
 

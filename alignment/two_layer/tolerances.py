@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 
 @dataclasses.dataclass(frozen=True)
 class VerdictTolerances:
@@ -63,3 +65,10 @@ class VerdictTolerances:
 
 
 DEFAULT_TOLERANCES = VerdictTolerances()
+
+
+def interp_tol(scale_R, tol: VerdictTolerances = DEFAULT_TOLERANCES) -> np.ndarray:
+    """The loss under which a run interpolates: max(abs_tol, rel_tol * scale), a non-finite
+    scale counting as 0."""
+    scale = np.asarray(scale_R, dtype=np.float64)
+    return np.maximum(tol.abs_tol, tol.rel_tol * np.where(np.isfinite(scale), scale, 0.0))

@@ -32,7 +32,7 @@ from absl import logging
 from alignment.engine import gather, integrate, train
 from alignment.runner import chunk_loop
 from alignment.runner.chunks import Chunk
-from alignment.two_layer import grid, records, rounds, verdicts
+from alignment.two_layer import grid, records, rounds, tolerances, verdicts
 from alignment.two_layer.rounds import round_end, round_times, wants_more
 
 ROUND0_SHARE = 0.8  # of a chunk's progress: the pass to max_time (later rounds: open runs)
@@ -61,7 +61,7 @@ def live_lanes(plan, lanes: int, real: int) -> np.ndarray:
 
 
 def stop_below(cfg, loop) -> np.ndarray | None:
-    """(lanes,) the loss under which each run is decided interpolating (``verdicts.interp_tol``
+    """(lanes,) the loss under which each run is decided interpolating (``tolerances.interp_tol``
     of its loss at t = 0), where it stops stepping (``train.train``); None before the first
     snapshot, or with ``stop_interpolated`` off. Along the flow the loss only falls, so the
     verdict of a run that stopped there can no longer change."""
@@ -70,7 +70,7 @@ def stop_below(cfg, loop) -> np.ndarray | None:
         return None
     scale = np.asarray(snaps["loss"][:, 0], np.float64)
     tol = verdicts.VerdictTolerances.from_config(cfg.verdict)
-    return np.where(np.isfinite(scale), verdicts.interp_tol(scale, tol), -np.inf)
+    return np.where(np.isfinite(scale), tolerances.interp_tol(scale, tol), -np.inf)
 
 
 def step_limit(cfg, loop) -> np.ndarray | None:
@@ -79,7 +79,7 @@ def step_limit(cfg, loop) -> np.ndarray | None:
     budget = int(cfg.get("round_steps", 0))
     if loop.round == 0 or budget == 0:
         return None
-    start = records.forward_fill(np.asarray(loop.snaps["step"], np.float64))[:, -1]
+    start = records.last_value(loop.snaps, "step")
     return np.where(np.isfinite(start), start, 0).astype(np.int64) + budget
 
 
@@ -90,7 +90,7 @@ def budget_stops(loop, live, limit, evidence) -> np.ndarray:
     before = np.zeros(loop.lanes) if before is None else np.asarray(before, np.float64)
     if limit is None:
         return np.where(live, 0.0, before)
-    steps = records.forward_fill(np.asarray(loop.snaps["step"], np.float64))[:, -1]
+    steps = records.last_value(loop.snaps, "step")
     return np.where(live, (steps >= limit).astype(np.float64), before)
 
 

@@ -52,7 +52,7 @@ from typing import NamedTuple
 import numpy as np
 
 from alignment.two_layer import certificates, kinks, polish
-from alignment.two_layer.tolerances import DEFAULT_TOLERANCES, VerdictTolerances
+from alignment.two_layer.tolerances import DEFAULT_TOLERANCES, VerdictTolerances, interp_tol
 
 VERDICTS = ("interpolating", "stuck", "saddle", "undetermined", "diverged")
 OPEN = ("undetermined", "saddle")  # say nothing yet about the flow's end: such runs continue
@@ -88,13 +88,6 @@ def _as_runs_by_snapshots(times, loss, grad_norm):
     if loss.shape[1] == 0:
         raise ValueError("need at least one snapshot")
     return times, loss, grad_norm
-
-
-def interp_tol(scale_R, tol=DEFAULT_TOLERANCES) -> np.ndarray:
-    """The loss under which a run interpolates: max(abs_tol, rel_tol * scale), a non-finite
-    scale counting as 0."""
-    scale = np.asarray(scale_R, dtype=np.float64)
-    return np.maximum(tol.abs_tol, tol.rel_tol * np.where(np.isfinite(scale), scale, 0.0))
 
 
 def verdict_diagnostics(
