@@ -19,9 +19,9 @@ import numpy as np
 from absl import app, flags
 
 from alignment.engine import integrate, train
-from alignment.two_layer import verdicts
 from alignment.two_layer.data import DataSpec
 from alignment.two_layer.family import TwoLayer
+from alignment.two_layer.verdict import verdicts
 from benchmarks import machine
 
 _M = flags.DEFINE_integer("m", 1000, "Width.")

@@ -24,9 +24,12 @@ TESTS = [
     "tests/test_certificates.py",
     "tests/test_rounds.py",
 ]
-CERTS, VERDICTS = "alignment/two_layer/certificates.py", "alignment/two_layer/verdicts.py"
-POLISH = "alignment/two_layer/polish.py"
-KINKS = "alignment/two_layer/kinks.py"
+CERTS, VERDICTS = (
+    "alignment/two_layer/verdict/certificates.py",
+    "alignment/two_layer/verdict/verdicts.py",
+)
+POLISH = "alignment/two_layer/verdict/polish.py"
+KINKS = "alignment/two_layer/verdict/kinks.py"
 ROUNDS = "alignment/two_layer/rounds.py"
 TRAIN, LOOP = "alignment/engine/train.py", "alignment/two_layer/verdict_loop.py"
 # (name, file, text, replacement)

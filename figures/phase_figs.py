@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alignment.two_layer import verdicts
+from alignment.two_layer.verdict import verdicts
 from figures import style as plotting
 from figures.load import (
     Made,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alignment.two_layer import threshold
 from alignment.two_layer.grid import GROUP_AXES
+from alignment.two_layer.nstar import threshold
 from figures import style as plotting
 from figures.load import (
     MSE_FLOOR,

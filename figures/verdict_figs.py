@@ -10,7 +10,8 @@ from matplotlib.patches import Patch
 from figures import style as plotting
 from figures.load import Made, Stored, group_label, named_lines, varying_axes
 
-# decided_by values (alignment/two_layer/verdicts.py) in the order and colours the legend shows
+# decided_by values (alignment/two_layer/verdict/verdicts.py), in the order and colours of the
+# legend
 DECIDED_BY = {
     "tolerance": ("interpolating: loss below tolerance", "#1f77b4"),
     "certified": ("stuck: local minimum (region, no escape, no kink) + stationary", "#d62728"),

@@ -121,7 +121,8 @@ def test_verdict_pass_counts_its_compiles_and_repeats_its_verdicts():
     verdicts (the warm row of the benchmark)."""
     from micro import micro_config
 
-    from alignment.two_layer import grid, verdicts
+    from alignment.two_layer import grid
+    from alignment.two_layer.verdict import verdicts
     from benchmarks import torch_baseline
 
     cfg = micro_config()

@@ -7,9 +7,10 @@ import pytest
 from alignment.engine import integrate
 from alignment.engine import train as trainer
 from alignment.runner import chunk_loop
-from alignment.two_layer import certificates, config, verdict_loop
+from alignment.two_layer import config, verdict_loop
 from alignment.two_layer.data import THREE_POINTS_X, THREE_POINTS_Y, DataSpec
 from alignment.two_layer.family import TwoLayer
+from alignment.two_layer.verdict import certificates
 
 
 def _program(data, d, m, n_pad, bias=False, dtype="float64", integ=None):
@@ -150,7 +151,7 @@ def test_constructed_saddle_is_called_saddle_and_escapes_when_predicted(dtype):
 
 
 def test_a_region_qp_that_did_not_solve_certifies_nothing():
-    from alignment.two_layer import verdicts
+    from alignment.two_layer.verdict import verdicts
 
     times = np.array([0.0, 10.0, 100.0, 1000.0])
     loss = np.full((2, 4), 0.2)

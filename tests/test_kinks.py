@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from toys import flow_from
 
-from alignment.two_layer import certificates, kinks, verdicts
+from alignment.two_layer.verdict import certificates, kinks, verdicts
 
 # Three points in d = 2 (no bias). A positive neuron active on x1 and x3 fits them best with
 # its group vector V = (v1, v2) at v2 = 0, on x2's hyperplane: the region's objective

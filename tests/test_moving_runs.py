@@ -4,7 +4,7 @@ certificates with known answers)."""
 
 import numpy as np
 
-from alignment.two_layer import verdicts as vd
+from alignment.two_layer.verdict import verdicts as vd
 
 
 def test_a_falling_run_whose_region_minimum_is_zero_is_on_its_way():

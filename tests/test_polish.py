@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from toys import flow_from
 
-from alignment.two_layer import certificates, certify, polish
-from alignment.two_layer import verdicts as vd
+from alignment.two_layer.verdict import certificates, certify, polish
+from alignment.two_layer.verdict import verdicts as vd
 
 # Three points in d = 2. A positive neuron active on x1 and x3 (x2 off: v2 < 0) fits them
 # exactly at V* = (2, -1), inside its region (no constraint active); x2's target -2 stays

@@ -9,7 +9,8 @@ import xarray as xr
 from micro import finish, micro_config
 
 from alignment import registry
-from alignment.two_layer import records, tolerances, verdict_loop, verdicts
+from alignment.two_layer import records, verdict_loop
+from alignment.two_layer.verdict import tolerances, verdicts
 
 
 def test_the_stop_loss_is_the_verdicts_interpolation_tolerance():

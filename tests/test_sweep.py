@@ -10,10 +10,11 @@ from micro import micro_config
 from alignment import registry as sweep
 from alignment.engine import train
 from alignment.runner import chunk_loop, results
-from alignment.two_layer import data, grid, records, verdicts
+from alignment.two_layer import data, grid, records
 from alignment.two_layer import report as report_mod
 from alignment.two_layer.data import DataSpec
 from alignment.two_layer.family import TwoLayer
+from alignment.two_layer.verdict import verdicts
 
 OUTPUTS = ("config.json", "summary.csv", "threshold.json", "trajectories.nc")
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from alignment.two_layer import powerlaw
-from alignment.two_layer import threshold as th
+from alignment.two_layer.nstar import powerlaw
+from alignment.two_layer.nstar import threshold as th
 
 # ----------------------------------------------------------------------------------------------
 # estimate_threshold

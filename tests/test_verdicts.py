@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from alignment.two_layer import verdicts as vd
+from alignment.two_layer.verdict import verdicts as vd
 
 # A trainer-like grid: duplicated leading zeros (steps rounded to 0), then log-spaced to 1e4.
 TIMES = np.concatenate([[0.0, 0.0], np.geomspace(1e-2, 1e4, 150)])

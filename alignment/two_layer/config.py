@@ -15,7 +15,8 @@ import dataclasses
 
 import ml_collections
 
-from alignment.two_layer import extremal, stats, verdicts
+from alignment.two_layer import extremal, stats
+from alignment.two_layer.verdict import verdicts
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -126,7 +127,7 @@ def _continuation(c: ml_collections.ConfigDict) -> None:
 
 def _verdicts_and_layout(c: ml_collections.ConfigDict) -> None:
     """Verdict tolerances, statistics, numerics and the chunk layout."""
-    # --- verdicts (DESIGN.md "Verdicts"): see alignment/two_layer/verdicts.py ---
+    # --- verdicts (DESIGN.md "Verdicts"): see alignment/two_layer/verdict/verdicts.py ---
     c.verdict = ml_collections.ConfigDict(dataclasses.asdict(verdicts.DEFAULT_TOLERANCES))
     # what the stuck test's gradient criterion (verdict.grad_tol) reads: 'displacement' = mean
     # parameter speed between the last two snapshots, |theta(t_k) - theta(t_k-1)| / dt, which

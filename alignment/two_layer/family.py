@@ -16,8 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from alignment.two_layer import certify, extremal, model, stats
+from alignment.two_layer import extremal, model, stats
 from alignment.two_layer.data import Dataset, DataSpec, augment, make_data
+from alignment.two_layer.verdict import certify
 
 EVENT_KEYS = ("alignment_time", "escape_time", "loss_drop_time")
 

@@ -13,7 +13,8 @@ import dataclasses
 import numpy as np
 import xarray as xr
 
-from alignment.two_layer import grid, verdicts
+from alignment.two_layer import grid
+from alignment.two_layer.verdict import verdicts
 
 INDEX_DIMS = ("coord_in", "coord_ols", "coord_nrn", "extremal")
 

@@ -13,7 +13,9 @@ import numpy as np
 import xarray as xr
 
 from alignment.runner import results
-from alignment.two_layer import grid, powerlaw, records, threshold, verdicts
+from alignment.two_layer import grid, records
+from alignment.two_layer.nstar import powerlaw, threshold
+from alignment.two_layer.verdict import verdicts
 
 GROUP_AXES = grid.GROUP_AXES
 THRESHOLD = "threshold.json"  # the job's report: n* per group, n*(T), power laws

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from alignment.engine import train
-from alignment.two_layer import grid, records, verdicts
+from alignment.two_layer import grid, records
+from alignment.two_layer.verdict import verdicts
 
 REL = 1e-12  # relative slack on times that must meet (float64 products of the factor)
 # the evidence near_end reads

@@ -32,8 +32,9 @@ from absl import logging
 from alignment.engine import gather, integrate, train
 from alignment.runner import chunk_loop
 from alignment.runner.chunks import Chunk
-from alignment.two_layer import grid, records, rounds, tolerances, verdicts
+from alignment.two_layer import grid, records, rounds
 from alignment.two_layer.rounds import round_end, round_times, wants_more
+from alignment.two_layer.verdict import tolerances, verdicts
 
 ROUND0_SHARE = 0.8  # of a chunk's progress: the pass to max_time (later rounds: open runs)
 

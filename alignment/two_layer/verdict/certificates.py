@@ -19,7 +19,7 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
-from alignment.two_layer import kinks
+from alignment.two_layer.verdict import kinks
 
 # A neuron is *small* (its growth is governed by kappa, not by the loss's gradient) when its
 # output scale rho^2 x_rms is below this share of the residual's RMS.

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alignment.two_layer import certificates, kinks
+from alignment.two_layer.verdict import certificates, kinks
 
 POLISH_KEYS = ("polish_kappa", "polish_gap", "polish_dist", "polish_margin")
 NONE = {"polish_kappa": np.nan, "polish_gap": np.nan, "polish_dist": np.inf, "polish_margin": 0.0}

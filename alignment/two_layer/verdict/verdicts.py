@@ -51,8 +51,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from alignment.two_layer import certificates, kinks, polish
-from alignment.two_layer.tolerances import DEFAULT_TOLERANCES, VerdictTolerances, interp_tol
+from alignment.two_layer.verdict import certificates, kinks, polish
+from alignment.two_layer.verdict.tolerances import DEFAULT_TOLERANCES, VerdictTolerances, interp_tol
 
 VERDICTS = ("interpolating", "stuck", "saddle", "undetermined", "diverged")
 OPEN = ("undetermined", "saddle")  # say nothing yet about the flow's end: such runs continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alignment.two_layer.crossing import Crossing, crossing
+from alignment.two_layer.nstar.crossing import Crossing, crossing
 
 METHOD_LOGISTIC = (
     "logistic regression of the 0/1 outcome (determined runs only) on log n, "

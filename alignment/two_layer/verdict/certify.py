@@ -3,7 +3,7 @@ test (``certificates.py``) and the polish test at that minimum (``polish.py``)."
 
 from __future__ import annotations
 
-from alignment.two_layer import certificates, kinks, polish
+from alignment.two_layer.verdict import certificates, kinks, polish
 
 # certify_run(): region minimum (and its number of (pattern, sign) groups, whether the QP
 # solved), the escape test's largest growth rate, predicted escape time, neurons tested and
