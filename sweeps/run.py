@@ -137,6 +137,8 @@ def execute(
     with cli.user_errors("cannot run"):
         runs, _, todo = registry.prepare(cfg, workdir, share, shares, restart, keep_old_chunks)
     todo = [c for c in todo if only is None or c.index in only]
+    if only is not None:
+        logging.info("this process: chunks %s (%d to train)", sorted(only), len(todo))
     count = workers.worker_count(processes, len(todo), jax.default_backend())
     if count > 1 and argv is not None:
         workers.train_in_workers(argv, todo, count, workdir)
