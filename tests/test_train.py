@@ -196,7 +196,8 @@ def test_even_block_divides_the_lanes():
 
 def test_lanes_at_once_follows_the_cache():
     """On a CPU, lanes per block = L2 // (WORKING_SET x per-lane bytes), at most MAX_BLOCK,
-    while a lane fits L2, else last-level cache // per-lane bytes (at least 1); an explicit
+    while a lane fits L2, else last-level cache // per-lane bytes (at least 1, at most
+    MAX_BLOCK); an explicit
     value wins; a family that states no per-lane size runs as one vmap."""
     from alignment.engine import sharding
 
@@ -205,7 +206,11 @@ def test_lanes_at_once_follows_the_cache():
     assert sharding.lanes_at_once(None, l2 // (4 * ws)) == 4
     assert sharding.lanes_at_once(None, 1) == sharding.MAX_BLOCK
     assert sharding.lanes_at_once(None, l2 // ws) == 1
-    assert sharding.lanes_at_once(None, l2 // ws + 1) == max(1, llc // (l2 // ws + 1))
+    want = min(max(1, llc // (l2 // ws + 1)), sharding.MAX_BLOCK)
+    assert sharding.lanes_at_once(None, l2 // ws + 1) == want
+    big = llc // (4 * sharding.MAX_BLOCK)  # too large for L2, 4 x MAX_BLOCK fit the LLC
+    if big > l2 // ws:
+        assert sharding.lanes_at_once(None, big) == sharding.MAX_BLOCK
     assert sharding.lanes_at_once(None, llc // 4) == 4
     assert sharding.lanes_at_once(None, 2 * llc) == 1
     assert sharding.lanes_at_once(None, None) == 0

@@ -155,7 +155,10 @@ WORKING_SET = 5
 # runs in the chunk's own program (grid.call_layout), packed into blocks beside idle lanes,
 # and a block computes all its lanes while one is live: without a cap the default job's small
 # chunk (n_pad = 32: 65 lanes fit L2) ran its last open runs in one 40-lane block, which took
-# that chunk about twice as long; its first pass ran as fast in blocks of 8
+# that chunk about twice as long; its first pass ran as fast in blocks of 8. The cap holds for
+# lanes too large for L2 too: threshold_wide's n_pad = 184 lanes (m = 200, float64) were blocked
+# 56 at a time by a 32 MiB last-level cache; against blocks of 8, that block of 40 took 1.1x
+# as long with every lane live, 3.8x with 9 live, 5.8x with 1 (benchmarks/idle_lanes.py)
 MAX_BLOCK = 8
 
 
@@ -166,8 +169,9 @@ def lanes_at_once(lane_batch: int | None, lane_bytes: int | None) -> int:
     set (``WORKING_SET`` x ``lane_bytes``, e.g. the m x n preactivations) within a core's L2
     cache, at most ``MAX_BLOCK``: a small-d step is memory-bound on those arrays and runs at
     half the per-lane rate once they spill. Lanes too large for L2 (a wide matmul,
-    compute-bound) are blocked by the last-level cache instead: a batched matmul whose output
-    outgrows it runs at under half the per-lane rate (BENCHMARKS.md, W2). Smaller blocks also
+    compute-bound) are blocked by the last-level cache instead, also at most ``MAX_BLOCK``: a
+    batched matmul whose output outgrows it runs at under half the per-lane rate (BENCHMARKS.md,
+    W2). Smaller blocks also
     keep a slow lane (many steps) from holding fast ones in its while loop: each block loops
     only as long as its own slowest lane.
     """
@@ -178,7 +182,7 @@ def lanes_at_once(lane_batch: int | None, lane_bytes: int | None) -> int:
     in_l2 = cache_bytes(2) // (WORKING_SET * int(lane_bytes))
     if in_l2 >= 1:
         return int(min(in_l2, MAX_BLOCK))
-    return max(1, cache_bytes(3) // int(lane_bytes))
+    return int(min(max(1, cache_bytes(3) // int(lane_bytes)), MAX_BLOCK))
 
 
 def even_block(lanes: int, block: int) -> int:

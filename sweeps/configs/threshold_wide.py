@@ -20,8 +20,9 @@ Runtime:  not finished on a 2-core CPU (measured twice, stopped before the end).
           n_pad = 184 a lane (m = 200, float64) is too large for L2 and lanes are blocked by the
           last-level cache, 56 at a time on that machine, so all 40 lanes of a chunk step
           together and a round with 9 open runs computes 40 (idle lanes take no step but share
-          the block's while loop). Faithful GD takes max(4, lambda_max) steps per unit of time
-          where fixed-step GD took 4.
+          the block's while loop); `sharding.MAX_BLOCK` now caps such blocks at 8
+          (BENCHMARKS.md, "Idle lanes"; not rerun with the cap). Faithful GD takes
+          max(4, lambda_max) steps per unit of time where fixed-step GD took 4.
 Result:   (measured, from the chunk files and logs) n = 8 to 32 (chunks 0 and 1 of run (b),
           80 runs; the same verdicts as run (a)'s chunk 0): 4 without a verdict. Per n:
           8: 16 interpolating; 11: 12 interpolating, 2 stuck, 2 undetermined (escaping,
