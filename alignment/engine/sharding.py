@@ -156,8 +156,8 @@ WORKING_SET = 5
 # and a block computes all its lanes while one is live: without a cap the default job's small
 # chunk (n_pad = 32: 65 lanes fit L2) ran its last open runs in one 40-lane block, which took
 # that chunk about twice as long; its first pass ran as fast in blocks of 8. The cap holds for
-# lanes too large for L2 too: threshold_wide's n_pad = 184 lanes (m = 200, float64) were blocked
-# 56 at a time by a 32 MiB last-level cache; against blocks of 8, that block of 40 took 1.1x
+# lanes too large for L2 too: lanes of m = 200, n_pad = 184 in float64 were blocked 56 at a
+# time by a 32 MiB last-level cache; against blocks of 8, that block of 40 took 1.1x
 # as long with every lane live, 3.8x with 9 live, 5.8x with 1 (benchmarks/idle_lanes.py)
 MAX_BLOCK = 8
 

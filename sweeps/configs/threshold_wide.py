@@ -16,7 +16,7 @@ Runtime:  not finished on a 2-core CPU (measured twice, stopped before the end).
           other jobs: 4 chunks of 40 runs; chunks 0 and 1 (n = 8 to 32) finished in 40 s and
           82 s; chunks 2 and 3 (n = 45 to 181) took 45 and 55 min from t = 1e3 to 1e4 (9 and 27
           runs left open); chunk 2's round from 1e4 to 2.5e4 took 76 min (5 left open), chunk
-          3's had not returned after 70 min. At
+          3's had not returned after 76 min. At
           n_pad = 184 a lane (m = 200, float64) is too large for L2 and lanes are blocked by the
           last-level cache, 56 at a time on that machine, so all 40 lanes of a chunk step
           together and a round with 9 open runs computes 40 (idle lanes take no step but share
