@@ -28,6 +28,7 @@ import importlib
 import jax
 import numpy as np
 from absl import app, flags
+from jax.flatten_util import ravel_pytree
 
 from alignment.engine import gather, integrate, train
 from alignment.runner import results
@@ -93,9 +94,7 @@ def loss_at(prog, state, ctx) -> float:
 
 def moved(start, end) -> float:
     """|end - start| / |start| over every parameter."""
-    flat = [np.ravel(np.asarray(x, np.float64)) for x in jax.tree_util.tree_leaves((start, end))]
-    half = len(flat) // 2
-    a, b = np.concatenate(flat[:half]), np.concatenate(flat[half:])
+    a, b = (np.asarray(ravel_pytree(x)[0], np.float64) for x in (start, end))
     return float(np.linalg.norm(b - a) / np.linalg.norm(a))
 
 
