@@ -151,15 +151,17 @@ def cache_bytes(level: int = 3) -> int:
 # samples: 72 KiB) the per-lane step time doubles between 6 and 8 lanes a block with a 2 MiB L2,
 # i.e. once about 5 x lane_bytes a lane outgrows it (benchmarks/lane_blocks.py, its last table).
 WORKING_SET = 5
-# Lanes a block at most, where many small lanes fit L2: the verdict loop continues its open
-# runs in the chunk's own program (grid.call_layout), packed into blocks beside idle lanes,
-# and a block computes all its lanes while one is live: without a cap the default job's small
-# chunk (n_pad = 32: 65 lanes fit L2) ran its last open runs in one 40-lane block, which took
-# that chunk about twice as long; its first pass ran as fast in blocks of 8. The cap holds for
-# lanes too large for L2 too: lanes of m = 200, n_pad = 184 in float64 were blocked 56 at a
-# time by a 32 MiB last-level cache; against blocks of 8, that block of 40 took 1.1x
-# as long with every lane live, 3.8x with 9 live, 5.8x with 1 (benchmarks/idle_lanes.py)
-MAX_BLOCK = 8
+# Lanes a block at most. The verdict loop continues its open runs in the chunk's own program
+# (grid.call_layout), packed into blocks beside idle lanes, and a block computes all its lanes
+# while one is live (faithful GD's open runs take different step counts). Without a cap the
+# default job's small chunk (n_pad = 32: 65 lanes fit L2) ran its last open runs in one 40-lane
+# block, about twice as long; lanes of m = 200, n_pad = 184 in float64, too large for L2, were
+# blocked 56 at a time by a 32 MiB last-level cache, and with 9 of 40 live that block took 3.8x
+# as long as blocks of 8, while blocks of 4 beat 8 with 40, 9 or 1 live (benchmarks/idle_lanes.py).
+# On the whole default job a cap of 4 takes 0.92x the wall time of 8, and 2 0.89x, with
+# byte-identical results (benchmarks/block_cap.py); 4 keeps more of a block's per-lane speed
+# while every lane is live.
+MAX_BLOCK = 4
 
 
 def lanes_at_once(lane_batch: int | None, lane_bytes: int | None) -> int:
