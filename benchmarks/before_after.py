@@ -36,7 +36,7 @@ import xarray as xr
 from absl import app, flags, logging
 
 from alignment.engine import train
-from alignment.runner import results
+from alignment.runner import provenance, results
 from benchmarks import machine, workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,7 +206,10 @@ def compare_sweeps(rev: str) -> dict:
 
 def markdown_table(res: dict) -> str:
     """The before/after tables of BENCHMARKS.md, from before_after.json content."""
-    lines = [f"Before: revision `{res['rev_before']}`; after: this checkout."]
+    after = res.get("rev_after") or "this checkout"
+    lines = [f"Before: revision `{res['rev_before']}`; after: `{after}`."]
+    m = res["machine"]
+    lines += ["", f"On {m['cpu']}, {m['cores']} cores."]
     if res["shapes"]:
         lines += [
             "Median of alternating timings, ms per step (wall; CPU time in the json).",
@@ -224,7 +227,8 @@ def markdown_table(res: dict) -> str:
     if w3:
         lines += [
             "",
-            "W3, the default job (`threshold_quick`, cold, compile included, one after the other):",
+            "W3, the default job (`threshold_quick`, cold, compile included, one after the other; "
+            f"load {w3.get('load_avg')}):",
             "",
             "| code | wall s | steps computed | steps of undecided runs | steps on decided lanes "
             "or padding | verdicts |",
@@ -255,6 +259,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     trainers = {"before": load_revision(_REV.value), "after": train} if _SHAPES.value else {}
     res = {"rev_before": _REV.value, "machine": machine.machine_info(), "shapes": {}}
+    res["rev_after"] = provenance.git_revision()
     for name, *shape in SHAPES if _SHAPES.value else ():
         load = machine.load_avg()
         res["shapes"][name] = compare(trainers, *shape, _ROUNDS.value) | {"load_avg": load}
