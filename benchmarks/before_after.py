@@ -4,6 +4,8 @@
     python -m benchmarks.before_after --rev=e625663 --nosweep   # per-step times only
     python -m benchmarks.before_after --rev=25ea7a1 --noshapes --tag="issue 24" \
         --json=benchmarks/before_after_issue24.json   # the default job only, its own block
+    python -m benchmarks.before_after --rev=25ea7a1 --noshapes --command \
+        --tag="issue 24, README command 1" --json=benchmarks/before_after_issue24_command.json
 
 Per-step time: loads ``git show REV:alignment/engine/train.py`` as a separate module next to the
 current one and times the two alternately (same process, same shapes, compile excluded,
@@ -14,7 +16,9 @@ W3 (the default job, ``threshold_quick``, cold, compile included): the whole swe
 ``git worktree`` of it, in a subprocess) and now, one after the other, with the integrator
 steps each spent: ``computed`` counts what the vmapped while loops executed (lanes x the
 longest lane's steps in every segment), ``useful`` the steps of runs without a verdict. The
-difference is spent on decided (frozen) lanes before, on padding copies now.
+difference is spent on decided (frozen) lanes before, on padding copies now. All chunks run in
+one process, or with ``--command`` as README command 1 runs them (``python -m sweeps.run``:
+each revision's own process count).
 Writes ``benchmarks/before_after.json``.
 """
 
@@ -68,6 +72,12 @@ _ROUNDS = flags.DEFINE_integer("rounds", 3, "Alternating timed calls per trainer
 _SWEEP = flags.DEFINE_bool("sweep", True, "Also run the default job at both revisions (W3).")
 _JSON = flags.DEFINE_string("json", str(ROOT / "benchmarks" / "before_after.json"), "Output.")
 _MARKDOWN = flags.DEFINE_string("markdown", str(ROOT / "BENCHMARKS.md"), "Markdown to update.")
+_COMMAND = flags.DEFINE_bool(
+    "command",
+    False,
+    "W3 as README command 1 runs the job (python -m sweeps.run, each revision's own process "
+    "count, a fresh compilation cache) instead of all chunks in one process.",
+)
 _SHAPES = flags.DEFINE_bool("shapes", True, "Time the per-step shapes (--noshapes: W3 only).")
 _TAG = flags.DEFINE_string(
     "tag", "", "Names a block of its own in the markdown (e.g. the issue): another comparison."
@@ -147,18 +157,25 @@ def steps_from_record(ds: xr.Dataset, lr: float) -> dict:
     return {"computed": int(np.sum(inc.max(axis=0)) * inc.shape[0]), "useful": int(inc.sum())}
 
 
-def run_sweep(src: Path, workdir: Path) -> dict:
-    """The default job from the code in ``src``, in a subprocess; wall time and steps."""
+def timed_job(src: Path, workdir: Path) -> dict:
+    """Wall seconds of the default job from the code in ``src``, in a subprocess: in one
+    process (``SWEEP_SCRIPT``), or with ``--command`` as README command 1 runs it
+    (``python -m sweeps.run``: that revision's own process count; a fresh compilation cache)."""
     env = dict(os.environ, PYTHONPATH=str(src), ALIGNMENT_SHARD="0")
-    out = subprocess.run(
-        [sys.executable, "-c", SWEEP_SCRIPT, str(workdir)],
-        cwd=src,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    res = json.loads(out.strip().splitlines()[-1])
+    cmd = [sys.executable, "-c", SWEEP_SCRIPT, str(workdir)]
+    if _COMMAND.value:
+        cmd = [sys.executable, "-m", "sweeps.run", f"--workdir={workdir}"]
+        cmd += [f"--compilation_cache_dir={workdir}_cache", "--config.make_figures=False"]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=src, env=env, check=True, capture_output=True, text=True)
+    if _COMMAND.value:
+        return {"wall_s": time.perf_counter() - start}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_sweep(src: Path, workdir: Path) -> dict:
+    """The default job from the code in ``src`` (:func:`timed_job`); wall time and steps."""
+    res = timed_job(src, workdir)
     computed = useful = 0
     verdicts = []
     for index in results.finished_chunks(workdir):
@@ -197,6 +214,7 @@ def compare_sweeps(rev: str) -> dict:
                 ["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True
             )
     return {
+        "mode": "python -m sweeps.run" if _COMMAND.value else "one process",
         "before": before,
         "after": after,
         "wall_ratio_after_over_before": after["wall_s"] / before["wall_s"],
@@ -227,8 +245,8 @@ def markdown_table(res: dict) -> str:
     if w3:
         lines += [
             "",
-            "W3, the default job (`threshold_quick`, cold, compile included, one after the other; "
-            f"load {w3.get('load_avg')}):",
+            "W3, the default job (`threshold_quick`, cold, compile included, one after the other, "
+            f"{w3.get('mode', 'one process')}; load {w3.get('load_avg')}):",
             "",
             "| code | wall s | steps computed | steps of undecided runs | steps on decided lanes "
             "or padding | verdicts |",
