@@ -9,33 +9,31 @@ the step budget came after run (a) below).
 
 Command:  python -m sweeps.run --config=sweeps/configs/threshold_wide.py \\
               --workdir=runs/threshold_wide
-Runtime:  not finished on a 2-core CPU (measured twice, stopped before the end). (a) Intel
-          Xeon (family 6 model 167), code of dc69768: n >= 45 in one chunk of 80 runs,
-          69 of them open at t = 1e3; its round from t = 1e3 to 1e4 took 53 min. (b) AMD EPYC
-          (family 25 model 17), code of 821ce10, `--config.max_lanes=40 --workers=2`, beside
-          other jobs: 4 chunks of 40 runs; chunks 0 and 1 (n = 8 to 32) finished in 40 s and
-          82 s; chunks 2 and 3 (n = 45 to 181) took 45 and 55 min from t = 1e3 to 1e4 (9 and 27
-          runs left open); chunk 2's round from 1e4 to 2.5e4 took 76 min (5 left open), chunk
-          3's had not returned after 76 min. At
-          n_pad = 184 a lane (m = 200, float64) is too large for L2 and lanes are blocked by the
-          last-level cache, 56 at a time on that machine, so all 40 lanes of a chunk step
-          together and a round with 9 open runs computes 40 (idle lanes take no step but share
-          the block's while loop); `sharding.MAX_BLOCK` now caps such blocks at 8
-          (BENCHMARKS.md, "Idle lanes"; not rerun with the cap). Faithful GD takes
+Runtime:  about 1 h on a 2-core CPU with `--config.max_lanes=40` (4 chunks of 40 runs, one per
+          worker). Run (c), AMD EPYC (family 25 model 17), code of 43681d4 (lane blocks of at
+          most 8): chunk 2 (n = 45 to 91) took 27 min (rounds to t = 1e4, 2.5e4, 1e5: 7.5, 14
+          and 5 min), chunk 3 (n = 128, 181) 61 min (23, 29 and 7 min); chunks 0 and 1 (n = 8
+          to 32) were kept from run (b), 40 s and 82 s. Before the lane-block cap (runs (a) and
+          (b), code of dc69768 and 821ce10) all 40 lanes of a chunk shared one block and the
+          same rounds took 45 to 76 min each; neither run finished. Faithful GD takes
           max(4, lambda_max) steps per unit of time where fixed-step GD took 4.
-Result:   (measured, from the chunk files and logs) n = 8 to 32 (chunks 0 and 1 of run (b),
-          80 runs; the same verdicts as run (a)'s chunk 0): 4 without a verdict. Per n:
-          8: 16 interpolating; 11: 12 interpolating, 2 stuck, 2 undetermined (escaping,
-          moving); 16: 13 interpolating, 3 stuck; 23: 5 interpolating, 10 stuck, 1 saddle
-          (escape); 32: 11 interpolating, 4 stuck, 1 saddle (escape). Largest eta*lambda_max
-          1.25. n = 45 to 181: 69 of 80 open at t = 1e3 and 36 of 80 at 1e4 in both runs; per
-          n at 1e4 (run (a)): 45: 11 interpolating, 3 stuck, 2 saddles; 64: 8 interpolating, 5
-          stuck, 3 saddles; 91: 8 interpolating, 2 stuck, 1 saddle, 5 undetermined (4 on their
-          way to interpolation); 128: 1 interpolating, 4 stuck, 1 saddle, 10 undetermined;
-          181: 2 stuck, 4 saddles, 10 undetermined. Many runs at n = 45 to 91 interpolate only
-          after t = 1e3: at T = 1e4 the share that interpolates crosses 1/2 between n = 64 and
-          128, far above threshold_quick's n*, and it was still rising. No n* is given for a
-          job that did not finish.
+Result:   (run (c), from summary.csv and threshold.json) 29 of 160 runs without a verdict
+          (18%), 20 of them stopped at their step budget (round_steps = 6e5, set for
+          threshold_quick's m = 50; these runs sharpen to lambda_max = 50 to 120, so a round's
+          budget covers only about 1e4 units of time). Per n (verdict/criterion: runs):
+          8: interpolating 16. 11: interpolating 12, stuck 2, open 2 (escaping, moving).
+          16: interpolating 13, stuck 3. 23: interpolating 5, stuck 10, saddle 1 (escape).
+          32: interpolating 11, stuck 4, saddle 1. 45: interpolating 11, stuck 4, saddle 1.
+          64: interpolating 8, stuck 6, saddle 2. 91: interpolating 12, stuck 3, open 1
+          (moving, at its budget). 128: interpolating 4, stuck 4, open 8 (5 on_its_way, 3
+          moving, all at their budget). 181: interpolating 1, stuck 2, open 13 (9 moving, 2
+          on_its_way, 2 escaping; 11 at their budget). Largest eta * lambda_max 1.25 up to
+          n = 45, 1.46 at 64, 1.65 at 91, 1.99 and 2.0 at 128 and 181. Most open runs at
+          n >= 128 have a train loss far below their OLS loss (1.3e-5 to 2.1e-2 against 0.10 to
+          0.14) and still falling: they are fitting, not stuck. n* = 159.5, 95% CI [61.1, above 181]; with the
+          open runs counted stuck 57.9 [41.6, 109]; counted interpolating, the crossing lies
+          above n = 181; so the interval covering both readings is open. p(n) is not monotone:
+          it dips to 1/3 at n = 23 (threshold_quick's n* region) and is 0.8 at n = 91.
           Before faithful GD (fixed step 0.25, `--config.gd_step_sharpness=0`; measured on a
           2-core AMD EPYC, 13 min 47 s) the job left 83 of 160 runs without a verdict, 57 of
           them GD at the edge of stability (last eta * lambda_max in [1.97, 2.12]), and the
