@@ -30,10 +30,11 @@ Result:   (run (c), from summary.csv and threshold.json) 29 of 160 runs without 
           on_its_way, 2 escaping; 11 at their budget). Largest eta * lambda_max 1.25 up to
           n = 45, 1.46 at 64, 1.65 at 91, 1.99 and 2.0 at 128 and 181. Most open runs at
           n >= 128 have a train loss far below their OLS loss (1.3e-5 to 2.1e-2 against 0.10 to
-          0.14) and still falling: they are fitting, not stuck. n* = 159.5, 95% CI [61.1, above 181]; with the
-          open runs counted stuck 57.9 [41.6, 109]; counted interpolating, the crossing lies
-          above n = 181; so the interval covering both readings is open. p(n) is not monotone:
-          it dips to 1/3 at n = 23 (threshold_quick's n* region) and is 0.8 at n = 91.
+          0.14) and still falling: they are fitting, not stuck. n* = 159.5, 95% CI [61.1, above
+          181]; with the open runs counted stuck 57.9 [41.6, 109]; counted interpolating, the
+          crossing lies above n = 181; so the interval covering both readings is open. p(n) is
+          not monotone: it dips to 1/3 at n = 23 (threshold_quick's n* region) and is 0.8 at
+          n = 91.
           Before faithful GD (fixed step 0.25, `--config.gd_step_sharpness=0`; measured on a
           2-core AMD EPYC, 13 min 47 s) the job left 83 of 160 runs without a verdict, 57 of
           them GD at the edge of stability (last eta * lambda_max in [1.97, 2.12]), and the
