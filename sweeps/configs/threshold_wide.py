@@ -35,6 +35,11 @@ Result:   (run (c), from summary.csv and threshold.json) 29 of 160 runs without 
           crossing lies above n = 181; so the interval covering both readings is open. p(n) is
           not monotone: it dips to 1/3 at n = 23 (threshold_quick's n* region) and is 0.8 at
           n = 91.
+          Without the step budget (run (d): `--config.n="(128,181)" --config.round_steps=0
+          --config.max_lanes=16 --workers=2`, code of 0433b3d, lane blocks of at most 4):
+          n = 181 ended with 7 interpolating, 2 stuck and 7 open (6 moving, 1 escaping), against
+          run (c)'s 1, 2 and 13; its 16 runs took 57 min on one worker. n = 128 had not finished
+          when the session that ran it ended (its last round, from t = 2.5e4, ran over 50 min).
           Before faithful GD (fixed step 0.25, `--config.gd_step_sharpness=0`; measured on a
           2-core AMD EPYC, 13 min 47 s) the job left 83 of 160 runs without a verdict, 57 of
           them GD at the edge of stability (last eta * lambda_max in [1.97, 2.12]), and the
