@@ -21,7 +21,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import xarray as xr
 from absl import app, flags
 
 from alignment.engine import sharding
@@ -61,10 +60,7 @@ def run_job(cap: int, workdir: Path) -> dict:
     cmd = [sys.executable, "-c", CHILD, str(cap), f"--workdir={workdir}", "--workers=1"]
     cmd += ["--compilation_cache_dir=off", "--config.make_figures=False"]
     wall = machine.timed_run(cmd)
-    chunks = []
-    for path in sorted((workdir / "chunks").glob("*.nc")):
-        with xr.open_dataset(path) as ds:
-            chunks.append({k: int(ds.attrs[k]) for k in ("steps_computed", "steps_useful")})
+    chunks = machine.chunk_steps(workdir)
     return {"cap": cap, "wall_s": wall, "blocks": blocks(cap), "chunks": chunks}
 
 

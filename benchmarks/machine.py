@@ -47,6 +47,16 @@ def timed_run(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def chunk_steps(workdir) -> list[dict]:
+    """Each finished chunk's ``steps_computed`` and ``steps_useful`` (its file's attributes:
+    what the vmapped loops executed, what the runs took), in chunk order."""
+    out = []
+    for index in results.finished_chunks(Path(workdir)):
+        ds = results.load_chunk(Path(workdir), index)
+        out.append({k: int(ds.attrs[k]) for k in ("steps_computed", "steps_useful")})
+    return out
+
+
 def load_avg() -> list[float]:
     """1, 5 and 15 minute load averages (other processes share this machine)."""
     return [round(x, 2) for x in os.getloadavg()]

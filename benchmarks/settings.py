@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-import xarray as xr
 from absl import app, flags
 
 from benchmarks import machine
@@ -39,11 +38,8 @@ def run_job(config: str, overrides: list[str], workdir: Path) -> dict:
     cmd += [f"--workdir={workdir}", "--workers=1", "--compilation_cache_dir=off"]
     cmd += ["--config.make_figures=False", *[f"--config.{o}" for o in overrides]]
     wall = machine.timed_run(cmd)
-    steps = {k: 0 for k in ("steps_computed", "steps_useful")}
-    for chunk in sorted((workdir / "chunks").glob("*.nc")):
-        with xr.open_dataset(chunk) as ds:
-            for k in steps:
-                steps[k] += int(ds.attrs[k])
+    per_chunk = machine.chunk_steps(workdir)
+    steps = {k: sum(c[k] for c in per_chunk) for k in ("steps_computed", "steps_useful")}
     summary = pd.read_csv(workdir / "summary.csv")
     (group,) = json.loads((workdir / "threshold.json").read_text())["groups"]
     est = {k: group.get(k) for k in ("n_star", "ci_low", "ci_high", "interval_both")}
