@@ -23,6 +23,18 @@ def test_a_falling_run_whose_region_minimum_is_zero_is_on_its_way():
     assert vd.judge(flat, None)[1]["interp_time"][0] == np.inf  # no decay: no prediction
 
 
+def test_interp_time_reads_the_recent_decay_of_a_run_that_speeds_up():
+    """Nearly flat over most of the decade (1.1e-2 at t = 100), then L ~ t^-4 over the last
+    quarter decade (1e-2 at t = 1e3 / 10^0.25, 1e-3 at t = 1e3): the tolerance 1e-5 is a factor
+    100 away, reached at t = 1e3 * 100^(1/4) = 10^3.5 by the recent rate. The decade's mean rate
+    (p = log 11 / log 10) would put it beyond 8e4, past a later cap of 1e5 / 2."""
+    t_recent = 1e3 / 10**vd.FORECAST_DECADES
+    times = np.array([0.0, 100.0, t_recent, 1e3])
+    loss = np.array([[1.0, 1.1e-2, 1e-3 * 10 ** (4 * vd.FORECAST_DECADES), 1e-3]])
+    d = vd.judge(vd.Record(times, loss, np.ones_like(loss), np.ones(1)), None)[1]
+    np.testing.assert_allclose(d["interp_time"], 10**3.5, rtol=1e-9)  # closed form, float64
+
+
 def test_a_moving_run_with_a_growing_small_neuron_is_escaping():
     times = np.array([0.0, 1.0, 10.0, 100.0, 1000.0])
     loss = np.array([[1.0, 0.5, 0.3, 0.2, 0.1]] * 2)
