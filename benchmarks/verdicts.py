@@ -45,6 +45,12 @@ _UP_TO = flags.DEFINE_float(
     "Continue only the stuck runs judged at or before this time (default: all): a flow "
     "continuation at a tight rtol costs time in proportion to the verdict time t_v.",
 )
+_N = flags.DEFINE_list(
+    "n",
+    None,
+    "Train only these sample sizes of the config (default: all): the stuck runs of a large "
+    "config's small n, without its slow sharp runs at large n.",
+)
 # a loss that rises by more than this (relative) during a continuation was not carried by
 # gradient flow, along which it can only fall: 100x float32 rounding of the loss
 RISE_TOL = 1e-5
@@ -114,6 +120,8 @@ def stuck_rows(runs, chunk, t_final, drop, rise, ev) -> list[dict]:
 
 def run(name: str, factor: float, how: str) -> dict:
     cfg = importlib.import_module(f"sweeps.configs.{name}").get_config()
+    if _N.value:
+        cfg.n = tuple(int(n) for n in _N.value)
     runs = grid.expand(cfg)
     chunks = threshold_job.validate(cfg, runs)
     out = {
@@ -175,17 +183,21 @@ def run(name: str, factor: float, how: str) -> dict:
         "stuck_over_1pct_rose": int(np.sum((drops[stuck] > 0.01) & (rises[stuck] > RISE_TOL))),
         "flow_rtol": flow_rtol(cfg),
         "judged_by": _UP_TO.value,
+        "n": list(cfg.n),
+        "only_n": bool(_N.value),
         "load_avg": machine.load_avg(),
     }
-    results.write_json(f"benchmarks/verdicts_{block_name(name, how, _UP_TO.value)}.json", out)
+    only = list(cfg.n) if _N.value else None
+    results.write_json(f"benchmarks/verdicts_{block_name(name, how, _UP_TO.value, only)}.json", out)
     return out
 
 
-def block_name(name: str, how: str, judged_by: float | None = None) -> str:
-    """The config's name, with ``_flow`` where the stuck runs continue by the flow and
-    ``_by<T>`` where only those judged by T do."""
+def block_name(name: str, how: str, judged_by: float | None = None, n=None) -> str:
+    """The config's name, with ``_flow`` where the stuck runs continue by the flow, ``_by<T>``
+    where only those judged by T do and ``_n<list>`` where only those sample sizes were run."""
     name = name if how == "same" else f"{name}_{how}"
-    return name if judged_by is None else f"{name}_by{judged_by:g}"
+    name = name if judged_by is None else f"{name}_by{judged_by:g}"
+    return name if not n else f"{name}_n{'-'.join(map(str, n))}"
 
 
 def table(res: dict) -> str:
@@ -193,6 +205,7 @@ def table(res: dict) -> str:
     flag += f" --flow_rtol={res['flow_rtol']:g}" if res["continue_with"] == "flow" else ""
     by = res.get("judged_by")
     flag += "" if by is None else f" --judged_by={by:g}"
+    flag += f" --n={','.join(map(str, res['n']))}" if res.get("only_n") else ""
     which = "" if by is None else f", those judged by t = {by:g}"
     lines = [
         f"`python -m benchmarks.verdicts --config={res['config']}{flag}` on "
@@ -221,7 +234,8 @@ def table(res: dict) -> str:
 def main(argv):
     del argv
     res = run(_CONFIG.value, _FACTOR.value, _WITH.value)
-    name = block_name(res["config"], res["continue_with"], res["judged_by"])
+    only = res["n"] if res["only_n"] else None
+    name = block_name(res["config"], res["continue_with"], res["judged_by"], only)
     machine.publish(f"VERDICTS {name}", table(res))
 
 

@@ -155,3 +155,32 @@ def test_flop_budget_of_one_config_prints_and_overwrites_nothing():
     assert got.returncode == 0, got.stderr[-2000:]
     assert "| tiny | 12 | 1 |" in got.stdout
     assert [p.read_bytes() for p in published] == before  # the published table is untouched
+
+
+def test_interp_forecast_reads_each_window_and_the_true_time():
+    """Run 0: L = 1e-3 (t / 1e3)^-4 over the last quarter decade, flatter before (1.1e-2 at
+    t = 100), interpolated at t = 4e3: the recent window forecasts 10^3.5 (a factor 100 to the
+    tolerance 1e-5 at p = 4), the decade's p = log 11 / log 10 far later. Run 1 is below its
+    tolerance at t = 1e3: not open there, no row."""
+    import xarray as xr
+
+    from alignment.two_layer.verdict import verdicts as vd
+    from benchmarks import interp_forecast
+
+    t_recent = 1e3 / 10**vd.FORECAST_DECADES
+    times = np.array([[0.0, 100.0, t_recent, 1e3, 4e3]] * 2)
+    loss = np.array([[1.0, 1.1e-2, 1e-2, 1e-3, 9e-6], [1.0, 1e-3, 1e-4, 1e-6, 1e-7]])
+    ds = xr.Dataset(
+        {
+            "time": (("run", "snapshot"), times),
+            "loss": (("run", "snapshot"), loss),
+            "verdict": ("run", ["interpolating"] * 2),
+            "n": ("run", [8, 8]),
+            "seed": ("run", [0, 1]),
+        }
+    )
+    (row,) = interp_forecast.forecasts(ds, 1e3, vd.DEFAULT_TOLERANCES)
+    assert (row["n"], row["seed"], row["true"]) == (8, 0, 4e3)
+    np.testing.assert_allclose(row["recent"], 10**3.5, rtol=1e-9)  # closed form, float64
+    want_decade = 1e3 * 100 ** (np.log(10) / np.log(11))  # p = log(1.1e-2 / 1e-3) / log 10
+    np.testing.assert_allclose(row["decade"], want_decade, rtol=1e-9)

@@ -147,10 +147,10 @@ def verdict_diagnostics(
     }
 
 
-def recent_anchor(times, loss, valid, t_f, slack):
-    """(time, loss) (R,) of each run's latest snapshot at or before t_f / 10^FORECAST_DECADES
-    (-inf where none): the start of the window :func:`interpolation_time` reads."""
-    ok = valid & (times > 0) & (times <= t_f[:, None] / 10**FORECAST_DECADES * (1 + slack))
+def recent_anchor(times, loss, valid, t_f, slack, decades=FORECAST_DECADES):
+    """(time, loss) (R,) of each run's latest snapshot at or before t_f / 10^decades (-inf
+    where none): the start of the window :func:`interpolation_time` reads."""
+    ok = valid & (times > 0) & (times <= t_f[:, None] / 10**decades * (1 + slack))
     t_anchor = np.max(np.where(ok, times, -np.inf), axis=1)
     at_anchor = valid & (times == t_anchor[:, None])
     return t_anchor, np.max(np.where(at_anchor, loss, -np.inf), axis=1)

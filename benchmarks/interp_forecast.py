@@ -1,0 +1,125 @@
+"""How well a run's recent loss decay forecasts its interpolation time, against the whole decade's.
+
+    python -m benchmarks.interp_forecast --workdirs=[LABEL=]runs/threshold_wide[,...] [--at=2.5e4]
+
+At ``--at`` (default: each workdir's ``time_cap``, where the verdict loop picks the runs it
+continues to ``escape_cap``) every run still above its interpolation tolerance gets the
+power-law forecast ``verdicts.interpolation_time`` of two windows: the last decade (the rule
+before) and the last ``verdicts.FORECAST_DECADES`` of a decade (the rule now), from its
+snapshots up to ``--at`` alone. A run that went on and interpolated has a true time (its record's
+end); the table gives forecast / true for each window, and per workdir how many open runs each
+window forecasts by ``escape_cap``. Reads finished workdirs (trajectories.nc, else their chunk
+files); trains nothing. Writes benchmarks/interp_forecast.json and the INTERP_FORECAST block.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from absl import app, flags
+
+from alignment.runner import results
+from alignment.two_layer.verdict import tolerances
+from alignment.two_layer.verdict import verdicts as vd
+from benchmarks import machine
+from sweeps import merge
+
+WINDOWS = {"decade": 1.0, "recent": vd.FORECAST_DECADES}
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("workdirs", None, "finished threshold workdirs to read, each LABEL=DIR or DIR")
+flags.DEFINE_float("at", 0.0, "the time of the forecast (0: each workdir's time_cap)")
+
+
+def datasets(workdir) -> list[xr.Dataset]:
+    """The workdir's merged trajectories, or its chunk files one by one."""
+    path = Path(workdir) / "trajectories.nc"
+    if path.exists():
+        return [xr.load_dataset(path)]
+    return [xr.load_dataset(f) for f in sorted(Path(workdir).glob("chunks/chunk_*.nc"))]
+
+
+def forecasts(ds: xr.Dataset, at: float, tol) -> list[dict]:
+    """One row per run open at ``at`` (above its tolerance there, recorded up to it)."""
+    times, loss = ds.time.values.astype(np.float64), ds.loss.values.astype(np.float64)
+    loss_tol = tolerances.interp_tol(loss[:, 0], tol)
+    seen = np.isfinite(times) & (times <= at * (1 + 1e-9))
+    t_f = np.max(np.where(seen, times, -np.inf), axis=1)
+    last = np.where(seen & (times == t_f[:, None]), loss, -np.inf).max(axis=1)
+    t_end = np.nanmax(times, axis=1)
+    is_open = (t_f >= at * (1 - 1e-9)) & (last >= loss_tol)
+    won = np.asarray(ds.verdict.values).astype(str) == "interpolating"
+    pred = {}
+    for name, decades in WINDOWS.items():
+        t_a, l_a = vd.recent_anchor(times, loss, seen, t_f, 1e-3, decades)
+        pred[name] = vd.interpolation_time(t_f, last, t_a, l_a, loss_tol)
+    rows = []
+    for r in np.flatnonzero(is_open):
+        row = {"n": int(ds.n.values[r]), "seed": int(ds.seed.values[r])}
+        row["true"] = float(t_end[r]) if won[r] and t_end[r] > at else None
+        rows.append(row | {name: float(p[r]) for name, p in pred.items()})
+    return rows
+
+
+def run(workdirs, at: float) -> dict:
+    out = []
+    for entry in workdirs:
+        label, _, workdir = entry.rpartition("=")
+        cfg = merge.load_config(workdir)
+        tol = vd.VerdictTolerances.from_config(cfg.verdict)
+        t = at or float(cfg.time_cap)
+        rows = [row for ds in datasets(workdir) for row in forecasts(ds, t, tol)]
+        label = label or str(workdir)
+        out.append({"workdir": label, "at": t, "cap": float(cfg.escape_cap), "rows": rows})
+    return {"machine": machine.machine_info(), "workdirs": out}
+
+
+def summary(w: dict) -> str:
+    rows, cap = w["rows"], w["cap"]
+    by_cap = {k: sum(r[k] <= cap for r in rows) for k in WINDOWS}
+    known = [r for r in rows if r["true"] is not None]
+    ratio = {k: [r[k] / r["true"] for r in known] for k in WINDOWS}
+    med = {k: f"{np.median(v):.2g}" if v else "-" for k, v in ratio.items()}
+    return (
+        f"| {w['workdir']} | {w['at']:.3g} | {len(rows)} | {by_cap['decade']} | "
+        f"{by_cap['recent']} | {len(known)} | {med['decade']} | {med['recent']} |"
+    )
+
+
+def table(res: dict) -> str:
+    lines = [
+        "`python -m benchmarks.interp_forecast`: runs open at the forecast time `at`; how many "
+        "each window forecasts by escape_cap, and forecast / true for those that went on and "
+        "interpolated (median)",
+        "",
+        "| workdir | at | open | by cap: decade | by cap: recent | true known "
+        "| decade / true | recent / true |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [summary(w) for w in res["workdirs"]]
+    lines += ["", "| workdir | n | seed | true | decade | recent |", "|---|---|---|---|---|---|"]
+    for w in res["workdirs"]:
+        for r in w["rows"]:
+            if r["true"] is None and not min(r["decade"], r["recent"]) < np.inf:
+                continue  # no forecast, no true time: a stuck run or a saddle
+            true = "-" if r["true"] is None else f"{r['true']:.3g}"
+            lines.append(
+                f"| {w['workdir']} | {r['n']} | {r['seed']} | {true} | {r['decade']:.3g} "
+                f"| {r['recent']:.3g} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    if not FLAGS.workdirs:
+        raise app.UsageError("--workdirs: give at least one finished threshold workdir")
+    res = run(FLAGS.workdirs, FLAGS.at)
+    results.write_json("benchmarks/interp_forecast.json", res)
+    machine.publish("INTERP_FORECAST", table(res))
+
+
+if __name__ == "__main__":
+    app.run(main)
