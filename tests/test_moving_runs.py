@@ -35,6 +35,21 @@ def test_interp_time_reads_the_recent_decay_of_a_run_that_speeds_up():
     np.testing.assert_allclose(d["interp_time"], 10**3.5, rtol=1e-9)  # closed form, float64
 
 
+def test_settle_time_is_when_the_excess_over_the_region_minimum_reaches_the_gap():
+    """L = 0.1 + 1e-3 (t / 1e3)^-2 (excess decaying with p = 2) and region_min = 0.1: the excess
+    1e-3 at t = 1e3 reaches gap_tol * 0.1 = 1e-4 a factor 10 later in excess, at
+    t = 1e3 * 10^(1/2). The same run with its loss at the window's start under the minimum
+    (it came from another region) has no forecast; one within the gap is there now."""
+    t_recent = 1e3 / 10**vd.FORECAST_DECADES
+    times = np.array([0.0, t_recent, 1e3])
+    excess = np.array([1.0, 1e-3 * 10 ** (2 * vd.FORECAST_DECADES), 1e-3])
+    loss = 0.1 + np.array([excess, [excess[0], -0.05, 1e-3], [1.0, 1e-3, 5e-5]])
+    certs = {"region_min": np.full(3, 0.1), "kappa_max": np.full(3, -np.inf)}
+    d = vd.judge(vd.Record(times, loss, np.ones_like(loss), np.ones(3)), certs)[1]
+    np.testing.assert_allclose(d["settle_time"][0], 10**3.5, rtol=1e-9)  # closed form, float64
+    assert d["settle_time"][1] == np.inf and d["settle_time"][2] == 1e3
+
+
 def test_a_moving_run_with_a_growing_small_neuron_is_escaping():
     times = np.array([0.0, 1.0, 10.0, 100.0, 1000.0])
     loss = np.array([[1.0, 0.5, 0.3, 0.2, 0.1]] * 2)

@@ -70,6 +70,22 @@ def test_past_the_cap_only_near_ends_continue_and_then_only_those():
     assert list(rounds.continuing(cfg, after, 1, ev)) == [True] + [False] * 7  # padding
 
 
+def test_past_the_cap_a_run_settling_by_the_later_cap_continues():
+    """Three runs at time_cap = 2.5e4, outside the neighbourhood (polish_dist 3) and the gap
+    (2e-3) of a region minimum: certified a local minimum and reached at its recent rate at 2e5
+    (by escape_cap = 2.5e5: continues), at 1e6 (does not), and at 2e5 but with a kink at that
+    minimum (it is no end: does not)."""
+    ev = {
+        "kink_max": np.array([0.0, 0.0, 0.5]),
+        "polish_kappa": np.full(3, -np.inf),
+        "polish_dist": np.full(3, 3.0),
+        "region_gap": np.full(3, 2e-3),
+        "settle_time": np.array([2e5, 1e6, 2e5]),
+    }
+    at_cap = _loop(3, [2.5e4] * 3, ["undetermined"] * 3)
+    assert list(rounds.continuing(_cfg(2.5e5), at_cap, 3, ev)) == [True, False, False]
+
+
 def test_past_the_cap_a_run_leaving_a_kink_continues_only_within_the_step_budget():
     """Three runs at time_cap = 2.5e4: one settling into a certified minimum and one leaving a
     region minimum across a kink, both sharpened to steps of 0.02 (1.1e7 steps to escape_cap =

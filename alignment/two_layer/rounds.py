@@ -25,7 +25,7 @@ from alignment.two_layer.verdict import verdicts
 REL = 1e-12  # relative slack on times that must meet (float64 products of the factor)
 # the evidence near_end reads
 NEAR_KEYS = ("predicted_escape_time", "interp_time", "kink_max", "polish_kappa")
-NEAR_KEYS += ("polish_dist", "region_gap")
+NEAR_KEYS += ("polish_dist", "region_gap", "settle_time")
 
 
 def last_cap(cfg) -> float:
@@ -102,15 +102,16 @@ def near_end(evidence: dict | None, lanes: int, cap: float, tol, cheap=True) -> 
     nothing predicts where it goes, so only a cheap continuation is worth it; or *settling*:
     the region minimum ahead is certified a local minimum of the whole loss (no kink gain
     above ``kink_tol``, no growth above ``kappa_tol`` at the polished point) and the run is in
-    its neighbourhood (``polish_dist`` < 1) or within ``gap_tol`` of it: such a run is called
-    stuck once it is slow or within the gap (``verdicts.judge``: at_minimum, polished)."""
+    its neighbourhood (``polish_dist`` < 1), within ``gap_tol`` of it, or gets there by ``cap``
+    at its recent rate (``settle_time``): such a run is called stuck once it is slow or within
+    the gap (``verdicts.judge``: at_minimum, polished)."""
     ev = evidence or {}
     get = {k: np.asarray(ev.get(k, np.full(lanes, np.nan)), np.float64) for k in NEAR_KEYS}
     soon = (get["predicted_escape_time"] <= cap) | (get["interp_time"] <= cap)
     within_gap = get["region_gap"] < tol.gap_tol
     leaving = (get["kink_max"] > tol.kink_tol) & within_gap & cheap
     certified = ~(get["kink_max"] > tol.kink_tol) & (get["polish_kappa"] <= tol.kappa_tol)
-    close = (get["polish_dist"] < 1.0) | within_gap
+    close = (get["polish_dist"] < 1.0) | within_gap | (get["settle_time"] <= cap)
     return soon | leaving | (certified & close)
 
 

@@ -65,6 +65,7 @@ EVIDENCE = (
     "region_gap",
     "region_groups",
     "interp_time",
+    "settle_time",
     *certificates.ESCAPE_KEYS,
     *kinks.KINK_KEYS,
     *polish.POLISH_KEYS,
@@ -144,6 +145,8 @@ def verdict_diagnostics(
         "spans_decade": spans,
         "flat_change": flat,
         "interp_time": interpolation_time(t_f, l_f, t_recent, l_recent, loss_tol),
+        "recent_time": t_recent,
+        "recent_loss": l_recent,
     }
 
 
@@ -166,6 +169,24 @@ def interpolation_time(t_f, l_f, t_anchor, l_anchor, loss_tol) -> np.ndarray:
         p = np.log(l_anchor / l_f) / np.log(t_f / t_anchor)
         t = t_f * np.exp(np.log(np.maximum(l_f / loss_tol, 1.0)) / p)
     return np.where(np.isfinite(t) & (p > 0), t, np.inf)
+
+
+def settling_time(d: dict, region_min, gap_tol: float) -> np.ndarray:
+    """(R,) when a run's excess over its region's minimum, L - region_min, falls to
+    ``gap_tol * region_min`` (about within ``gap_tol`` of it, where 'at_minimum' can call it
+    stuck) if it keeps the power-law decay of its recent window (:func:`interpolation_time` on
+    the excess); its final time where it is there already; inf where the excess did not fall,
+    the loss at the window's start was under the minimum (another region) or no minimum was
+    computed."""
+    rmin = np.asarray(region_min, np.float64)
+    with np.errstate(invalid="ignore"):
+        excess_f = np.maximum(d["final_loss"] - rmin, 0.0)
+        excess_a = d["recent_loss"] - rmin
+        t = interpolation_time(
+            d["final_time"], excess_f, d["recent_time"], excess_a, gap_tol * rmin
+        )
+        done = excess_f <= gap_tol * rmin
+    return np.where(np.isfinite(rmin) & (rmin > 0), np.where(done, d["final_time"], t), np.inf)
 
 
 class Record(NamedTuple):
@@ -232,6 +253,7 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
             edge = np.asarray(record.gd_sharpness_R, np.float64) >= tol.gd_edge
     d = d | {k: cert[k] for k in ("region_min", "region_gap", "region_ok", "escapes", "kinks")}
     d["slow"] = slow
+    d["settle_time"] = settling_time(d, cert["region_min"], tol.gap_tol)
     d |= faithfulness(record, R)
     why = certificates.decided_by(out, d, stationary, cert, diverged, edge)
     return out, d | {"stationary": stationary, "decided_by": why, "certs": certs or {}}
@@ -253,7 +275,7 @@ def evidence(details: dict) -> dict[str, np.ndarray]:
     absent): the diagnostics' and the certificates' numbers."""
     R = len(details["decided_by"])
     certs = details["certs"]
-    own = ("decided_by", "grad_slope", "flat_change", "region_gap", "interp_time")
+    own = ("decided_by", "grad_slope", "flat_change", "region_gap", "interp_time", "settle_time")
     own += ("max_step_sharpness", "faithful")  # faithfulness()
     out = {k: details[k] for k in own}
     out |= {k: np.asarray(certs[k]) for k in EVIDENCE if k in certs}
