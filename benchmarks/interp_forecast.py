@@ -8,8 +8,10 @@ power-law forecast ``verdicts.interpolation_time`` of two windows: the last deca
 before) and the last ``verdicts.FORECAST_DECADES`` of a decade (the rule now), from its
 snapshots up to ``--at`` alone. A run that went on and interpolated has a true time (its record's
 end); the table gives forecast / true for each window, and per workdir how many open runs each
-window forecasts by ``escape_cap``. Reads finished workdirs (trajectories.nc, else their chunk
-files); trains nothing. Writes benchmarks/interp_forecast.json and the INTERP_FORECAST block.
+window forecasts by ``escape_cap`` and how many of those the verdict loop did not continue
+settle into a certified minimum by then (``verdicts.settling_time``). Reads finished workdirs
+(trajectories.nc, else their chunk files); trains nothing. Writes
+benchmarks/interp_forecast.json and the INTERP_FORECAST block.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def datasets(workdir) -> list[xr.Dataset]:
 
 
 def forecasts(ds: xr.Dataset, at: float, tol) -> list[dict]:
-    """One row per run open at ``at`` (above its tolerance there, recorded up to it)."""
+    """One row per run open at ``at``: recorded up to it, above its tolerance there and not
+    called stuck there."""
     times, loss = ds.time.values.astype(np.float64), ds.loss.values.astype(np.float64)
     loss_tol = tolerances.interp_tol(loss[:, 0], tol)
     seen = np.isfinite(times) & (times <= at * (1 + 1e-9))
@@ -55,12 +58,29 @@ def forecasts(ds: xr.Dataset, at: float, tol) -> list[dict]:
     for name, decades in WINDOWS.items():
         t_a, l_a = vd.recent_anchor(times, loss, seen, t_f, 1e-3, decades)
         pred[name] = vd.interpolation_time(t_f, last, t_a, l_a, loss_tol)
+    settle = settling(ds, times, loss, seen, t_f, last, tol)
+    ended = t_end <= at * (1 + 1e-9)  # not continued: its certificates are those at ``at``
+    is_open &= ~(ended & np.isin(ds.verdict.values.astype(str), ["stuck", "diverged"]))
     rows = []
     for r in np.flatnonzero(is_open):
         row = {"n": int(ds.n.values[r]), "seed": int(ds.seed.values[r])}
         row["true"] = float(t_end[r]) if won[r] and t_end[r] > at else None
+        row["settle"] = float(settle[r]) if ended[r] else None
         rows.append(row | {name: float(p[r]) for name, p in pred.items()})
     return rows
+
+
+def settling(ds, times, loss, seen, t_f, last, tol) -> np.ndarray:
+    """(R,) ``verdicts.settling_time`` from the recorded region minimum where that minimum is
+    certified a local minimum of the whole loss (no kink gain, no growth at the polished
+    point: what ``rounds.near_end`` asks of a settling run), inf elsewhere."""
+    t_a, l_a = vd.recent_anchor(times, loss, seen, t_f, 1e-3)
+    d = {"final_time": t_f, "final_loss": last, "recent_time": t_a, "recent_loss": l_a}
+    t = vd.settling_time(d, ds.region_min.values, tol.gap_tol)
+    with np.errstate(invalid="ignore"):
+        kink_free = ~(ds.kink_max.values > tol.kink_tol)
+        certified = kink_free & (ds.polish_kappa.values <= tol.kappa_tol)
+    return np.where(certified, t, np.inf)
 
 
 def run(workdirs, at: float) -> dict:
@@ -79,12 +99,13 @@ def run(workdirs, at: float) -> dict:
 def summary(w: dict) -> str:
     rows, cap = w["rows"], w["cap"]
     by_cap = {k: sum(r[k] <= cap for r in rows) for k in WINDOWS}
+    settles = sum(r["settle"] is not None and r["settle"] <= cap for r in rows)
     known = [r for r in rows if r["true"] is not None]
     ratio = {k: [r[k] / r["true"] for r in known] for k in WINDOWS}
     med = {k: f"{np.median(v):.2g}" if v else "-" for k, v in ratio.items()}
     return (
         f"| {w['workdir']} | {w['at']:.3g} | {len(rows)} | {by_cap['decade']} | "
-        f"{by_cap['recent']} | {len(known)} | {med['decade']} | {med['recent']} |"
+        f"{by_cap['recent']} | {settles} | {len(known)} | {med['decade']} | {med['recent']} |"
     )
 
 
@@ -94,20 +115,23 @@ def table(res: dict) -> str:
         "each window forecasts by escape_cap, and forecast / true for those that went on and "
         "interpolated (median)",
         "",
-        "| workdir | at | open | by cap: decade | by cap: recent | true known "
+        "| workdir | at | open | by cap: decade | by cap: recent | settling by cap | true known "
         "| decade / true | recent / true |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [summary(w) for w in res["workdirs"]]
-    lines += ["", "| workdir | n | seed | true | decade | recent |", "|---|---|---|---|---|---|"]
+    head = "| workdir | n | seed | true | decade | recent | settle (certified minimum) |"
+    lines += ["", head, "|---|---|---|---|---|---|---|"]
     for w in res["workdirs"]:
         for r in w["rows"]:
-            if r["true"] is None and not min(r["decade"], r["recent"]) < np.inf:
+            settle = r["settle"] if r["settle"] is not None else np.inf
+            if r["true"] is None and not min(r["decade"], r["recent"], settle) < np.inf:
                 continue  # no forecast, no true time: a stuck run or a saddle
             true = "-" if r["true"] is None else f"{r['true']:.3g}"
+            settle = "-" if r["settle"] is None else f"{r['settle']:.3g}"
             lines.append(
                 f"| {w['workdir']} | {r['n']} | {r['seed']} | {true} | {r['decade']:.3g} "
-                f"| {r['recent']:.3g} |"
+                f"| {r['recent']:.3g} | {settle} |"
             )
     return "\n".join(lines)
 

@@ -177,10 +177,11 @@ def test_interp_forecast_reads_each_window_and_the_true_time():
             "verdict": ("run", ["interpolating"] * 2),
             "n": ("run", [8, 8]),
             "seed": ("run", [0, 1]),
+            **{k: ("run", [np.nan] * 2) for k in ("region_min", "kink_max", "polish_kappa")},
         }
     )
     (row,) = interp_forecast.forecasts(ds, 1e3, vd.DEFAULT_TOLERANCES)
-    assert (row["n"], row["seed"], row["true"]) == (8, 0, 4e3)
+    assert (row["n"], row["seed"], row["true"], row["settle"]) == (8, 0, 4e3, None)
     np.testing.assert_allclose(row["recent"], 10**3.5, rtol=1e-9)  # closed form, float64
     want_decade = 1e3 * 100 ** (np.log(10) / np.log(11))  # p = log(1.1e-2 / 1e-3) / log 10
     np.testing.assert_allclose(row["decade"], want_decade, rtol=1e-9)
