@@ -4,12 +4,12 @@
 
 At ``--at`` (default: each workdir's ``time_cap``, where the verdict loop picks the runs it
 continues to ``escape_cap``) every run still above its interpolation tolerance gets the
-power-law forecast ``verdicts.interpolation_time`` of two windows: the last decade (the rule
-before) and the last ``verdicts.FORECAST_DECADES`` of a decade (the rule now), from its
+power-law forecast ``forecast.interpolation_time`` of two windows: the last decade (the rule
+before) and the last ``forecast.FORECAST_DECADES`` of a decade (the rule now), from its
 snapshots up to ``--at`` alone. A run that went on and interpolated has a true time (its record's
 end); the table gives forecast / true for each window, and per workdir how many open runs each
 window forecasts by ``escape_cap`` and how many of those the verdict loop did not continue
-settle into a certified minimum by then (``verdicts.settling_time``). Reads finished workdirs
+settle into a certified minimum by then (``forecast.settling_time``). Reads finished workdirs
 (trajectories.nc, else their chunk files); trains nothing. Writes
 benchmarks/interp_forecast.json and the INTERP_FORECAST block.
 """
@@ -23,12 +23,12 @@ import xarray as xr
 from absl import app, flags
 
 from alignment.runner import results
-from alignment.two_layer.verdict import tolerances
+from alignment.two_layer.verdict import forecast, tolerances
 from alignment.two_layer.verdict import verdicts as vd
 from benchmarks import machine
 from sweeps import merge
 
-WINDOWS = {"decade": 1.0, "recent": vd.FORECAST_DECADES}
+WINDOWS = {"decade": 1.0, "recent": forecast.FORECAST_DECADES}
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("workdirs", None, "finished threshold workdirs to read, each LABEL=DIR or DIR")
@@ -56,8 +56,8 @@ def forecasts(ds: xr.Dataset, at: float, tol) -> list[dict]:
     won = np.asarray(ds.verdict.values).astype(str) == "interpolating"
     pred = {}
     for name, decades in WINDOWS.items():
-        t_a, l_a = vd.recent_anchor(times, loss, seen, t_f, 1e-3, decades)
-        pred[name] = vd.interpolation_time(t_f, last, t_a, l_a, loss_tol)
+        t_a, l_a = forecast.recent_anchor(times, loss, seen, t_f, 1e-3, decades)
+        pred[name] = forecast.interpolation_time(t_f, last, t_a, l_a, loss_tol)
     settle = settling(ds, times, loss, seen, t_f, last, tol)
     ended = t_end <= at * (1 + 1e-9)  # not continued: its certificates are those at ``at``
     is_open &= ~(ended & np.isin(ds.verdict.values.astype(str), ["stuck", "diverged"]))
@@ -71,12 +71,12 @@ def forecasts(ds: xr.Dataset, at: float, tol) -> list[dict]:
 
 
 def settling(ds, times, loss, seen, t_f, last, tol) -> np.ndarray:
-    """(R,) ``verdicts.settling_time`` from the recorded region minimum where that minimum is
+    """(R,) ``forecast.settling_time`` from the recorded region minimum where that minimum is
     certified a local minimum of the whole loss (no kink gain, no growth at the polished
     point: what ``rounds.near_end`` asks of a settling run), inf elsewhere."""
-    t_a, l_a = vd.recent_anchor(times, loss, seen, t_f, 1e-3)
+    t_a, l_a = forecast.recent_anchor(times, loss, seen, t_f, 1e-3)
     d = {"final_time": t_f, "final_loss": last, "recent_time": t_a, "recent_loss": l_a}
-    t = vd.settling_time(d, ds.region_min.values, tol.gap_tol)
+    t = forecast.settling_time(d, ds.region_min.values, tol.gap_tol)
     with np.errstate(invalid="ignore"):
         kink_free = ~(ds.kink_max.values > tol.kink_tol)
         certified = kink_free & (ds.polish_kappa.values <= tol.kappa_tol)

@@ -164,10 +164,11 @@ def test_interp_forecast_reads_each_window_and_the_true_time():
     tolerance at t = 1e3: not open there, no row."""
     import xarray as xr
 
+    from alignment.two_layer.verdict import forecast
     from alignment.two_layer.verdict import verdicts as vd
     from benchmarks import interp_forecast
 
-    t_recent = 1e3 / 10**vd.FORECAST_DECADES
+    t_recent = 1e3 / 10**forecast.FORECAST_DECADES
     times = np.array([[0.0, 100.0, t_recent, 1e3, 4e3]] * 2)
     loss = np.array([[1.0, 1.1e-2, 1e-2, 1e-3, 9e-6], [1.0, 1e-3, 1e-4, 1e-6, 1e-7]])
     ds = xr.Dataset(

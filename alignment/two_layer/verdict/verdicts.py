@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from alignment.two_layer.verdict import certificates, kinks, polish
+from alignment.two_layer.verdict import certificates, forecast, kinks, polish
 from alignment.two_layer.verdict.tolerances import DEFAULT_TOLERANCES, VerdictTolerances, interp_tol
 
 VERDICTS = ("interpolating", "stuck", "saddle", "undetermined", "diverged")
@@ -73,12 +73,6 @@ EVIDENCE = (
     "faithful",
     "budget_stop",  # the verdict loop's: stopped at a round's step budget (round_steps)
 )
-# interp_time reads the loss decay of the last quarter decade (10 snapshots at 40 per decade),
-# not the whole last decade: a run still fitting speeds up as its neurons align, and the decade's
-# mean rate runs 2x to 1e6x slower than its recent one (threshold_wide's moving runs at t = 2.5e4:
-# `python -m benchmarks.interp_forecast`, BENCHMARKS.md "Forecasting interpolation"). The time
-# only picks the runs continued past time_cap; their verdict still waits for the tolerance.
-FORECAST_DECADES = 0.25
 # GD follows gradient flow only while eta * lambda_max stays below this (a quadratic's edge)
 GD_STABLE = 2.0
 
@@ -134,7 +128,7 @@ def verdict_diagnostics(
         dev = np.abs(loss - l_f[:, None]) / l_f[:, None]
         dev = np.where(np.isfinite(dev), dev, np.inf)
         flat = np.max(np.where(window, dev, 0.0), axis=1)
-        t_recent, l_recent = recent_anchor(times, loss, valid, t_f, tol.decade_slack)
+        t_recent, l_recent = forecast.recent_anchor(times, loss, valid, t_f, tol.decade_slack)
     flat = np.where(spans & np.isfinite(l_f) & (l_f > 0), flat, np.inf)
     return {
         "final_time": t_f,
@@ -144,49 +138,10 @@ def verdict_diagnostics(
         "grad_slope": grad_slope,
         "spans_decade": spans,
         "flat_change": flat,
-        "interp_time": interpolation_time(t_f, l_f, t_recent, l_recent, loss_tol),
+        "interp_time": forecast.interpolation_time(t_f, l_f, t_recent, l_recent, loss_tol),
         "recent_time": t_recent,
         "recent_loss": l_recent,
     }
-
-
-def recent_anchor(times, loss, valid, t_f, slack, decades=FORECAST_DECADES):
-    """(time, loss) (R,) of each run's latest snapshot at or before t_f / 10^decades (-inf
-    where none): the start of the window :func:`interpolation_time` reads."""
-    ok = valid & (times > 0) & (times <= t_f[:, None] / 10**decades * (1 + slack))
-    t_anchor = np.max(np.where(ok, times, -np.inf), axis=1)
-    at_anchor = valid & (times == t_anchor[:, None])
-    return t_anchor, np.max(np.where(at_anchor, loss, -np.inf), axis=1)
-
-
-def interpolation_time(t_f, l_f, t_anchor, l_anchor, loss_tol) -> np.ndarray:
-    """(R,) when a run reaches the interpolation tolerance if its loss keeps the power-law
-    decay of its recent window (:func:`recent_anchor`), L ~ t^-p with
-    p = log(L(t_anchor) / L_f) / log(t_f / t_anchor): t_f (L_f / tol)^(1/p). A power law is
-    the slow end of what a decaying loss does (an exponential approach gets there sooner);
-    inf where the loss did not fall over the window or no window is recorded."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        p = np.log(l_anchor / l_f) / np.log(t_f / t_anchor)
-        t = t_f * np.exp(np.log(np.maximum(l_f / loss_tol, 1.0)) / p)
-    return np.where(np.isfinite(t) & (p > 0), t, np.inf)
-
-
-def settling_time(d: dict, region_min, gap_tol: float) -> np.ndarray:
-    """(R,) when a run's excess over its region's minimum, L - region_min, falls to
-    ``gap_tol * region_min`` (about within ``gap_tol`` of it, where 'at_minimum' can call it
-    stuck) if it keeps the power-law decay of its recent window (:func:`interpolation_time` on
-    the excess); its final time where it is there already; inf where the excess did not fall,
-    the loss at the window's start was under the minimum (another region) or no minimum was
-    computed."""
-    rmin = np.asarray(region_min, np.float64)
-    with np.errstate(invalid="ignore"):
-        excess_f = np.maximum(d["final_loss"] - rmin, 0.0)
-        excess_a = d["recent_loss"] - rmin
-        t = interpolation_time(
-            d["final_time"], excess_f, d["recent_time"], excess_a, gap_tol * rmin
-        )
-        done = excess_f <= gap_tol * rmin
-    return np.where(np.isfinite(rmin) & (rmin > 0), np.where(done, d["final_time"], t), np.inf)
 
 
 class Record(NamedTuple):
@@ -253,7 +208,7 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
             edge = np.asarray(record.gd_sharpness_R, np.float64) >= tol.gd_edge
     d = d | {k: cert[k] for k in ("region_min", "region_gap", "region_ok", "escapes", "kinks")}
     d["slow"] = slow
-    d["settle_time"] = settling_time(d, cert["region_min"], tol.gap_tol)
+    d["settle_time"] = forecast.settling_time(d, cert["region_min"], tol.gap_tol)
     d |= faithfulness(record, R)
     why = certificates.decided_by(out, d, stationary, cert, diverged, edge)
     return out, d | {"stationary": stationary, "decided_by": why, "certs": certs or {}}
