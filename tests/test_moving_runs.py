@@ -4,8 +4,9 @@ certificates with known answers)."""
 
 import numpy as np
 
-from alignment.two_layer.verdict import forecast
 from alignment.two_layer.verdict import verdicts as vd
+
+QUARTER = 0.25  # the forecast window, in decades (forecast.FORECAST_DECADES)
 
 
 def test_a_falling_run_whose_region_minimum_is_zero_is_on_its_way():
@@ -29,9 +30,9 @@ def test_interp_time_reads_the_recent_decay_of_a_run_that_speeds_up():
     quarter decade (1e-2 at t = 1e3 / 10^0.25, 1e-3 at t = 1e3): the tolerance 1e-5 is a factor
     100 away, reached at t = 1e3 * 100^(1/4) = 10^3.5 by the recent rate. The decade's mean rate
     (p = log 11 / log 10) would put it beyond 8e4, past a later cap of 1e5 / 2."""
-    t_recent = 1e3 / 10**forecast.FORECAST_DECADES
+    t_recent = 1e3 / 10**QUARTER
     times = np.array([0.0, 100.0, t_recent, 1e3])
-    loss = np.array([[1.0, 1.1e-2, 1e-3 * 10 ** (4 * forecast.FORECAST_DECADES), 1e-3]])
+    loss = np.array([[1.0, 1.1e-2, 1e-3 * 10 ** (4 * QUARTER), 1e-3]])
     d = vd.judge(vd.Record(times, loss, np.ones_like(loss), np.ones(1)), None)[1]
     np.testing.assert_allclose(d["interp_time"], 10**3.5, rtol=1e-9)  # closed form, float64
 
@@ -41,9 +42,9 @@ def test_settle_time_is_when_the_excess_over_the_region_minimum_reaches_the_gap(
     1e-3 at t = 1e3 reaches gap_tol * 0.1 = 1e-4 a factor 10 later in excess, at
     t = 1e3 * 10^(1/2). The same run with its loss at the window's start under the minimum
     (it came from another region) has no forecast; one within the gap is there now."""
-    t_recent = 1e3 / 10**forecast.FORECAST_DECADES
+    t_recent = 1e3 / 10**QUARTER
     times = np.array([0.0, t_recent, 1e3])
-    excess = np.array([1.0, 1e-3 * 10 ** (2 * forecast.FORECAST_DECADES), 1e-3])
+    excess = np.array([1.0, 1e-3 * 10 ** (2 * QUARTER), 1e-3])
     loss = 0.1 + np.array([excess, [excess[0], -0.05, 1e-3], [1.0, 1e-3, 5e-5]])
     certs = {"region_min": np.full(3, 0.1), "kappa_max": np.full(3, -np.inf)}
     d = vd.judge(vd.Record(times, loss, np.ones_like(loss), np.ones(3)), certs)[1]
