@@ -4,42 +4,55 @@ threshold_quick's data (linear teacher in d = 5, x ~ N(0, I), sigma = 0.5, the s
 to 181) with a network four times wider (m = 200), a larger small init (lambda = 1e-4), float64
 and 16 seeds: 160 runs. Faithful GD as in threshold_quick (step min(0.25, 1 / lambda_max) from
 each run's sharpness); verdicts at t = 1e3, then runs without one continue to t = 2.5e4 and
-those whose end is near to 1e5, at most 6e5 steps a round (all inherited from threshold_quick;
-the step budget came after run (a) below).
+those whose end is near to 1e5 (inherited from threshold_quick), with no step budget
+(round_steps = 0: these runs sharpen to lambda_max = 50 to 140, where threshold_quick's 6e5
+steps a round cover about 1e4 units of time; they left 20 of run (c)'s 29 open runs open).
 
 Command:  python -m sweeps.run --config=sweeps/configs/threshold_wide.py \\
-              --workdir=runs/threshold_wide
-Runtime:  about 1 h on a 2-core CPU with `--config.max_lanes=40` (4 chunks of 40 runs, one per
-          worker). Run (c), AMD EPYC (family 25 model 17), code of 43681d4 (lane blocks of at
-          most 8): chunk 2 (n = 45 to 91) took 27 min (rounds to t = 1e4, 2.5e4, 1e5: 7.5, 14
-          and 5 min), chunk 3 (n = 128, 181) 61 min (23, 29 and 7 min); chunks 0 and 1 (n = 8
-          to 32) were kept from run (b), 40 s and 82 s. Before the lane-block cap (runs (a) and
-          (b), code of dc69768 and 821ce10) all 40 lanes of a chunk shared one block and the
-          same rounds took 45 to 76 min each; neither run finished. Faithful GD takes
-          max(4, lambda_max) steps per unit of time where fixed-step GD took 4.
-Result:   (run (c), from summary.csv and threshold.json) 29 of 160 runs without a verdict
-          (18%), 20 of them stopped at their step budget (round_steps = 6e5, set for
-          threshold_quick's m = 50; these runs sharpen to lambda_max = 50 to 120, so a round's
-          budget covers only about 1e4 units of time). Per n (verdict/criterion: runs):
-          8: interpolating 16. 11: interpolating 12, stuck 2, open 2 (escaping, moving).
-          16: interpolating 13, stuck 3. 23: interpolating 5, stuck 10, saddle 1 (escape).
-          32: interpolating 11, stuck 4, saddle 1. 45: interpolating 11, stuck 4, saddle 1.
-          64: interpolating 8, stuck 6, saddle 2. 91: interpolating 12, stuck 3, open 1
-          (moving, at its budget). 128: interpolating 4, stuck 4, open 8 (5 on_its_way, 3
-          moving, all at their budget). 181: interpolating 1, stuck 2, open 13 (9 moving, 2
-          on_its_way, 2 escaping; 11 at their budget). Largest eta * lambda_max 1.25 up to
-          n = 45, 1.46 at 64, 1.65 at 91, 1.99 and 2.0 at 128 and 181. Most open runs at
-          n >= 128 have a train loss far below their OLS loss (1.3e-5 to 2.1e-2 against 0.10 to
-          0.14) and still falling: they are fitting, not stuck. n* = 159.5, 95% CI [61.1, above
-          181]; with the open runs counted stuck 57.9 [41.6, 109]; counted interpolating, the
-          crossing lies above n = 181; so the interval covering both readings is open. p(n) is
-          not monotone: it dips to 1/3 at n = 23 (threshold_quick's n* region) and is 0.8 at
-          n = 91.
-          Without the step budget (run (d): `--config.n="(128,181)" --config.round_steps=0
-          --config.max_lanes=16 --workers=2`, code of 0433b3d, lane blocks of at most 4):
-          n = 181 ended with 7 interpolating, 2 stuck and 7 open (6 moving, 1 escaping), against
-          run (c)'s 1, 2 and 13; its 16 runs took 57 min on one worker. n = 128 had not finished
-          when the session that ran it ended (its last round, from t = 2.5e4, ran over 50 min).
+              --workdir=runs/threshold_wide --config.max_lanes=16
+Runtime:  not measured whole as configured. The sharp runs at large n dominate: in run (e)
+          (below; 2-core AMD EPYC (family 25 model 17), one chunk of 16 runs per worker, a
+          third process on the machine for most of it) n = 91 took 12 min, n = 128 74 min and
+          n = 181 133 min; n = 8 to 64 took 9.7 min in one worker (run (g)). Faithful GD takes
+          max(4, lambda_max) steps per unit of time where fixed-step GD took 4; with
+          `--config.max_lanes=16` each n is a chunk of its own, so the two slowest (n = 128,
+          181) run side by side.
+Result:   (from the chunk files and summary.csv of each run; verdict/criterion: runs)
+          Run (e), n = 91 to 181 as configured (`--config.n="(91,128,181)"
+          --config.max_lanes=16 --workers=2`, code of bc92b7b: interp_time from the last quarter
+          decade, before settle_time): 91: interpolating 12, stuck 3 (certified), open 1
+          (moving: loss 6.3e-4 at t = 2.5e4, 4% above a region minimum certified a local
+          minimum, which settle_time now reaches at 3.9e4, so the code of this file continues
+          it). 128: interpolating 11, stuck 4 (2 certified, 2 at_minimum), open 1 (moving:
+          7.4e-5 at t = 1e5 against a region minimum 4.4e-5, polish_dist 1.7e3). 181:
+          interpolating 12, stuck 2 (at_minimum), open 2 (on_its_way: loss 1.6e-5 at t = 1e5,
+          interp_time 1.4e5; escaping: not continued past 2.5e4, escape predicted at 1.2e5).
+          Largest eta * lambda_max 1.65 at n = 91, 1.99 at 128, 2.0 at 181. Of the runs open at t =
+          2.5e4 the quarter-decade forecast sent 5 on at n = 128 and 9 at n = 181 (the decade's
+          would have sent 7 in all), and 13 of the 14 interpolated by t = 1e5 (BENCHMARKS.md
+          "Forecasting interpolation and settling"). Over n = 91 to 181 p(n) > 1/2 at every n:
+          n* lies above 181 there.
+          n = 8 to 64: run (c) (below; the budget stopped none of these runs) left 7 of 112 open:
+          2 at n = 11 (escaping, moving) and 5 escape saddles at n = 23 to 64, each within the gap
+          of a region minimum where no neuron grows (polish_kappa below 2e-11) while a small
+          neuron grows now (kappa 1.4e-5 to 1.7e-4, escapes predicted at 2.2e4 to 2.6e5), their
+          records ending at the later cap 1e5. With a later cap of 1e6 (run (g):
+          `--config.n="(8,11,16,23,32,45,64)" --config.escape_cap=1e6 --workers=1`, code of
+          8fce393) 2 stay open: 8: interpolating 16. 11: interpolating 12, stuck 3, open 1
+          (moving). 16: interpolating 13, stuck 3. 23: interpolating 5, stuck 11. 32:
+          interpolating 11, stuck 4, saddle 1 (escape). 45: interpolating 11, stuck 5. 64:
+          interpolating 9, stuck 7 (n = 64 seed 10 interpolated with eta * lambda_max 2.08 at
+          one snapshot, `faithful` 0). The later cap costs little at these n (steps of 0.17 to
+          0.25); at n >= 91, where runs step 0.005 to 0.02, it would need a step budget again.
+          Open runs: 11 of 160 (6.9%) with runs (c) and (e) (escape_cap 1e5), 6 (3.8%) with
+          run (g) for n <= 64. n* was not refitted: no single run of this config holds every n.
+          Run (c) (code of 43681d4, lane blocks of at most 8, `--config.max_lanes=40
+          --workers=2`, about 1 h; the step budget of 6e5) left 29 of 160 open (18%), 20 at
+          their budget: 128: interpolating 4, stuck 4, open 8; 181: interpolating 1, stuck 2,
+          open 13; n* = 159.5, 95% CI [61.1, above 181], the interval covering both readings of
+          the open runs open. Run (d) (code of 0433b3d, no budget, the decade forecast): n = 181
+          ended with 7 interpolating, 2 stuck and 7 open in 57 min. Runs (a) and (b), before the
+          lane-block cap, did not finish (45 to 76 min a round).
           Before faithful GD (fixed step 0.25, `--config.gd_step_sharpness=0`; measured on a
           2-core AMD EPYC, 13 min 47 s) the job left 83 of 160 runs without a verdict, 57 of
           them GD at the edge of stability (last eta * lambda_max in [1.97, 2.12]), and the
