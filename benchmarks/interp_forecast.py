@@ -36,11 +36,11 @@ flags.DEFINE_float("at", 0.0, "the time of the forecast (0: each workdir's time_
 
 
 def datasets(workdir) -> list[xr.Dataset]:
-    """The workdir's merged trajectories, or its chunk files one by one."""
+    """The workdir's merged trajectories, or its finished chunks one by one."""
     path = Path(workdir) / "trajectories.nc"
     if path.exists():
         return [xr.load_dataset(path)]
-    return [xr.load_dataset(f) for f in sorted(Path(workdir).glob("chunks/chunk_*.nc"))]
+    return [results.load_chunk(Path(workdir), i) for i in results.finished_chunks(Path(workdir))]
 
 
 def forecasts(ds: xr.Dataset, at: float, tol) -> list[dict]:
@@ -54,11 +54,11 @@ def forecasts(ds: xr.Dataset, at: float, tol) -> list[dict]:
     t_end = np.nanmax(times, axis=1)
     is_open = (t_f >= at * (1 - 1e-9)) & (last >= loss_tol)
     won = np.asarray(ds.verdict.values).astype(str) == "interpolating"
-    pred = {}
+    pred, anchor = {}, {}
     for name, decades in WINDOWS.items():
-        t_a, l_a = forecast.recent_anchor(times, loss, seen, t_f, 1e-3, decades)
-        pred[name] = forecast.interpolation_time(t_f, last, t_a, l_a, loss_tol)
-    settle = settling(ds, times, loss, seen, t_f, last, tol)
+        anchor[name] = forecast.recent_anchor(times, loss, seen, t_f, 1e-3, decades)
+        pred[name] = forecast.interpolation_time(t_f, last, *anchor[name], loss_tol)
+    settle = settling(ds, t_f, last, anchor["recent"], tol)
     ended = t_end <= at * (1 + 1e-9)  # not continued: its certificates are those at ``at``
     is_open &= ~(ended & np.isin(ds.verdict.values.astype(str), ["stuck", "diverged"]))
     rows = []
@@ -70,12 +70,12 @@ def forecasts(ds: xr.Dataset, at: float, tol) -> list[dict]:
     return rows
 
 
-def settling(ds, times, loss, seen, t_f, last, tol) -> np.ndarray:
+def settling(ds, t_f, last, recent, tol) -> np.ndarray:
     """(R,) ``forecast.settling_time`` from the recorded region minimum where that minimum is
     certified a local minimum of the whole loss (no kink gain, no growth at the polished
-    point: what ``rounds.near_end`` asks of a settling run), inf elsewhere."""
-    t_a, l_a = forecast.recent_anchor(times, loss, seen, t_f, 1e-3)
-    d = {"final_time": t_f, "final_loss": last, "recent_time": t_a, "recent_loss": l_a}
+    point: what ``rounds.near_end`` asks of a settling run), inf elsewhere; ``recent`` is the
+    (time, loss) anchor of the recent window."""
+    d = {"final_time": t_f, "final_loss": last, "recent_time": recent[0], "recent_loss": recent[1]}
     t = forecast.settling_time(d, ds.region_min.values, tol.gap_tol)
     with np.errstate(invalid="ignore"):
         kink_free = ~(ds.kink_max.values > tol.kink_tol)

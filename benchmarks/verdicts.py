@@ -183,12 +183,12 @@ def run(name: str, factor: float, how: str) -> dict:
         "stuck_over_1pct_rose": int(np.sum((drops[stuck] > 0.01) & (rises[stuck] > RISE_TOL))),
         "flow_rtol": flow_rtol(cfg),
         "judged_by": _UP_TO.value,
-        "n": list(cfg.n),
-        "only_n": bool(_N.value),
+        "n": list(cfg.n) if _N.value else None,  # only where --n restricted them
         "load_avg": machine.load_avg(),
     }
-    only = list(cfg.n) if _N.value else None
-    results.write_json(f"benchmarks/verdicts_{block_name(name, how, _UP_TO.value, only)}.json", out)
+    results.write_json(
+        f"benchmarks/verdicts_{block_name(name, how, _UP_TO.value, out['n'])}.json", out
+    )
     return out
 
 
@@ -205,7 +205,7 @@ def table(res: dict) -> str:
     flag += f" --flow_rtol={res['flow_rtol']:g}" if res["continue_with"] == "flow" else ""
     by = res.get("judged_by")
     flag += "" if by is None else f" --judged_by={by:g}"
-    flag += f" --n={','.join(map(str, res['n']))}" if res.get("only_n") else ""
+    flag += f" --n={','.join(map(str, res['n']))}" if res.get("n") else ""
     which = "" if by is None else f", those judged by t = {by:g}"
     lines = [
         f"`python -m benchmarks.verdicts --config={res['config']}{flag}` on "
@@ -234,8 +234,7 @@ def table(res: dict) -> str:
 def main(argv):
     del argv
     res = run(_CONFIG.value, _FACTOR.value, _WITH.value)
-    only = res["n"] if res["only_n"] else None
-    name = block_name(res["config"], res["continue_with"], res["judged_by"], only)
+    name = block_name(res["config"], res["continue_with"], res["judged_by"], res["n"])
     machine.publish(f"VERDICTS {name}", table(res))
 
 
