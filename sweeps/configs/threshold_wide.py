@@ -70,8 +70,11 @@ def get_config():
     c.dtype = "float64"
     c.num_seeds = 16
     c.neuron_seeds = 1
-    # no step budget: these runs sharpen to lambda_max = 50 to 140, so threshold_quick's 6e5
-    # steps a round cover only about 1e4 units of time (run (c): 20 of its 29 open runs
-    # stopped there; run (d) without it: n = 181 from 13 open to 7)
-    c.round_steps = 0.0
+    # a step budget 25x threshold_quick's: these runs sharpen to lambda_max = 50 to 140, so its
+    # 6e5 steps a round cover only about 1e4 units of time (run (c): 20 of its 29 open runs
+    # stopped there); run (e) without a budget took at most 1.3e7 steps in a round (n = 181,
+    # seed 3, interpolating at t = 1e5), and a run held to the later cap of 1e6 would take 2e8
+    c.round_steps = 1.5e7
+    # n <= 64: a later cap of 1e6 decides 4 of the 5 escape saddles that 1e5 left open (run (g))
+    c.escape_cap = 1e6
     return c
