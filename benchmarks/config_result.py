@@ -1,13 +1,17 @@
 """The measured numbers of a threshold config's docstring, from one run of its real command.
 
     python -m benchmarks.config_result --config=tiny [--set=dtype=float64 ...]
+    python -m benchmarks.config_result --workdir=runs/threshold_wide
 
 Runs ``python -m sweeps.run --config=sweeps/configs/CONFIG.py`` into a fresh folder (timed:
 compiles, certificates and figures included), then prints the Runtime and Result lines a
 config's docstring gives: the verdicts and the criterion that decided each, per n; n* with its
 interval, both readings of the runs without a verdict and the interval covering both; n*(T) per
-decade and whether it has settled; the largest eta * lambda_max. Config docstrings quote these
-lines; rerun this to refresh them.
+decade and whether it has settled; the largest eta * lambda_max, per n; each run without a
+verdict with the numbers that left it open. Config docstrings quote these lines; rerun this to
+refresh them. With ``--workdir`` it reads a finished workdir instead (a long job run by hand,
+e.g. split over processes with ``--chunks``) and trains nothing: no Runtime line, but each
+chunk's steps (those its vmapped loops computed, those its runs took).
 """
 
 from __future__ import annotations
@@ -21,16 +25,26 @@ from pathlib import Path
 import pandas as pd
 from absl import app, flags
 
+from alignment.runner import results
 from benchmarks import machine
 
-_CONFIG = flags.DEFINE_string("config", "tiny", "Config module in sweeps/configs.")
-_SET = flags.DEFINE_multi_string("set", [], "FIELD=VALUE overrides (--config.FIELD=VALUE).")
-_CACHE = flags.DEFINE_bool(
-    "cache",
-    False,
-    "Run twice into fresh folders with one new persistent compilation cache: the Runtime line "
-    "then gives the cold and the warm wall time.",
-)
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The command's flags (defined on running it, so that importing this module for its
+    functions leaves other benchmarks' flags of the same names alone)."""
+    flags.DEFINE_string("config", "tiny", "Config module in sweeps/configs.")
+    flags.DEFINE_multi_string("set", [], "FIELD=VALUE overrides (--config.FIELD=VALUE).")
+    flags.DEFINE_string(
+        "workdir", None, "Describe this finished workdir (summary.csv, threshold.json) instead."
+    )
+    flags.DEFINE_bool(
+        "cache",
+        False,
+        "Run twice into fresh folders with one new persistent compilation cache: the Runtime "
+        "line then gives the cold and the warm wall time.",
+    )
 
 
 def _bound(v, side: str) -> str:
@@ -56,6 +70,8 @@ def describe(summary: pd.DataFrame, report: dict) -> list[str]:
     lines.append(f"verdict/criterion: {dict(sorted(criteria.items()))}")
     if "max_step_sharpness" in summary:
         lines.append(f"largest eta * lambda_max: {summary['max_step_sharpness'].max():.3g}")
+        per_n = summary.groupby("n")["max_step_sharpness"].max()
+        lines.append("  per n: " + ", ".join(f"{n}: {v:.3g}" for n, v in per_n.items()))
     for g in report["groups"]:
         lines.append(f"[{g['sweep']}] per n, verdict/criterion:")
         for row in g.get("decided_by_n", []):
@@ -72,15 +88,55 @@ def describe(summary: pd.DataFrame, report: dict) -> list[str]:
         lines.append("  n*(T): " + "; ".join(by_t))
         state = g.get("n_star_by_time_state", {}).get("state")
         lines.append(f"  n*(T) by the longest T: {state}")
+    return lines + open_runs(summary)
+
+
+OPEN_COLUMNS = ("final_time", "train_loss", "region_min", "region_gap", "polish_dist")
+OPEN_COLUMNS += ("interp_time", "predicted_escape_time", "settle_time", "budget_stop")
+
+
+def open_runs(summary: pd.DataFrame) -> list[str]:
+    """One line per run without a verdict (undetermined, saddle): what left it open."""
+    rows = summary[summary["verdict"].isin(["undetermined", "saddle"])]
+    lines = [f"{len(rows)} of {len(summary)} runs without a verdict"]
+    for _, r in rows.sort_values(["n", "seed"]).iterrows():
+        nums = ", ".join(f"{k} {r[k]:.3g}" for k in OPEN_COLUMNS if k in r and pd.notna(r[k]))
+        lines.append(f"  n = {r['n']}, seed {r['seed']}: {r['verdict']}/{r['decided_by']}; {nums}")
     return lines
+
+
+def chunk_steps(workdir: Path) -> list[str]:
+    """Each finished chunk's n and its steps (``machine.chunk_steps``)."""
+    lines = []
+    chunks = zip(results.finished_chunks(workdir), machine.chunk_steps(workdir), strict=True)
+    for index, row in chunks:
+        n = sorted({int(v) for v in results.load_chunk(workdir, index).n.values})
+        steps = ", ".join(f"{k} {v:.3g}" for k, v in row.items())
+        lines.append(f"  chunk {index} (n = {', '.join(map(str, n))}): {steps}")
+    return lines
+
+
+def describe_workdir(workdir: Path) -> list[str]:
+    """The Result lines of a finished workdir, and its chunks' steps."""
+    summary = pd.read_csv(workdir / "summary.csv")
+    report = json.loads((workdir / "threshold.json").read_text())
+    return describe(summary, report) + ["chunks:"] + chunk_steps(workdir)
 
 
 def main(argv) -> None:
     del argv
+    if FLAGS.workdir:
+        workdir = Path(FLAGS.workdir)
+        if not (workdir / "threshold.json").exists():
+            raise app.UsageError(f"--workdir={workdir}: no threshold.json (not a finished job)")
+        print(f"Result: (measured, from {workdir})")
+        for line in describe_workdir(workdir):
+            print("  " + line)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "sweeps.run", f"--config=sweeps/configs/{_CONFIG.value}.py"]
-        cmd += [f"--config.{s}" for s in _SET.value]
-        if _CACHE.value:
+        cmd = [sys.executable, "-m", "sweeps.run", f"--config=sweeps/configs/{FLAGS.config}.py"]
+        cmd += [f"--config.{s}" for s in FLAGS.set]
+        if FLAGS.cache:
             cmd += [f"--compilation_cache_dir={tmp}/cache"]
             cold = machine.timed_run([*cmd, f"--workdir={tmp}/cold"])
         else:  # a cold start: not the user's persistent cache, which is on by default
@@ -90,7 +146,7 @@ def main(argv) -> None:
         report = json.loads((Path(tmp) / "run" / "threshold.json").read_text())
     info = machine.machine_info()
     where = f"(measured, {info['cpu']}, {info['cores']} cores)"
-    if _CACHE.value:
+    if FLAGS.cache:
         print(f"Runtime: {where} {cold:.1f} s cold, {seconds:.1f} s with the cache warm")
     else:
         print(f"Runtime: {where} {seconds:.0f} s")
@@ -100,4 +156,5 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

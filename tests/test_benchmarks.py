@@ -186,3 +186,50 @@ def test_interp_forecast_reads_each_window_and_the_true_time():
     np.testing.assert_allclose(row["recent"], 10**3.5, rtol=1e-9)  # closed form, float64
     want_decade = 1e3 * 100 ** (np.log(10) / np.log(11))  # p = log(1.1e-2 / 1e-3) / log 10
     np.testing.assert_allclose(row["decade"], want_decade, rtol=1e-9)
+
+
+def test_config_result_lists_the_open_runs_of_a_summary():
+    """Of four runs, the undetermined and the saddle are listed with their numbers; the
+    interpolating and the stuck run are not."""
+    import pandas as pd
+
+    from benchmarks import config_result
+
+    summary = pd.DataFrame(
+        {
+            "n": [8, 8, 16, 16],
+            "seed": [0, 1, 0, 1],
+            "verdict": ["interpolating", "undetermined", "stuck", "saddle"],
+            "decided_by": ["tolerance", "moving", "certified", "escape"],
+            "train_loss": [1e-9, 2e-3, 0.1, 0.2],
+            "interp_time": [np.nan, 4e5, np.nan, np.nan],
+        }
+    )
+    head, *runs = config_result.open_runs(summary)
+    assert head == "2 of 4 runs without a verdict"
+    assert runs[0] == "  n = 8, seed 1: undetermined/moving; train_loss 0.002, interp_time 4e+05"
+    assert runs[1].startswith("  n = 16, seed 1: saddle/escape; train_loss 0.2")
+    assert len(runs) == 2
+
+
+def test_config_result_describes_a_finished_workdir(micro_reference):
+    """The micro job's workdir: per-n counts as in its summary.csv, its three chunks by n."""
+    import pandas as pd
+
+    from benchmarks import config_result
+
+    _, _, path = micro_reference
+    lines = config_result.describe_workdir(path)
+    summary = pd.read_csv(path / "summary.csv")
+    open_count = int(summary["verdict"].isin(["undetermined", "saddle"]).sum())
+    assert f"{open_count} of {len(summary)} runs without a verdict" in lines
+    for n, group in summary.groupby("n"):
+        counts = (group["verdict"] + "/" + group["decided_by"]).value_counts()
+        (row,) = [line for line in lines if line.startswith(f"  n: {n},")]
+        assert all(f"{k}: {v}" in row for k, v in counts.items()), row
+    chunks = [line for line in lines if line.startswith("  chunk ")]
+    assert [line.split(":")[0] for line in chunks] == [
+        "  chunk 0 (n = 4)",
+        "  chunk 1 (n = 8)",
+        "  chunk 2 (n = 16)",
+    ]
