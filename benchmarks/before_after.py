@@ -12,13 +12,11 @@ current one and times the two alternately (same process, same shapes, compile ex
 several rounds) on the throughput workloads and on the sweep's bucket shapes. Wall and process
 CPU time per step are both recorded: on a shared machine the CPU time is the steadier.
 
-W3 (the default job, ``threshold_quick``, cold, compile included): the whole sweep at REV (a
-``git worktree`` of it, in a subprocess) and now, one after the other, with the integrator
-steps each spent: ``computed`` counts what the vmapped while loops executed (lanes x the
-longest lane's steps in every segment), ``useful`` the steps of runs without a verdict. The
-difference is spent on decided (frozen) lanes before, on padding copies now. All chunks run in
-one process, or with ``--command`` as README command 1 runs them (``python -m sweeps.run``:
-each revision's own process count).
+W3 (the default job, ``threshold_quick``, cold, compile included; ``before_after_job.py``): the
+whole sweep at REV and now, one after the other, with the integrator steps each spent
+(computed by the vmapped loops, useful to runs without a verdict: the difference is spent on
+decided (frozen) lanes before, on padding copies now); all chunks in one process, or with
+``--command`` as README command 1 runs them.
 Writes ``benchmarks/before_after.json``.
 """
 
@@ -26,8 +24,6 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
-import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -36,12 +32,11 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import xarray as xr
 from absl import app, flags, logging
 
 from alignment.engine import train
 from alignment.runner import provenance, results
-from benchmarks import machine, workloads
+from benchmarks import before_after_job, machine, workloads
 
 ROOT = Path(__file__).resolve().parent.parent
 # (name, runs, n, d, m, steps per timed call)
@@ -53,20 +48,6 @@ SHAPES = (
     ("sweep bucket n_pad=32", 40, 32, 5, 50, 5000),
     ("sweep bucket n_pad=184", 40, 184, 5, 50, 3000),
 )
-SWEEP_SCRIPT = """
-import json, sys, time
-try:
-    from alignment import registry as sweep  # the packages' layout
-except ImportError:
-    from alignment import sweep  # before it
-from sweeps.configs import threshold_quick
-cfg = threshold_quick.get_config()
-cfg.make_figures = False
-t0 = time.perf_counter()
-sweep.run(cfg, sys.argv[1])
-print(json.dumps({"wall_s": time.perf_counter() - t0}))
-"""
-
 _REV = flags.DEFINE_string("rev", "e625663", "Git revision of the 'before' code.")
 _ROUNDS = flags.DEFINE_integer("rounds", 3, "Alternating timed calls per trainer and shape.")
 _SWEEP = flags.DEFINE_bool("sweep", True, "Also run the default job at both revisions (W3).")
@@ -149,79 +130,6 @@ def compare(trainers: dict, runs: int, n: int, d: int, m: int, steps: int, round
     return out
 
 
-def steps_from_record(ds: xr.Dataset, lr: float) -> dict:
-    """Steps of an older chunk file (every lane in every call; frozen lanes repeat their
-    last snapshot): per segment, computed = lanes x the largest step increment."""
-    steps = np.rint(ds["time"].values.astype(np.float64) / lr)
-    inc = np.diff(steps, axis=1)
-    return {"computed": int(np.sum(inc.max(axis=0)) * inc.shape[0]), "useful": int(inc.sum())}
-
-
-def timed_job(src: Path, workdir: Path) -> dict:
-    """Wall seconds of the default job from the code in ``src``, in a subprocess: in one
-    process (``SWEEP_SCRIPT``), or with ``--command`` as README command 1 runs it
-    (``python -m sweeps.run``: that revision's own process count; a fresh compilation cache)."""
-    env = dict(os.environ, PYTHONPATH=str(src), ALIGNMENT_SHARD="0")
-    cmd = [sys.executable, "-c", SWEEP_SCRIPT, str(workdir)]
-    if _COMMAND.value:
-        cmd = [sys.executable, "-m", "sweeps.run", f"--workdir={workdir}"]
-        cmd += [f"--compilation_cache_dir={workdir}_cache", "--config.make_figures=False"]
-    start = time.perf_counter()
-    out = subprocess.run(cmd, cwd=src, env=env, check=True, capture_output=True, text=True)
-    if _COMMAND.value:
-        return {"wall_s": time.perf_counter() - start}
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def run_sweep(src: Path, workdir: Path) -> dict:
-    """The default job from the code in ``src`` (:func:`timed_job`); wall time and steps."""
-    res = timed_job(src, workdir)
-    computed = useful = 0
-    verdicts = []
-    for index in results.finished_chunks(workdir):
-        ds = results.load_chunk(workdir, index)
-        verdicts += list(ds["verdict"].values.astype(str))
-        if "steps_computed" in ds.attrs:
-            computed += int(ds.attrs["steps_computed"])
-            useful += int(ds.attrs["steps_useful"])
-        else:
-            s = steps_from_record(ds, float(ds["lr"].values[0]))
-            computed, useful = computed + s["computed"], useful + s["useful"]
-    names, counts = np.unique(verdicts, return_counts=True)
-    return res | {
-        "steps_computed": computed,
-        "steps_useful": useful,
-        "steps_wasted": computed - useful,
-        "verdicts": {str(k): int(c) for k, c in zip(names, counts, strict=True)},
-    }
-
-
-def compare_sweeps(rev: str) -> dict:
-    """W3 at ``rev`` (a temporary git worktree) and at this checkout, one after the other."""
-    with tempfile.TemporaryDirectory(prefix="before_after_") as tmp:
-        old = Path(tmp) / "src"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(old), rev],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        try:
-            before = run_sweep(old, Path(tmp) / "before")
-            after = run_sweep(ROOT, Path(tmp) / "after")
-        finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True
-            )
-    return {
-        "mode": "python -m sweeps.run" if _COMMAND.value else "one process",
-        "before": before,
-        "after": after,
-        "wall_ratio_after_over_before": after["wall_s"] / before["wall_s"],
-        "computed_ratio_after_over_before": after["steps_computed"] / before["steps_computed"],
-    }
-
-
 def markdown_table(res: dict) -> str:
     """The before/after tables of BENCHMARKS.md, from before_after.json content."""
     after = res.get("rev_after") or "this checkout"
@@ -283,7 +191,8 @@ def main(argv):
         res["shapes"][name] = compare(trainers, *shape, _ROUNDS.value) | {"load_avg": load}
         logging.info("%s: %s", name, res["shapes"][name])
     if _SWEEP.value:
-        res["W3"] = compare_sweeps(_REV.value) | {"load_avg": machine.load_avg()}
+        w3 = before_after_job.compare_sweeps(_REV.value, _COMMAND.value)
+        res["W3"] = w3 | {"load_avg": machine.load_avg()}
     res["measured_at"] = datetime.datetime.now().isoformat(timespec="seconds")
     res["json"] = str(_JSON.value)
     results.write_json(_JSON.value, res)

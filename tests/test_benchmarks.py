@@ -233,3 +233,15 @@ def test_config_result_describes_a_finished_workdir(micro_reference):
         "  chunk 1 (n = 8)",
         "  chunk 2 (n = 16)",
     ]
+
+
+def test_steps_of_an_older_record_count_every_lane_at_the_longest_step():
+    """Two lanes at lr = 0.5 over two segments: lane 0 takes 4 then 2 steps, lane 1 (frozen
+    after the first segment) 2 then 0; the loops executed 2 x (4 + 2) steps, the runs 8."""
+    import xarray as xr
+
+    from benchmarks import before_after_job
+
+    time = np.array([[0.0, 2.0, 3.0], [0.0, 1.0, 1.0]])
+    ds = xr.Dataset({"time": (("run", "snapshot"), time)})
+    assert before_after_job.steps_from_record(ds, 0.5) == {"computed": 12, "useful": 8}
