@@ -118,7 +118,74 @@ def stuck_rows(runs, chunk, t_final, drop, rise, ev) -> list[dict]:
     return rows
 
 
+def run_chunk(cfg, runs, chunk, factor: float, how: str) -> dict:
+    """One chunk through the verdict loop (timed), then its stuck and on_its_way runs continued
+    (:func:`continue_runs`): its timings, steps, verdicts and the loss drops."""
+    t0 = time.perf_counter()
+    snaps, verdict, ctx, state, count, ev = verdict_loop.train_chunk(cfg, runs, chunk)
+    wall = time.perf_counter() - t0
+    t_final = snaps["time"][np.arange(len(verdict)), records.last_snapshots(snaps["time"])]
+    on_way = np.asarray(ev["decided_by"]) == "on_its_way"
+    chosen = (verdict == "stuck") | on_way
+    if _UP_TO.value is not None:
+        chosen &= t_final <= _UP_TO.value * (1 + 1e-9)
+        on_way &= chosen
+    t1 = time.perf_counter()
+    start, end, rise = continue_runs(cfg, chunk.program, state, ctx, chosen, t_final, factor, how)
+    cont = time.perf_counter() - t1
+    stuck = (verdict == "stuck") & chosen
+    drop = np.where(stuck, (start - end) / start, np.nan)
+    tol = cfg.verdict.rel_tol * snaps["loss"][:, 0]
+    return {
+        "chunk": {
+            "index": chunk.index,
+            "wall_s": round(wall, 2),
+            "continue_s": round(cont, 2),
+            "steps_computed": count.computed,
+            "steps_useful": count.useful,
+        },
+        "on_its_way": int(on_way.sum()),
+        "on_its_way_reached": int(np.sum(on_way & (end < tol))),
+        "stuck_runs": stuck_rows(runs, chunk, t_final, drop, rise, ev),
+        "verdicts": list(verdict),
+        "decided_by": list(ev["decided_by"]),
+        "drops": list(drop),
+        "rises": list(np.where(stuck, rise, np.nan)),
+    }
+
+
+def counts(values) -> dict:
+    names, num = np.unique(values, return_counts=True)
+    return {str(a): int(b) for a, b in zip(names, num, strict=True)}
+
+
+def summarize(out: dict, parts: list[dict]) -> dict:
+    """The benchmark's numbers over the chunks done so far (``parts``: :func:`run_chunk`)."""
+    drops = np.asarray(sum((p["drops"] for p in parts), []), np.float64)
+    rises = np.asarray(sum((p["rises"] for p in parts), []), np.float64)
+    stuck = np.isfinite(drops)
+    chunks = [p["chunk"] for p in parts]
+    return out | {
+        "chunks": chunks,
+        "stuck_runs": sum((p["stuck_runs"] for p in parts), []),
+        "on_its_way": sum(p["on_its_way"] for p in parts),
+        "on_its_way_reached": sum(p["on_its_way_reached"] for p in parts),
+        "wall_s": round(sum(ch["wall_s"] for ch in chunks), 2),
+        "continue_s": round(sum(ch["continue_s"] for ch in chunks), 2),
+        "verdicts": counts(sum((p["verdicts"] for p in parts), [])),
+        "decided_by": counts(sum((p["decided_by"] for p in parts), [])),
+        "stuck_continued": int(stuck.sum()),
+        "stuck_max_loss_drop": float(np.max(drops[stuck])) if stuck.any() else None,
+        "stuck_over_1pct": int(np.sum(drops[stuck] > 0.01)),
+        "stuck_rose": int(np.sum(rises[stuck] > RISE_TOL)),
+        "stuck_over_1pct_rose": int(np.sum((drops[stuck] > 0.01) & (rises[stuck] > RISE_TOL))),
+        "load_avg": machine.load_avg(),
+    }
+
+
 def run(name: str, factor: float, how: str) -> dict:
+    """Every chunk of the config (:func:`run_chunk`); the json is rewritten after each chunk
+    (``chunks_done`` of ``chunks_total``), so a long check stopped early keeps what it did."""
     cfg = importlib.import_module(f"sweeps.configs.{name}").get_config()
     if _N.value:
         cfg.n = tuple(int(n) for n in _N.value)
@@ -129,67 +196,18 @@ def run(name: str, factor: float, how: str) -> dict:
         "factor": factor,
         "continue_with": how,
         "machine": machine.machine_info(),
-        "chunks": [],
-    }
-    verdicts_all, decided_all, drops, rises = [], [], [], []
-    for chunk in chunks:
-        t0 = time.perf_counter()
-        snaps, verdict, ctx, state, count, ev = verdict_loop.train_chunk(cfg, runs, chunk)
-        wall = time.perf_counter() - t0
-        t_final = snaps["time"][np.arange(len(verdict)), records.last_snapshots(snaps["time"])]
-        on_way = np.asarray(ev["decided_by"]) == "on_its_way"
-        chosen = (verdict == "stuck") | on_way
-        if _UP_TO.value is not None:
-            chosen &= t_final <= _UP_TO.value * (1 + 1e-9)
-            on_way &= chosen
-        t1 = time.perf_counter()
-        start, end, rise = continue_runs(
-            cfg, chunk.program, state, ctx, chosen, t_final, factor, how
-        )
-        cont = time.perf_counter() - t1
-        drop = np.where((verdict == "stuck") & chosen, (start - end) / start, np.nan)
-        tol = cfg.verdict.rel_tol * snaps["loss"][:, 0]
-        out["on_its_way"] = out.get("on_its_way", 0) + int(on_way.sum())
-        out["on_its_way_reached"] = out.get("on_its_way_reached", 0) + int(
-            np.sum(on_way & (end < tol))
-        )
-        out["chunks"].append(
-            {
-                "index": chunk.index,
-                "wall_s": round(wall, 2),
-                "continue_s": round(cont, 2),
-                "steps_computed": count.computed,
-                "steps_useful": count.useful,
-            }
-        )
-        out.setdefault("stuck_runs", []).extend(stuck_rows(runs, chunk, t_final, drop, rise, ev))
-        verdicts_all += list(verdict)
-        decided_all += list(ev["decided_by"])
-        drops += list(drop)
-        rises += list(np.where((verdict == "stuck") & chosen, rise, np.nan))
-    drops, rises = np.asarray(drops), np.asarray(rises)
-    stuck = np.isfinite(drops)
-    v, c = np.unique(verdicts_all, return_counts=True)
-    dv, dc = np.unique(decided_all, return_counts=True)
-    out |= {
-        "wall_s": round(sum(ch["wall_s"] for ch in out["chunks"]), 2),
-        "continue_s": round(sum(ch["continue_s"] for ch in out["chunks"]), 2),
-        "verdicts": {str(a): int(b) for a, b in zip(v, c, strict=True)},
-        "decided_by": {str(a): int(b) for a, b in zip(dv, dc, strict=True)},
-        "stuck_continued": int(stuck.sum()),
-        "stuck_max_loss_drop": float(np.max(drops[stuck])) if stuck.any() else None,
-        "stuck_over_1pct": int(np.sum(drops[stuck] > 0.01)),
-        "stuck_rose": int(np.sum(rises[stuck] > RISE_TOL)),
-        "stuck_over_1pct_rose": int(np.sum((drops[stuck] > 0.01) & (rises[stuck] > RISE_TOL))),
         "flow_rtol": flow_rtol(cfg),
         "judged_by": _UP_TO.value,
         "n": list(cfg.n) if _N.value else None,  # only where --n restricted them
-        "load_avg": machine.load_avg(),
+        "chunks_total": len(chunks),
     }
-    results.write_json(
-        f"benchmarks/verdicts_{block_name(name, how, _UP_TO.value, out['n'])}.json", out
-    )
-    return out
+    path = f"benchmarks/verdicts_{block_name(name, how, _UP_TO.value, out['n'])}.json"
+    parts = []
+    for chunk in chunks:
+        parts.append(run_chunk(cfg, runs, chunk, factor, how))
+        res = summarize(out, parts) | {"chunks_done": len(parts)}
+        results.write_json(path, res)
+    return res
 
 
 def block_name(name: str, how: str, judged_by: float | None = None, n=None) -> str:

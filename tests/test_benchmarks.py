@@ -245,3 +245,26 @@ def test_steps_of_an_older_record_count_every_lane_at_the_longest_step():
     time = np.array([[0.0, 2.0, 3.0], [0.0, 1.0, 1.0]])
     ds = xr.Dataset({"time": (("run", "snapshot"), time)})
     assert before_after_job.steps_from_record(ds, 0.5) == {"computed": 12, "useful": 8}
+
+
+def test_verdict_check_writes_every_chunk_and_publishes_in_its_folder(tmp_path):
+    """``benchmarks.verdicts`` on two n of the tiny config, run in a fresh folder (its json and
+    BENCHMARKS.md land there): every run has a verdict counted once, every stuck run is
+    continued (no --judged_by), and the json says both chunks are done."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "benchmarks").mkdir()
+    env = dict(os.environ, PYTHONPATH=str(root))
+    cmd = [sys.executable, "-m", "benchmarks.verdicts", "--config=tiny", "--factor=2", "--n=4,16"]
+    got = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert got.returncode == 0, got.stderr[-2000:]
+    res = json.loads((tmp_path / "benchmarks" / "verdicts_tiny_n4-16.json").read_text())
+    assert sum(res["verdicts"].values()) == 8  # 2 n x 4 seeds
+    assert sum(res["decided_by"].values()) == 8
+    assert res["stuck_continued"] == res["verdicts"].get("stuck", 0) == len(res["stuck_runs"])
+    assert res["chunks_done"] == res["chunks_total"] == len(res["chunks"])
+    assert "<!-- BEGIN VERDICTS tiny_n4-16 -->" in (tmp_path / "BENCHMARKS.md").read_text()
