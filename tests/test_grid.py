@@ -85,6 +85,8 @@ def test_chunks_have_equal_lane_counts_within_a_bucket():
         ({"round_steps": float("nan")}, "round_steps=nan"),
         ({"t_min": 1e9}, "t_min"),
         ({"continue_factor": 1.0}, "continue_factor"),
+        ({"later_factor": 1.0}, "later_factor=1.0"),
+        ({"later_factor": -2.0}, "later_factor=-2.0"),
         ({"num_seeds": 0}, "num_seeds"),
         ({"max_lanes": 0}, "max_lanes"),
         ({"speed": "fast"}, "speed"),

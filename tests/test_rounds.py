@@ -31,6 +31,20 @@ def test_rounds_end_at_the_cap_then_at_the_later_cap():
     assert rounds.last_cap(_cfg()) == 2.5e4 and rounds.last_cap(_cfg(2.5e6)) == 2.5e6
 
 
+def test_past_the_cap_rounds_multiply_by_the_later_factor():
+    """later_factor = 10^(1/4): from time_cap = 2.5e4 four rounds a decade up to the later cap
+    1e6 (closed form 2.5e4 x 10^(k/4), the last one cut at the cap); before the cap, x 10."""
+    cfg = _cfg(1e6)
+    cfg.later_factor = 10**0.25
+    ends = [rounds.round_end(cfg, r) for r in range(12)]
+    later = [2.5e4 * 10 ** (k / 4) for k in range(1, 7)]  # up to 7.9e5; then the cap
+    np.testing.assert_allclose(ends, [1e3, 1e4, 2.5e4, *later, 1e6, 1e6, 1e6], rtol=1e-12)
+    times = rounds.round_times(cfg, 3)  # a quarter decade at snapshots_per_decade = 4
+    np.testing.assert_allclose(times, [2.5e4 * 10**0.25], rtol=1e-12)
+    cfg.later_factor = 0.0  # 0: continue_factor
+    np.testing.assert_allclose(rounds.round_end(cfg, 3), 2.5e5, rtol=1e-12)
+
+
 def _loop(r, t_final, verdict, step=0.25):
     """A loop at round r whose lanes' last snapshot times are t_final, reached by steps of
     ``step`` (a number or one per lane), with these verdicts."""

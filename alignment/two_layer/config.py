@@ -118,6 +118,11 @@ def _continuation(c: ml_collections.ConfigDict) -> None:
     # depend on it (tests/test_resume.py pins them byte for byte), only compiles and overhead
     c.snapshots_per_call = 0
     c.continue_factor = 10.0  # each continuation multiplies the time by this (> 1)
+    # past time_cap, each round multiplies the time by this (> 1; 0: continue_factor): a round
+    # ends with the verdicts of its runs, and a run that settles into a minimum takes steps to
+    # the end of its round (only an interpolated run stops inside one), so a shorter round
+    # frees its lane sooner at the cost of more certificates (alignment/two_layer/rounds.py)
+    c.later_factor = 0.0
     # what runs without a verdict continue with: same (the chunk's own integrator, e.g. GD at
     # lr) | flow (gradient flow by adaptive explicit steps, cfg.flow: follows the flow where GD
     # at lr oscillates, see the step_sharpness column, but is held to dt < ~2.5 / lambda_max:

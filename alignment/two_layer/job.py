@@ -75,6 +75,9 @@ def _check_continuation(cfg) -> None:
             raise ValueError(f"{name}={steps} must be 0 (no limit) or > 0")
     if not cfg.continue_factor > 1:
         raise ValueError(f"continue_factor={cfg.continue_factor} must be > 1")
+    later = cfg.get("later_factor", 0.0)
+    if not (later == 0 or (np.isfinite(later) and later > 1)):
+        raise ValueError(f"later_factor={later} must be 0 (continue_factor) or > 1")
     stop = cfg.get("stop_interpolated", False)
     if not isinstance(stop, bool):
         raise ValueError(f"stop_interpolated={stop!r} must be True or False")

@@ -7,7 +7,10 @@ whose end is near: at ``time_cap`` those whose certificates predict an escape fr
 (``predicted_escape_time``) or interpolation (``interp_time``) by ``escape_cap``, that sit at a
 region minimum they leave across a kink (if that takes at most ``later_steps`` steps,
 :func:`affordable`: nothing predicts where they go), or that are settling into a certified
-minimum (:func:`near_end`), and after it those that continued in the round before. With a
+minimum (:func:`near_end`), and after it those that continued in the round before, in rounds
+of ``later_factor`` (shorter rounds take their verdicts more often, so a run that settles into
+a minimum or interpolates early leaves its lane block early instead of stepping to the end of
+a decade; nothing else stops a stuck run's steps inside a round). With a
 step budget (``round_steps``), a run takes at most that many steps in a continuation round;
 one it stops before the round's end stays open and is not continued (:func:`reached`). A run
 waiting for a far escape, or moving across kinks, costs a whole decade of steps per round and
@@ -33,14 +36,19 @@ def last_cap(cfg) -> float:
     return max(float(cfg.time_cap), float(cfg.get("escape_cap", 0.0)))
 
 
+def later_factor(cfg) -> float:
+    """The factor of each round past ``time_cap``: ``later_factor``, or ``continue_factor``."""
+    return float(cfg.get("later_factor", 0.0)) or float(cfg.continue_factor)
+
+
 def round_end(cfg, r: int) -> float:
     """The time round ``r`` ends at (round 0: ``max_time``; then x continue_factor each round,
-    up to ``time_cap``, then up to ``escape_cap``)."""
-    t, cap = float(cfg.max_time), float(cfg.time_cap)
+    up to ``time_cap``, then x :func:`later_factor` up to ``escape_cap``)."""
+    t, cap, factor = float(cfg.max_time), float(cfg.time_cap), float(cfg.continue_factor)
     for _ in range(r):
-        t = min(t * cfg.continue_factor, cap)
-        if t >= cap * (1 - REL):  # from the cap on, the later cap holds
-            cap = last_cap(cfg)
+        t = min(t * factor, cap)
+        if t >= cap * (1 - REL):  # from the cap on, the later cap and factor hold
+            cap, factor = last_cap(cfg), later_factor(cfg)
     return t
 
 
