@@ -4,19 +4,29 @@ threshold_quick's data (linear teacher in d = 5, x ~ N(0, I), sigma = 0.5, the s
 to 181) with a network four times wider (m = 200), a larger small init (lambda = 1e-4), float64
 and 16 seeds: 160 runs. Faithful GD as in threshold_quick (step min(0.25, 1 / lambda_max) from
 each run's sharpness); verdicts at t = 1e3, then runs without one continue to t = 2.5e4 and
-those whose end is near to 1e5 (inherited from threshold_quick), with no step budget
-(round_steps = 0: these runs sharpen to lambda_max = 50 to 140, where threshold_quick's 6e5
-steps a round cover about 1e4 units of time; they left 20 of run (c)'s 29 open runs open).
+those whose end is near to a later cap of 1e6 (threshold_quick's is 1e5: at n <= 64 the later
+cap of 1e6 decides 4 of the 5 escape saddles that 1e5 leaves open, run (g) below), each run at
+most 1.5e7 steps a round (round_steps: these runs sharpen to lambda_max = 50 to 140, where
+threshold_quick's 6e5 steps a round cover about 1e4 units of time and left 20 of run (c)'s 29
+open runs open; without a budget, run (e), a run took at most 1.3e7 steps in a round).
 
-Command:  python -m sweeps.run --config=sweeps/configs/threshold_wide.py \\
-              --workdir=runs/threshold_wide --config.max_lanes=16
-Runtime:  not measured whole as configured. The sharp runs at large n dominate: in run (e)
-          (below; 2-core AMD EPYC (family 25 model 17), one chunk of 16 runs per worker, a
-          third process on the machine for most of it) n = 91 took 12 min, n = 128 74 min and
-          n = 181 133 min; n = 8 to 64 took 9.7 min in one worker (run (g)). Faithful GD takes
-          max(4, lambda_max) steps per unit of time where fixed-step GD took 4; with
-          `--config.max_lanes=16` each n is a chunk of its own, so the two slowest (n = 128,
-          181) run side by side.
+Command:  python -m sweeps.run --config=sweeps/configs/threshold_wide.py \
+              --workdir=runs/threshold_wide --config.max_lanes=8 --config.snapshots_per_call=4
+Runtime:  not measured whole as configured yet. Run (h) (`--config.max_lanes=8
+          --config.snapshots_per_call=4 --workers=2`, code and config of 883ef5b, the same
+          as now but for later_factor, off here) trained n = 8 to 64 and half of n = 91 and
+          128 in the first hour on a 2-core AMD EPYC (family 25 model 17); n = 181 was still
+          running at the end of that session. With `--config.max_lanes=8` each n is two
+          chunks, so the two workers share every n; snapshots_per_call = 4 saves a checkpoint
+          every tenth of a decade, so a stopped run resumes without losing a whole decade of a
+          sharp run. The sharp runs at large n dominate: in run (e) (below; one chunk of 16
+          runs per worker, a third process on the machine for most of it) n = 91 took 12 min,
+          n = 128 74 min and n = 181 133 min; n = 8 to 64 took 9.7 min in one worker (run
+          (g)). A run settling into a minimum past the cap steps on to the end of its round (2.5e5
+          here) or its budget: in run (h) one such run (n = 91, seed 3) held a worker for most
+          of an hour (later_factor shortens those rounds; not set here yet, unmeasured on this
+          config). Faithful GD takes max(4, lambda_max) steps per unit of time where fixed-step
+          GD took 4.
 Result:   (from the chunk files and summary.csv of each run; verdict/criterion: runs)
           Run (e), n = 91 to 181 as configured (`--config.n="(91,128,181)"
           --config.max_lanes=16 --workers=2`, code of bc92b7b: interp_time from the last quarter
