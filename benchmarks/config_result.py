@@ -9,9 +9,10 @@ config's docstring gives: the verdicts and the criterion that decided each, per 
 interval, both readings of the runs without a verdict and the interval covering both; n*(T) per
 decade and whether it has settled; the largest eta * lambda_max, per n; each run without a
 verdict with the numbers that left it open. Config docstrings quote these lines; rerun this to
-refresh them. With ``--workdir`` it reads a finished workdir instead (a long job run by hand,
-e.g. split over processes with ``--chunks``) and trains nothing: no Runtime line, but each
-chunk's steps (those its vmapped loops computed, those its runs took).
+refresh them. With ``--workdir`` it reads a workdir instead (a long job run by hand, e.g.
+split over processes with ``--chunks``) and trains nothing: no Runtime line, but each chunk's
+steps (those its vmapped loops computed, those its runs took); of a job not finished, the
+verdicts of its finished chunks, without n*.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import pandas as pd
 from absl import app, flags
 
 from alignment.runner import results
+from alignment.two_layer import grid, records
 from benchmarks import machine
+from sweeps import merge
 
 FLAGS = flags.FLAGS
 
@@ -116,8 +119,36 @@ def chunk_steps(workdir: Path) -> list[str]:
     return lines
 
 
+def partial_summary(workdir: Path) -> pd.DataFrame:
+    """summary.csv's rows of the finished chunks of a job still running (or stopped)."""
+    frames = []
+    for index in results.finished_chunks(workdir):
+        ds = results.load_chunk(workdir, index)
+        columns = records.summary_columns(ds, grid.RUN_COLUMNS)
+        frames.append(pd.DataFrame(records.summary_table(ds, columns)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def describe_partial(workdir: Path) -> list[str]:
+    """The Result lines a workdir's finished chunks give before its job ends: the verdicts
+    per n, not n* (which needs every n)."""
+    cfg = merge.load_config(workdir)
+    total = len(grid.plan(cfg, grid.expand(cfg)))
+    summary = partial_summary(workdir)
+    head = f"partial: {len(results.finished_chunks(workdir))} of {total} chunks finished, no n*"
+    lines = [head, *describe(summary, {"groups": []}), "per n, verdict/criterion:"]
+    for n, group in summary.groupby("n"):
+        counts = collections.Counter(group["verdict"] + "/" + group["decided_by"])
+        row = {"n": n, **dict(sorted(counts.items()))}
+        lines.append("  " + ", ".join(f"{k}: {v}" for k, v in row.items()))
+    return lines
+
+
 def describe_workdir(workdir: Path) -> list[str]:
-    """The Result lines of a finished workdir, and its chunks' steps."""
+    """The Result lines of a workdir (finished, else :func:`describe_partial`), and its
+    chunks' steps."""
+    if not (workdir / "threshold.json").exists():
+        return describe_partial(workdir) + ["chunks:"] + chunk_steps(workdir)
     summary = pd.read_csv(workdir / "summary.csv")
     report = json.loads((workdir / "threshold.json").read_text())
     return describe(summary, report) + ["chunks:"] + chunk_steps(workdir)
@@ -127,8 +158,8 @@ def main(argv) -> None:
     del argv
     if FLAGS.workdir:
         workdir = Path(FLAGS.workdir)
-        if not (workdir / "threshold.json").exists():
-            raise app.UsageError(f"--workdir={workdir}: no threshold.json (not a finished job)")
+        if not results.finished_chunks(workdir):
+            raise app.UsageError(f"--workdir={workdir}: no finished chunk (not a job's workdir)")
         print(f"Result: (measured, from {workdir})")
         for line in describe_workdir(workdir):
             print("  " + line)

@@ -195,7 +195,9 @@ class Task:
         """One compiled call of batch ``b`` (its lanes' state carried across its calls)."""
         b, j = step
         ids, on = plan[b]
-        whole = len(plan) == 1 and on.all() and len(ids) == loop.lanes  # round 0: every lane
+        # every lane in the chunk's own order (round 0): the call trains the state as it is.
+        # A continuation's lanes sorted by speed are a permutation even when all are live
+        whole = len(plan) == 1 and on.all() and np.array_equal(ids, np.arange(loop.lanes))
         if self.current is None or self.current[0] != (loop.round, b):
             if whole:
                 self.current = ((loop.round, b), state, self.ctx)
