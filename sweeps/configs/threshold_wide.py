@@ -87,4 +87,9 @@ def get_config():
     c.round_steps = 1.5e7
     # n <= 64: a later cap of 1e6 decides 4 of the 5 escape saddles that 1e5 left open (run (g))
     c.escape_cap = 1e6
+    # past 2.5e4, four rounds a decade: a run settling into a minimum there is judged (and
+    # leaves its lane block) within a quarter decade instead of stepping to its round's end or
+    # budget (run (h): one such run held a worker for most of an hour); a run still open takes
+    # at most round_steps a round, so about 1.5e5 units of time past the cap at lambda_max = 140
+    c.later_factor = 10**0.25
     return c
