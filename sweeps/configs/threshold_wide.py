@@ -12,21 +12,25 @@ open runs open; without a budget, run (e), a run took at most 1.3e7 steps in a r
 
 Command:  python -m sweeps.run --config=sweeps/configs/threshold_wide.py \
               --workdir=runs/threshold_wide --config.max_lanes=8 --config.snapshots_per_call=4
-Runtime:  not measured whole as configured yet. Run (h) (`--config.max_lanes=8
-          --config.snapshots_per_call=4 --workers=2`, code and config of 883ef5b, the same
-          as now but for later_factor, off here) trained n = 8 to 64 and half of n = 91 and
-          128 in the first hour on a 2-core AMD EPYC (family 25 model 17); n = 181 was still
-          running at the end of that session. With `--config.max_lanes=8` each n is two
-          chunks, so the two workers share every n; snapshots_per_call = 4 saves a checkpoint
-          every tenth of a decade, so a stopped run resumes without losing a whole decade of a
-          sharp run. The sharp runs at large n dominate: in run (e) (below; one chunk of 16
-          runs per worker, a third process on the machine for most of it) n = 91 took 12 min,
-          n = 128 74 min and n = 181 133 min; n = 8 to 64 took 9.7 min in one worker (run
-          (g)). A run settling into a minimum past the cap steps on to the end of its round (2.5e5
-          here) or its budget: in run (h) one such run (n = 91, seed 3) held a worker for most
-          of an hour (later_factor shortens those rounds; not set here yet, unmeasured on this
-          config). Faithful GD takes max(4, lambda_max) steps per unit of time where fixed-step
-          GD took 4.
+Runtime:  not measured whole as configured yet: run (i) (this config and command, code of
+          ae6857e, `--workers=2`) was started on a 2-core AMD EPYC (family 25 model 17) and
+          had not finished at the end of that session. With `--config.max_lanes=8` each n is
+          two chunks, so the two workers share every n; snapshots_per_call = 4 saves a
+          checkpoint every tenth of a decade, so a stopped job resumes without losing a whole
+          decade of a sharp run. The sharp runs at large n dominate: in run (e) (below; one
+          chunk of 16 runs per worker, a third process on the machine for most of it) n = 91
+          took 12 min, n = 128 74 min and n = 181 133 min; n = 8 to 64 took 9.7 min in one
+          worker (run (g)). In run (h) (the code before later_factor and the lane-order fix
+          below; stopped) a run settling into a minimum past the cap stepped on to its round's
+          budget: n = 91, seed 3 held a worker for most of an hour, hence later_factor.
+          Faithful GD takes max(4, lambda_max) steps per unit of time where fixed-step GD
+          took 4.
+Lane order: before 7f0fcb9, a continuation round in which every lane of a chunk was live
+          recorded each run's snapshots in another run's row, on one device, when the
+          speed sort reordered them (tests/test_lane_order.py). Of the runs below, run (d) and
+          run (e)'s n = 181 chunk had such a round (16 of 16 live at t = 1e3): their n = 181
+          numbers mix runs' records and are not to be trusted. Runs (c) and (g), and run (e)
+          at n = 91 and 128, had none (their logs: fewer live runs than lanes in every round).
 Result:   (from the chunk files and summary.csv of each run; verdict/criterion: runs)
           Run (e), n = 91 to 181 as configured (`--config.n="(91,128,181)"
           --config.max_lanes=16 --workers=2`, code of bc92b7b: interp_time from the last quarter
