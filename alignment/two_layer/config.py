@@ -121,8 +121,7 @@ def _continuation(c: ml_collections.ConfigDict) -> None:
     # past time_cap, each round multiplies the time by this (> 1; 0: continue_factor): a round
     # ends with the verdicts of its runs, and a run that settles into a minimum takes steps to
     # the end of its round (only an interpolated run stops inside one), so a shorter round
-    # frees its lane sooner at the cost of more certificates (alignment/two_layer/rounds.py);
-    # round_steps holds for each round, so shorter rounds let an open run take more steps
+    # frees its lane sooner at the cost of more certificates (alignment/two_layer/rounds.py)
     c.later_factor = 0.0
     # what runs without a verdict continue with: same (the chunk's own integrator, e.g. GD at
     # lr) | flow (gradient flow by adaptive explicit steps, cfg.flow: follows the flow where GD
