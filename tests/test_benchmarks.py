@@ -268,3 +268,27 @@ def test_verdict_check_writes_every_chunk_and_publishes_in_its_folder(tmp_path):
     assert res["stuck_continued"] == res["verdicts"].get("stuck", 0) == len(res["stuck_runs"])
     assert res["chunks_done"] == res["chunks_total"] == len(res["chunks"])
     assert "<!-- BEGIN VERDICTS tiny_n4-16 -->" in (tmp_path / "BENCHMARKS.md").read_text()
+
+
+def test_config_result_reads_the_finished_chunks_of_an_unfinished_job(micro_reference, tmp_path):
+    """The micro workdir without its merged outputs (a job still running): the per-n verdicts
+    from its chunk files alone, the same as its summary.csv's, and no n*."""
+    import shutil
+
+    import pandas as pd
+
+    from benchmarks import config_result
+
+    _, _, path = micro_reference
+    partial = tmp_path / "partial"
+    shutil.copytree(path, partial)
+    for name in ("summary.csv", "threshold.json", "trajectories.nc"):
+        (partial / name).unlink(missing_ok=True)
+    lines = config_result.describe_workdir(partial)
+    assert lines[0] == "partial: 3 of 3 chunks finished, no n*"
+    assert not any("n* =" in line for line in lines)
+    summary = pd.read_csv(path / "summary.csv")
+    for n, group in summary.groupby("n"):
+        counts = (group["verdict"] + "/" + group["decided_by"]).value_counts()
+        (row,) = [line for line in lines if line.startswith(f"  n: {n},")]
+        assert all(f"{k}: {v}" in row for k, v in counts.items()), row
