@@ -32,13 +32,15 @@ Lane order: before 7f0fcb9, a continuation round in which every lane of a chunk 
           numbers mix runs' records and are not to be trusted. Runs (c) and (g), and run (e)
           at n = 91 and 128, had none (their logs: fewer live runs than lanes in every round).
 Result:   (from the chunk files and summary.csv of each run; verdict/criterion: runs)
-          Run (i), this config (code of ae6857e), n = 8 to 64 (its finished chunks, read by
-          `python -m benchmarks.config_result --workdir=...`; n >= 91 still running): 1 of
-          112 runs open. 8: interpolating 16. 11: interpolating 12, stuck 3 (at_minimum,
+          Run (i), this config (code of ae6857e), n = 8 to 91 (its finished chunks, read by
+          `python -m benchmarks.config_result --workdir=...`; n >= 128 still running): 1 of
+          128 runs open. 8: interpolating 16. 11: interpolating 12, stuck 3 (at_minimum,
           certified, polished), open 1 (moving: 1.2% above its region minimum at t = 2.5e4,
           not continued). 16: interpolating 13, stuck 3. 23: interpolating 5, stuck 11.
           32: interpolating 11, stuck 5. 45: interpolating 11, stuck 5. 64: interpolating 8,
-          stuck 8. Largest eta * lambda_max 1.46 (n = 64).
+          stuck 8. 91: interpolating 12, stuck 4 (3 certified; seed 3 at_minimum at t = 7.9e4,
+          the third quarter-decade round past the cap, where run (h) without later_factor
+          still stepped it at 1.2e5). Largest eta * lambda_max 1.46 at n <= 64, 1.65 at 91.
           Run (e), n = 91 to 181 as configured (`--config.n="(91,128,181)"
           --config.max_lanes=16 --workers=2`, code of bc92b7b: interp_time from the last quarter
           decade, before settle_time): 91: interpolating 12, stuck 3 (certified), open 1
