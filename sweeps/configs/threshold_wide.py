@@ -41,6 +41,7 @@ Result:   (from the chunk files and summary.csv of each run; verdict/criterion: 
           stuck 8. 91: interpolating 12, stuck 4 (3 certified; seed 3 at_minimum at t = 7.9e4,
           the third quarter-decade round past the cap, where run (h) without later_factor
           still stepped it at 1.2e5). Largest eta * lambda_max 1.46 at n <= 64, 1.65 at 91.
+          Of n = 128, the second chunk (8 runs): interpolating 7, stuck 1, in 1234 s.
           Run (e), n = 91 to 181 as configured (`--config.n="(91,128,181)"
           --config.max_lanes=16 --workers=2`, code of bc92b7b: interp_time from the last quarter
           decade, before settle_time): 91: interpolating 12, stuck 3 (certified), open 1
