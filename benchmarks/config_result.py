@@ -27,7 +27,8 @@ import pandas as pd
 from absl import app, flags
 
 from alignment.runner import results
-from alignment.two_layer import grid, records
+from alignment.two_layer import grid, records, report
+from alignment.two_layer.verdict import verdicts as vd
 from benchmarks import machine
 from sweeps import merge
 
@@ -64,7 +65,7 @@ def _estimate(e: dict) -> str:
     return f"{e['n_star']:.3g} {_interval(e['ci_low'], e['ci_high'])}"
 
 
-def describe(summary: pd.DataFrame, report: dict) -> list[str]:
+def describe(summary: pd.DataFrame, threshold: dict) -> list[str]:
     """The Result lines of every group of a finished workdir."""
     lines = []
     verdicts = collections.Counter(summary["verdict"])
@@ -75,10 +76,9 @@ def describe(summary: pd.DataFrame, report: dict) -> list[str]:
         lines.append(f"largest eta * lambda_max: {summary['max_step_sharpness'].max():.3g}")
         per_n = summary.groupby("n")["max_step_sharpness"].max()
         lines.append("  per n: " + ", ".join(f"{n}: {v:.3g}" for n, v in per_n.items()))
-    for g in report["groups"]:
+    for g in threshold["groups"]:
         lines.append(f"[{g['sweep']}] per n, verdict/criterion:")
-        for row in g.get("decided_by_n", []):
-            lines.append("  " + ", ".join(f"{k}: {v}" for k, v in row.items()))
+        lines += per_n_lines(g.get("decided_by_n", []))
         lines.append(f"  n* = {_estimate(g)}")
         if g.get("without_verdict"):
             both = g["interval_both"]
@@ -94,13 +94,18 @@ def describe(summary: pd.DataFrame, report: dict) -> list[str]:
     return lines + open_runs(summary)
 
 
+def per_n_lines(table: list[dict]) -> list[str]:
+    """The rows of ``report.decided_by_table`` (n, then 'verdict/criterion': runs)."""
+    return ["  " + ", ".join(f"{k}: {v}" for k, v in row.items()) for row in table]
+
+
 OPEN_COLUMNS = ("final_time", "train_loss", "region_min", "region_gap", "polish_dist")
 OPEN_COLUMNS += ("interp_time", "predicted_escape_time", "settle_time", "budget_stop")
 
 
 def open_runs(summary: pd.DataFrame) -> list[str]:
     """One line per run without a verdict (undetermined, saddle): what left it open."""
-    rows = summary[summary["verdict"].isin(["undetermined", "saddle"])]
+    rows = summary[summary["verdict"].isin(vd.OPEN)]
     lines = [f"{len(rows)} of {len(summary)} runs without a verdict"]
     for _, r in rows.sort_values(["n", "seed"]).iterrows():
         nums = ", ".join(f"{k} {r[k]:.3g}" for k in OPEN_COLUMNS if k in r and pd.notna(r[k]))
@@ -108,50 +113,46 @@ def open_runs(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
-def chunk_steps(workdir: Path) -> list[str]:
-    """Each finished chunk's n and its steps (``machine.chunk_steps``)."""
+def chunk_steps(chunks: dict) -> list[str]:
+    """Each finished chunk's n and its steps (``machine.steps_of``); ``chunks``: index ->
+    its dataset."""
     lines = []
-    chunks = zip(results.finished_chunks(workdir), machine.chunk_steps(workdir), strict=True)
-    for index, row in chunks:
-        n = sorted({int(v) for v in results.load_chunk(workdir, index).n.values})
-        steps = ", ".join(f"{k} {v:.3g}" for k, v in row.items())
+    for index, ds in chunks.items():
+        n = sorted({int(v) for v in ds.n.values})
+        steps = ", ".join(f"{k} {v:.3g}" for k, v in machine.steps_of(ds).items())
         lines.append(f"  chunk {index} (n = {', '.join(map(str, n))}): {steps}")
     return lines
 
 
-def partial_summary(workdir: Path) -> pd.DataFrame:
-    """summary.csv's rows of the finished chunks of a job still running (or stopped)."""
+def partial_summary(chunks: dict) -> pd.DataFrame:
+    """summary.csv's rows of the finished chunks (index -> dataset) of an unfinished job."""
     frames = []
-    for index in results.finished_chunks(workdir):
-        ds = results.load_chunk(workdir, index)
+    for ds in chunks.values():
         columns = records.summary_columns(ds, grid.RUN_COLUMNS)
         frames.append(pd.DataFrame(records.summary_table(ds, columns)))
     return pd.concat(frames, ignore_index=True)
 
 
-def describe_partial(workdir: Path) -> list[str]:
+def describe_partial(workdir: Path, chunks: dict) -> list[str]:
     """The Result lines a workdir's finished chunks give before its job ends: the verdicts
     per n, not n* (which needs every n)."""
     cfg = merge.load_config(workdir)
     total = len(grid.plan(cfg, grid.expand(cfg)))
-    summary = partial_summary(workdir)
-    head = f"partial: {len(results.finished_chunks(workdir))} of {total} chunks finished, no n*"
+    summary = partial_summary(chunks)
+    head = f"partial: {len(chunks)} of {total} chunks finished, no n*"
     lines = [head, *describe(summary, {"groups": []}), "per n, verdict/criterion:"]
-    for n, group in summary.groupby("n"):
-        counts = collections.Counter(group["verdict"] + "/" + group["decided_by"])
-        row = {"n": n, **dict(sorted(counts.items()))}
-        lines.append("  " + ", ".join(f"{k}: {v}" for k, v in row.items()))
-    return lines
+    return lines + per_n_lines(report.decided_by_table(summary))
 
 
 def describe_workdir(workdir: Path) -> list[str]:
     """The Result lines of a workdir (finished, else :func:`describe_partial`), and its
-    chunks' steps."""
+    chunks' steps; each chunk file is read once."""
+    chunks = {i: results.load_chunk(workdir, i) for i in results.finished_chunks(workdir)}
     if not (workdir / "threshold.json").exists():
-        return describe_partial(workdir) + ["chunks:"] + chunk_steps(workdir)
+        return describe_partial(workdir, chunks) + ["chunks:"] + chunk_steps(chunks)
     summary = pd.read_csv(workdir / "summary.csv")
-    report = json.loads((workdir / "threshold.json").read_text())
-    return describe(summary, report) + ["chunks:"] + chunk_steps(workdir)
+    threshold = json.loads((workdir / "threshold.json").read_text())
+    return describe(summary, threshold) + ["chunks:"] + chunk_steps(chunks)
 
 
 def main(argv) -> None:
@@ -174,7 +175,7 @@ def main(argv) -> None:
             cmd += ["--compilation_cache_dir=off"]
         seconds = machine.timed_run([*cmd, f"--workdir={tmp}/run"])
         summary = pd.read_csv(Path(tmp) / "run" / "summary.csv")
-        report = json.loads((Path(tmp) / "run" / "threshold.json").read_text())
+        threshold = json.loads((Path(tmp) / "run" / "threshold.json").read_text())
     info = machine.machine_info()
     where = f"(measured, {info['cpu']}, {info['cores']} cores)"
     if FLAGS.cache:
@@ -182,7 +183,7 @@ def main(argv) -> None:
     else:
         print(f"Runtime: {where} {seconds:.0f} s")
     print("Result: (measured)")
-    for line in describe(summary, report):
+    for line in describe(summary, threshold):
         print("  " + line)
 
 

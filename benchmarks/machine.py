@@ -47,14 +47,16 @@ def timed_run(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def steps_of(ds) -> dict:
+    """A chunk's ``steps_computed`` and ``steps_useful`` (its file's attributes: what the
+    vmapped loops executed, what the runs took)."""
+    return {k: int(ds.attrs[k]) for k in ("steps_computed", "steps_useful")}
+
+
 def chunk_steps(workdir) -> list[dict]:
-    """Each finished chunk's ``steps_computed`` and ``steps_useful`` (its file's attributes:
-    what the vmapped loops executed, what the runs took), in chunk order."""
-    out = []
-    for index in results.finished_chunks(Path(workdir)):
-        ds = results.load_chunk(Path(workdir), index)
-        out.append({k: int(ds.attrs[k]) for k in ("steps_computed", "steps_useful")})
-    return out
+    """:func:`steps_of` each finished chunk, in chunk order."""
+    chunks = results.finished_chunks(Path(workdir))
+    return [steps_of(results.load_chunk(Path(workdir), index)) for index in chunks]
 
 
 def load_avg() -> list[float]:
