@@ -40,7 +40,8 @@ Result:   (from the chunk files and summary.csv of each run; verdict/criterion: 
           32: interpolating 11, stuck 5. 45: interpolating 11, stuck 5. 64: interpolating 8,
           stuck 8. 91: interpolating 12, stuck 4 (3 certified; seed 3 at_minimum at t = 7.9e4,
           the third quarter-decade round past the cap, where run (h) without later_factor
-          still stepped it at 1.2e5). Largest eta * lambda_max 1.46 at n <= 64, 1.65 at 91.
+          was still stepping it, past 2.5e4, an hour later when that job was stopped: its
+          log). Largest eta * lambda_max 1.46 at n <= 64, 1.65 at 91.
           Of n = 128, the second chunk (8 runs): interpolating 7, stuck 1, in 1234 s.
           Run (e), n = 91 to 181 as configured (`--config.n="(91,128,181)"
           --config.max_lanes=16 --workers=2`, code of bc92b7b: interp_time from the last quarter
