@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 from absl import app, flags
 
+from alignment.two_layer.verdict import verdicts
 from benchmarks import machine
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
@@ -46,7 +47,7 @@ def run_job(config: str, overrides: list[str], workdir: Path) -> dict:
     return {
         "wall_s": wall,
         **steps,
-        "open": int(summary["verdict"].isin(["undetermined", "saddle"]).sum()),
+        "open": int(summary["verdict"].isin(verdicts.OPEN).sum()),
         "verdicts": summary.set_index("run")[["n", "seed", "verdict", "decided_by"]],
         "estimate": est,
     }
