@@ -7,6 +7,8 @@ called *stuck* from its verdict time t_v to ``factor * t_v`` (with the chunk's o
 which faithful GD keeps on gradient flow, or the flow integrator) and records how much loss it
 loses: a certified stuck run should lose nothing (the issue's target: < 1%). Runs left
 ``on_its_way`` to interpolation are continued the same way and counted when they reach it.
+With ``--workdir=DIR`` it trains nothing: it checks that finished job's
+runs, continued from the end parameters its chunk files store (``benchmarks/stored.py``).
 Writes benchmarks/verdicts_CONFIG.json (verdict counts, decided_by counts, wall time, steps, the
 largest relative loss drop of a continued stuck run) and the VERDICTS block of BENCHMARKS.md.
 """
@@ -25,7 +27,7 @@ from alignment.engine import gather, integrate, train
 from alignment.runner import results
 from alignment.two_layer import grid, records, verdict_loop
 from alignment.two_layer import job as threshold_job
-from benchmarks import machine
+from benchmarks import machine, stored
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
 _FACTOR = flags.DEFINE_float("factor", 10.0, "Stuck runs continue to factor x their verdict time.")
@@ -50,6 +52,12 @@ _N = flags.DEFINE_list(
     None,
     "Train only these sample sizes of the config (default: all): the stuck runs of a large "
     "config's small n, without its slow sharp runs at large n.",
+)
+_WORKDIR = flags.DEFINE_string(
+    "workdir",
+    None,
+    "Check this finished job's workdir instead of training: its stuck runs continue from the "
+    "end parameters its chunk files store (its own config; --config is not read).",
 )
 # a loss that rises by more than this (relative) during a continuation was not carried by
 # gradient flow, along which it can only fall: 100x float32 rounding of the loss
@@ -120,11 +128,35 @@ def stuck_rows(runs, chunk, t_final, drop, rise, ev) -> list[dict]:
 
 def run_chunk(cfg, runs, chunk, factor: float, how: str) -> dict:
     """One chunk through the verdict loop (timed), then its stuck and on_its_way runs continued
-    (:func:`continue_runs`): its timings, steps, verdicts and the loss drops."""
+    (:func:`check_runs`)."""
     t0 = time.perf_counter()
     snaps, verdict, ctx, state, count, ev = verdict_loop.train_chunk(cfg, runs, chunk)
     wall = time.perf_counter() - t0
     t_final = snaps["time"][np.arange(len(verdict)), records.last_snapshots(snaps["time"])]
+    steps = {"steps_computed": count.computed, "steps_useful": count.useful}
+    ended = (state, ctx, t_final, snaps["loss"][:, 0])
+    part = check_runs(cfg, runs, chunk, verdict, ev, ended, factor, how)
+    part["chunk"] = {"index": chunk.index, "wall_s": round(wall, 2), **steps}
+    return part
+
+
+def stored_chunk(cfg, runs, chunk, ds, factor: float, how: str) -> dict:
+    """One finished chunk of a workdir (no training): its stuck and on_its_way runs continued
+    from the end parameters its file stores (:func:`check_runs`)."""
+    state, ctx = stored.ended_state(cfg, chunk, ds)
+    ev = {k: ds[k].values for k in (*EVIDENCE_SHOWN, "decided_by")}
+    ended = (state, ctx, stored.last_values(ds, "time"), ds["loss"].values[:, 0])
+    verdict = ds["verdict"].values.astype(str)
+    part = check_runs(cfg, runs, chunk, verdict, ev, ended, factor, how)
+    part["chunk"] = {"index": chunk.index, "wall_s": 0.0, **machine.steps_of(ds)}
+    return part
+
+
+def check_runs(cfg, runs, chunk, verdict, ev, ended, factor: float, how: str) -> dict:
+    """The chunk's stuck and on_its_way runs (those judged by --judged_by) continued from
+    their verdict time (:func:`continue_runs`; ``ended`` = (state, ctx, verdict times, initial
+    losses)): the loss drops, and which runs on their way reached the tolerance."""
+    state, ctx, t_final, loss0 = ended
     on_way = np.asarray(ev["decided_by"]) == "on_its_way"
     chosen = (verdict == "stuck") | on_way
     if _UP_TO.value is not None:
@@ -132,18 +164,11 @@ def run_chunk(cfg, runs, chunk, factor: float, how: str) -> dict:
         on_way &= chosen
     t1 = time.perf_counter()
     start, end, rise = continue_runs(cfg, chunk.program, state, ctx, chosen, t_final, factor, how)
-    cont = time.perf_counter() - t1
     stuck = (verdict == "stuck") & chosen
     drop = np.where(stuck, (start - end) / start, np.nan)
-    tol = cfg.verdict.rel_tol * snaps["loss"][:, 0]
+    tol = cfg.verdict.rel_tol * loss0
     return {
-        "chunk": {
-            "index": chunk.index,
-            "wall_s": round(wall, 2),
-            "continue_s": round(cont, 2),
-            "steps_computed": count.computed,
-            "steps_useful": count.useful,
-        },
+        "continue_s": round(time.perf_counter() - t1, 2),  # also in summarize's "chunks"
         "on_its_way": int(on_way.sum()),
         "on_its_way_reached": int(np.sum(on_way & (end < tol))),
         "stuck_runs": stuck_rows(runs, chunk, t_final, drop, rise, ev),
@@ -164,14 +189,14 @@ def summarize(out: dict, parts: list[dict]) -> dict:
     drops = np.asarray(sum((p["drops"] for p in parts), []), np.float64)
     rises = np.asarray(sum((p["rises"] for p in parts), []), np.float64)
     stuck = np.isfinite(drops)
-    chunks = [p["chunk"] for p in parts]
+    chunks = [p["chunk"] | {"continue_s": p["continue_s"]} for p in parts]
     return out | {
         "chunks": chunks,
         "stuck_runs": sum((p["stuck_runs"] for p in parts), []),
         "on_its_way": sum(p["on_its_way"] for p in parts),
         "on_its_way_reached": sum(p["on_its_way_reached"] for p in parts),
         "wall_s": round(sum(ch["wall_s"] for ch in chunks), 2),
-        "continue_s": round(sum(ch["continue_s"] for ch in chunks), 2),
+        "continue_s": round(sum(p["continue_s"] for p in parts), 2),
         "verdicts": counts(sum((p["verdicts"] for p in parts), [])),
         "decided_by": counts(sum((p["decided_by"] for p in parts), [])),
         "stuck_continued": int(stuck.sum()),
@@ -183,42 +208,66 @@ def summarize(out: dict, parts: list[dict]) -> dict:
     }
 
 
+def chunks_to_check(name: str) -> tuple:
+    """(config, its runs, [(chunk, its stored dataset or None: train it)]): the config's
+    chunks (those of --n), or with --workdir the finished chunks of that job."""
+    if _WORKDIR.value is None:
+        cfg = importlib.import_module(f"sweeps.configs.{name}").get_config()
+        if _N.value:
+            cfg.n = tuple(int(n) for n in _N.value)
+        runs = grid.expand(cfg)
+        return cfg, runs, [(chunk, None) for chunk in threshold_job.validate(cfg, runs)]
+    cfg = stored.load_config(_WORKDIR.value)
+    runs, wanted = grid.expand(cfg), [int(n) for n in _N.value or ()]
+    todo = stored.finished_chunks(cfg, _WORKDIR.value)
+    if wanted:
+        todo = [(c, ds) for c, ds in todo if np.isin(runs["n"][list(c.run_ids)], wanted).all()]
+    return cfg, runs, todo
+
+
 def run(name: str, factor: float, how: str) -> dict:
-    """Every chunk of the config (:func:`run_chunk`); the json is rewritten after each chunk
+    """Every chunk to check (:func:`chunks_to_check`; :func:`run_chunk`, or
+    :func:`stored_chunk` with --workdir); the json is rewritten after each chunk
     (``chunks_done`` of ``chunks_total``), so a long check stopped early keeps what it did."""
-    cfg = importlib.import_module(f"sweeps.configs.{name}").get_config()
-    if _N.value:
-        cfg.n = tuple(int(n) for n in _N.value)
-    runs = grid.expand(cfg)
-    chunks = threshold_job.validate(cfg, runs)
+    cfg, runs, todo = chunks_to_check(name)
     out = {
-        "config": name,
+        "config": str(cfg.name) if _WORKDIR.value else name,
+        "workdir": _WORKDIR.value,
         "factor": factor,
         "continue_with": how,
         "machine": machine.machine_info(),
         "flow_rtol": flow_rtol(cfg),
         "judged_by": _UP_TO.value,
-        "n": list(cfg.n) if _N.value else None,  # only where --n restricted them
-        "chunks_total": len(chunks),
+        "n": [int(n) for n in _N.value] if _N.value else None,  # only where --n chose them
+        "chunks_total": len(todo),
     }
-    path = f"benchmarks/verdicts_{block_name(name, how, _UP_TO.value, out['n'])}.json"
+    path = f"benchmarks/verdicts_{block_name(out)}.json"
     parts = []
-    for chunk in chunks:
-        parts.append(run_chunk(cfg, runs, chunk, factor, how))
+    for chunk, ds in todo:
+        if ds is None:
+            parts.append(run_chunk(cfg, runs, chunk, factor, how))
+        else:
+            parts.append(stored_chunk(cfg, runs, chunk, ds, factor, how))
         res = summarize(out, parts) | {"chunks_done": len(parts)}
         results.write_json(path, res)
     return res
 
 
-def block_name(name: str, how: str, judged_by: float | None = None, n=None) -> str:
+def block_name(res: dict) -> str:
     """The config's name, with ``_flow`` where the stuck runs continue by the flow, ``_by<T>``
-    where only those judged by T do and ``_n<list>`` where only those sample sizes were run."""
-    name = name if how == "same" else f"{name}_{how}"
-    name = name if judged_by is None else f"{name}_by{judged_by:g}"
-    return name if not n else f"{name}_n{'-'.join(map(str, n))}"
+    where only those judged by T do, ``_n<list>`` where only those sample sizes were checked
+    and ``_stored`` where they continued from a workdir's stored runs."""
+    name, by, n = res["config"], res.get("judged_by"), res.get("n")
+    name = name if res["continue_with"] == "same" else f"{name}_{res['continue_with']}"
+    name = name if by is None else f"{name}_by{by:g}"
+    name = name if not n else f"{name}_n{'-'.join(map(str, n))}"
+    return name if not res.get("workdir") else f"{name}_stored"
 
 
 def table(res: dict) -> str:
+    """The VERDICTS block of one check."""
+    where = f"--workdir={res['workdir']}" if res.get("workdir") else f"--config={res['config']}"
+    trained = "stored runs: none" if res.get("workdir") else res["wall_s"]
     flag = "" if res["continue_with"] == "same" else f" --continue_with={res['continue_with']}"
     flag += f" --flow_rtol={res['flow_rtol']:g}" if res["continue_with"] == "flow" else ""
     by = res.get("judged_by")
@@ -226,12 +275,12 @@ def table(res: dict) -> str:
     flag += f" --n={','.join(map(str, res['n']))}" if res.get("n") else ""
     which = "" if by is None else f", those judged by t = {by:g}"
     lines = [
-        f"`python -m benchmarks.verdicts --config={res['config']}{flag}` on "
+        f"`python -m benchmarks.verdicts {where}{flag}` on "
         f"{res['machine']['cpu']}, {res['machine']['cores']} cores (load {res['load_avg']}):",
         "",
         "| quantity | value |",
         "|---|---|",
-        f"| wall time of the verdict loop, all chunks (s) | {res['wall_s']} |",
+        f"| wall time of the verdict loop, all chunks (s) | {trained} |",
         f"| verdicts | {res['verdicts']} |",
         f"| decided_by | {res['decided_by']} |",
         f"| stuck runs continued {res['factor']:g}x longer ({res['continue_with']}{which}) "
@@ -252,8 +301,7 @@ def table(res: dict) -> str:
 def main(argv):
     del argv
     res = run(_CONFIG.value, _FACTOR.value, _WITH.value)
-    name = block_name(res["config"], res["continue_with"], res["judged_by"], res["n"])
-    machine.publish(f"VERDICTS {name}", table(res))
+    machine.publish(f"VERDICTS {block_name(res)}", table(res))
 
 
 if __name__ == "__main__":

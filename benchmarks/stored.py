@@ -1,0 +1,65 @@
+"""A finished threshold job's runs as they ended, rebuilt from its workdir alone: the config
+(``config.json``), each chunk's runs and their data (drawn again from the seeds), and their
+state from the end parameters the chunk file stores (``records.end_params``). What a check of
+the verdicts needs to continue a run without training it again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+
+from alignment.engine import train
+from alignment.runner import results
+from alignment.two_layer import grid, records
+from alignment.two_layer import job as threshold_job
+
+
+def load_config(workdir) -> ml_collections.ConfigDict:
+    """The resolved config the workdir's job ran (its ``config.json``)."""
+    path = Path(workdir) / results.CONFIG
+    if not path.exists():
+        raise ValueError(f"--workdir={workdir} has no {results.CONFIG}: not a job's workdir")
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def finished_chunks(cfg, workdir) -> list[tuple]:
+    """(chunk, its dataset) of every chunk the workdir has a file of, in chunk order."""
+    runs = grid.expand(cfg)
+    chunks = threshold_job.validate(cfg, runs)
+    out = []
+    for index in results.finished_chunks(Path(workdir)):
+        ds = results.load_chunk(Path(workdir), index)
+        if "end_w" not in ds:
+            raise ValueError(f"chunk {index} of {workdir} has no end parameters (older code)")
+        chunk = chunks[index]
+        if not np.array_equal(ds["run"].values, np.asarray(chunk.run_ids)):
+            raise ValueError(f"chunk {index} of {workdir} holds other runs than its config's")
+        out.append((chunk, ds))
+    return out
+
+
+def last_values(ds, name: str) -> np.ndarray:
+    """(R,) each run's ``name`` at its last snapshot."""
+    v = ds[name].values
+    return v[np.arange(len(v)), ds["last_snapshot"].values.astype(int)]
+
+
+def ended_state(cfg, chunk, ds):
+    """(state, ctx) of the chunk's lanes, its real runs at their end: parameters, time, step
+    and loss from the chunk file, the integrator's state made anew there (as when the verdict
+    loop switches integrators). Padding lanes stay at their start."""
+    runs = grid.expand(cfg)
+    lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
+    state, ctx = train.init_runs(chunk.program, lanes)
+    state = jax.tree_util.tree_map(np.array, state)
+    real = len(chunk.run_ids)
+    for k, v in records.end_params(ds).items():
+        state.params[k][:real] = v.astype(state.params[k].dtype)
+    state.time[:real] = last_values(ds, "time")
+    state.step[:real] = last_values(ds, "step").astype(state.step.dtype)
+    state.loss[:real] = last_values(ds, "loss")
+    return train.switch_integrator(chunk.program, state, ctx), ctx
