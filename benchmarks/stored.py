@@ -34,7 +34,10 @@ def finished_chunks(cfg, workdir) -> list[tuple]:
     for index in results.finished_chunks(Path(workdir)):
         ds = results.load_chunk(Path(workdir), index)
         if "end_w" not in ds:
-            raise ValueError(f"chunk {index} of {workdir} has no end parameters (older code)")
+            raise ValueError(
+                f"chunk {index} of {workdir} has no end parameters (end_w): "
+                "it was written before chunk files kept them"
+            )
         chunk = chunks[index]
         if not np.array_equal(ds["run"].values, np.asarray(chunk.run_ids)):
             raise ValueError(f"chunk {index} of {workdir} holds other runs than its config's")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import sys
 import time
 
 import jax
@@ -28,6 +29,7 @@ from alignment.runner import results
 from alignment.two_layer import grid, records, verdict_loop
 from alignment.two_layer import job as threshold_job
 from benchmarks import machine, stored
+from benchmarks.verdicts_table import block_name, summarize, table
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
 _FACTOR = flags.DEFINE_float("factor", 10.0, "Stuck runs continue to factor x their verdict time.")
@@ -59,9 +61,6 @@ _WORKDIR = flags.DEFINE_string(
     "Check this finished job's workdir instead of training: its stuck runs continue from the "
     "end parameters its chunk files store (its own config; --config is not read).",
 )
-# a loss that rises by more than this (relative) during a continuation was not carried by
-# gradient flow, along which it can only fall: 100x float32 rounding of the loss
-RISE_TOL = 1e-5
 SNAPSHOTS = 41  # of each continuation, log-spaced, to see a rise before a fall
 
 
@@ -179,33 +178,12 @@ def check_runs(cfg, runs, chunk, verdict, ev, ended, factor: float, how: str) ->
     }
 
 
-def counts(values) -> dict:
-    names, num = np.unique(values, return_counts=True)
-    return {str(a): int(b) for a, b in zip(names, num, strict=True)}
-
-
-def summarize(out: dict, parts: list[dict]) -> dict:
-    """The benchmark's numbers over the chunks done so far (``parts``: :func:`run_chunk`)."""
-    drops = np.asarray(sum((p["drops"] for p in parts), []), np.float64)
-    rises = np.asarray(sum((p["rises"] for p in parts), []), np.float64)
-    stuck = np.isfinite(drops)
-    chunks = [p["chunk"] | {"continue_s": p["continue_s"]} for p in parts]
-    return out | {
-        "chunks": chunks,
-        "stuck_runs": sum((p["stuck_runs"] for p in parts), []),
-        "on_its_way": sum(p["on_its_way"] for p in parts),
-        "on_its_way_reached": sum(p["on_its_way_reached"] for p in parts),
-        "wall_s": round(sum(ch["wall_s"] for ch in chunks), 2),
-        "continue_s": round(sum(p["continue_s"] for p in parts), 2),
-        "verdicts": counts(sum((p["verdicts"] for p in parts), [])),
-        "decided_by": counts(sum((p["decided_by"] for p in parts), [])),
-        "stuck_continued": int(stuck.sum()),
-        "stuck_max_loss_drop": float(np.max(drops[stuck])) if stuck.any() else None,
-        "stuck_over_1pct": int(np.sum(drops[stuck] > 0.01)),
-        "stuck_rose": int(np.sum(rises[stuck] > RISE_TOL)),
-        "stuck_over_1pct_rose": int(np.sum((drops[stuck] > 0.01) & (rises[stuck] > RISE_TOL))),
-        "load_avg": machine.load_avg(),
-    }
+def sample_sizes() -> list[int]:
+    """--n as integers ([] when not given)."""
+    try:
+        return [int(n) for n in _N.value or ()]
+    except ValueError:
+        raise ValueError(f"--n={','.join(_N.value)} must be integers") from None
 
 
 def chunks_to_check(name: str) -> tuple:
@@ -214,22 +192,22 @@ def chunks_to_check(name: str) -> tuple:
     if _WORKDIR.value is None:
         cfg = importlib.import_module(f"sweeps.configs.{name}").get_config()
         if _N.value:
-            cfg.n = tuple(int(n) for n in _N.value)
+            cfg.n = tuple(sample_sizes())
         runs = grid.expand(cfg)
         return cfg, runs, [(chunk, None) for chunk in threshold_job.validate(cfg, runs)]
     cfg = stored.load_config(_WORKDIR.value)
-    runs, wanted = grid.expand(cfg), [int(n) for n in _N.value or ()]
+    runs, wanted = grid.expand(cfg), sample_sizes()
     todo = stored.finished_chunks(cfg, _WORKDIR.value)
     if wanted:
         todo = [(c, ds) for c, ds in todo if np.isin(runs["n"][list(c.run_ids)], wanted).all()]
     return cfg, runs, todo
 
 
-def run(name: str, factor: float, how: str) -> dict:
-    """Every chunk to check (:func:`chunks_to_check`; :func:`run_chunk`, or
-    :func:`stored_chunk` with --workdir); the json is rewritten after each chunk
+def run(name: str, factor: float, how: str, checked: tuple) -> dict:
+    """Every chunk of ``checked`` (:func:`chunks_to_check`): :func:`run_chunk`, or
+    :func:`stored_chunk` with --workdir; the json is rewritten after each chunk
     (``chunks_done`` of ``chunks_total``), so a long check stopped early keeps what it did."""
-    cfg, runs, todo = chunks_to_check(name)
+    cfg, runs, todo = checked
     out = {
         "config": str(cfg.name) if _WORKDIR.value else name,
         "workdir": _WORKDIR.value,
@@ -238,7 +216,7 @@ def run(name: str, factor: float, how: str) -> dict:
         "machine": machine.machine_info(),
         "flow_rtol": flow_rtol(cfg),
         "judged_by": _UP_TO.value,
-        "n": [int(n) for n in _N.value] if _N.value else None,  # only where --n chose them
+        "n": sample_sizes() or None,  # only where --n chose them
         "chunks_total": len(todo),
     }
     path = f"benchmarks/verdicts_{block_name(out)}.json"
@@ -253,54 +231,15 @@ def run(name: str, factor: float, how: str) -> dict:
     return res
 
 
-def block_name(res: dict) -> str:
-    """The config's name, with ``_flow`` where the stuck runs continue by the flow, ``_by<T>``
-    where only those judged by T do, ``_n<list>`` where only those sample sizes were checked
-    and ``_stored`` where they continued from a workdir's stored runs."""
-    name, by, n = res["config"], res.get("judged_by"), res.get("n")
-    name = name if res["continue_with"] == "same" else f"{name}_{res['continue_with']}"
-    name = name if by is None else f"{name}_by{by:g}"
-    name = name if not n else f"{name}_n{'-'.join(map(str, n))}"
-    return name if not res.get("workdir") else f"{name}_stored"
-
-
-def table(res: dict) -> str:
-    """The VERDICTS block of one check."""
-    where = f"--workdir={res['workdir']}" if res.get("workdir") else f"--config={res['config']}"
-    trained = "stored runs: none" if res.get("workdir") else res["wall_s"]
-    flag = "" if res["continue_with"] == "same" else f" --continue_with={res['continue_with']}"
-    flag += f" --flow_rtol={res['flow_rtol']:g}" if res["continue_with"] == "flow" else ""
-    by = res.get("judged_by")
-    flag += "" if by is None else f" --judged_by={by:g}"
-    flag += f" --n={','.join(map(str, res['n']))}" if res.get("n") else ""
-    which = "" if by is None else f", those judged by t = {by:g}"
-    lines = [
-        f"`python -m benchmarks.verdicts {where}{flag}` on "
-        f"{res['machine']['cpu']}, {res['machine']['cores']} cores (load {res['load_avg']}):",
-        "",
-        "| quantity | value |",
-        "|---|---|",
-        f"| wall time of the verdict loop, all chunks (s) | {trained} |",
-        f"| verdicts | {res['verdicts']} |",
-        f"| decided_by | {res['decided_by']} |",
-        f"| stuck runs continued {res['factor']:g}x longer ({res['continue_with']}{which}) "
-        f"| {res['stuck_continued']} |",
-        f"| wall time of those continuations (s) | {res.get('continue_s')} |",
-        f"| largest relative loss drop of a continued stuck run | {res['stuck_max_loss_drop']} |",
-        f"| stuck runs that lost more than 1% | {res['stuck_over_1pct']} |",
-        f"| stuck runs whose loss rose on the way (> {RISE_TOL:g}: not gradient flow) "
-        f"| {res['stuck_rose']} |",
-        f"| of those that lost more than 1%, rose first | {res['stuck_over_1pct_rose']} |",
-        f"| runs on their way to interpolation (on_its_way) | {res.get('on_its_way', 0)} |",
-        f"| of them below the tolerance {res['factor']:g}x later "
-        f"| {res.get('on_its_way_reached', 0)} |",
-    ]
-    return "\n".join(lines)
-
-
 def main(argv):
     del argv
-    res = run(_CONFIG.value, _FACTOR.value, _WITH.value)
+    try:  # a bad --workdir or --n: one line, before any compute
+        checked = chunks_to_check(_CONFIG.value)
+    except ValueError as e:
+        sys.exit(f"benchmarks.verdicts: {e}")
+    except ModuleNotFoundError:
+        sys.exit(f"benchmarks.verdicts: --config={_CONFIG.value} is not in sweeps/configs")
+    res = run(_CONFIG.value, _FACTOR.value, _WITH.value, checked)
     machine.publish(f"VERDICTS {block_name(res)}", table(res))
 
 

@@ -1,0 +1,87 @@
+"""The numbers of a verdict check (``benchmarks.verdicts``) over the chunks done so far, the
+name of its json and BENCHMARKS.md block, and the block itself."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks import machine
+
+# a loss that rises by more than this (relative) during a continuation was not carried by
+# gradient flow, along which it can only fall: 100x float32 rounding of the loss
+RISE_TOL = 1e-5
+
+
+def counts(values) -> dict:
+    names, num = np.unique(values, return_counts=True)
+    return {str(a): int(b) for a, b in zip(names, num, strict=True)}
+
+
+def summarize(out: dict, parts: list[dict]) -> dict:
+    """The check's numbers over the chunks done so far (``parts``: what
+    ``benchmarks.verdicts.check_runs`` returns for each, with its ``chunk`` entry)."""
+    drops = np.asarray(sum((p["drops"] for p in parts), []), np.float64)
+    rises = np.asarray(sum((p["rises"] for p in parts), []), np.float64)
+    stuck = np.isfinite(drops)
+    chunks = [p["chunk"] | {"continue_s": p["continue_s"]} for p in parts]
+    return out | {
+        "chunks": chunks,
+        "stuck_runs": sum((p["stuck_runs"] for p in parts), []),
+        "on_its_way": sum(p["on_its_way"] for p in parts),
+        "on_its_way_reached": sum(p["on_its_way_reached"] for p in parts),
+        "wall_s": round(sum(ch["wall_s"] for ch in chunks), 2),
+        "continue_s": round(sum(p["continue_s"] for p in parts), 2),
+        "verdicts": counts(sum((p["verdicts"] for p in parts), [])),
+        "decided_by": counts(sum((p["decided_by"] for p in parts), [])),
+        "stuck_continued": int(stuck.sum()),
+        "stuck_max_loss_drop": float(np.max(drops[stuck])) if stuck.any() else None,
+        "stuck_over_1pct": int(np.sum(drops[stuck] > 0.01)),
+        "stuck_rose": int(np.sum(rises[stuck] > RISE_TOL)),
+        "stuck_over_1pct_rose": int(np.sum((drops[stuck] > 0.01) & (rises[stuck] > RISE_TOL))),
+        "load_avg": machine.load_avg(),
+    }
+
+
+def block_name(res: dict) -> str:
+    """The config's name, with ``_flow`` where the stuck runs continue by the flow, ``_by<T>``
+    where only those judged by T do, ``_n<list>`` where only those sample sizes were checked
+    and ``_stored`` where they continued from a workdir's stored runs."""
+    name, by, n = res["config"], res.get("judged_by"), res.get("n")
+    name = name if res["continue_with"] == "same" else f"{name}_{res['continue_with']}"
+    name = name if by is None else f"{name}_by{by:g}"
+    name = name if not n else f"{name}_n{'-'.join(map(str, n))}"
+    return name if not res.get("workdir") else f"{name}_stored"
+
+
+def table(res: dict) -> str:
+    """The VERDICTS block of one check."""
+    where = f"--workdir={res['workdir']}" if res.get("workdir") else f"--config={res['config']}"
+    trained = "stored runs: none" if res.get("workdir") else res["wall_s"]
+    flag = "" if res["continue_with"] == "same" else f" --continue_with={res['continue_with']}"
+    flag += f" --flow_rtol={res['flow_rtol']:g}" if res["continue_with"] == "flow" else ""
+    by = res.get("judged_by")
+    flag += "" if by is None else f" --judged_by={by:g}"
+    flag += f" --n={','.join(map(str, res['n']))}" if res.get("n") else ""
+    which = "" if by is None else f", those judged by t = {by:g}"
+    lines = [
+        f"`python -m benchmarks.verdicts {where}{flag}` on "
+        f"{res['machine']['cpu']}, {res['machine']['cores']} cores (load {res['load_avg']}):",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| wall time of the verdict loop, all chunks (s) | {trained} |",
+        f"| verdicts | {res['verdicts']} |",
+        f"| decided_by | {res['decided_by']} |",
+        f"| stuck runs continued {res['factor']:g}x longer ({res['continue_with']}{which}) "
+        f"| {res['stuck_continued']} |",
+        f"| wall time of those continuations (s) | {res.get('continue_s')} |",
+        f"| largest relative loss drop of a continued stuck run | {res['stuck_max_loss_drop']} |",
+        f"| stuck runs that lost more than 1% | {res['stuck_over_1pct']} |",
+        f"| stuck runs whose loss rose on the way (> {RISE_TOL:g}: not gradient flow) "
+        f"| {res['stuck_rose']} |",
+        f"| of those that lost more than 1%, rose first | {res['stuck_over_1pct_rose']} |",
+        f"| runs on their way to interpolation (on_its_way) | {res.get('on_its_way', 0)} |",
+        f"| of them below the tolerance {res['factor']:g}x later "
+        f"| {res.get('on_its_way_reached', 0)} |",
+    ]
+    return "\n".join(lines)
