@@ -66,3 +66,13 @@ def ended_state(cfg, chunk, ds):
     state.step[:real] = last_values(ds, "step").astype(state.step.dtype)
     state.loss[:real] = last_values(ds, "loss")
     return train.switch_integrator(chunk.program, state, ctx), ctx
+
+
+def in_float64(tree):
+    """``tree`` with every floating array in float64 (exact from float32), the rest as is."""
+
+    def up(x):
+        x = np.asarray(x)
+        return x.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x
+
+    return jax.tree_util.tree_map(up, tree)

@@ -61,6 +61,13 @@ _WORKDIR = flags.DEFINE_string(
     "Check this finished job's workdir instead of training: its stuck runs continue from the "
     "end parameters its chunk files store (its own config; --config is not read).",
 )
+_FLOAT64 = flags.DEFINE_bool(
+    "float64",
+    False,
+    "Continue in float64 (a float32 job's runs carried over exactly): over a long continuation "
+    "float32's rounding can walk a run along the valley of a minimum that is not strict, which "
+    "gradient flow does not (BENCHMARKS.md, the stuck probe).",
+)
 SNAPSHOTS = 41  # of each continuation, log-spaced, to see a rise before a fall
 
 
@@ -80,10 +87,14 @@ def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: st
     if how == "flow":
         settings = {**dict(cfg.flow), "rtol": flow_rtol(cfg)}
         flow = dataclasses.replace(prog, integrator=integrate.Flow(**settings))
+    if _FLOAT64.value:
+        flow = dataclasses.replace(flow, dtype="float64")
     for t_v in np.unique(t_final[chosen]):
         ids = np.flatnonzero(chosen & (t_final == t_v))
         sub_state = gather.take(jax.tree_util.tree_map(np.asarray, state), ids)
         sub_ctx = gather.take(ctx, ids)
+        if _FLOAT64.value:
+            sub_state, sub_ctx = stored.in_float64((sub_state, sub_ctx))
         if flow is not prog:
             sub_state = train.switch_integrator(flow, sub_state, sub_ctx)
         times = np.geomspace(t_v, factor * t_v, SNAPSHOTS)
@@ -215,6 +226,7 @@ def run(name: str, factor: float, how: str, checked: tuple) -> dict:
         "continue_with": how,
         "machine": machine.machine_info(),
         "flow_rtol": flow_rtol(cfg),
+        "float64": _FLOAT64.value,
         "judged_by": _UP_TO.value,
         "n": sample_sizes() or None,  # only where --n chose them
         "chunks_total": len(todo),

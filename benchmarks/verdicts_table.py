@@ -44,11 +44,13 @@ def summarize(out: dict, parts: list[dict]) -> dict:
 
 def block_name(res: dict) -> str:
     """The config's name, with ``_flow`` where the stuck runs continue by the flow, ``_by<T>``
-    where only those judged by T do, ``_n<list>`` where only those sample sizes were checked
-    and ``_stored`` where they continued from a workdir's stored runs."""
+    where only those judged by T do, ``_f64`` where they continue in float64, ``_n<list>``
+    where only those sample sizes were checked and ``_stored`` where they continued from a
+    workdir's stored runs."""
     name, by, n = res["config"], res.get("judged_by"), res.get("n")
     name = name if res["continue_with"] == "same" else f"{name}_{res['continue_with']}"
     name = name if by is None else f"{name}_by{by:g}"
+    name = f"{name}_f64" if res.get("float64") else name
     name = name if not n else f"{name}_n{'-'.join(map(str, n))}"
     return name if not res.get("workdir") else f"{name}_stored"
 
@@ -56,13 +58,15 @@ def block_name(res: dict) -> str:
 def table(res: dict) -> str:
     """The VERDICTS block of one check."""
     where = f"--workdir={res['workdir']}" if res.get("workdir") else f"--config={res['config']}"
-    trained = "stored runs: none" if res.get("workdir") else res["wall_s"]
+    trained = "none: stored runs" if res.get("workdir") else res["wall_s"]
     flag = "" if res["continue_with"] == "same" else f" --continue_with={res['continue_with']}"
     flag += f" --flow_rtol={res['flow_rtol']:g}" if res["continue_with"] == "flow" else ""
     by = res.get("judged_by")
     flag += "" if by is None else f" --judged_by={by:g}"
     flag += f" --n={','.join(map(str, res['n']))}" if res.get("n") else ""
+    flag += " --float64" if res.get("float64") else ""
     which = "" if by is None else f", those judged by t = {by:g}"
+    which += ", in float64" if res.get("float64") else ""
     lines = [
         f"`python -m benchmarks.verdicts {where}{flag}` on "
         f"{res['machine']['cpu']}, {res['machine']['cores']} cores (load {res['load_avg']}):",

@@ -79,3 +79,12 @@ def test_a_stored_run_continues_exactly_as_the_trained_one(micro_reference):
     _, ours = train.train(chunk.program, state, ctx, times)
     _, theirs = train.train(chunk.program, trained, ctx, times)
     np.testing.assert_array_equal(np.asarray(ours["loss"]), np.asarray(theirs["loss"]))
+
+
+def test_in_float64_carries_float32_leaves_over_exactly_and_leaves_the_rest():
+    from benchmarks import stored
+
+    x32 = np.float32([1.1, -3.7e-8, 6.5e4])
+    up = stored.in_float64({"x": x32, "step": np.int64([3]), "ok": np.bool_([True])})
+    assert up["x"].dtype == np.float64 and np.all(up["x"].astype(np.float32) == x32)
+    assert up["step"].dtype == np.int64 and up["ok"].dtype == np.bool_
