@@ -59,7 +59,8 @@ _WORKDIR = flags.DEFINE_string(
     "workdir",
     None,
     "Check this finished job's workdir instead of training: its stuck runs continue from the "
-    "end parameters its chunk files store (its own config; --config is not read).",
+    "end parameters its chunk files store (its own config; --config is not read; 'same' is "
+    "the chunk's first integrator, also where the job continued by the flow).",
 )
 _FLOAT64 = flags.DEFINE_bool(
     "float64",
