@@ -65,6 +65,7 @@ def table(res: dict) -> str:
     flag += "" if by is None else f" --judged_by={by:g}"
     flag += f" --n={','.join(map(str, res['n']))}" if res.get("n") else ""
     flag += " --float64" if res.get("float64") else ""
+    flag += "" if res["factor"] == 10 else f" --factor={res['factor']:g}"
     which = "" if by is None else f", those judged by t = {by:g}"
     which += ", in float64" if res.get("float64") else ""
     lines = [
