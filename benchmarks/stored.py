@@ -51,11 +51,11 @@ def last_values(ds, name: str) -> np.ndarray:
     return v[np.arange(len(v)), ds["last_snapshot"].values.astype(int)]
 
 
-def ended_state(cfg, chunk, ds):
+def ended_state(runs, chunk, ds):
     """(state, ctx) of the chunk's lanes, its real runs at their end: parameters, time, step
     and loss from the chunk file, the integrator's state made anew there (as when the verdict
-    loop switches integrators). Padding lanes stay at their start."""
-    runs = grid.expand(cfg)
+    loop switches integrators). Padding lanes stay at their start. ``runs``: the config's
+    run table (``grid.expand``)."""
     lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
     state, ctx = train.init_runs(chunk.program, lanes)
     state = jax.tree_util.tree_map(np.array, state)

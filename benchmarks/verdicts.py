@@ -154,7 +154,7 @@ def run_chunk(cfg, runs, chunk, factor: float, how: str) -> dict:
 def stored_chunk(cfg, runs, chunk, ds, factor: float, how: str) -> dict:
     """One finished chunk of a workdir (no training): its stuck and on_its_way runs continued
     from the end parameters its file stores (:func:`check_runs`)."""
-    state, ctx = stored.ended_state(cfg, chunk, ds)
+    state, ctx = stored.ended_state(runs, chunk, ds)
     ev = {k: ds[k].values for k in (*EVIDENCE_SHOWN, "decided_by")}
     ended = (state, ctx, stored.last_values(ds, "time"), ds["loss"].values[:, 0])
     verdict = ds["verdict"].values.astype(str)

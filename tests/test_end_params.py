@@ -69,7 +69,7 @@ def test_a_stored_run_continues_exactly_as_the_trained_one(micro_reference):
     chunk = registry.check_config(cfg)[0]  # n = 4: both runs stuck at t = 500
     ds = results.load_chunk(path, chunk.index)
     *_, ctx, trained, _, _ = verdict_loop.train_chunk(cfg, runs, chunk)
-    state, _ = stored.ended_state(cfg, chunk, ds)
+    state, _ = stored.ended_state(runs, chunk, ds)
     for name in ("time", "step", "loss"):
         np.testing.assert_array_equal(np.asarray(getattr(state, name)), getattr(trained, name))
     for k, v in trained.params.items():
