@@ -32,20 +32,23 @@ Lane order: before 7f0fcb9, a continuation round in which every lane of a chunk 
           numbers mix runs' records and are not to be trusted. Runs (c) and (g), and run (e)
           at n = 91 and 128, had none (their logs: fewer live runs than lanes in every round).
 Result:   (from the chunk files and summary.csv of each run; verdict/criterion: runs)
-          Run (i), this config (code of ae6857e), n = 8 to 128 (its finished chunks, read by
-          `python -m benchmarks.config_result --workdir=...`; n = 181 still running): 1 of
-          144 runs open. 8: interpolating 16. 11: interpolating 12, stuck 3 (at_minimum,
-          certified, polished), open 1 (moving: 1.2% above its region minimum at t = 2.5e4,
-          not continued). 16: interpolating 13, stuck 3. 23: interpolating 5, stuck 11.
-          32: interpolating 11, stuck 5. 45: interpolating 11, stuck 5. 64: interpolating 8,
-          stuck 8. 91: interpolating 12, stuck 4 (3 certified; seed 3 at_minimum at t = 7.9e4,
-          the third quarter-decade round past the cap, where run (h) without later_factor
-          was still stepping it, past 2.5e4, an hour later when that job was stopped: its
-          log). 128: interpolating 11, stuck 5 (3 at_minimum, 2 certified). Largest
-          eta * lambda_max 1.46 at n <= 64, 1.65 at 91, 1.99 at 128. Wall time (its log, two
-          workers, a verdict check or the test suite beside it at times): n <= 64 in 43 min,
-          n = 91 by 57 min (one chunk 45 min), n = 128's chunks 21 min and (stopped with a
-          session after 31 min or more, resumed from its checkpoint) 34 min after resuming.
+          Run (i), this config (code of ae6857e), n = 8 to 181 (its finished chunks, read by
+          `benchmarks.config_result --workdir`; half of n = 181 still running): 1 of 152 finished
+          runs open. 8: interpolating 16. 11: interpolating 12, stuck 3 (at_minimum, certified,
+          polished), open 1 (moving: 1.2% above its region minimum at t = 2.5e4, not continued). 16:
+          interpolating 13, stuck 3. 23: interpolating 5, stuck 11. 32: interpolating 11, stuck 5.
+          45: interpolating 11, stuck 5. 64: interpolating 8, stuck 8. 91: interpolating 12, stuck 4
+          (3 certified; seed 3 at_minimum at t = 7.9e4, the third quarter-decade round past the cap,
+          where run (h) without later_factor was still stepping it, past 2.5e4, an hour later when
+          that job was stopped: its log). 128: interpolating 11, stuck 5 (3 at_minimum, 2
+          certified). 181, its second chunk: interpolating 8 (6 of them open at t = 2.5e4,
+          interpolated between 2.65e4 and 7.05e4); its first chunk had 5 of 8 runs open at 4.45e4
+          and was still running (its checkpoint). Largest eta * lambda_max 1.46 at n <= 64, 1.65 at
+          91, 1.99 at 128. Wall time (its log, two workers, a verdict check or the test suite beside
+          it at times): n <= 64 in 43 min, n = 91 by 57 min (one chunk 45 min), n = 128's chunks 21
+          min and (stopped with a session after 31 min or more, resumed from its checkpoint) 34 min
+          after resuming; n = 181's second chunk 43 min after resuming from its checkpoint at t =
+          2.5e4.
           Run (e), n = 91 to 181 as configured (`--config.n="(91,128,181)"
           --config.max_lanes=16 --workers=2`, code of bc92b7b: interp_time from the last quarter
           decade, before settle_time): 91: interpolating 12, stuck 3 (certified), open 1
