@@ -52,8 +52,8 @@ _UP_TO = flags.DEFINE_float(
 _N = flags.DEFINE_list(
     "n",
     None,
-    "Train only these sample sizes of the config (default: all): the stuck runs of a large "
-    "config's small n, without its slow sharp runs at large n.",
+    "Check only these sample sizes (default: all; with --workdir, the chunks holding only "
+    "them): the stuck runs of a large config's small n, without its slow sharp runs at large n.",
 )
 _WORKDIR = flags.DEFINE_string(
     "workdir",
