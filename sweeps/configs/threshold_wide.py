@@ -12,19 +12,19 @@ open runs open; without a budget, run (e), a run took at most 1.3e7 steps in a r
 
 Command:  python -m sweeps.run --config=sweeps/configs/threshold_wide.py \
               --workdir=runs/threshold_wide --config.max_lanes=8 --config.snapshots_per_call=4
-Runtime:  not measured whole as configured yet: run (i) (this config and command, code of
-          ae6857e, `--workers=2`) was started on a 2-core AMD EPYC (family 25 model 17) and
-          had not finished at the end of that session. With `--config.max_lanes=8` each n is
-          two chunks, so the two workers share every n; snapshots_per_call = 4 saves a
-          checkpoint every tenth of a decade, so a stopped job resumes without losing a whole
-          decade of a sharp run. The sharp runs at large n dominate: in run (e) (below; one
-          chunk of 16 runs per worker, a third process on the machine for most of it) n = 91
-          took 12 min, n = 128 74 min and n = 181 133 min; n = 8 to 64 took 9.7 min in one
-          worker (run (g)). In run (h) (the code before later_factor and the lane-order fix
-          below; stopped) a run settling into a minimum past the cap stepped on to its round's
-          budget: n = 91, seed 3 held a worker for most of an hour, hence later_factor.
-          Faithful GD takes max(4, lambda_max) steps per unit of time where fixed-step GD
-          took 4.
+Runtime:  run (i) (this config and command, code of ae6857e, `--workers=2`, on a 2-core AMD EPYC,
+          family 25 model 17) ran about 3.5 h of wall time over two sessions (its log: 12:09 to
+          after 13:37, stopped with the session, then resumed from its checkpoints 13:59 to 15:57),
+          with a verdict check or the test suite beside it at times. With `--config.max_lanes=8`
+          each n is two chunks, so the two workers share every n; snapshots_per_call = 4 saves a
+          checkpoint every tenth of a decade, so a stopped job resumes without losing a whole decade
+          of a sharp run. The sharp runs at large n dominate: n <= 64 took 43 min, n = 91 one chunk
+          45 min, n = 128 and 181 one chunk each more than an hour (n = 181's first chunk 7053 s
+          after resuming, with 2 of its runs stepped past t = 7.9e4). In run (h) (the code before
+          later_factor and the lane-order fix below; stopped) a run settling into a minimum past the
+          cap stepped on to its round's budget: n = 91, seed 3 held a worker for most of an hour,
+          hence later_factor. Faithful GD takes max(4, lambda_max) steps per unit of time where
+          fixed-step GD took 4.
 Lane order: before 7f0fcb9, a continuation round in which every lane of a chunk was live
           recorded each run's snapshots in another run's row, on one device, when the
           speed sort reordered them (tests/test_lane_order.py). Of the runs below, run (d) and
@@ -32,23 +32,21 @@ Lane order: before 7f0fcb9, a continuation round in which every lane of a chunk 
           numbers mix runs' records and are not to be trusted. Runs (c) and (g), and run (e)
           at n = 91 and 128, had none (their logs: fewer live runs than lanes in every round).
 Result:   (from the chunk files and summary.csv of each run; verdict/criterion: runs)
-          Run (i), this config (code of ae6857e), n = 8 to 181 (its finished chunks, read by
-          `benchmarks.config_result --workdir`; half of n = 181 still running): 1 of 152 finished
-          runs open. 8: interpolating 16. 11: interpolating 12, stuck 3 (at_minimum, certified,
-          polished), open 1 (moving: 1.2% above its region minimum at t = 2.5e4, not continued). 16:
-          interpolating 13, stuck 3. 23: interpolating 5, stuck 11. 32: interpolating 11, stuck 5.
-          45: interpolating 11, stuck 5. 64: interpolating 8, stuck 8. 91: interpolating 12, stuck 4
-          (3 certified; seed 3 at_minimum at t = 7.9e4, the third quarter-decade round past the cap,
-          where run (h) without later_factor was still stepping it, past 2.5e4, an hour later when
-          that job was stopped: its log). 128: interpolating 11, stuck 5 (3 at_minimum, 2
-          certified). 181, its second chunk: interpolating 8 (6 of them open at t = 2.5e4,
-          interpolated between 2.65e4 and 7.05e4); its first chunk had 5 of 8 runs open at 4.45e4
-          and was still running (its checkpoint). Largest eta * lambda_max 1.46 at n <= 64, 1.65 at
-          91, 1.99 at 128. Wall time (its log, two workers, a verdict check or the test suite beside
-          it at times): n <= 64 in 43 min, n = 91 by 57 min (one chunk 45 min), n = 128's chunks 21
-          min and (stopped with a session after 31 min or more, resumed from its checkpoint) 34 min
-          after resuming; n = 181's second chunk 43 min after resuming from its checkpoint at t =
-          2.5e4.
+          Run (i), this config and command (code of ae6857e; `python -m benchmarks.config_result
+          --workdir=...`): 1 of 160 runs without a verdict (0.6%). 8: interpolating 16. 11:
+          interpolating 12, stuck 3 (at_minimum, certified, polished), open 1 (moving: 1.2% above
+          its region minimum at t = 2.5e4, not continued). 16: interpolating 13, stuck 3. 23:
+          interpolating 5, stuck 11. 32: interpolating 11, stuck 5. 45: interpolating 11, stuck 5.
+          64: interpolating 8, stuck 8. 91: interpolating 12, stuck 4 (3 certified; seed 3
+          at_minimum at t = 7.9e4, the third quarter-decade round past the cap, where run (h)
+          without later_factor was still stepping it an hour later, when that job was stopped: its
+          log). 128: interpolating 11, stuck 5 (3 at_minimum, 2 certified). 181: interpolating 14,
+          stuck 2 (at_minimum); 11 of its runs were open at t = 2.5e4 and interpolated between
+          2.65e4 and 9.95e4. p(n) = 1, 0.8, 0.81, 0.31, 0.69, 0.69, 0.5, 0.75, 0.69, 0.88 over the
+          ten n: not monotone, and above 1/2 at every n but 23 and 64, so n* is not resolved (the
+          fitted crossing lies above the largest n tested) either way of counting the open run.
+          n*(T): 12.7 [11.5, 13.6] at T = 1e3, 43.5 [34.7, 56.9] at 1e4, above the range from 1e5 on
+          (rising). Largest eta * lambda_max 1.46 at n <= 64, 1.65 at 91, 1.99 at 128, 2.0 at 181.
           Run (e), n = 91 to 181 as configured (`--config.n="(91,128,181)"
           --config.max_lanes=16 --workers=2`, code of bc92b7b: interp_time from the last quarter
           decade, before settle_time): 91: interpolating 12, stuck 3 (certified), open 1
@@ -76,7 +74,7 @@ Result:   (from the chunk files and summary.csv of each run; verdict/criterion: 
           one snapshot, `faithful` 0). The later cap costs little at these n (steps of 0.17 to
           0.25); at n >= 91, where runs step 0.005 to 0.02, it would need a step budget again.
           Open runs: 11 of 160 (6.9%) with runs (c) and (e) (escape_cap 1e5), 6 (3.8%) with
-          run (g) for n <= 64. n* was not refitted: no single run of this config holds every n.
+          run (g) for n <= 64.
           Run (c) (code of 43681d4, lane blocks of at most 8, `--config.max_lanes=40
           --workers=2`, about 1 h; the step budget of 6e5) left 29 of 160 open (18%), 20 at
           their budget: 128: interpolating 4, stuck 4, open 8; 181: interpolating 1, stuck 2,
