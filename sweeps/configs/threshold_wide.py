@@ -56,11 +56,10 @@ Result:   (from the chunk files and summary.csv of each run; verdict/criterion: 
           7.4e-5 at t = 1e5 against a region minimum 4.4e-5, polish_dist 1.7e3). 181:
           interpolating 12, stuck 2 (at_minimum), open 2 (on_its_way: loss 1.6e-5 at t = 1e5,
           interp_time 1.4e5; escaping: not continued past 2.5e4, escape predicted at 1.2e5).
-          Largest eta * lambda_max 1.65 at n = 91, 1.99 at 128, 2.0 at 181. Of the runs open at t =
-          2.5e4 the quarter-decade forecast sent 5 on at n = 128 and 9 at n = 181 (the decade's
-          would have sent 7 in all), and 13 of the 14 interpolated by t = 1e5 (BENCHMARKS.md
-          "Forecasting interpolation and settling"). Over n = 91 to 181 p(n) > 1/2 at every n:
-          n* lies above 181 there.
+          Largest eta * lambda_max 1.65 at n = 91, 1.99 at 128, 2.0 at 181 (its n = 181 numbers
+          mix runs' records: "Lane order" above). Over n = 91 to 181 p(n) > 1/2 at every n: n*
+          lies above 181 there. How well the forecasts of run (i)'s open runs held: BENCHMARKS.md,
+          "Forecasting interpolation and settling".
           n = 8 to 64: run (c) (below; the budget stopped none of these runs) left 7 of 112 open:
           2 at n = 11 (escaping, moving) and 5 escape saddles at n = 23 to 64, each within the gap
           of a region minimum where no neuron grows (polish_kappa below 2e-11) while a small
