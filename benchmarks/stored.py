@@ -1,6 +1,6 @@
 """A finished threshold job's runs as they ended, rebuilt from its workdir alone: the config
 (``config.json``), each chunk's runs and their data (drawn again from the seeds), and their
-state from the end parameters the chunk file stores (``records.end_params``). What a check of
+state from the end parameters the chunk file stores (``end_state.end_params``). What a check of
 the verdicts needs to continue a run without training it again."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from alignment.engine import train
 from alignment.runner import results
-from alignment.two_layer import grid, records
+from alignment.two_layer import end_state, grid, records
 from alignment.two_layer import job as threshold_job
 
 
@@ -45,12 +45,6 @@ def finished_chunks(cfg, workdir) -> list[tuple]:
     return out
 
 
-def last_values(ds, name: str) -> np.ndarray:
-    """(R,) each run's ``name`` at its last snapshot."""
-    v = ds[name].values
-    return v[np.arange(len(v)), ds["last_snapshot"].values.astype(int)]
-
-
 def ended_state(runs, chunk, ds):
     """(state, ctx) of the chunk's lanes, its real runs at their end: parameters, time, step
     and loss from the chunk file, the integrator's state made anew there (as when the verdict
@@ -60,11 +54,11 @@ def ended_state(runs, chunk, ds):
     state, ctx = train.init_runs(chunk.program, lanes)
     state = jax.tree_util.tree_map(np.array, state)
     real = len(chunk.run_ids)
-    for k, v in records.end_params(ds).items():
+    for k, v in end_state.end_params(ds).items():
         state.params[k][:real] = v.astype(state.params[k].dtype)
-    state.time[:real] = last_values(ds, "time")
-    state.step[:real] = last_values(ds, "step").astype(state.step.dtype)
-    state.loss[:real] = last_values(ds, "loss")
+    state.time[:real] = records.last_value(ds, "time")
+    state.step[:real] = records.last_value(ds, "step").astype(state.step.dtype)
+    state.loss[:real] = records.last_value(ds, "loss")
     return train.switch_integrator(chunk.program, state, ctx), ctx
 
 

@@ -143,7 +143,7 @@ def run_chunk(cfg, runs, chunk, factor: float, how: str) -> dict:
     t0 = time.perf_counter()
     snaps, verdict, ctx, state, count, ev = verdict_loop.train_chunk(cfg, runs, chunk)
     wall = time.perf_counter() - t0
-    t_final = snaps["time"][np.arange(len(verdict)), records.last_snapshots(snaps["time"])]
+    t_final = records.last_value(snaps, "time")
     steps = {"steps_computed": count.computed, "steps_useful": count.useful}
     ended = (state, ctx, t_final, snaps["loss"][:, 0])
     part = check_runs(cfg, runs, chunk, verdict, ev, ended, factor, how)
@@ -156,7 +156,7 @@ def stored_chunk(cfg, runs, chunk, ds, factor: float, how: str) -> dict:
     from the end parameters its file stores (:func:`check_runs`)."""
     state, ctx = stored.ended_state(runs, chunk, ds)
     ev = {k: ds[k].values for k in (*EVIDENCE_SHOWN, "decided_by")}
-    ended = (state, ctx, stored.last_values(ds, "time"), ds["loss"].values[:, 0])
+    ended = (state, ctx, records.last_value(ds, "time"), ds["loss"].values[:, 0])
     verdict = ds["verdict"].values.astype(str)
     part = check_runs(cfg, runs, chunk, verdict, ev, ended, factor, how)
     part["chunk"] = {"index": chunk.index, "wall_s": 0.0, **machine.steps_of(ds)}

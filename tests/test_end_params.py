@@ -7,7 +7,7 @@ from micro import micro_config
 
 from alignment import registry
 from alignment.engine import train
-from alignment.two_layer import grid, records
+from alignment.two_layer import end_state, grid
 
 
 def numpy_loss(params, r, x_NxD, y_N) -> float:
@@ -26,7 +26,7 @@ def test_end_params_reproduce_each_runs_last_recorded_loss(micro_reference):
         ds = xr.load_dataset(path / "chunks" / f"chunk_{chunk.index:05d}.nc")
         lanes = grid.lanes_for(runs, chunk.run_ids, chunk.lanes)
         _, ctx = train.init_runs(chunk.program, lanes)
-        params = records.end_params(ds)
+        params = end_state.end_params(ds)
         data = ctx.family.train
         for r, run_id in enumerate(ds["run"].values):
             keep = np.asarray(data.mask_N[r]) > 0
@@ -47,8 +47,8 @@ def test_end_params_of_a_float32_run_with_bias_round_trip_exactly():
         "a": rng.standard_normal((3, 4)).astype(np.float32),
         "b": rng.standard_normal((3, 4)).astype(np.float32),
     }
-    ds = xr.Dataset(records.end_vars(params), coords={"run": [7, 8, 9]})
-    back = records.end_params(ds, runs=[9, 7])
+    ds = xr.Dataset(end_state.end_vars(params), coords={"run": [7, 8, 9]})
+    back = end_state.end_params(ds, runs=[9, 7])
     assert set(back) == {"w", "a", "b"}
     for k in params:
         assert back[k].dtype == np.float64

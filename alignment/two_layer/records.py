@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import xarray as xr
 
-from alignment.two_layer import grid
+from alignment.two_layer import end_state, grid
 from alignment.two_layer.verdict import verdicts
 
 INDEX_DIMS = ("coord_in", "coord_ols", "coord_nrn", "extremal")
@@ -48,28 +48,6 @@ def _snapshot_vars(snaps, keep_neurons) -> dict:
     return out
 
 
-def end_vars(params) -> dict:
-    """Each run's parameters where it ended (its last snapshot): ``end_w`` (run, neuron,
-    coord_in), ``end_a`` (run, neuron) and, with a bias, ``end_b``; float64 (exact for float32).
-    Every run's, whatever ``neuron_seeds``: a verdict can be checked again from the stored
-    results (continued, certified) without training the run again (``end_params``)."""
-    out = {
-        "end_w": (("run", "neuron", "coord_in"), np.asarray(params["w"], np.float64)),
-        "end_a": (("run", "neuron"), np.asarray(params["a"], np.float64)),
-    }
-    if "b" in params:
-        out["end_b"] = (("run", "neuron"), np.asarray(params["b"], np.float64))
-    return out
-
-
-def end_params(ds: xr.Dataset, runs=None) -> dict[str, np.ndarray]:
-    """The parameters ``end_vars`` stored (of ``runs``, run ids; default every run), as the
-    family's params dict ``{"w": (R, m, d), "a": (R, m)[, "b"]}``."""
-    sel = ds if runs is None else ds.sel(run=np.asarray(runs))
-    names = {"w": "end_w", "a": "end_a", "b": "end_b"}
-    return {k: sel[v].values for k, v in names.items() if v in sel}
-
-
 def chunk_dataset(runs, chunk, snaps, verdict, ctx, state, keep_neurons=None, attrs=None):
     """Labels a chunk's arrays (host numpy: snapshots (R, K, ...), ctx and state per run)."""
     family = chunk.program.family
@@ -85,7 +63,7 @@ def chunk_dataset(runs, chunk, snaps, verdict, ctx, state, keep_neurons=None, at
         "diverged_at_snapshot": (("run", "snapshot"), np.asarray(snaps["diverged"], float)),
     }
     data_vars |= family.outputs(ctx.family)
-    data_vars |= end_vars(state.params)
+    data_vars |= end_state.end_vars(state.params)
     for k, v in family.event_times(snaps).items():
         data_vars[k] = ("run", v)
     for k in grid.RUN_COLUMNS:
