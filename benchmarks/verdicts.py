@@ -24,7 +24,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from alignment.engine import gather, integrate, train
+from alignment.engine import gather, integrate, stiff, train
 from alignment.runner import results
 from alignment.two_layer import grid, records, verdict_loop
 from alignment.two_layer import job as threshold_job
@@ -36,9 +36,17 @@ _FACTOR = flags.DEFINE_float("factor", 10.0, "Stuck runs continue to factor x th
 _WITH = flags.DEFINE_enum(
     "continue_with",
     "same",
-    ["same", "flow"],
-    "Integrator that continues the stuck runs: the chunk's own (GD at lr) or the flow (held to "
-    "dt < ~2.5 / lambda_max by stability: slow for a 10x longer continuation).",
+    ["same", "flow", "stiff_flow", "gd"],
+    "Integrator that continues the stuck runs: the chunk's own (GD at lr), the flow (explicit, "
+    "held to dt < ~2.5 / lambda_max by stability: slow for a 10x longer continuation), the "
+    "flow by a linearly implicit step (alignment/engine/stiff.py: steps set by the error alone) "
+    "or faithful GD at --gd_cap (Euler steps of the flow: run it at two caps to see them agree).",
+)
+_GD_CAP = flags.DEFINE_float(
+    "gd_cap",
+    0.5,
+    "For --continue_with=gd: each step is gd_cap x min(lr, 1 / lambda_max) (the step of the "
+    "config's faithful GD at gd_step_sharpness = 1, scaled), in (0, 2).",
 )
 _RTOL = flags.DEFINE_float(
     "flow_rtol", None, "The flow's rtol for --continue_with=flow (default: the config's flow.rtol)."
@@ -77,6 +85,17 @@ def flow_rtol(cfg) -> float:
     return float(cfg.flow.rtol) if _RTOL.value is None else _RTOL.value
 
 
+def continuation_integrator(cfg, how: str):
+    """The flow integrator of --continue_with, with the config's step control at --flow_rtol
+    (the stiff one keeps its own step ceiling: its steps are not held by stability)."""
+    settings = {k: float(v) for k, v in cfg.flow.items()} | {"rtol": flow_rtol(cfg)}
+    if how == "stiff_flow":
+        return stiff.StiffFlow(**{k: v for k, v in settings.items() if k != "dt_max"})
+    if how == "gd":
+        return integrate.GD(max_step_sharpness=_GD_CAP.value)
+    return integrate.Flow(**settings)
+
+
 def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: str):
     """(L(t_v), L(factor t_v), largest relative rise of L above L(t_v) on the way) of each
     ``chosen`` run continued from its verdict time t_v (NaN for the others)."""
@@ -85,9 +104,8 @@ def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: st
     if "dt" in state.istate:  # the verdict loop already switched the chunk to the flow
         prog = verdict_loop.continuation_program(cfg, prog)
     flow = prog
-    if how == "flow":
-        settings = {**dict(cfg.flow), "rtol": flow_rtol(cfg)}
-        flow = dataclasses.replace(prog, integrator=integrate.Flow(**settings))
+    if how != "same":
+        flow = dataclasses.replace(prog, integrator=continuation_integrator(cfg, how))
     if _FLOAT64.value:
         flow = dataclasses.replace(flow, dtype="float64")
     for t_v in np.unique(t_final[chosen]):
@@ -96,6 +114,9 @@ def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: st
         sub_ctx = gather.take(ctx, ids)
         if _FLOAT64.value:
             sub_state, sub_ctx = stored.in_float64((sub_state, sub_ctx))
+        if how == "gd":  # every step gd_cap x the job's faithful step min(lr, 1 / lambda_max)
+            lr = np.asarray(sub_ctx.lane["lr"]) * _GD_CAP.value
+            sub_ctx = sub_ctx._replace(lane={**sub_ctx.lane, "lr": lr})
         if flow is not prog:
             sub_state = train.switch_integrator(flow, sub_state, sub_ctx)
         times = np.geomspace(t_v, factor * t_v, SNAPSHOTS)
@@ -227,6 +248,7 @@ def run(name: str, factor: float, how: str, checked: tuple) -> dict:
         "continue_with": how,
         "machine": machine.machine_info(),
         "flow_rtol": flow_rtol(cfg),
+        "gd_cap": _GD_CAP.value if how == "gd" else None,
         "float64": _FLOAT64.value,
         "judged_by": _UP_TO.value,
         "n": sample_sizes() or None,  # only where --n chose them
@@ -246,7 +268,9 @@ def run(name: str, factor: float, how: str, checked: tuple) -> dict:
 
 def main(argv):
     del argv
-    try:  # a bad --workdir or --n: one line, before any compute
+    try:  # a bad --workdir, --n or --gd_cap: one line, before any compute
+        if not 0 < _GD_CAP.value < 2:
+            raise ValueError(f"--gd_cap={_GD_CAP.value:g} must be in (0, 2)")
         checked = chunks_to_check(_CONFIG.value)
     except ValueError as e:
         sys.exit(f"benchmarks.verdicts: {e}")

@@ -49,6 +49,7 @@ def block_name(res: dict) -> str:
     workdir's stored runs."""
     name, by, n = res["config"], res.get("judged_by"), res.get("n")
     name = name if res["continue_with"] == "same" else f"{name}_{res['continue_with']}"
+    name = name if res.get("gd_cap") is None else f"{name}{res['gd_cap']:g}"
     name = name if by is None else f"{name}_by{by:g}"
     name = f"{name}_f64" if res.get("float64") else name
     name = name if not n else f"{name}_n{'-'.join(map(str, n))}"
@@ -60,13 +61,15 @@ def table(res: dict) -> str:
     where = f"--workdir={res['workdir']}" if res.get("workdir") else f"--config={res['config']}"
     trained = "none: stored runs" if res.get("workdir") else res["wall_s"]
     flag = "" if res["continue_with"] == "same" else f" --continue_with={res['continue_with']}"
-    flag += f" --flow_rtol={res['flow_rtol']:g}" if res["continue_with"] == "flow" else ""
+    flag += f" --flow_rtol={res['flow_rtol']:g}" if "flow" in res["continue_with"] else ""
+    flag += "" if res.get("gd_cap") is None else f" --gd_cap={res['gd_cap']:g}"
     by = res.get("judged_by")
     flag += "" if by is None else f" --judged_by={by:g}"
     flag += f" --n={','.join(map(str, res['n']))}" if res.get("n") else ""
     flag += " --float64" if res.get("float64") else ""
     flag += "" if res["factor"] == 10 else f" --factor={res['factor']:g}"
-    which = "" if by is None else f", those judged by t = {by:g}"
+    which = "" if res.get("gd_cap") is None else f" at eta lambda_max <= {res['gd_cap']:g}"
+    which += "" if by is None else f", those judged by t = {by:g}"
     which += ", in float64" if res.get("float64") else ""
     lines = [
         f"`python -m benchmarks.verdicts {where}{flag}` on "
