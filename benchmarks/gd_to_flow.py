@@ -1,16 +1,17 @@
 """Do GD continuations at two step caps give the flow's loss drops? One table from three checks.
 
-    python -m benchmarks.gd_to_flow [--config=threshold_quick_...] (the names of the jsons)
+    python -m benchmarks.gd_to_flow [--coarse=NAME] [--fine=NAME] [--flow=NAME]
 
 A stuck run judged late (t_v = 1e4 to 1e5) continued 10x longer by the explicit flow at a tight
-rtol costs ~t_v / dt steps, and on a run whose data points sit on its neurons' kinks dt falls to
-~1e-2 (error control sees the jump): days for threshold_quick. Faithful GD at cap c (step
-c / lambda_max) is Euler's method on the same flow, first order in its step, so two caps c and
-c / 2 give the flow's drop by Richardson extrapolation, 2 d(c / 2) - d(c), with |d(c) - d(c / 2)|
-as the size of the step's effect. This script reads ``benchmarks.verdicts``' jsons of the two GD
-caps (``--continue_with=gd --gd_cap``) and of the explicit flow (where it was affordable: the
-runs judged at t_v = 1e3) and tabulates, per verdict time, how far the extrapolation lies from
-the flow and how large the drops are. Writes the GD_TO_FLOW block of BENCHMARKS.md.
+rtol costs ~t_v / dt steps, and on a run whose data points sit on its neurons' kinks the error
+control holds dt far below 1 / lambda_max (it sees the gradient's jump at every crossing).
+Faithful GD at cap c (each step c x min(lr, 1 / lambda_max)) is Euler's method on the same flow,
+first order in its step, so caps c and c / 2 give the flow's drop by Richardson extrapolation,
+2 d(c / 2) - d(c), with |d(c) - d(c / 2)| the size of the step's effect. This script reads
+``benchmarks.verdicts``' jsons (verdicts_NAME.json) of the two caps (``--continue_with=gd
+--gd_cap``) and of the explicit flow (where it was affordable: the runs judged at t_v = 1e3) and
+tabulates, per verdict time, how far the extrapolation lies from the flow and how large the drops
+are. Writes the GD_TO_FLOW block of BENCHMARKS.md.
 """
 
 from __future__ import annotations

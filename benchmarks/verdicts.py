@@ -24,7 +24,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from alignment.engine import gather, integrate, stiff, train
+from alignment.engine import gather, integrate, train
 from alignment.runner import results
 from alignment.two_layer import grid, records, verdict_loop
 from alignment.two_layer import job as threshold_job
@@ -36,11 +36,11 @@ _FACTOR = flags.DEFINE_float("factor", 10.0, "Stuck runs continue to factor x th
 _WITH = flags.DEFINE_enum(
     "continue_with",
     "same",
-    ["same", "flow", "stiff_flow", "gd"],
-    "Integrator that continues the stuck runs: the chunk's own (GD at lr), the flow (explicit, "
-    "held to dt < ~2.5 / lambda_max by stability: slow for a 10x longer continuation), the "
-    "flow by a linearly implicit step (alignment/engine/stiff.py: steps set by the error alone) "
-    "or faithful GD at --gd_cap (Euler steps of the flow: run it at two caps to see them agree).",
+    ["same", "flow", "gd"],
+    "Integrator that continues the stuck runs: the chunk's own (GD at lr), the flow (held to "
+    "dt < ~2.5 / lambda_max by stability, and to far less on a run whose data points sit on its "
+    "kinks: slow for a 10x longer continuation) or faithful GD at --gd_cap (Euler steps of the "
+    "flow: two caps extrapolate to it, benchmarks/gd_to_flow.py).",
 )
 _GD_CAP = flags.DEFINE_float(
     "gd_cap",
@@ -86,13 +86,11 @@ def flow_rtol(cfg) -> float:
 
 
 def continuation_integrator(cfg, how: str):
-    """The flow integrator of --continue_with, with the config's step control at --flow_rtol
-    (the stiff one keeps its own step ceiling: its steps are not held by stability)."""
-    settings = {k: float(v) for k, v in cfg.flow.items()} | {"rtol": flow_rtol(cfg)}
-    if how == "stiff_flow":
-        return stiff.StiffFlow(**{k: v for k, v in settings.items() if k != "dt_max"})
+    """The integrator of --continue_with: faithful GD at --gd_cap, or the flow with the
+    config's step control at --flow_rtol."""
     if how == "gd":
         return integrate.GD(max_step_sharpness=_GD_CAP.value)
+    settings = {k: float(v) for k, v in cfg.flow.items()} | {"rtol": flow_rtol(cfg)}
     return integrate.Flow(**settings)
 
 

@@ -294,9 +294,19 @@ def test_config_result_reads_the_finished_chunks_of_an_unfinished_job(micro_refe
         assert all(f"{k}: {v}" in row for k, v in counts.items()), row
 
 
-def test_verdict_check_of_a_workdir_continues_its_stored_stuck_runs(micro_reference, tmp_path):
+@pytest.mark.parametrize(
+    "flags,name",
+    [
+        ((), "micro_stored"),
+        (("--continue_with=gd", "--gd_cap=0.5"), "micro_gd0.5_stored"),
+    ],
+)
+def test_verdict_check_of_a_workdir_continues_its_stored_stuck_runs(
+    micro_reference, tmp_path, flags, name
+):
     """``benchmarks.verdicts --workdir`` on the micro job: nothing trained, every chunk read,
-    the verdicts its summary.csv has, and every stuck run continued from its stored end."""
+    the verdicts its summary.csv has, and every stuck run continued from its stored end, by
+    the job's GD or GD at half its step."""
     import os
     import subprocess
     import sys
@@ -308,10 +318,10 @@ def test_verdict_check_of_a_workdir_continues_its_stored_stuck_runs(micro_refere
     root = Path(__file__).resolve().parents[1]
     (tmp_path / "benchmarks").mkdir()
     env = dict(os.environ, PYTHONPATH=str(root))
-    cmd = [sys.executable, "-m", "benchmarks.verdicts", f"--workdir={path}", "--factor=2"]
+    cmd = [sys.executable, "-m", "benchmarks.verdicts", f"--workdir={path}", "--factor=2", *flags]
     got = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert got.returncode == 0, got.stderr[-2000:]
-    res = json.loads((tmp_path / "benchmarks" / "verdicts_micro_stored.json").read_text())
+    res = json.loads((tmp_path / "benchmarks" / f"verdicts_{name}.json").read_text())
     summary = pd.read_csv(path / "summary.csv")
     assert res["verdicts"] == summary["verdict"].value_counts().to_dict()
     assert res["chunks_done"] == res["chunks_total"] == 3
@@ -323,3 +333,22 @@ def test_verdict_check_of_a_workdir_continues_its_stored_stuck_runs(micro_refere
     # a certified stuck run of gradient flow loses nothing when continued (GD at lr 0.2 on
     # these float64 runs: the issue's bound, 1% of its loss)
     assert res["stuck_over_1pct"] == 0
+
+
+def test_gd_at_two_caps_extrapolates_to_the_flow():
+    """Constructed drops, first order in the cap: d(c) = d_flow + K c. Richardson's
+    2 d(c/2) - d(c) gives d_flow back exactly; the table's columns say so per verdict time."""
+    from benchmarks import gd_to_flow
+
+    d_flow = {(8, 0): (1e3, 1e-4), (8, 1): (1e3, 2e-5), (16, 0): (1e4, 3e-3)}
+    slope = {(8, 0): 0.02, (8, 1): -0.01, (16, 0): 0.05}
+    at = {c: {k: (t, d + slope[k] * c) for k, (t, d) in d_flow.items()} for c in (1.0, 0.5)}
+    flow = {k: v for k, v in d_flow.items() if v[0] == 1e3}  # the flow ran at t_v = 1e3 only
+    rows = gd_to_flow.rows(at[1.0], at[0.5], flow)
+    assert [(r["t_verdict"], r["runs"]) for r in rows] == [(1e3, 2), (1e4, 1)]
+    np.testing.assert_allclose(rows[0]["extrapolated_vs_flow_max"], 0.0, atol=1e-15)
+    np.testing.assert_allclose(rows[0]["fine_vs_flow_max"], 0.01)  # K c / 2 of run (8, 0)
+    np.testing.assert_allclose(rows[1]["extrapolated_max"], 3e-3)
+    np.testing.assert_allclose(rows[1]["step_effect_max"], 0.025)
+    assert rows[1]["over_1pct"] == 0 and "vs_flow_runs" not in rows[1]
+    assert "| 1000 | 2 |" in gd_to_flow.table(rows, ("a", "b", "c"))

@@ -16,7 +16,6 @@ class Linear:
     d: int = 3
     n: int = 7
     on_sphere: bool = False  # constrain w to the unit sphere after every step
-    spread: float = 1.0  # x's columns scaled from 1 down to 1 / spread: a stiff Hessian
 
     name = "linear_toy"
 
@@ -37,8 +36,7 @@ class Linear:
 
     def data(self, key, dtype):
         kx, kw = jax.random.split(key)
-        x = jax.random.normal(kx, (self.n, self.d), jnp.float64)
-        x = (x * jnp.geomspace(1.0, 1.0 / self.spread, self.d)).astype(dtype)
+        x = jax.random.normal(kx, (self.n, self.d), jnp.float64).astype(dtype)
         w_star = jax.random.normal(kw, (self.d,), jnp.float64).astype(dtype)
         return x, x @ w_star, w_star
 

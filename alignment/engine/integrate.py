@@ -202,7 +202,7 @@ class Flow:
 
     def init(self, params, lane, dtype, loss_and_grad):
         del lane, dtype
-        loss, k1 = neg_grad(loss_and_grad, params)
+        loss, k1 = _neg_grad(loss_and_grad, params)
         return {
             "dt": jnp.asarray(self.dt0, TIME_DTYPE),
             "k1": k1,  # -grad L at the current parameters (first same as last)
@@ -234,46 +234,39 @@ class Flow:
         del step, lane
         loss0, k1 = istate["loss"], istate["k1"]
         if constrain is not None:
-            loss0, k1 = neg_grad(loss_and_grad, params)
+            loss0, k1 = _neg_grad(loss_and_grad, params)
         dt = jnp.minimum(istate["dt"], goal - time)
-        _, k2 = neg_grad(loss_and_grad, _axpy(params, (dt / 2, k1)))
-        _, k3 = neg_grad(loss_and_grad, _axpy(params, (0.75 * dt, k2)))
+        _, k2 = _neg_grad(loss_and_grad, _axpy(params, (dt / 2, k1)))
+        _, k3 = _neg_grad(loss_and_grad, _axpy(params, (0.75 * dt, k2)))
         new = _axpy(params, (dt * 2 / 9, k1), (dt / 3, k2), (dt * 4 / 9, k3))
-        loss4, k4 = neg_grad(loss_and_grad, new)
+        loss4, k4 = _neg_grad(loss_and_grad, new)
         zero = jax.tree_util.tree_map(jnp.zeros_like, params)
         err = _axpy(zero, (dt * -5 / 72, k1), (dt / 12, k2), (dt / 9, k3), (dt * -1 / 8, k4))
-        ratio = rms_ratio(err, params, new, self.rtol, self.atol)
-        if constrain is not None:
-            new = constrain(new)
-        return self.settle(istate, dt, ratio, (params, k1, loss0), (new, k4, loss4), time)
-
-    def settle(self, istate, dt, ratio, old, new, time):
-        """Accept or reject a step of ``dt`` whose local error is ``ratio`` x tolerance (local
-        error ~ dt^3: order 2 with an embedded 3): ``old`` and ``new`` are (parameters, -grad L,
-        loss) before and after it. Returns ``step``'s (loss, params, istate, new_time)."""
+        ratio = _rms_ratio(err, params, new, self.rtol, self.atol)
         floor = dt <= self.dt_min * (1 + 1e-12)
         ok = (ratio <= 1.0) | floor
         grow = jnp.clip(0.9 * jnp.maximum(ratio, 1e-12) ** (-1 / 3), 0.2, 5.0)
         # a step cut short to land on a snapshot keeps the longer proposal it came with
         base = jnp.where(ok, jnp.maximum(dt * grow, jnp.minimum(istate["dt"], dt * 5)), dt * grow)
+        if constrain is not None:
+            new = constrain(new)
         pick = functools.partial(jax.tree_util.tree_map, functools.partial(jnp.where, ok))
         istate = {
             "dt": jnp.clip(base, self.dt_min, self.dt_max).astype(TIME_DTYPE),
-            "k1": pick(new[1], old[1]),
-            "loss": jnp.where(ok, new[2], old[2]),
+            "k1": pick(k4, k1),
+            "loss": jnp.where(ok, loss4, loss0),
             "accepted": istate["accepted"] + ok,
             "floored": istate["floored"] + (floor & (ratio > 1)),
         }
-        return old[2], pick(new[0], old[0]), istate, jnp.where(ok, time + dt, time)
+        return loss0, pick(new, params), istate, jnp.where(ok, time + dt, time)
 
 
-def neg_grad(loss_and_grad, params):
-    """(L, -grad L) at ``params``."""
+def _neg_grad(loss_and_grad, params):
     loss, g = loss_and_grad(params)
     return loss, jax.tree_util.tree_map(jnp.negative, g)
 
 
-def rms_ratio(err, old, new, rtol, atol):
+def _rms_ratio(err, old, new, rtol, atol):
     """RMS over every parameter of err / (atol + rtol max(|old|, |new|, rms(new))), float64.
 
     The relative part is floored at the RMS size of the whole parameter vector: a tiny neuron
