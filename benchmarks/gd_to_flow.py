@@ -11,7 +11,7 @@ first order in its step, so caps c and c / 2 give the flow's drop by Richardson 
 ``benchmarks.verdicts``' jsons (verdicts_NAME.json) of the two caps (``--continue_with=gd
 --gd_cap``) and of the explicit flow (where it was affordable: the runs judged at t_v = 1e3) and
 tabulates, per verdict time, how far the extrapolation lies from the flow and how large the drops
-are. Writes the GD_TO_FLOW block of BENCHMARKS.md.
+are. Writes the GD_TO_FLOW block of BENCHMARKS.md (named after --coarse).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def main(argv):
     except ValueError as e:
         sys.exit(f"benchmarks.gd_to_flow: {e}")
     out = rows(coarse, fine, flow)
-    machine.publish("GD_TO_FLOW", table(out, names))
+    machine.publish(f"GD_TO_FLOW {_COARSE.value}", table(out, names))
 
 
 if __name__ == "__main__":
