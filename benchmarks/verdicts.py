@@ -57,6 +57,12 @@ _UP_TO = flags.DEFINE_float(
     "Continue only the stuck runs judged at or before this time (default: all): a flow "
     "continuation at a tight rtol costs time in proportion to the verdict time t_v.",
 )
+_AFTER = flags.DEFINE_float(
+    "judged_after",
+    None,
+    "Continue only the stuck runs judged after this time (default: all): the later runs of a "
+    "job whose earlier ones were checked by a run with --judged_by.",
+)
 _N = flags.DEFINE_list(
     "n",
     None,
@@ -183,15 +189,18 @@ def stored_chunk(cfg, runs, chunk, ds, factor: float, how: str) -> dict:
 
 
 def check_runs(cfg, runs, chunk, verdict, ev, ended, factor: float, how: str) -> dict:
-    """The chunk's stuck and on_its_way runs (those judged by --judged_by) continued from
-    their verdict time (:func:`continue_runs`; ``ended`` = (state, ctx, verdict times, initial
-    losses)): the loss drops, and which runs on their way reached the tolerance."""
+    """The chunk's stuck and on_its_way runs (those judged after --judged_after and by
+    --judged_by) continued from their verdict time (:func:`continue_runs`; ``ended`` = (state,
+    ctx, verdict times, initial losses)): the loss drops, and which runs on their way reached
+    the tolerance."""
     state, ctx, t_final, loss0 = ended
     on_way = np.asarray(ev["decided_by"]) == "on_its_way"
     chosen = (verdict == "stuck") | on_way
     if _UP_TO.value is not None:
         chosen &= t_final <= _UP_TO.value * (1 + 1e-9)
-        on_way &= chosen
+    if _AFTER.value is not None:
+        chosen &= t_final > _AFTER.value * (1 + 1e-9)
+    on_way &= chosen
     t1 = time.perf_counter()
     start, end, rise = continue_runs(cfg, chunk.program, state, ctx, chosen, t_final, factor, how)
     stuck = (verdict == "stuck") & chosen
@@ -249,6 +258,7 @@ def run(name: str, factor: float, how: str, checked: tuple) -> dict:
         "gd_cap": _GD_CAP.value if how == "gd" else None,
         "float64": _FLOAT64.value,
         "judged_by": _UP_TO.value,
+        "judged_after": _AFTER.value,
         "n": sample_sizes() or None,  # only where --n chose them
         "chunks_total": len(todo),
     }

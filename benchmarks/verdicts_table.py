@@ -43,14 +43,16 @@ def summarize(out: dict, parts: list[dict]) -> dict:
 
 
 def block_name(res: dict) -> str:
-    """The config's name, with ``_flow`` where the stuck runs continue by the flow, ``_by<T>``
-    where only those judged by T do, ``_f64`` where they continue in float64, ``_n<list>``
-    where only those sample sizes were checked and ``_stored`` where they continued from a
-    workdir's stored runs."""
+    """The config's name, with ``_flow`` (``_gd<c>``) where the stuck runs continue by the
+    flow (GD at cap c), ``_by<T>`` where only those judged by T do (``_after<T>``: after T),
+    ``_f64`` where they continue in float64, ``_n<list>`` where only those sample sizes were
+    checked and ``_stored`` where they continued from a workdir's stored runs."""
     name, by, n = res["config"], res.get("judged_by"), res.get("n")
     name = name if res["continue_with"] == "same" else f"{name}_{res['continue_with']}"
     name = name if res.get("gd_cap") is None else f"{name}{res['gd_cap']:g}"
     name = name if by is None else f"{name}_by{by:g}"
+    after = res.get("judged_after")
+    name = name if after is None else f"{name}_after{after:g}"
     name = f"{name}_f64" if res.get("float64") else name
     name = name if not n else f"{name}_n{'-'.join(map(str, n))}"
     return name if not res.get("workdir") else f"{name}_stored"
@@ -65,11 +67,14 @@ def table(res: dict) -> str:
     flag += "" if res.get("gd_cap") is None else f" --gd_cap={res['gd_cap']:g}"
     by = res.get("judged_by")
     flag += "" if by is None else f" --judged_by={by:g}"
+    after = res.get("judged_after")
+    flag += "" if after is None else f" --judged_after={after:g}"
     flag += f" --n={','.join(map(str, res['n']))}" if res.get("n") else ""
     flag += " --float64" if res.get("float64") else ""
     flag += "" if res["factor"] == 10 else f" --factor={res['factor']:g}"
     which = "" if res.get("gd_cap") is None else f" at eta lambda_max <= {res['gd_cap']:g}"
     which += "" if by is None else f", those judged by t = {by:g}"
+    which += "" if after is None else f", those judged after t = {after:g}"
     which += ", in float64" if res.get("float64") else ""
     lines = [
         f"`python -m benchmarks.verdicts {where}{flag}` on "
