@@ -76,8 +76,9 @@ def rows(coarse: dict, fine: dict, flow: dict) -> list[dict]:
 def table(out: list[dict], names: tuple) -> str:
     """The GD_TO_FLOW block."""
     lines = [
-        f"`python -m benchmarks.gd_to_flow` (jsons: {', '.join(names)}). Drops are relative "
-        "loss drops over the 10x continuation; 'extrapolated' is 2 d(c/2) - d(c).",
+        f"`python -m benchmarks.gd_to_flow --coarse={names[0]} --fine={names[1]} "
+        f"--flow={names[2]}`: relative loss drops over the 10x continuation; 'extrapolated' is "
+        "2 d(c/2) - d(c).",
         "",
         "| t_verdict | stuck runs | max abs d(c) - d(c/2) | max d(c/2) | max extrapolated "
         "| extrapolated > 1% | runs also on the flow | max abs extrapolated - flow "
