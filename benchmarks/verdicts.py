@@ -101,10 +101,10 @@ def continuation_integrator(cfg, how: str):
 
 
 def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: str):
-    """(L(t_v), L(factor t_v), largest relative rise of L above L(t_v) on the way) of each
-    ``chosen`` run continued from its verdict time t_v (NaN for the others)."""
+    """(L(t_v), L(factor t_v), largest relative rise of L above L(t_v) on the way, steps
+    taken) of each ``chosen`` run continued from its verdict time t_v (NaN for the others)."""
     start, end = np.full(len(chosen), np.nan), np.full(len(chosen), np.nan)
-    rise = np.full(len(chosen), np.nan)
+    rise, steps = np.full(len(chosen), np.nan), np.full(len(chosen), np.nan)
     if "dt" in state.istate:  # the verdict loop already switched the chunk to the flow
         prog = verdict_loop.continuation_program(cfg, prog)
     flow = prog
@@ -124,11 +124,13 @@ def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: st
         if flow is not prog:
             sub_state = train.switch_integrator(flow, sub_state, sub_ctx)
         times = np.geomspace(t_v, factor * t_v, SNAPSHOTS)
+        step0 = np.asarray(sub_state.step)  # before train donates the state
         _, snaps = train.train(flow, sub_state, sub_ctx, times)
+        steps[ids] = np.asarray(snaps["step"])[:, -1] - step0
         loss = np.asarray(snaps["loss"], np.float64)
         start[ids], end[ids] = loss[:, 0], loss[:, -1]
         rise[ids] = np.max(loss, axis=1) / loss[:, 0] - 1
-    return start, end, rise
+    return start, end, rise, steps
 
 
 EVIDENCE_SHOWN = (
@@ -143,9 +145,11 @@ EVIDENCE_SHOWN = (
 )
 
 
-def stuck_rows(runs, chunk, t_final, drop, rise, ev) -> list[dict]:
-    """One row per stuck run of a chunk: its (n, seed), when it was judged, the loss drop
-    when continued and the evidence of its verdict."""
+def stuck_rows(runs, chunk, t_final, continued, ev) -> list[dict]:
+    """One row per stuck run of a chunk: its (n, seed), when it was judged, the loss drop,
+    rise and steps when continued (``continued``: those arrays, NaN drop for the others) and
+    the evidence of its verdict."""
+    drop, rise, steps = continued
     rows = []
     for r in np.flatnonzero(np.isfinite(drop)):
         run_id = chunk.run_ids[r]
@@ -156,6 +160,7 @@ def stuck_rows(runs, chunk, t_final, drop, rise, ev) -> list[dict]:
                 "t_verdict": float(t_final[r]),
                 "loss_drop": float(drop[r]),
                 "loss_rise": float(rise[r]),
+                "continue_steps": int(steps[r]),
                 **{k: float(ev[k][r]) for k in EVIDENCE_SHOWN},
             }
         )
@@ -202,7 +207,8 @@ def check_runs(cfg, runs, chunk, verdict, ev, ended, factor: float, how: str) ->
         chosen &= t_final > _AFTER.value * (1 + 1e-9)
     on_way &= chosen
     t1 = time.perf_counter()
-    start, end, rise = continue_runs(cfg, chunk.program, state, ctx, chosen, t_final, factor, how)
+    continued = continue_runs(cfg, chunk.program, state, ctx, chosen, t_final, factor, how)
+    start, end, rise, _ = continued
     stuck = (verdict == "stuck") & chosen
     drop = np.where(stuck, (start - end) / start, np.nan)
     tol = cfg.verdict.rel_tol * loss0
@@ -210,7 +216,7 @@ def check_runs(cfg, runs, chunk, verdict, ev, ended, factor: float, how: str) ->
         "continue_s": round(time.perf_counter() - t1, 2),  # also in summarize's "chunks"
         "on_its_way": int(on_way.sum()),
         "on_its_way_reached": int(np.sum(on_way & (end < tol))),
-        "stuck_runs": stuck_rows(runs, chunk, t_final, drop, rise, ev),
+        "stuck_runs": stuck_rows(runs, chunk, t_final, (drop, *continued[2:]), ev),
         "verdicts": list(verdict),
         "decided_by": list(ev["decided_by"]),
         "drops": list(drop),

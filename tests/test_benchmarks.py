@@ -294,34 +294,34 @@ def test_config_result_reads_the_finished_chunks_of_an_unfinished_job(micro_refe
         assert all(f"{k}: {v}" in row for k, v in counts.items()), row
 
 
-@pytest.mark.parametrize(
-    "flags,name",
-    [
-        ((), "micro_stored"),
-        (("--continue_with=gd", "--gd_cap=0.5"), "micro_gd0.5_stored"),
-    ],
-)
-def test_verdict_check_of_a_workdir_continues_its_stored_stuck_runs(
-    micro_reference, tmp_path, flags, name
-):
-    """``benchmarks.verdicts --workdir`` on the micro job: nothing trained, every chunk read,
-    the verdicts its summary.csv has, and every stuck run continued from its stored end, by
-    the job's GD or GD at half its step."""
+def stored_check(workdir, tmp_path, *flags) -> dict:
+    """``benchmarks.verdicts --workdir=workdir --factor=2 *flags`` run in ``tmp_path``: its json."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "benchmarks").mkdir(exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(root))
+    cmd = [sys.executable, "-m", "benchmarks.verdicts", f"--workdir={workdir}", "--factor=2"]
+    got = subprocess.run(
+        [*cmd, *flags], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert got.returncode == 0, got.stderr[-2000:]
+    (out,) = (tmp_path / "benchmarks").glob("verdicts_*.json")
+    res = json.loads(out.read_text())
+    out.unlink()
+    return res
+
+
+def test_verdict_check_of_a_workdir_continues_its_stored_stuck_runs(micro_reference, tmp_path):
+    """``benchmarks.verdicts --workdir`` on the micro job: nothing trained, every chunk read,
+    the verdicts its summary.csv has, and every stuck run continued from its stored end."""
     import pandas as pd
 
     _, _, path = micro_reference
-    root = Path(__file__).resolve().parents[1]
-    (tmp_path / "benchmarks").mkdir()
-    env = dict(os.environ, PYTHONPATH=str(root))
-    cmd = [sys.executable, "-m", "benchmarks.verdicts", f"--workdir={path}", "--factor=2", *flags]
-    got = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert got.returncode == 0, got.stderr[-2000:]
-    res = json.loads((tmp_path / "benchmarks" / f"verdicts_{name}.json").read_text())
+    res = stored_check(path, tmp_path)
     summary = pd.read_csv(path / "summary.csv")
     assert res["verdicts"] == summary["verdict"].value_counts().to_dict()
     assert res["chunks_done"] == res["chunks_total"] == 3
@@ -333,6 +333,21 @@ def test_verdict_check_of_a_workdir_continues_its_stored_stuck_runs(
     # a certified stuck run of gradient flow loses nothing when continued (GD at lr 0.2 on
     # these float64 runs: the issue's bound, 1% of its loss)
     assert res["stuck_over_1pct"] == 0
+
+
+def test_gd_continuation_at_half_the_cap_takes_twice_the_steps(micro_reference, tmp_path):
+    """--continue_with=gd --gd_cap=0.5 against the job's own faithful GD (the default check;
+    the micro job's cap is 1): every step halved, so each stuck run takes twice the steps to
+    the same time (+-1 a snapshot: the last step of each lands on it) and loses as little."""
+    _, _, path = micro_reference
+    same = stored_check(path, tmp_path)
+    half = stored_check(path, tmp_path, "--continue_with=gd", "--gd_cap=0.5")
+    assert half["gd_cap"] == 0.5 and same["stuck_continued"] == half["stuck_continued"] > 0
+    for a, b in zip(same["stuck_runs"], half["stuck_runs"], strict=True):
+        assert (a["n"], a["seed"]) == (b["n"], b["seed"])
+        slack = 41 / a["continue_steps"]  # one step a snapshot (verdicts.SNAPSHOTS)
+        assert abs(b["continue_steps"] / a["continue_steps"] - 2) <= 2 * slack, (a, b)
+    assert half["stuck_over_1pct"] == 0
 
 
 def test_gd_at_two_caps_extrapolates_to_the_flow():
