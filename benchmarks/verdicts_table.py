@@ -82,6 +82,7 @@ def table(res: dict) -> str:
         "",
         "| quantity | value |",
         "|---|---|",
+        f"| chunks checked | {res.get('chunks_done')} of {res.get('chunks_total')} |",
         f"| wall time of the verdict loop, all chunks (s) | {trained} |",
         f"| verdicts | {res['verdicts']} |",
         f"| decided_by | {res['decided_by']} |",

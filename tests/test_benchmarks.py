@@ -267,7 +267,9 @@ def test_verdict_check_writes_every_chunk_and_publishes_in_its_folder(tmp_path):
     assert sum(res["decided_by"].values()) == 8
     assert res["stuck_continued"] == res["verdicts"].get("stuck", 0) == len(res["stuck_runs"])
     assert res["chunks_done"] == res["chunks_total"] == len(res["chunks"])
-    assert "<!-- BEGIN VERDICTS tiny_n4-16 -->" in (tmp_path / "BENCHMARKS.md").read_text()
+    block = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "<!-- BEGIN VERDICTS tiny_n4-16 -->" in block
+    assert f"| chunks checked | {res['chunks_done']} of {res['chunks_done']} |" in block
 
 
 def test_config_result_reads_the_finished_chunks_of_an_unfinished_job(micro_reference, tmp_path):
