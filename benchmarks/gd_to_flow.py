@@ -69,6 +69,7 @@ def rows(coarse: dict, fine: dict, flow: dict) -> list[dict]:
             row["vs_flow_runs"] = len(on_flow)
             row["extrapolated_vs_flow_max"] = float(np.max(np.abs(extra[on_flow] - d_flow)))
             row["fine_vs_flow_max"] = float(np.max(np.abs(d_f[on_flow] - d_flow)))
+            row["coarse_vs_flow_max"] = float(np.max(np.abs(d_c[on_flow] - d_flow)))
         out.append(row)
     return out
 
@@ -82,23 +83,16 @@ def table(out: list[dict], names: tuple) -> str:
         "",
         "| t_verdict | stuck runs | max abs d(c) - d(c/2) | max d(c/2) | max extrapolated "
         "| extrapolated > 1% | runs also on the flow | max abs extrapolated - flow "
-        "| max abs d(c/2) - flow |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| max abs d(c/2) - flow | max abs d(c) - flow |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in out:
-        flow = (
-            (
-                r["vs_flow_runs"],
-                f"{r['extrapolated_vs_flow_max']:.2g}",
-                f"{r['fine_vs_flow_max']:.2g}",
-            )
-            if "vs_flow_runs" in r
-            else (0, "", "")
-        )
+        keys = ("extrapolated_vs_flow_max", "fine_vs_flow_max", "coarse_vs_flow_max")
+        on_flow = [f"{r[k]:.2g}" if k in r else "" for k in keys]
         lines.append(
             f"| {r['t_verdict']:g} | {r['runs']} | {r['step_effect_max']:.2g} "
             f"| {r['drop_fine_max']:.2g} | {r['extrapolated_max']:.2g} | {r['over_1pct']} "
-            f"| {flow[0]} | {flow[1]} | {flow[2]} |"
+            f"| {r.get('vs_flow_runs', 0)} | {' | '.join(on_flow)} |"
         )
     return "\n".join(lines)
 

@@ -365,6 +365,7 @@ def test_gd_at_two_caps_extrapolates_to_the_flow():
     assert [(r["t_verdict"], r["runs"]) for r in rows] == [(1e3, 2), (1e4, 1)]
     np.testing.assert_allclose(rows[0]["extrapolated_vs_flow_max"], 0.0, atol=1e-15)
     np.testing.assert_allclose(rows[0]["fine_vs_flow_max"], 0.01)  # K c / 2 of run (8, 0)
+    np.testing.assert_allclose(rows[0]["coarse_vs_flow_max"], 0.02)  # K c
     np.testing.assert_allclose(rows[1]["extrapolated_max"], 3e-3)
     np.testing.assert_allclose(rows[1]["step_effect_max"], 0.025)
     assert rows[1]["over_1pct"] == 0 and "vs_flow_runs" not in rows[1]
