@@ -207,8 +207,9 @@ def check_runs(cfg, runs, chunk, verdict, ev, ended, factor: float, how: str) ->
         chosen &= t_final > _AFTER.value * (1 + 1e-9)
     on_way &= chosen
     t1 = time.perf_counter()
-    continued = continue_runs(cfg, chunk.program, state, ctx, chosen, t_final, factor, how)
-    start, end, rise, _ = continued
+    start, end, rise, steps = continue_runs(
+        cfg, chunk.program, state, ctx, chosen, t_final, factor, how
+    )
     stuck = (verdict == "stuck") & chosen
     drop = np.where(stuck, (start - end) / start, np.nan)
     tol = cfg.verdict.rel_tol * loss0
@@ -216,7 +217,7 @@ def check_runs(cfg, runs, chunk, verdict, ev, ended, factor: float, how: str) ->
         "continue_s": round(time.perf_counter() - t1, 2),  # also in summarize's "chunks"
         "on_its_way": int(on_way.sum()),
         "on_its_way_reached": int(np.sum(on_way & (end < tol))),
-        "stuck_runs": stuck_rows(runs, chunk, t_final, (drop, *continued[2:]), ev),
+        "stuck_runs": stuck_rows(runs, chunk, t_final, (drop, rise, steps), ev),
         "verdicts": list(verdict),
         "decided_by": list(ev["decided_by"]),
         "drops": list(drop),

@@ -63,7 +63,7 @@ def table(res: dict) -> str:
     where = f"--workdir={res['workdir']}" if res.get("workdir") else f"--config={res['config']}"
     trained = "none: stored runs" if res.get("workdir") else res["wall_s"]
     flag = "" if res["continue_with"] == "same" else f" --continue_with={res['continue_with']}"
-    flag += f" --flow_rtol={res['flow_rtol']:g}" if "flow" in res["continue_with"] else ""
+    flag += f" --flow_rtol={res['flow_rtol']:g}" if res["continue_with"] == "flow" else ""
     flag += "" if res.get("gd_cap") is None else f" --gd_cap={res['gd_cap']:g}"
     by = res.get("judged_by")
     flag += "" if by is None else f" --judged_by={by:g}"
