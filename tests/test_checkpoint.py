@@ -32,6 +32,18 @@ def test_store_refuses_a_checkpoint_of_other_provenance(tmp_path):
         checkpoint.Store(path, {"config_hash": "bbbb"}).load()
 
 
+def test_store_resumes_across_commits_that_leave_the_code_alone(tmp_path):
+    """The git revision is recorded, not checked: code_hash names the code, as for chunk files
+    (a commit of docs once threw away a 24-minute half-run chunk)."""
+    path = checkpoint.checkpoint_path(tmp_path, 2)
+    old = {"code_hash": "c0de", "git_revision": "1111"}
+    checkpoint.Store(path, old).save({"book": {"call": 5}})
+    newer_commit = checkpoint.Store(path, old | {"git_revision": "2222"}).load()
+    assert int(newer_commit["book"]["call"]) == 5
+    with pytest.raises(checkpoint.CheckpointError, match="code_hash='c0de', now 'beef'"):
+        checkpoint.Store(path, old | {"code_hash": "beef"}).load()
+
+
 def test_store_counts_its_saves_and_removes_its_file_and_folder(tmp_path):
     seen = []
     store = checkpoint.Store(checkpoint.checkpoint_path(tmp_path, 0), {}, seen.append)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alignment.runner import results
+from alignment.runner import provenance, results
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -78,7 +78,8 @@ def load(path) -> dict:
 
 class Store:
     """The checkpoint of one chunk: ``load`` what an earlier process left, ``save`` after each
-    call, ``remove`` once the chunk file exists. ``meta`` (provenance) must match on load.
+    call, ``remove`` once the chunk file exists. ``meta`` (provenance) must match on load, but
+    for the fields that only record it (``provenance.RECORDED_ONLY``: the git revision).
 
     ``after_save`` (tests: simulate a kill) is called with the number of saves so far.
     """
@@ -95,7 +96,7 @@ class Store:
         tree = load(self.path)
         meta = {k: str(v) for k, v in tree.pop("meta", {}).items()}
         for key, value in self.meta.items():
-            if meta.get(key) != value:
+            if key not in provenance.RECORDED_ONLY and meta.get(key) != value:
                 raise CheckpointError(
                     f"{self.path} was written with {key}={meta.get(key)!r}, now {value!r}"
                 )

@@ -17,6 +17,10 @@ PACKAGE_DIR = Path(alignment.__file__).resolve().parent
 # fields of every job that change no chunk's results (snapshots_per_call: tests/test_resume.py);
 # a job adds its own (Job.neutral_fields: fields only its report reads)
 NEUTRAL_FIELDS = ("make_figures", "snapshots_per_call")
+# stamp fields that record where a result came from but do not decide whether it can be reused:
+# code_hash already names the code, so a commit that leaves alignment/ alone (docs, benchmarks)
+# keeps a half-run chunk's checkpoint, as it keeps the finished chunk files (workdir.py)
+RECORDED_ONLY = ("git_revision",)
 
 
 def relevant_config(cfg_dict: dict, neutral=NEUTRAL_FIELDS) -> dict:
