@@ -29,7 +29,7 @@ from alignment.runner import results
 from alignment.two_layer import grid, records, verdict_loop
 from alignment.two_layer import job as threshold_job
 from benchmarks import machine, stored
-from benchmarks.verdicts_table import block_name, summarize, table
+from benchmarks import verdicts_table as vt
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
 _FACTOR = flags.DEFINE_float("factor", 10.0, "Stuck runs continue to factor x their verdict time.")
@@ -75,6 +75,12 @@ _WORKDIR = flags.DEFINE_string(
     "Check this finished job's workdir instead of training: its stuck runs continue from the "
     "end parameters its chunk files store (its own config; --config is not read; 'same' is "
     "the chunk's first integrator, also where the job continued by the flow).",
+)
+_RESUME = flags.DEFINE_bool(
+    "resume",
+    False,
+    "Keep the chunks an earlier check of the same settings wrote to its json (one stopped or "
+    "killed part way) and check only the others.",
 )
 _FLOAT64 = flags.DEFINE_bool(
     "float64",
@@ -133,40 +139,6 @@ def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: st
     return start, end, rise, steps
 
 
-EVIDENCE_SHOWN = (
-    "region_gap",
-    "kappa_max",
-    "kink_max",
-    "split_max",
-    "grad_slope",
-    "flat_change",
-    "small_alive",
-    "max_step_sharpness",
-)
-
-
-def stuck_rows(runs, chunk, t_final, continued, ev) -> list[dict]:
-    """One row per stuck run of a chunk: its (n, seed), when it was judged, the loss drop,
-    rise and steps when continued (``continued``: those arrays, NaN drop for the others) and
-    the evidence of its verdict."""
-    drop, rise, steps = continued
-    rows = []
-    for r in np.flatnonzero(np.isfinite(drop)):
-        run_id = chunk.run_ids[r]
-        rows.append(
-            {
-                "n": int(runs["n"][run_id]),
-                "seed": int(runs["seed"][run_id]),
-                "t_verdict": float(t_final[r]),
-                "loss_drop": float(drop[r]),
-                "loss_rise": float(rise[r]),
-                "continue_steps": int(steps[r]),
-                **{k: float(ev[k][r]) for k in EVIDENCE_SHOWN},
-            }
-        )
-    return rows
-
-
 def run_chunk(cfg, runs, chunk, factor: float, how: str) -> dict:
     """One chunk through the verdict loop (timed), then its stuck and on_its_way runs continued
     (:func:`check_runs`)."""
@@ -185,7 +157,7 @@ def stored_chunk(cfg, runs, chunk, ds, factor: float, how: str) -> dict:
     """One finished chunk of a workdir (no training): its stuck and on_its_way runs continued
     from the end parameters its file stores (:func:`check_runs`)."""
     state, ctx = stored.ended_state(runs, chunk, ds)
-    ev = {k: ds[k].values for k in (*EVIDENCE_SHOWN, "decided_by")}
+    ev = {k: ds[k].values for k in (*vt.EVIDENCE_SHOWN, "decided_by")}
     ended = (state, ctx, records.last_value(ds, "time"), ds["loss"].values[:, 0])
     verdict = ds["verdict"].values.astype(str)
     part = check_runs(cfg, runs, chunk, verdict, ev, ended, factor, how)
@@ -217,7 +189,7 @@ def check_runs(cfg, runs, chunk, verdict, ev, ended, factor: float, how: str) ->
         "continue_s": round(time.perf_counter() - t1, 2),  # also in summarize's "chunks"
         "on_its_way": int(on_way.sum()),
         "on_its_way_reached": int(np.sum(on_way & (end < tol))),
-        "stuck_runs": stuck_rows(runs, chunk, t_final, (drop, rise, steps), ev),
+        "stuck_runs": vt.stuck_rows(runs, chunk, t_final, (drop, rise, steps), ev),
         "verdicts": list(verdict),
         "decided_by": list(ev["decided_by"]),
         "drops": list(drop),
@@ -250,12 +222,11 @@ def chunks_to_check(name: str) -> tuple:
     return cfg, runs, todo
 
 
-def run(name: str, factor: float, how: str, checked: tuple) -> dict:
-    """Every chunk of ``checked`` (:func:`chunks_to_check`): :func:`run_chunk`, or
-    :func:`stored_chunk` with --workdir; the json is rewritten after each chunk
-    (``chunks_done`` of ``chunks_total``), so a long check stopped early keeps what it did."""
-    cfg, runs, todo = checked
-    out = {
+def settings(name: str, factor: float, how: str, checked: tuple) -> dict:
+    """What a check of ``checked`` (:func:`chunks_to_check`) is: the head of its json, from
+    which its name comes (and which --resume must find unchanged)."""
+    cfg, _, todo = checked
+    return {
         "config": str(cfg.name) if _WORKDIR.value else name,
         "workdir": _WORKDIR.value,
         "factor": factor,
@@ -269,30 +240,39 @@ def run(name: str, factor: float, how: str, checked: tuple) -> dict:
         "n": sample_sizes() or None,  # only where --n chose them
         "chunks_total": len(todo),
     }
-    path = f"benchmarks/verdicts_{block_name(out)}.json"
-    parts = []
-    for chunk, ds in todo:
+
+
+def run(out: dict, checked: tuple, parts: list[dict]) -> dict:
+    """Every chunk of ``checked`` that no part (of --resume) holds: :func:`run_chunk`, or
+    :func:`stored_chunk` with --workdir; the json is rewritten after each chunk
+    (``chunks_done`` of ``chunks_total``, and each chunk's ``parts``), so a long check
+    stopped early keeps what it did, and --resume goes on from there."""
+    cfg, runs, todo = checked
+    factor, how = out["factor"], out["continue_with"]
+    for chunk, ds in vt.remaining(todo, parts):
         if ds is None:
             parts.append(run_chunk(cfg, runs, chunk, factor, how))
         else:
             parts.append(stored_chunk(cfg, runs, chunk, ds, factor, how))
-        res = summarize(out, parts) | {"chunks_done": len(parts)}
-        results.write_json(path, res)
-    return res
+        res = vt.summarize(out, parts) | {"chunks_done": len(parts), "parts": parts}
+        results.write_json(vt.json_path(out), res)
+    return vt.summarize(out, parts) | {"chunks_done": len(parts)}
 
 
 def main(argv):
     del argv
-    try:  # a bad --workdir, --n or --gd_cap: one line, before any compute
+    try:  # a bad --workdir, --n, --gd_cap or --resume: one line, before any compute
         if not 0 < _GD_CAP.value < 2:
             raise ValueError(f"--gd_cap={_GD_CAP.value:g} must be in (0, 2)")
         checked = chunks_to_check(_CONFIG.value)
+        out = settings(_CONFIG.value, _FACTOR.value, _WITH.value, checked)
+        parts = vt.resumed_parts(vt.json_path(out), out) if _RESUME.value else []
     except ValueError as e:
         sys.exit(f"benchmarks.verdicts: {e}")
     except ModuleNotFoundError:
         sys.exit(f"benchmarks.verdicts: --config={_CONFIG.value} is not in sweeps/configs")
-    res = run(_CONFIG.value, _FACTOR.value, _WITH.value, checked)
-    machine.publish(f"VERDICTS {block_name(res)}", table(res))
+    res = run(out, checked, parts)
+    machine.publish(f"VERDICTS {vt.block_name(res)}", vt.table(res))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""The numbers of a verdict check (``benchmarks.verdicts``) over the chunks done so far, the
-name of its json and BENCHMARKS.md block, and the block itself."""
+"""The numbers of a verdict check (``benchmarks.verdicts``) over the chunks done so far (and
+those an earlier check of the same settings left, for --resume), the name of its json and
+BENCHMARKS.md block, and the block itself."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -10,6 +14,41 @@ from benchmarks import machine
 # a loss that rises by more than this (relative) during a continuation was not carried by
 # gradient flow, along which it can only fall: 100x float32 rounding of the loss
 RISE_TOL = 1e-5
+
+
+# the evidence of each stuck run shown in the json (summary.csv columns)
+EVIDENCE_SHOWN = (
+    "region_gap",
+    "kappa_max",
+    "kink_max",
+    "split_max",
+    "grad_slope",
+    "flat_change",
+    "small_alive",
+    "max_step_sharpness",
+)
+
+
+def stuck_rows(runs, chunk, t_final, continued, ev) -> list[dict]:
+    """One row per stuck run of a chunk: its (n, seed), when it was judged, the loss drop,
+    rise and steps when continued (``continued``: those arrays, NaN drop for the others) and
+    the evidence of its verdict."""
+    drop, rise, steps = continued
+    rows = []
+    for r in np.flatnonzero(np.isfinite(drop)):
+        run_id = chunk.run_ids[r]
+        rows.append(
+            {
+                "n": int(runs["n"][run_id]),
+                "seed": int(runs["seed"][run_id]),
+                "t_verdict": float(t_final[r]),
+                "loss_drop": float(drop[r]),
+                "loss_rise": float(rise[r]),
+                "continue_steps": int(steps[r]),
+                **{k: float(ev[k][r]) for k in EVIDENCE_SHOWN},
+            }
+        )
+    return rows
 
 
 def counts(values) -> dict:
@@ -40,6 +79,33 @@ def summarize(out: dict, parts: list[dict]) -> dict:
         "stuck_over_1pct_rose": int(np.sum((drops[stuck] > 0.01) & (rises[stuck] > RISE_TOL))),
         "load_avg": machine.load_avg(),
     }
+
+
+def resumed_parts(path, out: dict) -> list[dict]:
+    """The chunks an earlier check wrote to ``path`` (its ``parts``), [] without one; a
+    ValueError naming the first setting of ``out`` (all but the machine) it differs in."""
+    if not Path(path).exists():
+        return []
+    old = json.loads(Path(path).read_text())
+    for key, value in out.items():
+        if key != "machine" and old.get(key) != value:
+            raise ValueError(
+                f"--resume: {path} was written with {key}={old.get(key)!r}, now {value!r}"
+            )
+    if "parts" not in old:
+        raise ValueError(f"--resume: {path} holds no parts (written before --resume existed)")
+    return old["parts"]
+
+
+def remaining(todo: list[tuple], parts: list[dict]) -> list[tuple]:
+    """The (chunk, dataset) pairs of ``todo`` that no part has checked yet."""
+    done = {p["chunk"]["index"] for p in parts}
+    return [(chunk, ds) for chunk, ds in todo if chunk.index not in done]
+
+
+def json_path(res: dict) -> str:
+    """Where a check writes its json (relative to the working directory)."""
+    return f"benchmarks/verdicts_{block_name(res)}.json"
 
 
 def block_name(res: dict) -> str:

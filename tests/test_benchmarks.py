@@ -370,3 +370,41 @@ def test_gd_at_two_caps_extrapolates_to_the_flow():
     np.testing.assert_allclose(rows[1]["step_effect_max"], 0.025)
     assert rows[1]["over_1pct"] == 0 and "vs_flow_runs" not in rows[1]
     assert "| 1000 | 2 |" in gd_to_flow.table(rows, ("a", "b", "c"))
+
+
+def test_a_resumed_verdict_check_keeps_the_chunks_it_did_and_refuses_other_settings(tmp_path):
+    """--resume: the parts an earlier check of the same settings wrote (NaN drops stored as
+    null) give the same numbers back, and only the chunks they lack remain; a json of other
+    settings, or of a check before parts were kept, is refused naming the difference."""
+    from types import SimpleNamespace
+
+    from alignment.runner import results
+    from benchmarks import verdicts_table as vt
+
+    out = {"config": "tiny", "factor": 10.0, "continue_with": "gd", "gd_cap": 0.5, "n": None}
+    row = {"n": 4, "seed": 1, "t_verdict": 1e3, "loss_drop": 2e-4, "loss_rise": 0.0}
+    part = {
+        "chunk": {"index": 1, "wall_s": 0.0},
+        "continue_s": 3.0,
+        "on_its_way": 0,
+        "on_its_way_reached": 0,
+        "stuck_runs": [row],
+        "verdicts": ["interpolating", "stuck"],
+        "decided_by": ["tolerance", "certificate"],
+        "drops": [np.nan, 2e-4],
+        "rises": [np.nan, 0.0],
+    }
+    path = tmp_path / "verdicts_tiny.json"
+    results.write_json(path, vt.summarize(out, [part]) | {"parts": [part]})
+    back = vt.resumed_parts(path, out | {"machine": {"cpu": "another"}})
+    again = vt.summarize(out, back)
+    assert again["stuck_continued"] == 1 and again["stuck_max_loss_drop"] == 2e-4
+    assert again["verdicts"] == {"interpolating": 1, "stuck": 1}
+    todo = [(SimpleNamespace(index=i), None) for i in range(3)]
+    assert [c.index for c, _ in vt.remaining(todo, back)] == [0, 2]
+    with pytest.raises(ValueError, match="gd_cap=0.5, now 1.0"):
+        vt.resumed_parts(path, out | {"gd_cap": 1.0})
+    results.write_json(path, vt.summarize(out, [part]))
+    with pytest.raises(ValueError, match="holds no parts"):
+        vt.resumed_parts(path, out)
+    assert vt.resumed_parts(tmp_path / "none.json", out) == []
