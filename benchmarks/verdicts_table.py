@@ -83,12 +83,13 @@ def summarize(out: dict, parts: list[dict]) -> dict:
 
 def resumed_parts(path, out: dict) -> list[dict]:
     """The chunks an earlier check wrote to ``path`` (its ``parts``), [] without one; a
-    ValueError naming the first setting of ``out`` (all but the machine) it differs in."""
+    ValueError naming the first setting of ``out`` it differs in (all but the machine, and the
+    number of chunks: a job still running has finished more since)."""
     if not Path(path).exists():
         return []
     old = json.loads(Path(path).read_text())
     for key, value in out.items():
-        if key != "machine" and old.get(key) != value:
+        if key not in ("machine", "chunks_total") and old.get(key) != value:
             raise ValueError(
                 f"--resume: {path} was written with {key}={old.get(key)!r}, now {value!r}"
             )

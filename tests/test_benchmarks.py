@@ -374,8 +374,9 @@ def test_gd_at_two_caps_extrapolates_to_the_flow():
 
 def test_a_resumed_verdict_check_keeps_the_chunks_it_did_and_refuses_other_settings(tmp_path):
     """--resume: the parts an earlier check of the same settings wrote (NaN drops stored as
-    null) give the same numbers back, and only the chunks they lack remain; a json of other
-    settings, or of a check before parts were kept, is refused naming the difference."""
+    null) give the same numbers back, and only the chunks they lack remain (on another machine,
+    with more chunks finished); a json of other settings, or of a check before parts were
+    kept, is refused naming the difference."""
     from types import SimpleNamespace
 
     from alignment.runner import results
@@ -396,7 +397,7 @@ def test_a_resumed_verdict_check_keeps_the_chunks_it_did_and_refuses_other_setti
     }
     path = tmp_path / "verdicts_tiny.json"
     results.write_json(path, vt.summarize(out, [part]) | {"parts": [part]})
-    back = vt.resumed_parts(path, out | {"machine": {"cpu": "another"}})
+    back = vt.resumed_parts(path, out | {"machine": {"cpu": "another"}, "chunks_total": 9})
     again = vt.summarize(out, back)
     assert again["stuck_continued"] == 1 and again["stuck_max_loss_drop"] == 2e-4
     assert again["verdicts"] == {"interpolating": 1, "stuck": 1}
