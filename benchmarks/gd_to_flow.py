@@ -24,6 +24,7 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks import machine
+from benchmarks import verdicts_table as vt
 
 _COARSE = flags.DEFINE_string(
     "coarse", "threshold_quick_gd1_f64_stored", "json name (verdicts_NAME.json), cap c."
@@ -36,7 +37,7 @@ _FLOW = flags.DEFINE_string(
 
 def drops(name: str) -> dict:
     """{(n, seed): (t_verdict, loss drop)} of a verdicts json's continued stuck runs."""
-    path = f"benchmarks/verdicts_{name}.json"
+    path = vt.named_json_path(name)
     try:
         res = json.loads(Path(path).read_text())
     except FileNotFoundError:

@@ -106,7 +106,12 @@ def remaining(todo: list[tuple], parts: list[dict]) -> list[tuple]:
 
 def json_path(res: dict) -> str:
     """Where a check writes its json (relative to the working directory)."""
-    return f"benchmarks/verdicts_{block_name(res)}.json"
+    return named_json_path(block_name(res))
+
+
+def named_json_path(name: str) -> str:
+    """The json of the check whose block is named ``name`` (:func:`block_name`)."""
+    return f"benchmarks/verdicts_{name}.json"
 
 
 def block_name(res: dict) -> str:
