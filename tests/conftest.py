@@ -2,7 +2,9 @@
 
 The suite shares one persistent compilation cache, new for each session (a temporary folder,
 removed at its end), with every subprocess it starts: the programs that each test module
-drops and the commands' subprocesses compile again are loaded from it instead.
+drops and the commands' subprocesses compile again are loaded from it instead. pytest-xdist's
+workers (one per core, pyproject's addopts) start after this file set the variable in the
+controlling process, so they share its cache too.
 """
 
 import atexit
