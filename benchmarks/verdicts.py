@@ -11,24 +11,23 @@ With ``--workdir=DIR`` it trains nothing: it checks that finished job's
 runs, continued from the end parameters its chunk files store (``benchmarks/stored.py``).
 Writes benchmarks/verdicts_CONFIG.json (verdict counts, decided_by counts, wall time, steps, the
 largest relative loss drop of a continued stuck run) and the VERDICTS block of BENCHMARKS.md.
+The json is rewritten after each chunk and each continuation checkpointed after each compiled
+call (``benchmarks/continuation.py``), so ``--resume`` loses little of a check killed part way.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import sys
 import time
 
-import jax
 import numpy as np
 from absl import app, flags
 
-from alignment.engine import gather, integrate, train
 from alignment.runner import results
 from alignment.two_layer import grid, records, verdict_loop
 from alignment.two_layer import job as threshold_job
-from benchmarks import machine, stored
+from benchmarks import continuation, machine, stored
 from benchmarks import verdicts_table as vt
 
 _CONFIG = flags.DEFINE_string("config", "threshold_quick", "Config module in sweeps/configs.")
@@ -80,7 +79,8 @@ _RESUME = flags.DEFINE_bool(
     "resume",
     False,
     "Keep the chunks an earlier check of the same settings wrote to its json (one stopped or "
-    "killed part way) and check only the others.",
+    "killed part way) and check only the others; a continuation it left unfinished goes on "
+    "from its last compiled call (its checkpoint in benchmarks/verdicts_NAME.calls/).",
 )
 _FLOAT64 = flags.DEFINE_bool(
     "float64",
@@ -89,7 +89,6 @@ _FLOAT64 = flags.DEFINE_bool(
     "float32's rounding can walk a run along the valley of a minimum that is not strict, which "
     "gradient flow does not (BENCHMARKS.md, the stuck probe).",
 )
-SNAPSHOTS = 41  # of each continuation, log-spaced, to see a rise before a fall
 
 
 def flow_rtol(cfg) -> float:
@@ -97,49 +96,7 @@ def flow_rtol(cfg) -> float:
     return float(cfg.flow.rtol) if _RTOL.value is None else _RTOL.value
 
 
-def continuation_integrator(cfg, how: str):
-    """The integrator of --continue_with: faithful GD at --gd_cap, or the flow with the
-    config's step control at --flow_rtol."""
-    if how == "gd":
-        return integrate.GD(max_step_sharpness=_GD_CAP.value)
-    settings = {k: float(v) for k, v in cfg.flow.items()} | {"rtol": flow_rtol(cfg)}
-    return integrate.Flow(**settings)
-
-
-def continue_runs(cfg, prog, state, ctx, chosen, t_final, factor: float, how: str):
-    """(L(t_v), L(factor t_v), largest relative rise of L above L(t_v) on the way, steps
-    taken) of each ``chosen`` run continued from its verdict time t_v (NaN for the others)."""
-    start, end = np.full(len(chosen), np.nan), np.full(len(chosen), np.nan)
-    rise, steps = np.full(len(chosen), np.nan), np.full(len(chosen), np.nan)
-    if "dt" in state.istate:  # the verdict loop already switched the chunk to the flow
-        prog = verdict_loop.continuation_program(cfg, prog)
-    flow = prog
-    if how != "same":
-        flow = dataclasses.replace(prog, integrator=continuation_integrator(cfg, how))
-    if _FLOAT64.value:
-        flow = dataclasses.replace(flow, dtype="float64")
-    for t_v in np.unique(t_final[chosen]):
-        ids = np.flatnonzero(chosen & (t_final == t_v))
-        sub_state = gather.take(jax.tree_util.tree_map(np.asarray, state), ids)
-        sub_ctx = gather.take(ctx, ids)
-        if _FLOAT64.value:
-            sub_state, sub_ctx = stored.in_float64((sub_state, sub_ctx))
-        if how == "gd":  # every step gd_cap x the job's faithful step min(lr, 1 / lambda_max)
-            lr = np.asarray(sub_ctx.lane["lr"]) * _GD_CAP.value
-            sub_ctx = sub_ctx._replace(lane={**sub_ctx.lane, "lr": lr})
-        if flow is not prog:
-            sub_state = train.switch_integrator(flow, sub_state, sub_ctx)
-        times = np.geomspace(t_v, factor * t_v, SNAPSHOTS)
-        step0 = np.asarray(sub_state.step)  # before train donates the state
-        _, snaps = train.train(flow, sub_state, sub_ctx, times)
-        steps[ids] = np.asarray(snaps["step"])[:, -1] - step0
-        loss = np.asarray(snaps["loss"], np.float64)
-        start[ids], end[ids] = loss[:, 0], loss[:, -1]
-        rise[ids] = np.max(loss, axis=1) / loss[:, 0] - 1
-    return start, end, rise, steps
-
-
-def run_chunk(cfg, runs, chunk, factor: float, how: str) -> dict:
+def run_chunk(cfg, runs, chunk, plan: continuation.Plan) -> dict:
     """One chunk through the verdict loop (timed), then its stuck and on_its_way runs continued
     (:func:`check_runs`)."""
     t0 = time.perf_counter()
@@ -148,28 +105,28 @@ def run_chunk(cfg, runs, chunk, factor: float, how: str) -> dict:
     t_final = records.last_value(snaps, "time")
     steps = {"steps_computed": count.computed, "steps_useful": count.useful}
     ended = (state, ctx, t_final, snaps["loss"][:, 0])
-    part = check_runs(cfg, runs, chunk, verdict, ev, ended, factor, how)
+    part = check_runs(cfg, runs, chunk, verdict, ev, ended, plan)
     part["chunk"] = {"index": chunk.index, "wall_s": round(wall, 2), **steps}
     return part
 
 
-def stored_chunk(cfg, runs, chunk, ds, factor: float, how: str) -> dict:
+def stored_chunk(cfg, runs, chunk, ds, plan: continuation.Plan) -> dict:
     """One finished chunk of a workdir (no training): its stuck and on_its_way runs continued
     from the end parameters its file stores (:func:`check_runs`)."""
     state, ctx = stored.ended_state(runs, chunk, ds)
     ev = {k: ds[k].values for k in (*vt.EVIDENCE_SHOWN, "decided_by")}
     ended = (state, ctx, records.last_value(ds, "time"), ds["loss"].values[:, 0])
     verdict = ds["verdict"].values.astype(str)
-    part = check_runs(cfg, runs, chunk, verdict, ev, ended, factor, how)
+    part = check_runs(cfg, runs, chunk, verdict, ev, ended, plan)
     part["chunk"] = {"index": chunk.index, "wall_s": 0.0, **machine.steps_of(ds)}
     return part
 
 
-def check_runs(cfg, runs, chunk, verdict, ev, ended, factor: float, how: str) -> dict:
+def check_runs(cfg, runs, chunk, verdict, ev, ended, plan: continuation.Plan) -> dict:
     """The chunk's stuck and on_its_way runs (those judged after --judged_after and by
-    --judged_by) continued from their verdict time (:func:`continue_runs`; ``ended`` = (state,
-    ctx, verdict times, initial losses)): the loss drops, and which runs on their way reached
-    the tolerance."""
+    --judged_by) continued from their verdict time (``continuation.continue_runs``;
+    ``ended`` = (state, ctx, verdict times, initial losses)): the loss drops, and which runs
+    on their way reached the tolerance."""
     state, ctx, t_final, loss0 = ended
     on_way = np.asarray(ev["decided_by"]) == "on_its_way"
     chosen = (verdict == "stuck") | on_way
@@ -179,9 +136,8 @@ def check_runs(cfg, runs, chunk, verdict, ev, ended, factor: float, how: str) ->
         chosen &= t_final > _AFTER.value * (1 + 1e-9)
     on_way &= chosen
     t1 = time.perf_counter()
-    start, end, rise, steps = continue_runs(
-        cfg, chunk.program, state, ctx, chosen, t_final, factor, how
-    )
+    ended = (state, ctx, t_final, chunk.index)
+    start, end, rise, steps = continuation.continue_runs(cfg, chunk.program, ended, chosen, plan)
     stuck = (verdict == "stuck") & chosen
     drop = np.where(stuck, (start - end) / start, np.nan)
     tol = cfg.verdict.rel_tol * loss0
@@ -248,14 +204,18 @@ def run(out: dict, checked: tuple, parts: list[dict]) -> dict:
     (``chunks_done`` of ``chunks_total``, and each chunk's ``parts``), so a long check
     stopped early keeps what it did, and --resume goes on from there."""
     cfg, runs, todo = checked
-    factor, how = out["factor"], out["continue_with"]
+    how, folder = out["continue_with"], continuation.calls_folder(vt.json_path(out))
+    plan = continuation.Plan(
+        out["factor"], how, out["gd_cap"], out["flow_rtol"], out["float64"], folder
+    )
     for chunk, ds in vt.remaining(todo, parts):
         if ds is None:
-            parts.append(run_chunk(cfg, runs, chunk, factor, how))
+            parts.append(run_chunk(cfg, runs, chunk, plan))
         else:
-            parts.append(stored_chunk(cfg, runs, chunk, ds, factor, how))
+            parts.append(stored_chunk(cfg, runs, chunk, ds, plan))
         res = vt.summarize(out, parts) | {"chunks_done": len(parts), "parts": parts}
         results.write_json(vt.json_path(out), res)
+        continuation.drop_calls(folder, chunk.index)  # its part holds what they led to
     return vt.summarize(out, parts) | {"chunks_done": len(parts)}
 
 
@@ -267,6 +227,8 @@ def main(argv):
         checked = chunks_to_check(_CONFIG.value)
         out = settings(_CONFIG.value, _FACTOR.value, _WITH.value, checked)
         parts = vt.resumed_parts(vt.json_path(out), out) if _RESUME.value else []
+        if not _RESUME.value:  # an earlier check's unfinished continuations start over
+            continuation.drop_calls(continuation.calls_folder(vt.json_path(out)))
     except ValueError as e:
         sys.exit(f"benchmarks.verdicts: {e}")
     except ModuleNotFoundError:

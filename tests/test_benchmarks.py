@@ -312,6 +312,7 @@ def stored_check(workdir, tmp_path, *flags) -> dict:
     )
     assert got.returncode == 0, got.stderr[-2000:]
     (out,) = (tmp_path / "benchmarks").glob("verdicts_*.json")
+    assert not list(out.parent.glob("*.calls"))  # each chunk's call checkpoints, once done
     res = json.loads(out.read_text())
     out.unlink()
     return res
@@ -409,3 +410,60 @@ def test_a_resumed_verdict_check_keeps_the_chunks_it_did_and_refuses_other_setti
     with pytest.raises(ValueError, match="holds no parts"):
         vt.resumed_parts(path, out)
     assert vt.resumed_parts(tmp_path / "none.json", out) == []
+
+
+def test_a_continuation_killed_after_a_call_goes_on_from_its_checkpoint(
+    micro_reference, tmp_path, monkeypatch
+):
+    """``continuation.continue_lanes`` steps in calls of SNAPSHOTS_PER_CALL snapshots with a
+    checkpoint after each. Killed after its third call and run again, it ends with the loss at
+    every snapshot and the steps of one uninterrupted call through all of them, to the last bit
+    (float64, plain GD: every call lands on the same snapshot times, and the state goes through
+    the file exactly). A checkpoint of other runs is refused."""
+    from micro import micro_config
+
+    from alignment import registry
+    from alignment.engine import train
+    from alignment.runner import results
+    from alignment.two_layer import grid
+    from benchmarks import continuation, stored
+
+    _, _, path = micro_reference
+    cfg = micro_config()
+    chunk = registry.check_config(cfg)[0]  # n = 4: both runs stuck at t = 500
+
+    def ended():
+        return stored.ended_state(grid.expand(cfg), chunk, results.load_chunk(path, chunk.index))
+
+    times = np.geomspace(500.0, 5000.0, continuation.SNAPSHOTS)
+    state, ctx = ended()
+    step0 = np.asarray(state.step)
+    ran = train.train
+    _, snaps = ran(chunk.program, state, ctx, times)
+    ids = np.arange(len(step0))
+
+    class KilledError(Exception):
+        pass
+
+    calls = continuation.Calls(tmp_path, chunk.index, 500.0, ids)
+    save = calls.save
+
+    def save_then_die(done, *args):
+        save(done, *args)
+        if done == 3:
+            raise KilledError
+
+    calls.save = save_then_die
+    with pytest.raises(KilledError):
+        continuation.continue_lanes(chunk.program, *ended(), times, calls)
+    calls, made = continuation.Calls(tmp_path, chunk.index, 500.0, ids), []
+    monkeypatch.setattr(train, "train", lambda *a: made.append(a[-1]) or ran(*a))
+    loss, steps = continuation.continue_lanes(chunk.program, *ended(), times, calls)
+    assert len(made) == -(-len(times) // continuation.SNAPSHOTS_PER_CALL) - 3  # from call 4
+    np.testing.assert_array_equal(loss, np.asarray(snaps["loss"]))
+    np.testing.assert_array_equal(steps, np.asarray(snaps["step"])[:, -1] - step0)
+    assert steps.min() > 0  # it stepped: the comparison is not of two standing states
+    with pytest.raises(ValueError, match="other runs"):
+        continuation.Calls(tmp_path, chunk.index, 500.0, ids[::-1]).load(ended()[0])
+    continuation.drop_calls(tmp_path, chunk.index)
+    assert not tmp_path.exists()
