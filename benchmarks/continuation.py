@@ -123,9 +123,8 @@ class Calls:
     checkpoint)."""
 
     def __init__(self, folder, chunk_index: int, t_v: float, ids):
-        self.path = (
-            None if folder is None else Path(folder) / f"chunk{chunk_index:05d}_t{t_v!r}.npz"
-        )
+        name = f"chunk{chunk_index:05d}_t{float(t_v)!r}.npz"  # t_v to its last bit
+        self.path = None if folder is None else Path(folder) / name
         self.ids = np.asarray(ids)
 
     def load(self, state):
