@@ -10,11 +10,13 @@ last call instead of from t_v.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import numpy as np
+from absl import logging
 
 from alignment.engine import gather, integrate, train
 from alignment.runner import checkpoint, chunk_loop
@@ -93,10 +95,23 @@ def continue_lanes(flow, state, ctx, times, calls: Calls):
     saved = calls.load(state)
     if saved is not None:
         done, state, losses, step0 = saved
+        logging.info("%s: resumed after call %d of %d", calls.label, done, len(cut))
     for k in range(done, len(cut)):
+        t0 = time.perf_counter()
         state, snaps = train.train(flow, state, ctx, cut[k])
         losses.append(np.asarray(snaps["loss"], np.float64))
         calls.save(k + 1, state, losses, step0)
+        steps, wall = np.max(np.asarray(state.step) - step0), time.perf_counter() - t0
+        logging.info(  # an hour-long continuation says where it is
+            "%s: call %d of %d to t = %.4g, largest loss %.6g, %d steps so far (%.0f s)",
+            calls.label,
+            k + 1,
+            len(cut),
+            cut[k][-1],
+            losses[-1][:, -1].max(),
+            steps,
+            wall,
+        )
     loss = np.concatenate(losses, axis=1)[:, : len(times)]
     return loss, np.asarray(state.step) - step0
 
@@ -124,6 +139,7 @@ class Calls:
 
     def __init__(self, folder, chunk_index: int, t_v: float, ids):
         name = f"chunk{chunk_index:05d}_t{float(t_v)!r}.npz"  # t_v to its last bit
+        self.label = f"chunk {chunk_index}, {len(ids)} run(s) judged at t = {t_v:.4g}"
         self.path = None if folder is None else Path(folder) / name
         self.ids = np.asarray(ids)
 
