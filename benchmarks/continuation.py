@@ -10,6 +10,7 @@ last call instead of from t_v.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -19,9 +20,10 @@ import numpy as np
 from absl import logging
 
 from alignment.engine import gather, integrate, train
-from alignment.runner import checkpoint, chunk_loop
+from alignment.runner import checkpoint, chunk_loop, results
 from alignment.two_layer import verdict_loop
 from benchmarks import stored
+from benchmarks import verdicts_table as vt
 
 SNAPSHOTS = 41  # of each continuation, log-spaced, to see a rise before a fall
 SNAPSHOTS_PER_CALL = 5  # per compiled call; a checkpoint follows each (9 calls a continuation)
@@ -121,14 +123,29 @@ def calls_folder(json_path) -> Path:
     return Path(json_path).with_suffix(".calls")
 
 
+def open_calls(folder, out: dict, resume: bool) -> None:
+    """Readies ``folder`` for the continuations of a check of settings ``out`` (its json's
+    head): without ``resume`` an earlier check's checkpoints there are removed; with it, those
+    of a check of other settings are refused (a ValueError naming the setting: the json, which
+    holds them too, is written only once a chunk is done). The settings go into the folder."""
+    folder, settings = Path(folder), Path(folder) / "settings.json"
+    if not resume:
+        drop_calls(folder)
+    elif settings.exists():
+        vt.refuse_other_settings(settings, json.loads(settings.read_text()), out)
+    folder.mkdir(parents=True, exist_ok=True)
+    results.write_json(settings, out)
+
+
 def drop_calls(folder, chunk_index: int | None = None) -> None:
-    """Removes the checkpoints of one chunk's continuations (all: ``chunk_index`` None), and
-    the folder once it is empty."""
+    """Removes the checkpoints of one chunk's continuations; all of them, their settings and
+    the folder where ``chunk_index`` is None (the check is done, or starts over)."""
     folder = Path(folder)
     pattern = "chunk*.npz" if chunk_index is None else f"chunk{chunk_index:05d}_*.npz"
     for path in folder.glob(pattern):
         path.unlink()
-    if folder.is_dir() and not any(folder.iterdir()):
+    if chunk_index is None and folder.is_dir():
+        (folder / "settings.json").unlink(missing_ok=True)
         folder.rmdir()
 
 

@@ -136,8 +136,8 @@ def check_runs(cfg, runs, chunk, verdict, ev, ended, plan: continuation.Plan) ->
         chosen &= t_final > _AFTER.value * (1 + 1e-9)
     on_way &= chosen
     t1 = time.perf_counter()
-    ended = (state, ctx, t_final, chunk.index)
-    start, end, rise, steps = continuation.continue_runs(cfg, chunk.program, ended, chosen, plan)
+    lanes = (state, ctx, t_final, chunk.index)
+    start, end, rise, steps = continuation.continue_runs(cfg, chunk.program, lanes, chosen, plan)
     stuck = (verdict == "stuck") & chosen
     drop = np.where(stuck, (start - end) / start, np.nan)
     tol = cfg.verdict.rel_tol * loss0
@@ -216,6 +216,7 @@ def run(out: dict, checked: tuple, parts: list[dict]) -> dict:
         res = vt.summarize(out, parts) | {"chunks_done": len(parts), "parts": parts}
         results.write_json(vt.json_path(out), res)
         continuation.drop_calls(folder, chunk.index)  # its part holds what they led to
+    continuation.drop_calls(folder)
     return vt.summarize(out, parts) | {"chunks_done": len(parts)}
 
 
@@ -227,8 +228,8 @@ def main(argv):
         checked = chunks_to_check(_CONFIG.value)
         out = settings(_CONFIG.value, _FACTOR.value, _WITH.value, checked)
         parts = vt.resumed_parts(vt.json_path(out), out) if _RESUME.value else []
-        if not _RESUME.value:  # an earlier check's unfinished continuations start over
-            continuation.drop_calls(continuation.calls_folder(vt.json_path(out)))
+        folder = continuation.calls_folder(vt.json_path(out))
+        continuation.open_calls(folder, out, _RESUME.value)
     except ValueError as e:
         sys.exit(f"benchmarks.verdicts: {e}")
     except ModuleNotFoundError:

@@ -88,14 +88,21 @@ def resumed_parts(path, out: dict) -> list[dict]:
     if not Path(path).exists():
         return []
     old = json.loads(Path(path).read_text())
+    refuse_other_settings(path, old, out)
+    if "parts" not in old:
+        raise ValueError(f"--resume: {path} holds no parts (written before --resume existed)")
+    return old["parts"]
+
+
+def refuse_other_settings(path, old: dict, out: dict) -> None:
+    """A ValueError naming the first setting of ``out`` that ``old`` (read from ``path``)
+    differs in: all but the machine, and the number of chunks (a job still running has
+    finished more since)."""
     for key, value in out.items():
         if key not in ("machine", "chunks_total") and old.get(key) != value:
             raise ValueError(
                 f"--resume: {path} was written with {key}={old.get(key)!r}, now {value!r}"
             )
-    if "parts" not in old:
-        raise ValueError(f"--resume: {path} holds no parts (written before --resume existed)")
-    return old["parts"]
 
 
 def remaining(todo: list[tuple], parts: list[dict]) -> list[tuple]:

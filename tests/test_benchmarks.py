@@ -410,6 +410,21 @@ def test_a_resumed_verdict_check_keeps_the_chunks_it_did_and_refuses_other_setti
     with pytest.raises(ValueError, match="holds no parts"):
         vt.resumed_parts(path, out)
     assert vt.resumed_parts(tmp_path / "none.json", out) == []
+    # the continuations' checkpoints: kept for the same settings, refused for others (even
+    # before the json exists), removed when the check starts over
+    from benchmarks import continuation
+
+    folder = tmp_path / "verdicts_tiny.calls"
+    continuation.open_calls(folder, out, resume=False)
+    (folder / "chunk00001_t1000.0.npz").write_bytes(b"a call")
+    continuation.open_calls(folder, out | {"machine": {"cpu": "another"}}, resume=True)
+    assert (folder / "chunk00001_t1000.0.npz").exists()
+    with pytest.raises(ValueError, match="factor=10.0, now 2.0"):
+        continuation.open_calls(folder, out | {"factor": 2.0}, resume=True)
+    continuation.open_calls(folder, out, resume=False)
+    assert [p.name for p in folder.iterdir()] == ["settings.json"]
+    continuation.drop_calls(folder)
+    assert not folder.exists()
 
 
 def test_a_continuation_killed_after_a_call_goes_on_from_its_checkpoint(
@@ -466,4 +481,4 @@ def test_a_continuation_killed_after_a_call_goes_on_from_its_checkpoint(
     with pytest.raises(ValueError, match="other runs"):
         continuation.Calls(tmp_path, chunk.index, 500.0, ids[::-1]).load(ended()[0])
     continuation.drop_calls(tmp_path, chunk.index)
-    assert not tmp_path.exists()
+    assert not list(tmp_path.glob("*.npz"))
