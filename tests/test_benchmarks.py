@@ -482,3 +482,33 @@ def test_a_continuation_killed_after_a_call_goes_on_from_its_checkpoint(
         continuation.Calls(tmp_path, chunk.index, 500.0, ids[::-1]).load(ended()[0])
     continuation.drop_calls(tmp_path, chunk.index)
     assert not list(tmp_path.glob("*.npz"))
+
+
+def test_a_continuation_steps_on_the_runs_own_samples_only(micro_reference):
+    """``continuation.fitted`` cuts the training set to the runs' n rounded up to 8 (micro's
+    n = 4 chunk shares n_pad = 16): the same continuation as in the padded program, since the
+    cut rows are masked. Not to the bit: the sums are shorter, so they round differently; over
+    these ~1e3 float64 GD steps on a stuck run (a contraction) the losses agree to 1e-12."""
+    from micro import micro_config
+
+    from alignment import registry
+    from alignment.engine import train
+    from alignment.runner import results
+    from alignment.two_layer import grid
+    from benchmarks import continuation, stored
+
+    _, _, path = micro_reference
+    cfg = micro_config()
+    chunk = registry.check_config(cfg)[0]  # n = 4: both runs stuck at t = 500
+    ds = results.load_chunk(path, chunk.index)
+    state, ctx = stored.ended_state(grid.expand(cfg), chunk, ds)
+    prog, cut = continuation.fitted(chunk.program, ctx)
+    assert (chunk.program.family.n_pad, prog.family.n_pad) == (16, 8)
+    assert cut.family.train.x_NxD.shape[1] == 8
+    times = np.geomspace(500.0, 1000.0, 5)
+    _, padded = train.train(chunk.program, state, ctx, times)
+    state, _ = stored.ended_state(grid.expand(cfg), chunk, ds)
+    _, ours = train.train(prog, state, cut, times)
+    assert np.asarray(ours["step"])[:, -1].min() > np.asarray(padded["step"])[:, 0].max()
+    np.testing.assert_allclose(ours["loss"], padded["loss"], rtol=1e-12)
+    np.testing.assert_array_equal(ours["step"], padded["step"])
