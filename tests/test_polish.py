@@ -1,6 +1,8 @@
 """Polish (``polish.py``): a run still approaching a certified region minimum, moved there and
 certified there, against a constructed case with a closed form, and the flow from the run."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from toys import flow_from
@@ -179,3 +181,29 @@ def test_the_flow_absorbs_the_small_neuron_growth():
     assert loss[-1] == pytest.approx(LOSS, rel=1e-8)
     growth = abs(p["a"][1]) * np.linalg.norm(p["w"][1]) / 1e-10
     assert 1.0 < growth < 1.1, growth  # it grew, by less than 10%
+
+
+def test_a_run_whose_region_minimum_lets_a_small_neuron_grow_is_a_saddle():
+    """threshold_wide, n = 64, seed 10 as the revision before this test left it (tests/data/
+    make_escape_at_minimum.py): certified stuck at t = 1.4e5, 1.4e-4 above its region minimum,
+    no small neuron growing at the run; GD continued from it 10x longer interpolated
+    (BENCHMARKS.md). At its region minimum (every minimizer has the same residual) a small
+    neuron grows: the minimum is a saddle of the whole loss, and so is the run's verdict."""
+    state = np.load(Path(__file__).parent / "data" / "escape_at_minimum.npz")
+    assert (str(state["verdict"]), str(state["decided_by"])) == ("stuck", "certified")
+    w, a, x, y = (state[k] for k in ("w", "a", "x", "y"))
+    certs = {k: np.array([v]) for k, v in certify.certify_run(w, a, x, y).items()}
+    tol = vd.DEFAULT_TOLERANCES
+    assert certs["kappa_max"][0] < -tol.kappa_tol  # nothing grows at the run (-1.3e-5)
+    # 2.9e-6 at the minimum: 29x the tolerance and 1e6x the ~1e-12 that the stuck runs of
+    # threshold_quick read there (their small neurons share a group's stationary pattern)
+    assert certs["polish_kappa"][0] > 10 * tol.kappa_tol
+    assert abs(certs["polish_gap"][0]) < 1e-6  # the polished point is the region minimum
+    assert np.isfinite(certs["polish_escape_time"][0])  # so its escape from there is predicted
+    record = vd.Record(*(state[k][None] for k in ("time_K", "loss_K", "speed_K")), [1.0])
+    record = record._replace(scale_R=state["loss_K"][:1])
+    verdict, details = vd.judge(record, certs)
+    assert (verdict[0], details["decided_by"][0]) == ("saddle", "escape")
+    # what made it stuck before: the escape test at the run alone
+    at_run = {k: v for k, v in certs.items() if not k.startswith("polish")}
+    assert vd.judge(record, at_run)[0][0] == "stuck"

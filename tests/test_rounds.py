@@ -100,6 +100,26 @@ def test_past_the_cap_a_run_settling_by_the_later_cap_continues():
     assert list(rounds.continuing(_cfg(2.5e5), at_cap, 3, ev)) == [True, False, False]
 
 
+def test_past_the_cap_a_run_at_a_minimum_where_a_small_neuron_grows_continues_to_its_escape():
+    """Four saddles at time_cap = 2.5e4, no small neuron growing at the run (no predicted
+    escape), within the gap (5e-4) of a region minimum where one grows (polish_kappa 1e-5,
+    the polished point exact): its escape from there predicted at 1e5 (by escape_cap = 2.5e5:
+    continues) or at 1e7 (does not); the first again outside the gap (2e-3: not there yet), or
+    with a polished point that is not the region minimum (polish_gap 0.5: no evidence): does
+    not."""
+    ev = {
+        "predicted_escape_time": np.full(4, np.inf),
+        "kink_max": np.zeros(4),
+        "polish_kappa": np.full(4, 1e-5),
+        "polish_escape_time": np.array([1e5, 1e7, 1e5, 1e5]),
+        "polish_gap": np.array([0.0, 0.0, 0.0, 0.5]),
+        "polish_dist": np.full(4, 3.0),
+        "region_gap": np.array([5e-4, 5e-4, 2e-3, 5e-4]),
+    }
+    at_cap = _loop(3, [2.5e4] * 4, ["saddle"] * 4)
+    assert list(rounds.continuing(_cfg(2.5e5), at_cap, 4, ev)) == [True, False, False, False]
+
+
 def test_past_the_cap_a_run_leaving_a_kink_continues_only_within_the_step_budget():
     """Three runs at time_cap = 2.5e4: one settling into a certified minimum and one leaving a
     region minimum across a kink, both sharpened to steps of 0.02 (1.1e7 steps to escape_cap =

@@ -23,12 +23,12 @@ import numpy as np
 
 from alignment.engine import train
 from alignment.two_layer import grid, records
-from alignment.two_layer.verdict import verdicts
+from alignment.two_layer.verdict import polish, verdicts
 
 REL = 1e-12  # relative slack on times that must meet (float64 products of the factor)
 # the evidence near_end reads
 NEAR_KEYS = ("predicted_escape_time", "interp_time", "kink_max", "polish_kappa")
-NEAR_KEYS += ("polish_dist", "region_gap", "settle_time")
+NEAR_KEYS += ("polish_dist", "region_gap", "settle_time", "polish_gap", "polish_escape_time")
 
 
 def last_cap(cfg) -> float:
@@ -104,19 +104,24 @@ def affordable(cfg, snaps: dict, t0: float) -> np.ndarray:
 def near_end(evidence: dict | None, lanes: int, cap: float, tol, cheap=True) -> np.ndarray:
     """(lanes,) bool: runs whose end is near (``evidence``: the last verdicts' numbers, ``tol``
     the verdict tolerances): an escape (``predicted_escape_time``) or interpolation
-    (``interp_time``) predicted by ``cap``; *leaving across a kink*, where ``cheap``
-    (:func:`affordable`): within ``gap_tol`` of a region minimum that a move across its kinks
-    descends from (``kink_max`` above ``kink_tol``), so the flow leaves that minimum now, but
-    nothing predicts where it goes, so only a cheap continuation is worth it; or *settling*:
-    the region minimum ahead is certified a local minimum of the whole loss (no kink gain
-    above ``kink_tol``, no growth above ``kappa_tol`` at the polished point) and the run is in
-    its neighbourhood (``polish_dist`` < 1), within ``gap_tol`` of it, or gets there by ``cap``
-    at its recent rate (``settle_time``): such a run is called stuck once it is slow or within
-    the gap (``verdicts.judge``: at_minimum, polished)."""
+    (``interp_time``) predicted by ``cap``, also an escape from the region minimum the run is
+    within ``gap_tol`` of (``polish_escape_time``, where a small neuron grows there); *leaving
+    across a kink*, where ``cheap`` (:func:`affordable`): within ``gap_tol`` of a region
+    minimum that a move across its kinks descends from (``kink_max`` above ``kink_tol``), so the
+    flow leaves that minimum now, but nothing predicts where it goes, so only a cheap
+    continuation is worth it; or *settling*: the region minimum ahead is certified a local
+    minimum of the whole loss (no kink gain above ``kink_tol``, no growth above ``kappa_tol`` at
+    the polished point) and the run is in its neighbourhood (``polish_dist`` < 1), within
+    ``gap_tol`` of it, or gets there by ``cap`` at its recent rate (``settle_time``): such a run
+    is called stuck once it is slow or within the gap (``verdicts.judge``: at_minimum,
+    polished)."""
     ev = evidence or {}
     get = {k: np.asarray(ev.get(k, np.full(lanes, np.nan)), np.float64) for k in NEAR_KEYS}
     soon = (get["predicted_escape_time"] <= cap) | (get["interp_time"] <= cap)
     within_gap = get["region_gap"] < tol.gap_tol
+    # at its region minimum, where a small neuron grows (polish.grows_there): its escape from
+    # there, predicted at the polished point
+    soon |= within_gap & polish.grows_there(get, lanes, tol) & (get["polish_escape_time"] <= cap)
     leaving = (get["kink_max"] > tol.kink_tol) & within_gap & cheap
     certified = ~(get["kink_max"] > tol.kink_tol) & (get["polish_kappa"] <= tol.kappa_tol)
     close = (get["polish_dist"] < 1.0) | within_gap | (get["settle_time"] <= cap)

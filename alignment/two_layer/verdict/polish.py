@@ -18,7 +18,10 @@ no other kink lies between them. Host-side numpy, float64.
 - :func:`polish_test`: ``polish_kappa`` (the escape test's largest growth rate at the polished
   point: with its residual, a neuron that is small there must not grow), ``polish_gap``
   (the polished loss against the region minimum, relative: the mapping is exact up to
-  rounding, so this checks it), ``polish_dist`` (:func:`reach`: the largest angle between a
+  rounding, so this checks it; every minimizer of the region has the same residual, so where it
+  holds ``polish_kappa`` is the growth rate the run's small neurons meet once it has arrived,
+  whichever minimizer it arrives at), ``polish_escape_time`` (the escape test's predicted time
+  there), ``polish_dist`` (:func:`reach`: the largest angle between a
   group's vector at the run and at the minimum, in units of that group's margin, the angle
   that turns ``V*_g`` across the nearest data point's hyperplane it is not on) and
   ``polish_margin`` (the smallest margin's sine, for the record). With ``polish_dist < 1``
@@ -37,8 +40,9 @@ import numpy as np
 
 from alignment.two_layer.verdict import certificates, kinks
 
-POLISH_KEYS = ("polish_kappa", "polish_gap", "polish_dist", "polish_margin")
-NONE = {"polish_kappa": np.nan, "polish_gap": np.nan, "polish_dist": np.inf, "polish_margin": 0.0}
+POLISH_KEYS = ("polish_kappa", "polish_escape_time", "polish_gap", "polish_dist", "polish_margin")
+NONE = {"polish_kappa": np.nan, "polish_escape_time": np.inf, "polish_gap": np.nan}
+NONE |= {"polish_dist": np.inf, "polish_margin": 0.0}
 
 
 def balanced_at(theta_MxD, a_M, solution, v_GxD):
@@ -74,8 +78,10 @@ def polish_test(theta_MxD, a_M, x_NxD, y_N, region: dict) -> dict[str, float]:
     loss_p = 0.5 * float(resid @ resid) / len(y)
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = (loss_p - region["region_min"]) / region["region_min"]
+    escape = certificates.escape_test(theta_p, a_p, x, y)
     return {
-        "polish_kappa": float(certificates.escape_test(theta_p, a_p, x, y)["kappa_max"]),
+        "polish_kappa": float(escape["kappa_max"]),
+        "polish_escape_time": float(escape["escape_time"]),
         "polish_gap": float(gap),
         "polish_dist": reach(region["v_run_GxD"], v_GxD, x),
         "polish_margin": float(np.min(margins(v_GxD, x))),
@@ -114,11 +120,28 @@ def reach(v_from_GxD, v_to_GxD, x_NxD) -> float:
     return float(np.max(ratio[live], initial=0.0))
 
 
+def _polish_numbers(certs: dict, R: int) -> dict[str, np.ndarray]:
+    """The polish test's numbers of R runs as float (R,) arrays, NaN where absent."""
+    return {k: np.asarray((certs or {}).get(k, np.full(R, np.nan)), np.float64) for k in NONE}
+
+
+def grows_there(certs: dict, R: int, tol) -> np.ndarray:
+    """(R,) bool: a small neuron grows at the region minimum (``polish_kappa`` above
+    ``kappa_tol`` at a polished point whose loss is the region minimum to ``gap_tol``). The
+    minimum is then no local minimum of the whole loss: a run that arrives there leaves it,
+    whatever its small neurons do now (threshold_wide, n = 64, seed 10: kappa_max -1.3e-5 at
+    its run, 2.9e-6 at its minimum; GD continued from it interpolated). False where not
+    computed."""
+    get = _polish_numbers(certs, R)
+    with np.errstate(invalid="ignore"):
+        return (get["polish_kappa"] > tol.kappa_tol) & (np.abs(get["polish_gap"]) < tol.gap_tol)
+
+
 def heads_there(certs: dict, R: int, tol) -> np.ndarray:
     """(R,) bool: the polished point certifies (no small neuron grows there: ``polish_kappa``
     <= ``kappa_tol``; its loss is the region minimum to ``gap_tol``) and the run is in its
-    neighbourhood (``polish_dist < polish_margin``). False where not computed."""
-    get = {k: np.asarray((certs or {}).get(k, np.full(R, np.nan)), np.float64) for k in NONE}
+    neighbourhood (``polish_dist < 1``). False where not computed."""
+    get = _polish_numbers(certs, R)
     with np.errstate(invalid="ignore"):
         kappa_ok = ~(get["polish_kappa"] > tol.kappa_tol) & ~np.isnan(get["polish_kappa"])
         loss_ok = np.abs(get["polish_gap"]) < tol.gap_tol

@@ -13,7 +13,8 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
 - ``stuck``: certified to stay above that tolerance, by all three of
   1. *region*: the region minimum (``certificates.py``) is above the tolerance and
      ``(L - region_min) / L < gap_tol``;
-  2. *no escape*: no small alive neuron's growth rate kappa climbs above ``kappa_tol``;
+  2. *no escape*: no small alive neuron's growth rate kappa climbs above ``kappa_tol``, at the
+     run nor at the region minimum (``polish_kappa``, where the polished point holds);
   3. *stationary*: (a) ``t_final * g_final^2 / L_final < grad_tol`` -- along gradient flow
      dL/dt = -g^2, so this is -d log L / d log t, the relative loss decrease per e-fold of time
      at the end, the gradient against the scale sqrt(L / t) set by the loss and the time spent;
@@ -177,6 +178,9 @@ def judge(record: Record, certs: dict | None, tol: VerdictTolerances = DEFAULT_T
     # (polish_kappa): its growth lasts until the large neurons arrive, it is not a way down
     heads = polish.heads_there(certs, R, tol)
     cert["escapes"] &= ~(cert["region_ok"] & heads)
+    # and the reverse: no small neuron grows now, but one grows at the region minimum the run
+    # is within the gap of (polish_kappa), so that minimum is a saddle of the whole loss
+    cert["escapes"] |= cert["region_ok"] & polish.grows_there(certs, R, tol)
     # the flow has a way down. A split's gain never exceeds the kink gain at the same point
     # (kink = z + split, z >= 0), so splits imply kinks: 'split' only names the way down
     leaves = cert["escapes"] | cert["kinks"]

@@ -1,0 +1,62 @@
+"""Regenerates ``escape_at_minimum.npz``: a run certified stuck whose region minimum lets a
+small neuron grow.
+
+threshold_wide, n = 64, seed 10, as its verdict loop left it at the revision before the escape
+test looked at the region minimum (f8d07a8): certified stuck at t = 1.4e5, no small neuron
+growing at the run (kappa_max -1.3e-5) but one growing at its region minimum (polish_kappa
+2.9e-6), and GD continued from it 10x longer interpolated (BENCHMARKS.md, the VERDICTS block
+threshold_wide_gd1_after10000_n32-45-64_stored). Saves its end parameters, training set and
+record (time, loss, stationarity speed), float64. Its chunk is made at that revision:
+
+    git worktree add /tmp/old f8d07a8 && cd /tmp/old
+    python -m sweeps.run --config=sweeps/configs/threshold_wide.py --workdir=/tmp/wide \\
+        --config.max_lanes=8 --config.snapshots_per_call=4 --chunks=13    (about 6 min, 1 core)
+    python tests/data/make_escape_at_minimum.py /tmp/wide
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from alignment.two_layer import grid
+from benchmarks import stored
+
+N, SEED = 64, 10
+
+
+def main(workdir: str) -> None:
+    cfg = stored.load_config(workdir)
+    runs = grid.expand(cfg)
+
+    def has_run(ds):
+        return np.any((ds["n"].values == N) & (ds["seed"].values == SEED))
+
+    found = [(c, ds) for c, ds in stored.finished_chunks(cfg, workdir) if has_run(ds)]
+    if not found:
+        raise SystemExit(f"{workdir} has no chunk with n = {N}, seed = {SEED}")
+    chunk, ds = found[0]
+    lane = int(np.flatnonzero((ds["n"].values == N) & (ds["seed"].values == SEED))[0])
+    state, ctx = stored.ended_state(runs, chunk, ds)
+    keep = np.asarray(ctx.family.train.mask_N[lane]) > 0
+    run = ds.isel(run=lane)
+    time = run["time"].values
+    has = np.isfinite(time)
+    out = {
+        "w": np.asarray(state.params["w"][lane], np.float64),
+        "a": np.asarray(state.params["a"][lane], np.float64),
+        "x": np.asarray(ctx.family.train.x_NxD[lane], np.float64)[keep],
+        "y": np.asarray(ctx.family.train.y_N[lane], np.float64)[keep],
+        "time_K": time[has].astype(np.float64),
+        "loss_K": run["loss"].values[has].astype(np.float64),
+        "speed_K": run["speed"].values[has].astype(np.float64),
+        "verdict": str(run["verdict"].values),
+        "decided_by": str(run["decided_by"].values),
+    }
+    path = Path(__file__).with_name("escape_at_minimum.npz")
+    np.savez(path, **out)
+    print({k: v for k, v in out.items() if np.ndim(v) == 0}, out["time_K"][-1], "->", path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
