@@ -81,7 +81,9 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     (number of (pattern, sign) groups), ``qp_status`` (Clarabel's status string), the kink
     test at the solution (``kinks.kink_test``: ``kink_max``, ``split_max``) and the solution
     itself for ``polish.py``: ``solution`` (list of (pattern_N, sign, members)), ``v_GxD``
-    (each group's vector at the minimum) and ``v_run_GxD`` (at the run).
+    (each group's vector at the minimum), ``v_run_GxD`` (at the run) and ``resid_N`` (the
+    residual h - y there, the same at every minimizer of the region: the loss is strictly
+    convex in the predictions).
     """
     x_NxD, y_N = np.asarray(x_NxD, np.float64), np.asarray(y_N, np.float64)
     n, d = x_NxD.shape
@@ -89,7 +91,7 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     groups = _groups(on_MxN, np.sign(np.asarray(a_M, np.float64)))
     if not groups:
         empty = {"kink_max": -np.inf, "split_max": -np.inf, "solution": [], "v_GxD": None}
-        empty["v_run_GxD"] = None
+        empty |= {"v_run_GxD": None, "resid_N": -y_N}
         return {"region_min": 0.5 * float(y_N @ y_N) / n, "groups": 0, "qp_status": "empty"} | empty
     G = len(groups)
     # prediction h = A v, v = (V_1, ..., V_G) stacked; A[i, g-block] = 1[i in P_g] x_i
@@ -110,7 +112,7 @@ def region_minimum(theta_MxD, a_M, x_NxD, y_N) -> dict:
     found = kinks.kink_test(groups, v.reshape(G, d), x_NxD, r)
     out = {"region_min": 0.5 * float(r @ r) / n, "groups": G, "qp_status": str(sol.status)}
     solution = {"solution": groups, "v_GxD": v.reshape(G, d), "v_run_GxD": v_run.reshape(G, d)}
-    return out | found | solution
+    return out | found | solution | {"resid_N": r}
 
 
 def nearest_minimum(A, cons, v_star, v_run):
@@ -161,8 +163,9 @@ def ascend_kappa(u_KxD, sign_K, x_NxD, r_N, steps: int = ASCENT_STEPS):
     return best, best_u
 
 
-def escape_test(theta_MxD, a_M, x_NxD, y_N, small_share: float = SMALL_SHARE) -> dict:
-    """Largest growth rate reachable by a small alive neuron, and its predicted escape time.
+def escape_test(theta_MxD, a_M, x_NxD, y_N, small_share=SMALL_SHARE, resid_N=None) -> dict:
+    """Largest growth rate reachable by a small alive neuron, and its predicted escape time,
+    with the network's residual or the given one ``resid_N`` (the region minimum's).
 
     ``kappa_max`` (-inf when no neuron is small and alive), ``escape_time`` (inf when
     kappa_max <= 0), ``small_alive`` (neurons tested), ``zero_neurons`` (neurons whose weights
@@ -173,7 +176,7 @@ def escape_test(theta_MxD, a_M, x_NxD, y_N, small_share: float = SMALL_SHARE) ->
     x, y = np.asarray(x_NxD, np.float64), np.asarray(y_N, np.float64)
     norm_M = np.linalg.norm(theta, axis=1)
     r = np.maximum(np.abs(a) * norm_M, 0.0)  # rho^2 = |a| |theta|
-    resid = np.maximum(theta @ x.T, 0.0).T @ a - y
+    resid = np.maximum(theta @ x.T, 0.0).T @ a - y if resid_N is None else np.asarray(resid_N)
     r_rms = np.sqrt(np.mean(resid**2))
     x_rms = np.sqrt(np.mean(np.sum(x**2, axis=1)))
     alive = patterns(theta, x).any(axis=1) & (a != 0)

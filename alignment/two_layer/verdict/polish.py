@@ -16,12 +16,12 @@ no other kink lies between them. Host-side numpy, float64.
   group whose vector vanishes at the minimum keeps its members as they are (they are small
   there: the escape test's business).
 - :func:`polish_test`: ``polish_kappa`` (the escape test's largest growth rate at the polished
-  point: with its residual, a neuron that is small there must not grow), ``polish_gap``
-  (the polished loss against the region minimum, relative: the mapping is exact up to
-  rounding, so this checks it; every minimizer of the region has the same residual, so where it
-  holds ``polish_kappa`` is the growth rate the run's small neurons meet once it has arrived,
-  whichever minimizer it arrives at), ``polish_escape_time`` (the escape test's predicted time
-  there), ``polish_dist`` (:func:`reach`: the largest angle between a
+  point, with the region minimum's residual: a neuron that is small there must not grow; every
+  minimizer of the region has that residual, so it is the growth rate the run's small neurons
+  meet once it has arrived, whichever minimizer it arrives at), ``polish_escape_time`` (the
+  escape test's predicted time there), ``polish_gap`` (the polished loss against the region
+  minimum, relative: the mapping is exact up to rounding and the members it keeps, so this
+  checks it), ``polish_dist`` (:func:`reach`: the largest angle between a
   group's vector at the run and at the minimum, in units of that group's margin, the angle
   that turns ``V*_g`` across the nearest data point's hyperplane it is not on) and
   ``polish_margin`` (the smallest margin's sine, for the record). With ``polish_dist < 1``
@@ -78,7 +78,11 @@ def polish_test(theta_MxD, a_M, x_NxD, y_N, region: dict) -> dict[str, float]:
     loss_p = 0.5 * float(resid @ resid) / len(y)
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = (loss_p - region["region_min"]) / region["region_min"]
-    escape = certificates.escape_test(theta_p, a_p, x, y)
+    # with the region minimum's own residual: the polished point keeps the members of a group
+    # that vanishes there as they are (threshold_wide n = 64 seed 10: small groups of 8e-5 whose
+    # minimum is ~1e-7 put 2.9e-4 into its residual, and a growth rate of 2.9e-6 where the
+    # minimum's residual gives -1.3e-8)
+    escape = certificates.escape_test(theta_p, a_p, x, y, resid_N=region.get("resid_N"))
     return {
         "polish_kappa": float(escape["kappa_max"]),
         "polish_escape_time": float(escape["escape_time"]),
@@ -129,9 +133,7 @@ def grows_there(certs: dict, R: int, tol) -> np.ndarray:
     """(R,) bool: a small neuron grows at the region minimum (``polish_kappa`` above
     ``kappa_tol`` at a polished point whose loss is the region minimum to ``gap_tol``). The
     minimum is then no local minimum of the whole loss: a run that arrives there leaves it,
-    whatever its small neurons do now (threshold_wide, n = 64, seed 10: kappa_max -1.3e-5 at
-    its run, 2.9e-6 at its minimum; GD continued from it interpolated). False where not
-    computed."""
+    whatever its small neurons do now. False where not computed."""
     get = _polish_numbers(certs, R)
     with np.errstate(invalid="ignore"):
         return (get["polish_kappa"] > tol.kappa_tol) & (np.abs(get["polish_gap"]) < tol.gap_tol)

@@ -1,17 +1,18 @@
-"""Regenerates ``escape_at_minimum.npz``: a run certified stuck whose region minimum lets a
-small neuron grow.
+"""Regenerates ``vanishing_groups.npz``: a stuck run whose region minimum empties small groups.
 
-threshold_wide, n = 64, seed 10, as its verdict loop left it at the revision before the escape
-test looked at the region minimum (f8d07a8): certified stuck at t = 1.4e5, no small neuron
-growing at the run (kappa_max -1.3e-5) but one growing at its region minimum (polish_kappa
-2.9e-6), and GD continued from it 10x longer interpolated (BENCHMARKS.md, the VERDICTS block
-threshold_wide_gd1_after10000_n32-45-64_stored). Saves its end parameters, training set and
+threshold_wide, n = 64, seed 10, as its verdict loop left it at f8d07a8: certified stuck at
+t = 1.4e5, 1.4e-4 above its region minimum. Six groups of small neurons (sizes up to 8e-5) have
+vectors of ~1e-7 there; the polished point keeps their members, which puts 2.9e-4 into its
+residual. With that residual a small neuron's growth rate reads 2.9e-6, with the minimum's own
+~1e-13. The flow continued 10x longer from this state holds its loss (BENCHMARKS.md, the
+VERDICTS block threshold_wide_flow_after10000_n64_stored); GD at cap 1 leaves it
+(threshold_wide_gd1_after10000_n32-45-64_stored). Saves its end parameters, training set and
 record (time, loss, stationarity speed), float64. Its chunk is made at that revision:
 
     git worktree add /tmp/old f8d07a8 && cd /tmp/old
     python -m sweeps.run --config=sweeps/configs/threshold_wide.py --workdir=/tmp/wide \\
         --config.max_lanes=8 --config.snapshots_per_call=4 --chunks=13    (about 6 min, 1 core)
-    python tests/data/make_escape_at_minimum.py /tmp/wide
+    python tests/data/make_vanishing_groups.py /tmp/wide
 """
 
 import sys
@@ -53,7 +54,7 @@ def main(workdir: str) -> None:
         "verdict": str(run["verdict"].values),
         "decided_by": str(run["decided_by"].values),
     }
-    path = Path(__file__).with_name("escape_at_minimum.npz")
+    path = Path(__file__).with_name("vanishing_groups.npz")
     np.savez(path, **out)
     print({k: v for k, v in out.items() if np.ndim(v) == 0}, out["time_K"][-1], "->", path)
 
