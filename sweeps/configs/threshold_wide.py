@@ -47,6 +47,11 @@ Result:   (from the chunk files and summary.csv of each run; verdict/criterion: 
           fitted crossing lies above the largest n tested) either way of counting the open run.
           n*(T): 12.7 [11.5, 13.6] at T = 1e3, 43.5 [34.7, 56.9] at 1e4, above the range from 1e5 on
           (rising). Largest eta * lambda_max 1.46 at n <= 64, 1.65 at 91, 1.99 at 128, 2.0 at 181.
+          n <= 64 trained again at 6526a68 (the escape test read at the region minimum too;
+          `--chunks=0,...,13` in two processes, Intel Xeon family 6 model 207;
+          `python -m benchmarks.config_result --workdir=...`): the same verdicts per n as run
+          (i), and n = 64 seed 10 certified stuck at t = 1.4e5 again (its flow check:
+          BENCHMARKS.md, "Stuck runs judged late").
           Run (e), n = 91 to 181 as configured (`--config.n="(91,128,181)"
           --config.max_lanes=16 --workers=2`, code of bc92b7b: interp_time from the last quarter
           decade, before settle_time): 91: interpolating 12, stuck 3 (certified), open 1
