@@ -163,7 +163,7 @@ def ascend_kappa(u_KxD, sign_K, x_NxD, r_N, steps: int = ASCENT_STEPS):
     return best, best_u
 
 
-def escape_test(theta_MxD, a_M, x_NxD, y_N, small_share=SMALL_SHARE, resid_N=None) -> dict:
+def escape_test(theta_MxD, a_M, x_NxD, y_N, small_share: float = SMALL_SHARE, resid_N=None) -> dict:
     """Largest growth rate reachable by a small alive neuron, and its predicted escape time,
     with the network's residual or the given one ``resid_N`` (the region minimum's).
 

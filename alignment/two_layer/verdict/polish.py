@@ -81,7 +81,7 @@ def polish_test(theta_MxD, a_M, x_NxD, y_N, region: dict) -> dict[str, float]:
     # with the region minimum's own residual: the polished point keeps the members of a group
     # that vanishes there as they are (threshold_wide n = 64 seed 10: small groups of 8e-5 whose
     # minimum is ~1e-7 put 2.9e-4 into its residual, and a growth rate of 2.9e-6 where the
-    # minimum's residual gives -1.3e-8)
+    # minimum's residual gives 2.4e-13)
     escape = certificates.escape_test(theta_p, a_p, x, y, resid_N=region.get("resid_N"))
     return {
         "polish_kappa": float(escape["kappa_max"]),
