@@ -213,8 +213,8 @@ def test_the_growth_rate_at_a_minimum_is_read_with_its_own_residual():
     assert certs["polish_kappa"][0] <= tol.kappa_tol
     assert certs["kappa_max"][0] < -tol.kappa_tol  # nothing grows at the run either (-1.3e-5)
     assert abs(certs["polish_gap"][0]) < tol.gap_tol  # the kept members cost 6.5e-8 of loss
-    record = vd.Record(*(state[k][None] for k in ("time_K", "loss_K", "speed_K")), [1.0])
-    record = record._replace(scale_R=state["loss_K"][:1])
+    time, loss, speed = (state[k][None] for k in ("time_K", "loss_K", "speed_K"))
+    record = vd.Record(time, loss, speed, loss[:, 0])  # scale: the initial loss, as the job's
     verdict, details = vd.judge(record, certs)
     assert (verdict[0], details["decided_by"][0]) == ("stuck", "certified")
     assert vd.judge(record, certs | {"polish_kappa": np.array([kept])})[0][0] == "saddle"
