@@ -194,9 +194,9 @@ def test_a_slow_run_at_a_minimum_where_a_small_neuron_grows_is_a_saddle():
 
 
 def test_the_growth_rate_at_a_minimum_is_read_with_its_own_residual():
-    """threshold_wide, n = 64, seed 10 (tests/data/make_vanishing_groups.py): certified stuck,
-    and the flow continued 10x longer from it holds its loss (BENCHMARKS.md). Its polished
-    point keeps six small groups that vanish at the minimum: with that point's own residual a
+    """threshold_wide, n = 64, seed 10 (tests/data/make_vanishing_groups.py): certified stuck
+    (whether the flow leaves it is open: BENCHMARKS.md). Its polished point keeps six small
+    groups that vanish at the minimum: with that point's own residual a
     small neuron grows (2.9e-6, 29x kappa_tol), which would call the run a saddle; with the
     minimum's residual, which every minimizer of the region shares, nothing grows."""
     state = np.load(Path(__file__).parent / "data" / "vanishing_groups.npz")

@@ -4,9 +4,9 @@ threshold_wide, n = 64, seed 10, as its verdict loop left it at f8d07a8: certifi
 t = 1.4e5, 1.4e-4 above its region minimum. Six groups of small neurons (sizes up to 8e-5) have
 vectors of ~1e-7 there; the polished point keeps their members, which puts 2.9e-4 into its
 residual. With that residual a small neuron's growth rate reads 2.9e-6, with the minimum's own
-~1e-13. The flow continued 10x longer from this state holds its loss (BENCHMARKS.md, the
-VERDICTS block threshold_wide_flow_after10000_n64_stored); GD at cap 1 leaves it
-(threshold_wide_gd1_after10000_n32-45-64_stored). Saves its end parameters, training set and
+~1e-13. The flow integrator at rtol 1e-3, continued 10x longer from this state, holds its
+loss (BENCHMARKS.md, the VERDICTS block threshold_wide_flow_after10000_n64_stored); GD at caps
+1 and 1/2 leave it: what the flow does is open. Saves its end parameters, training set and
 record (time, loss, stationarity speed), float64. Its chunk is made at that revision:
 
     git worktree add /tmp/old f8d07a8 && cd /tmp/old
