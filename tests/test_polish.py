@@ -194,11 +194,12 @@ def test_a_slow_run_at_a_minimum_where_a_small_neuron_grows_is_a_saddle():
 
 
 def test_the_growth_rate_at_a_minimum_is_read_with_its_own_residual():
-    """threshold_wide, n = 64, seed 10 (tests/data/make_vanishing_groups.py): certified stuck
-    (whether the flow leaves it is open: BENCHMARKS.md). Its polished point keeps six small
-    groups that vanish at the minimum: with that point's own residual a
-    small neuron grows (2.9e-6, 29x kappa_tol), which would call the run a saddle; with the
-    minimum's residual, which every minimizer of the region shares, nothing grows."""
+    """threshold_wide, n = 64, seed 10 (tests/data/make_vanishing_groups.py), certified stuck.
+    Its polished point keeps six small groups that vanish at the minimum: with that point's own
+    residual a small neuron grows (2.9e-6, 29x kappa_tol), which would call the run an escape;
+    with the minimum's residual, which every minimizer of the region shares, nothing grows.
+    (The flow does leave this run; its certificates miss a descent across those groups' kinks:
+    BENCHMARKS.md, benchmarks/vanishing_kinks.py. This test pins the growth rate only.)"""
     state = np.load(Path(__file__).parent / "data" / "vanishing_groups.npz")
     assert (str(state["verdict"]), str(state["decided_by"])) == ("stuck", "certified")
     w, a, x, y = (state[k] for k in ("w", "a", "x", "y"))
@@ -215,6 +216,6 @@ def test_the_growth_rate_at_a_minimum_is_read_with_its_own_residual():
     assert abs(certs["polish_gap"][0]) < tol.gap_tol  # the kept members cost 6.5e-8 of loss
     time, loss, speed = (state[k][None] for k in ("time_K", "loss_K", "speed_K"))
     record = vd.Record(time, loss, speed, loss[:, 0])  # scale: the initial loss, as the job's
-    verdict, details = vd.judge(record, certs)
-    assert (verdict[0], details["decided_by"][0]) == ("stuck", "certified")
-    assert vd.judge(record, certs | {"polish_kappa": np.array([kept])})[0][0] == "saddle"
+    assert vd.judge(record, certs)[1]["decided_by"][0] != "escape"
+    with_kept = certs | {"polish_kappa": np.array([kept])}
+    assert vd.judge(record, with_kept)[1]["decided_by"][0] == "escape"

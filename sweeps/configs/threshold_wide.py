@@ -50,8 +50,9 @@ Result:   (from the chunk files and summary.csv of each run; verdict/criterion: 
           n <= 64 trained again at 6526a68 (the escape test read at the region minimum too;
           `--chunks=0,...,13` in two processes, Intel Xeon family 6 model 207;
           `python -m benchmarks.config_result --workdir=...`): the same verdicts per n as run
-          (i), and n = 64 seed 10 certified stuck at t = 1.4e5 again (its flow check:
-          BENCHMARKS.md, "Stuck runs judged late").
+          (i), and n = 64 seed 10 certified stuck at t = 1.4e5 again: a false stuck, which the
+          flow leaves; its certificates miss a descent across the kinks of small groups that
+          vanish at its region minimum (BENCHMARKS.md, "Stuck runs judged late").
           Run (e), n = 91 to 181 as configured (`--config.n="(91,128,181)"
           --config.max_lanes=16 --workers=2`, code of bc92b7b: interp_time from the last quarter
           decade, before settle_time): 91: interpolating 12, stuck 3 (certified), open 1

@@ -4,10 +4,10 @@ threshold_wide, n = 64, seed 10, as its verdict loop left it at f8d07a8: certifi
 t = 1.4e5, 1.4e-4 above its region minimum. Six groups of small neurons (sizes up to 8e-5) have
 vectors of ~1e-7 there; the polished point keeps their members, which puts 2.9e-4 into its
 residual. With that residual a small neuron's growth rate reads 2.9e-6, with the minimum's own
-~1e-13. The flow integrator at rtol 1e-3, continued 10x longer from this state, holds its
-loss (BENCHMARKS.md, the VERDICTS block threshold_wide_flow_after10000_n64_stored); GD at caps
-1 and 1/2 leave it: what the flow does is open. Saves its end parameters, training set and
-record (time, loss, stationarity speed), float64. Its chunk is made at that revision:
+~1e-13. The run is a false stuck: the flow at rtol 1e-5 and GD at caps 1 and 1/2 leave it;
+its certificates miss a descent across those groups' kinks (BENCHMARKS.md). Saves
+its end parameters, training set and record (time, loss, stationarity speed), float64. Its
+chunk is made at that revision:
 
     git worktree add /tmp/old f8d07a8 && cd /tmp/old
     python -m sweeps.run --config=sweeps/configs/threshold_wide.py --workdir=/tmp/wide \\
