@@ -13,8 +13,9 @@ train loss (1/2n) sum (h - y)^2 and ``g`` the stationarity speed (gradient norm 
 - ``stuck``: certified to stay above that tolerance, by all three of
   1. *region*: the region minimum (``certificates.py``) is above the tolerance and
      ``(L - region_min) / L < gap_tol``;
-  2. *no escape*: no small alive neuron's growth rate kappa climbs above ``kappa_tol``, at the
-     run nor at the region minimum (``polish_kappa``, where the polished point holds);
+  2. *no escape*: no small alive neuron's growth rate kappa climbs above ``kappa_tol``,
+     neither at the run nor at the region minimum (``polish_kappa``, where the polished point
+     holds);
   3. *stationary*: (a) ``t_final * g_final^2 / L_final < grad_tol`` -- along gradient flow
      dL/dt = -g^2, so this is -d log L / d log t, the relative loss decrease per e-fold of time
      at the end, the gradient against the scale sqrt(L / t) set by the loss and the time spent;
