@@ -62,6 +62,20 @@ def ended_state(runs, chunk, ds):
     return train.switch_integrator(chunk.program, state, ctx), ctx
 
 
+def run_arrays(params, ctx, r: int):
+    """(theta_MxD, a_M, x_NxD, y_N) of lane ``r``, float64, its real samples only: what the
+    certificates read (``family.certify``'s arrays; with a bias, theta = (w, b), x = (x, 1))."""
+    train = ctx.family.train
+    keep = np.asarray(train.mask_N[r]) > 0
+    theta = np.asarray(params["w"][r], np.float64)
+    x = np.asarray(train.x_NxD[r], np.float64)[keep]
+    if "b" in params:
+        theta = np.concatenate([theta, np.asarray(params["b"][r], np.float64)[:, None]], -1)
+        x = np.concatenate([x, np.ones((len(x), 1))], axis=1)
+    y = np.asarray(train.y_N[r], np.float64)[keep]
+    return theta, np.asarray(params["a"][r], np.float64), x, y
+
+
 def in_float64(tree):
     """``tree`` with every floating array in float64 (exact from float32), the rest as is."""
 

@@ -50,13 +50,8 @@ def stuck_rows(workdir: str) -> list[tuple]:
     rows = []
     for chunk, ds in stored.finished_chunks(cfg, workdir):
         state, ctx = stored.ended_state(runs, chunk, ds)
-        train = ctx.family.train
         for r in np.flatnonzero(ds["verdict"].values == "stuck"):
-            keep = np.asarray(train.mask_N[r]) > 0
-            x = np.asarray(train.x_NxD[r], np.float64)[keep]
-            y = np.asarray(train.y_N[r], np.float64)[keep]
-            theta = np.asarray(state.params["w"][r], np.float64)
-            gone, rate = vanishing_kink(theta, np.asarray(state.params["a"][r], np.float64), x, y)
+            gone, rate = vanishing_kink(*stored.run_arrays(state.params, ctx, r))
             t_v = float(np.nanmax(ds["time"].values[r]))
             n, seed = int(ds["n"].values[r]), int(ds["seed"].values[r])
             rows.append((n, seed, str(ds["decided_by"].values[r]), t_v, gone, rate))

@@ -39,15 +39,15 @@ def main(workdir: str) -> None:
     chunk, ds = found[0]
     lane = int(np.flatnonzero((ds["n"].values == N) & (ds["seed"].values == SEED))[0])
     state, ctx = stored.ended_state(runs, chunk, ds)
-    keep = np.asarray(ctx.family.train.mask_N[lane]) > 0
+    w, a, x, y = stored.run_arrays(state.params, ctx, lane)
     run = ds.isel(run=lane)
     time = run["time"].values
     has = np.isfinite(time)
     out = {
-        "w": np.asarray(state.params["w"][lane], np.float64),
-        "a": np.asarray(state.params["a"][lane], np.float64),
-        "x": np.asarray(ctx.family.train.x_NxD[lane], np.float64)[keep],
-        "y": np.asarray(ctx.family.train.y_N[lane], np.float64)[keep],
+        "w": w,
+        "a": a,
+        "x": x,
+        "y": y,
         "time_K": time[has].astype(np.float64),
         "loss_K": run["loss"].values[has].astype(np.float64),
         "speed_K": run["speed"].values[has].astype(np.float64),
